@@ -1,0 +1,65 @@
+"""Fixtures for every test that needs real parts: a Kafka-protocol broker and PostgreSQL (started once per
+session, or taken from KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL), and the whole stack on top of them."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dossierbus_devstack.broker import TansuBroker
+from dossierbus_devstack.database import EmbeddedPostgres
+from dossierbus_devstack.mail import MailSink
+from dossierbus_devstack.parts import free_port
+from dossierbus_devstack.stack import DevStack
+
+
+@pytest.fixture(scope="session")
+def workdir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="dossierbus-tests-"))
+
+
+@pytest.fixture(scope="session")
+async def kafka_bootstrap(workdir: Path) -> AsyncIterator[str]:
+    if external := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        yield external
+        return
+    broker = TansuBroker(free_port(), workdir / "tansu.log")
+    await broker.start()
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+async def database_url(workdir: Path) -> AsyncIterator[str]:
+    if external := os.environ.get("DATABASE_URL"):
+        yield external
+        return
+    database = EmbeddedPostgres(workdir / "postgres")
+    try:
+        yield await database.start()
+    finally:
+        database.stop()
+
+
+@pytest.fixture(scope="session")
+async def stack(kafka_bootstrap: str, database_url: str) -> AsyncIterator[DevStack]:
+    async with DevStack(kafka_bootstrap=kafka_bootstrap, database_url=database_url) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def mail(stack: DevStack) -> MailSink:
+    return stack.mail
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=30) as client:
+        yield client

@@ -1,0 +1,121 @@
+"""`dossierbus up`: the development stack until Ctrl-C. `dossierbus demo`: dossiers end to end, shown."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+import uuid
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from dossierbus_devstack.parts import StackError
+from dossierbus_devstack.scenarios import birth_registration, wait_final, wait_for_notifications
+from dossierbus_devstack.stack import DevStack, Ports, Span
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="dossierbus", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("up", help="start broker, database and the four services on 9092, 8001-8004")
+    demo = commands.add_parser("demo", help="start everything on free ports and run dossiers end to end")
+    demo.add_argument("--dossiers", type=int, default=4, help="valid dossiers to submit (one more is refused)")
+    args = parser.parse_args(argv)
+    try:
+        asyncio.run(up() if args.command == "up" else run_demo(args.dossiers))
+    except StackError as error:
+        print(f"dossierbus: {error}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        pass
+
+
+async def up() -> None:
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    print("dossierbus: starting broker, database, SMTP sink, services and reference agencies ...", flush=True)
+    async with DevStack(Ports.fixed()) as stack:
+        print(describe(stack), flush=True)
+        print("Ctrl-C stops everything.", flush=True)
+        await stopping.wait()
+        print("dossierbus: stopping", flush=True)
+
+
+async def run_demo(count: int) -> None:
+    print("dossierbus demo: starting broker, database, SMTP sink, the four services and the reference agencies")
+    async with DevStack() as stack, httpx.AsyncClient(timeout=30) as http:
+        print(describe(stack), "\n", flush=True)
+        bodies = [birth_registration(index, email=f"citizen{index}@example.vn") for index in range(count)]
+        impostor = birth_registration(count, email="impostor@example.vn")
+        impostor["applicant"]["full_name"] = "Trần Văn Giả"  # does not match the population database
+        codes = []
+        for body in [*bodies, impostor]:
+            response = await http.post(
+                stack.url("intake", "/dossiers"), json=body, headers={"Idempotency-Key": f"demo-{uuid.uuid4()}"}
+            )
+            response.raise_for_status()
+            receipt = response.json()
+            codes.append(receipt["dossier_code"])
+            print(
+                f"submitted {receipt['dossier_code']}  ({body['applicant']['full_name']}) "
+                f"-> 202, appointment {receipt['appointment_date']}"
+            )
+        print()
+        outcomes = Counter()
+        for code in codes:
+            dossier = await wait_final(http, stack, code)
+            outcomes[dossier["status"]] += 1
+            expected = 4 if dossier["status"] == "returned" else 2
+            notifications = await wait_for_notifications(http, stack, code, count=expected)
+            spans = await stack.spans_for(
+                code, until=lambda found: {"routing", "notifications"} <= services_of(found)
+            )
+            print(render(dossier, notifications, spans))
+        summary = ", ".join(f"{n} {status}" for status, n in sorted(outcomes.items()))
+        print(f"{len(codes)} dossiers: {summary}; {len(stack.mail.messages)} emails delivered to the SMTP sink")
+
+
+def describe(stack: DevStack) -> str:
+    lines = [
+        f"  broker      {stack.kafka_bootstrap}",
+        f"  database    {stack.database_url}",
+        f"  smtp sink   127.0.0.1:{stack.ports.smtp}",
+    ]
+    lines += [f"  {name:<11} {service.url()}" for name, service in stack.services.items()]
+    lines.append(f"  logs        {stack.workdir / 'logs'}")
+    return "\n".join(lines)
+
+
+def render(dossier: dict[str, Any], notifications: list[dict[str, Any]], spans: list[Span]) -> str:
+    out = [f"── {dossier['dossier_code']}  {dossier['status'].upper()}  (agency {dossier['agency_code'] or '-'})"]
+    for entry in dossier["timeline"]:
+        at = datetime.fromisoformat(entry["at"]).strftime("%H:%M:%S.%f")[:-3]
+        where = entry["agency_code"] or "routing"
+        note = f"  {entry['note']}" if entry["note"] else ""
+        out.append(f"   {at}  {entry['event']:<15} {entry['status'] or '':<13} {where:<26}{note}".rstrip())
+    for notification in notifications:
+        out.append(f"   notification {notification['status']:<10} {notification['subject']}")
+    if spans:
+        first = min(span["start_ns"] for span in spans)
+        last = max(span["end_ns"] for span in spans)
+        hops = Counter(str(span["service"]).removeprefix("dossierbus-") for span in spans)
+        per_service = ", ".join(f"{name} {n}" for name, n in sorted(hops.items()))
+        out.append(
+            f"   trace {spans[0]['trace_id']}: {len(spans)} spans in {(last - first) / 1e6:.0f} ms "
+            f"({per_service})"
+        )
+    return "\n".join(out) + "\n"
+
+
+def services_of(spans: list[Span]) -> set[str]:
+    return {str(span["service"]).removeprefix("dossierbus-") for span in spans}
+
+
+if __name__ == "__main__":
+    main()

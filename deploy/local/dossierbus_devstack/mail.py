@@ -1,0 +1,40 @@
+"""An SMTP server that keeps what it receives, standing in for the citizens' mailboxes."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+class MailSink:
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.messages: list[EmailMessage] = []
+        self._controller = Controller(self, hostname="127.0.0.1", port=port)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd hook)
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        self.messages.append(message)
+        return "250 OK"
+
+    def start(self) -> None:
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def for_dossier(self, code: str) -> list[EmailMessage]:
+        """Messages about one dossier: notifications put its code first in the subject."""
+        return [message for message in self.messages if str(message["Subject"]).startswith(f"[{code}]")]
+
+    async def wait_for(self, code: str, count: int, timeout_s: float = 30) -> list[EmailMessage]:
+        async with asyncio.timeout(timeout_s):
+            while len(found := self.for_dossier(code)) < count:
+                await asyncio.sleep(0.05)
+        return found

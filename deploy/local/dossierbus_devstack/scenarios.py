@@ -1,0 +1,79 @@
+"""Dossiers driven through a running stack: shared by the demo, the end-to-end tests and the benchmark."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from dossierbus_registry.synthetic import citizens
+
+if TYPE_CHECKING:
+    from dossierbus_devstack.stack import DevStack
+
+FINAL = {"returned", "rejected", "withdrawn"}
+SEEDED_CITIZENS = 1000
+"""The stack seeds the reference population database with this many synthetic citizens."""
+
+_population = list(citizens(SEEDED_CITIZENS))
+
+
+def birth_registration(index: int, email: str | None = "applicant@example.vn") -> dict[str, Any]:
+    """A valid birth-registration submission by the index-th seeded citizen."""
+    citizen = _population[index % SEEDED_CITIZENS]
+    return {
+        "procedure_code": "1.001193",
+        "channel": "online",
+        "applicant": {
+            "personal_id": citizen.personal_id,
+            "full_name": citizen.full_name,
+            "date_of_birth": citizen.date_of_birth.isoformat(),
+            "email": email,
+        },
+        "form": {
+            "child_full_name": "Nguyễn Minh Khang",
+            "child_date_of_birth": "2026-11-20",
+            "child_sex": "male",
+            "place_of_birth": "Bệnh viện Phụ sản Hà Nội",
+            "relationship": "mother",
+        },
+    }
+
+
+async def submit(http: httpx.AsyncClient, stack: DevStack, body: dict[str, Any]) -> dict[str, Any]:
+    response = await http.post(
+        stack.url("intake", "/dossiers"), json=body, headers={"Idempotency-Key": f"test-{uuid.uuid4()}"}
+    )
+    assert response.status_code == 202, response.text
+    receipt: dict[str, Any] = response.json()
+    return receipt
+
+
+async def wait_final(
+    http: httpx.AsyncClient, stack: DevStack, code: str, timeout_s: float = 60
+) -> dict[str, Any]:
+    """The routing view of the dossier once it reaches a final status."""
+    last: Any = None
+    for _ in range(int(timeout_s / 0.1)):
+        response = await http.get(stack.url("routing", f"/dossiers/{code}"))
+        if response.status_code == 200:
+            last = response.json()
+            if last["status"] in FINAL:
+                return dict(last)
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"dossier {code} did not reach a final status in {timeout_s}s; last seen: {last}")
+
+
+async def wait_for_notifications(
+    http: httpx.AsyncClient, stack: DevStack, code: str, count: int, timeout_s: float = 30
+) -> list[dict[str, object]]:
+    notifications: list[dict[str, object]] = []
+    for _ in range(int(timeout_s / 0.1)):
+        response = await http.get(stack.url("notifications", f"/dossiers/{code}/notifications"))
+        notifications = response.json()["notifications"]
+        if len(notifications) >= count and all(n["status"] != "pending" for n in notifications):
+            return notifications
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{code}: expected {count} settled notifications, got {notifications}")

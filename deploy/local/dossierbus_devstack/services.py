@@ -1,0 +1,63 @@
+"""The four services, each a uvicorn process of its own, as in production."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+
+from dossierbus_devstack.parts import ChildProcess, claim_port
+
+SERVICES = ("intake", "registry", "routing", "notifications")
+
+
+class ServiceProcess:
+    def __init__(self, name: str, port: int, env: Mapping[str, str], log: Path) -> None:
+        self.name = name
+        self.port = port
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            f"dossierbus_{name}.app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+        ]
+        self.process = ChildProcess(
+            f"the {name} service", command, log, env={**os.environ, **env, "HTTP_PORT": str(port)}
+        )
+
+    def url(self, path: str = "") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    async def start(self, timeout_s: float = 60) -> None:
+        claim_port(self.port, f"the {self.name} service")
+        self.process.start()
+        deadline = time.monotonic() + timeout_s
+        async with httpx.AsyncClient(timeout=2) as http:
+            while True:
+                if self.process.exit_code is not None:
+                    raise self.process.failure(f"exited with code {self.process.exit_code} while starting")
+                try:
+                    if (await http.get(self.url("/readyz"))).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    self.process.stop()
+                    raise self.process.failure(f"was not ready in {timeout_s:.0f}s")
+                await asyncio.sleep(0.1)
+
+    def kill(self) -> None:
+        self.process.kill()
+
+    def stop(self) -> None:
+        self.process.stop()

@@ -1,0 +1,195 @@
+"""DevStack: broker, database, SMTP sink, the four services and the reference agencies, as one unit.
+
+    async with DevStack() as stack:          # free loopback ports; Ports.fixed() for 9092, 1025, 8001-8004
+        stack.url("intake", "/dossiers")
+
+A broker or database given by KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL (or the constructor) is used as it
+is; otherwise Tansu and embedded PostgreSQL start in a throw-away directory and vanish on exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import asyncpg
+
+from dossierbus_devstack.broker import TansuBroker
+from dossierbus_devstack.database import EmbeddedPostgres, asyncpg_dsn
+from dossierbus_devstack.mail import MailSink
+from dossierbus_devstack.parts import StackError, free_port
+from dossierbus_devstack.scenarios import SEEDED_CITIZENS
+from dossierbus_devstack.services import SERVICES, ServiceProcess
+from dossierbus_shared.catalogue import default_catalogue
+from dossierbus_shared.events import FIXED_TOPICS, agency_topics
+from dossierbus_shared.kafka import ensure_topics, with_dlq
+from reference_agency.agency import run_agency
+
+log = logging.getLogger("dossierbus.devstack")
+
+Span = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Ports:
+    kafka: int
+    smtp: int
+    services: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def fixed(cls) -> Ports:
+        """The ports README and docker-compose.yml document."""
+        return cls(kafka=9092, smtp=1025, services={name: 8001 + i for i, name in enumerate(SERVICES)})
+
+    @classmethod
+    def free(cls) -> Ports:
+        return cls(kafka=free_port(), smtp=free_port(), services={name: free_port() for name in SERVICES})
+
+
+class DevStack:
+    def __init__(
+        self,
+        ports: Ports | None = None,
+        *,
+        kafka_bootstrap: str | None = None,
+        database_url: str | None = None,
+        seed_citizens: int = SEEDED_CITIZENS,
+        agencies: bool = True,
+    ) -> None:
+        self.ports = ports or Ports.free()
+        self.kafka_bootstrap = kafka_bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or ""
+        self.database_url = database_url or os.environ.get("DATABASE_URL") or ""
+        self.seed_citizens = seed_citizens
+        self.run_agencies = agencies
+        self.workdir = Path(tempfile.mkdtemp(prefix="dossierbus-"))
+        self.spans_file = self.workdir / "spans.jsonl"
+        self.mail = MailSink(self.ports.smtp)
+        self.services: dict[str, ServiceProcess] = {}
+        self._broker: TansuBroker | None = None
+        self._database: EmbeddedPostgres | None = None
+        self._agencies: list[asyncio.Task[None]] = []
+        self._agencies_stop = asyncio.Event()
+
+    async def __aenter__(self) -> DevStack:
+        try:
+            await self.start_all()
+        except BaseException:
+            await self.stop_all()
+            raise
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop_all()
+
+    async def start_all(self) -> None:
+        await asyncio.gather(self._start_broker(), self._start_database())
+        self.mail.start()
+        await ensure_topics(self.kafka_bootstrap, with_dlq([*FIXED_TOPICS, *self.agency_topics()]))
+        env = {
+            "DATABASE_URL": self.database_url,
+            "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
+            "SPANS_FILE": str(self.spans_file),
+            "SMTP_PORT": str(self.ports.smtp),
+            "SEED_CITIZENS": str(self.seed_citizens),
+            "OTEL_BSP_SCHEDULE_DELAY": os.environ.get("OTEL_BSP_SCHEDULE_DELAY", "200"),
+        }
+        self.services = {
+            name: ServiceProcess(name, self.ports.services[name], env, self.workdir / "logs" / f"{name}.log")
+            for name in SERVICES
+        }
+        await asyncio.gather(*(service.start() for service in self.services.values()))
+        if self.run_agencies:
+            self._agencies = [
+                asyncio.create_task(run_agency(self.kafka_bootstrap, code, stop=self._agencies_stop))
+                for code in default_catalogue().agencies
+            ]
+            for task in self._agencies:
+                task.add_done_callback(_report_agency_failure)
+
+    async def stop_all(self) -> None:
+        self._agencies_stop.set()
+        if self._agencies:
+            await asyncio.gather(*self._agencies, return_exceptions=True)
+        for service in self.services.values():
+            await asyncio.to_thread(service.stop)
+        with contextlib.suppress(Exception):
+            self.mail.stop()
+        if self._broker is not None:
+            await asyncio.to_thread(self._broker.stop)
+        if self._database is not None:
+            await asyncio.to_thread(self._database.stop)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    async def _start_broker(self) -> None:
+        if not self.kafka_bootstrap:
+            self._broker = TansuBroker(self.ports.kafka, self.workdir / "logs" / "tansu.log")
+            await self._broker.start()
+            self.kafka_bootstrap = self._broker.bootstrap
+
+    async def _start_database(self) -> None:
+        if not self.database_url:
+            self._database = EmbeddedPostgres(self.workdir / "postgres")
+            self.database_url = await self._database.start()
+
+    @staticmethod
+    def agency_topics() -> list[str]:
+        return [topic for code in default_catalogue().agencies for topic in agency_topics(code)]
+
+    def url(self, service: str, path: str = "") -> str:
+        return self.services[service].url(path)
+
+    def kill(self, service: str) -> None:
+        """kill -9 one service."""
+        self.services[service].kill()
+
+    async def start(self, service: str) -> None:
+        """Start one service again (after `kill`)."""
+        await self.services[service].start()
+
+    @contextlib.asynccontextmanager
+    async def database(self) -> AsyncIterator[asyncpg.Connection]:
+        connection = await asyncpg.connect(asyncpg_dsn(self.database_url))
+        try:
+            yield connection
+        finally:
+            await connection.close()
+
+    def spans(self) -> list[Span]:
+        if not self.spans_file.exists():
+            return []
+        lines = self.spans_file.read_text(encoding="utf-8").splitlines()
+        return [json.loads(line) for line in lines if line.strip()]
+
+    async def spans_for(
+        self, dossier_code: str, until: Callable[[list[Span]], bool] = bool, timeout_s: float = 20
+    ) -> list[Span]:
+        """Every span of the traces that touched this dossier, once `until` holds for them."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            spans = self.spans()
+            traces = {s["trace_id"] for s in spans if s["attributes"].get("dossier.code") == dossier_code}
+            found = [span for span in spans if span["trace_id"] in traces]
+            if until(found) or time.monotonic() > deadline:
+                return found
+            await asyncio.sleep(0.1)
+
+
+def _report_agency_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("a reference agency stopped", exc_info=task.exception())
+
+
+__all__ = ["DevStack", "Ports", "StackError"]

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Set-up and entry point on a machine with nothing but Python 3.11+.
+
+    python3 dev.py demo     # start broker, database and all services; run dossiers end to end
+    python3 dev.py test     # the whole test suite
+    python3 dev.py up       # the development stack, until Ctrl-C
+    python3 dev.py bench    # the throughput benchmark
+
+The first run installs uv into .dossierbus/tools and the locked workspace into .venv; later runs reuse
+them (re-synced when uv.lock changes). Extra arguments go to the command (e.g. `dev.py test -k crash`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+TOOLS = ROOT / ".dossierbus" / "tools"
+VENV = ROOT / ".venv"
+UV_VERSION = "0.13.9"
+COMMANDS = {
+    "demo": ["dossierbus", "demo"],
+    "up": ["dossierbus", "up"],
+    "test": ["python", "-m", "pytest"],
+    "bench": ["python", "bench/throughput.py"],
+}
+
+
+def bin_path(environment: Path, name: str) -> Path:
+    return environment / ("Scripts" if os.name == "nt" else "bin") / name
+
+
+def ensure_uv() -> Path:
+    uv = bin_path(TOOLS, "uv")
+    if not uv.exists():
+        print(f"dev.py: installing uv {UV_VERSION} into {TOOLS.relative_to(ROOT)}", flush=True)
+        venv.create(TOOLS, with_pip=True, clear=True)
+        subprocess.run(
+            [str(bin_path(TOOLS, "python")), "-m", "pip", "install", "--quiet", f"uv=={UV_VERSION}"],
+            check=True,
+        )
+    return uv
+
+
+def ensure_workspace(uv: Path) -> None:
+    lock = (ROOT / "uv.lock").read_bytes()
+    stamp = VENV / ".dossierbus-lock"
+    digest = hashlib.sha256(lock).hexdigest()
+    if stamp.exists() and stamp.read_text() == digest:
+        return
+    print("dev.py: installing the workspace into .venv (uv sync --frozen)", flush=True)
+    env = dict(os.environ, UV_PROJECT_ENVIRONMENT=str(VENV), UV_PYTHON=sys.executable)
+    subprocess.run([str(uv), "sync", "--frozen", "--all-packages"], cwd=ROOT, env=env, check=True)
+    stamp.write_text(digest)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in COMMANDS:
+        print(__doc__)
+        return 2
+    ensure_workspace(ensure_uv())
+    program, *args = COMMANDS[argv[0]]
+    command = [str(bin_path(VENV, program)), *args, *argv[1:]]
+    os.chdir(ROOT)
+    if os.name == "nt":
+        return subprocess.run(command).returncode
+    os.execv(command[0], command)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,268 @@
+"""A reference agency system: reads its dossierbus inbox and reports progress back.
+
+It uses nothing but aiokafka and the standard library, on purpose: the agency-facing contract is plain
+Kafka plus CloudEvents 1.0 binary mode (JSON value, `ce_*` headers, W3C trace context), so any Kafka
+client in any language can do what this file does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import re
+import secrets
+import signal
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import CommitFailedError
+
+log = logging.getLogger("reference_agency")
+
+ASSIGNED_TYPE = "vn.gov.dossierbus.dossier.assigned.v1"
+REPORTED_TYPE = "vn.gov.dossierbus.dossier.status-reported.v1"
+REPORTED_SCHEMA = "https://schemas.dossierbus.gov.vn/events/dossier.status-reported.v1.json"
+DEFAULT_STEPS = ("processing", "result_ready", "returned")
+
+NOTES = {
+    "processing": "Dossier received by the agency; processing started.",
+    "result_ready": "The result is ready for the applicant.",
+    "returned": "The result has been returned to the applicant.",
+}
+
+# Report ids are derived from the inbox event id and the status, not random: if the agency stops after
+# producing a report but before committing the inbox offset, the redelivered assignment yields reports
+# with the same ce_ids, which the bus drops as duplicates. Any fixed namespace UUID works.
+REPORT_ID_NAMESPACE = uuid.UUID("6f1c2a4e-8d3b-4e6a-9a57-0c1d2e3f4a5b")
+
+TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+
+
+class Unprocessable(Exception):
+    """An inbox record that will never become valid by reading it again."""
+
+
+def topics(agency_code: str) -> tuple[str, str]:
+    """The agency's inbox and reports topics."""
+    return f"agency.{agency_code}.inbox", f"agency.{agency_code}.reports"
+
+
+def header_map(headers: Sequence[tuple[str, bytes | None]]) -> dict[str, str]:
+    """Kafka headers as text; a repeated header keeps its first value."""
+    result: dict[str, str] = {}
+    for name, value in headers:
+        if name not in result and value is not None:
+            result[name] = value.decode("utf-8", errors="replace")
+    return result
+
+
+def trace_headers(inbox: dict[str, str]) -> dict[str, str]:
+    """W3C trace context for our hop: the caller's trace id and flags, with a new span id of our own.
+
+    So operators see the agency in the same trace as the bus. Without a valid incoming traceparent we
+    start a new trace and drop any tracestate, as W3C Trace Context requires.
+    """
+    span_id = _random_hex(8)
+    match = TRACEPARENT.match(inbox.get("traceparent", ""))
+    if match:
+        version, trace_id, parent_id, flags = match.groups()
+        if version != "ff" and trace_id != "0" * 32 and parent_id != "0" * 16:
+            continued = {"traceparent": f"00-{trace_id}-{span_id}-{flags}"}
+            if "tracestate" in inbox:
+                continued["tracestate"] = inbox["tracestate"]
+            return continued
+    return {"traceparent": f"00-{_random_hex(16)}-{span_id}-01"}
+
+
+def _random_hex(n_bytes: int) -> str:
+    value = secrets.token_hex(n_bytes)
+    # An all-zero id is invalid in W3C trace context; astronomically rare, but cheap to rule out.
+    return value if value.strip("0") else _random_hex(n_bytes)
+
+
+def parse_assignment(value: bytes | None, headers: dict[str, str]) -> dict[str, Any]:
+    """The `dossier.assigned.v1` data of an inbox record; raise Unprocessable saying why not."""
+    if headers.get("ce_specversion") != "1.0":
+        raise Unprocessable(f"unsupported ce_specversion {headers.get('ce_specversion')!r}")
+    if "ce_id" not in headers:
+        raise Unprocessable("missing header ce_id")
+    try:
+        data = json.loads(value or b"")
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise Unprocessable(f"data is not valid JSON: {error}") from None
+    if not isinstance(data, dict):
+        raise Unprocessable("data is not a JSON object")
+    # Only what this agency needs to report back; a real agency would validate the whole form.
+    for field in ("dossier_id", "dossier_code", "step"):
+        if not isinstance(data.get(field), str) or not data[field]:
+            raise Unprocessable(f"data.{field} is missing or not a string")
+    return data
+
+
+def build_report(
+    assignment: dict[str, Any], agency_code: str, status: str, inbox: dict[str, str]
+) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """One `dossier.status-reported.v1` record (key, value, headers); `inbox`: the assignment's headers."""
+    dossier_code: str = assignment["dossier_code"]
+    documents: list[dict[str, str]] = []
+    if status == "result_ready":
+        # Stand-in for the real signed result; the hash lets the citizen check the download.
+        content = f"Result of dossier {dossier_code} issued by {agency_code}".encode()
+        documents.append(
+            {
+                "name": f"{dossier_code}-result.pdf",
+                "url": f"https://{agency_code}.agency.example/results/{dossier_code}.pdf",
+                "sha256": hashlib.sha256(content).hexdigest(),
+            }
+        )
+    now = datetime.now(UTC)
+    data = {
+        "dossier_id": assignment["dossier_id"],
+        "dossier_code": dossier_code,
+        "agency_code": agency_code,
+        "step": assignment["step"],
+        "status": status,
+        "note": NOTES.get(status),
+        "result_documents": documents,
+        "reported_at": now.isoformat(),
+    }
+    event_id = uuid.uuid5(REPORT_ID_NAMESPACE, f"{inbox['ce_id']}/{status}")
+    headers = {
+        "ce_specversion": "1.0",
+        "ce_id": str(event_id),
+        "ce_source": f"urn:agency:{agency_code}",
+        "ce_type": REPORTED_TYPE,
+        "ce_time": now.isoformat(),
+        "ce_subject": dossier_code,
+        "ce_dataschema": REPORTED_SCHEMA,
+        "content-type": "application/json",
+        **trace_headers(inbox),
+    }
+    key = str(assignment["dossier_id"]).encode()
+    value = json.dumps(data, ensure_ascii=False).encode()
+    return key, value, [(name, text.encode()) for name, text in headers.items()]
+
+
+async def run_agency(
+    bootstrap: str,
+    agency_code: str,
+    *,
+    steps: Sequence[str] = DEFAULT_STEPS,
+    delay_s: float = 0.0,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Handle the agency's inbox until `stop` is set, reporting each status of `steps` per dossier."""
+    serving = asyncio.create_task(_serve_inbox(bootstrap, agency_code, tuple(steps), delay_s))
+    stopping = asyncio.create_task((stop or asyncio.Event()).wait())
+    try:
+        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        # Cancelling at any point is safe: an offset is committed only after its reports, so whatever was
+        # cut short is read again on the next start. It also never waits for a slow consumer-group join.
+        stopping.cancel()
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving  # re-raises what the agency failed with, if it did
+    log.info("agency %s: stopped", agency_code)
+
+
+async def _serve_inbox(bootstrap: str, agency_code: str, steps: tuple[str, ...], delay_s: float) -> None:
+    inbox, reports = topics(agency_code)
+    consumer = AIOKafkaConsumer(
+        inbox,
+        bootstrap_servers=bootstrap,
+        group_id=f"agency.{agency_code}",
+        enable_auto_commit=False,  # commit by hand, only once the reports are safely on the broker
+        auto_offset_reset="earliest",  # a new agency still gets what was assigned before it first ran
+        fetch_max_wait_ms=20,  # keeps each hop fast on the dev broker (Tansu)
+    )
+    # acks="all": a report counts as sent only once every in-sync replica has it. Idempotence stays off
+    # because the dev broker rejects it; duplicates are harmless since the bus de-duplicates by ce_id.
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
+    try:
+        await producer.start()
+        await consumer.start()  # returns once the group has assigned us the inbox partitions
+        log.info("agency %s: reading %s, reporting on %s", agency_code, inbox, reports)
+        async for record in consumer:
+            await _report_progress(
+                producer, reports, agency_code, steps, delay_s, record.value, record.headers
+            )
+            await _commit(consumer, TopicPartition(record.topic, record.partition), record.offset + 1)
+    finally:
+        # Never commits (auto-commit is off); stopping half-started clients is fine too.
+        await consumer.stop()
+        await producer.stop()
+
+
+async def _report_progress(
+    producer: AIOKafkaProducer,
+    reports_topic: str,
+    agency_code: str,
+    steps: tuple[str, ...],
+    delay_s: float,
+    value: bytes | None,
+    raw_headers: Sequence[tuple[str, bytes]],
+) -> None:
+    """Report each status of `steps` for one inbox record, or log why the record is skipped."""
+    headers = header_map(raw_headers)
+    event_type = headers.get("ce_type")
+    if event_type != ASSIGNED_TYPE:
+        log.info("skipping event of type %r (id %s)", event_type, headers.get("ce_id"))
+        return
+    try:
+        assignment = parse_assignment(value, headers)
+    except Unprocessable as error:
+        # It will never parse: log it and move on rather than stall every dossier queued behind it.
+        log.error("skipping unprocessable record (id %s): %s", headers.get("ce_id"), error)
+        return
+    log.info("dossier %s assigned (step %s)", assignment["dossier_code"], assignment["step"])
+    for index, status in enumerate(steps):
+        if index and delay_s:
+            await asyncio.sleep(delay_s)  # a stand-in for the civil servants' work
+        key, data, report_headers = build_report(assignment, agency_code, status, headers)
+        # Awaiting each send keeps the statuses in order; the key keeps them on the dossier's partition.
+        await producer.send_and_wait(reports_topic, value=data, key=key, headers=report_headers)
+        log.info("dossier %s: reported %s", assignment["dossier_code"], status)
+
+
+async def _commit(consumer: AIOKafkaConsumer, partition: TopicPartition, offset: int) -> None:
+    try:
+        await consumer.commit({partition: offset})
+    except CommitFailedError as error:
+        # The partition moved to another member in a rebalance; that member re-reads from the last
+        # commit, and its repeated reports carry the same ce_ids, so the bus drops them.
+        log.warning("offset commit failed after a rebalance: %s", error)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Reference agency system for dossierbus.")
+    parser.add_argument("--bootstrap", default="127.0.0.1:9092", help="Kafka bootstrap servers")
+    parser.add_argument("--agency", required=True, help="agency code, e.g. justice-hanoi")
+    parser.add_argument(
+        "--steps", default=",".join(DEFAULT_STEPS), help="comma-separated statuses to report, in order"
+    )
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds between two reports")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    steps = tuple(step.strip() for step in args.steps.split(",") if step.strip())
+    asyncio.run(_serve(args.bootstrap, args.agency, steps, args.delay))
+
+
+async def _serve(bootstrap: str, agency_code: str, steps: tuple[str, ...], delay_s: float) -> None:
+    # Signal handlers live here, not in run_agency, so embedding run_agency never hijacks the host's signals.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await run_agency(bootstrap, agency_code, steps=steps, delay_s=delay_s, stop=stop)
+
+
+if __name__ == "__main__":
+    main()

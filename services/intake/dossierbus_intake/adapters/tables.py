@@ -1,0 +1,27 @@
+from sqlalchemy import Column, Date, DateTime, Integer, Table, Text, Uuid
+from sqlalchemy.dialects.postgresql import JSONB
+
+from dossierbus_shared.db import metadata
+
+dossiers = Table(
+    "dossiers",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("code", Text, nullable=False, unique=True),
+    Column("idempotency_key", Text, nullable=False, unique=True),
+    Column("request_fingerprint", Text, nullable=False),
+    Column("procedure_code", Text, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("applicant", JSONB, nullable=False),
+    Column("form", JSONB, nullable=False),
+    Column("submitted_at", DateTime(timezone=True), nullable=False),
+    Column("due_date", Date, nullable=False),
+)
+
+daily_sequences = Table(
+    "daily_sequences",
+    metadata,
+    Column("receiving_unit", Text, primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("last", Integer, nullable=False),
+)

@@ -1,0 +1,70 @@
+"""Intake rules, free of I/O: what a valid submission is, its dossier code and appointment date."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from dossierbus_shared.calendar import WorkingCalendar
+from dossierbus_shared.catalogue import Catalogue, Procedure
+from dossierbus_shared.events import Applicant, Channel
+
+
+class SubmissionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    procedure_code: str = Field(min_length=1, max_length=32)
+    channel: Channel = Channel.ONLINE
+    applicant: Applicant
+    form: dict[str, Any]
+
+    def fingerprint(self) -> str:
+        """Identifies the request body, to tell a retry from a different request under the same key."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class SubmissionRefused(Exception):
+    def __init__(self, detail: str, errors: list[dict[str, Any]]) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.errors = errors
+
+
+def validate_submission(request: SubmissionRequest, catalogue: Catalogue) -> tuple[Procedure, dict[str, Any]]:
+    """The procedure and the form as that procedure defines it, or SubmissionRefused naming each field."""
+    procedure = catalogue.procedure(request.procedure_code)
+    if procedure is None:
+        raise SubmissionRefused(
+            f"unknown procedure {request.procedure_code!r}",
+            [{"field": "procedure_code", "message": "no such procedure in the catalogue", "type": "unknown"}],
+        )
+    try:
+        form = procedure.validate_form(request.form)
+    except ValidationError as error:
+        errors = [
+            {
+                "field": ".".join(["form", *(str(part) for part in item["loc"])]),
+                "message": item["msg"],
+                "type": item["type"],
+            }
+            for item in error.errors()
+        ]
+        fields = ", ".join(item["field"] for item in errors)
+        raise SubmissionRefused(f"the form of {procedure.code} is invalid: {fields}", errors) from None
+    return procedure, form.model_dump(mode="json")
+
+
+def dossier_code(receiving_unit: str, day: date, sequence: int) -> str:
+    """`<unit identifier>-<YYMMDD>-<daily sequence, 4+ digits>` (Circular 01/2018/TT-VPCP, Art. 19)."""
+    if sequence < 1:
+        raise ValueError(f"a daily sequence starts at 1, got {sequence}")
+    return f"{receiving_unit}-{day:%y%m%d}-{sequence:04d}"
+
+
+def appointment_date(calendar: WorkingCalendar, procedure: Procedure, received_at: datetime) -> date:
+    return calendar.due_date(received_at, procedure.processing_working_days)

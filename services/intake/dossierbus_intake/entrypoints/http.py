@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse
+
+from dossierbus_intake.domain import SubmissionRefused, SubmissionRequest
+from dossierbus_intake.submissions import IdempotencyConflict, Submissions
+from dossierbus_shared.http_errors import ProblemError, problem
+
+router = APIRouter(tags=["dossiers"])
+
+
+def submissions(request: Request) -> Submissions:
+    return request.app.state.submissions  # type: ignore[no-any-return]
+
+
+@router.post("/dossiers", status_code=202, summary="Submit a dossier for a procedure")
+async def submit_dossier(
+    body: SubmissionRequest,
+    request: Request,
+    idempotency_key: Annotated[
+        str, Header(min_length=8, max_length=200, description="Unique per submission")
+    ],
+) -> JSONResponse:
+    """Accepts the dossier and answers with its code and appointment date. Repeating the call with the
+    same `Idempotency-Key` and body answers the same receipt and creates nothing new."""
+    try:
+        receipt, created = await submissions(request).submit(body, idempotency_key)
+    except SubmissionRefused as refused:
+        return problem(422, "Invalid submission", refused.detail, refused.errors)
+    except IdempotencyConflict:
+        raise ProblemError(
+            422,
+            "Idempotency key reused",
+            "this Idempotency-Key was already used for a different request",
+            errors=[
+                {"field": "Idempotency-Key", "message": "already used with another body", "type": "conflict"}
+            ],
+        ) from None
+    return JSONResponse(
+        receipt.as_json(),
+        status_code=202,
+        headers={
+            "Location": f"/dossiers/{receipt.dossier_code}",
+            "Idempotent-Replayed": str(not created).lower(),
+        },
+    )
+
+
+@router.get("/dossiers/{code}", summary="The receipt of a submitted dossier")
+async def get_dossier(code: str, request: Request) -> dict[str, object]:
+    found = await submissions(request).find(code)
+    if found is None:
+        raise ProblemError(404, "Not found", f"no dossier {code!r}")
+    return found

@@ -1,0 +1,149 @@
+"""The submission use case: validate, number, persist and stage `dossier.submitted` in one transaction."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dossierbus_intake.adapters.tables import daily_sequences, dossiers
+from dossierbus_intake.domain import (
+    SubmissionRequest,
+    appointment_date,
+    dossier_code,
+    validate_submission,
+)
+from dossierbus_shared.calendar import WorkingCalendar
+from dossierbus_shared.catalogue import Catalogue
+from dossierbus_shared.db import Database
+from dossierbus_shared.envelope import Envelope
+from dossierbus_shared.events import DossierSubmitted
+from dossierbus_shared.outbox import stage
+from dossierbus_shared.telemetry import mark_dossier
+
+
+class IdempotencyConflict(Exception):
+    """The key was used before for a different request."""
+
+
+@dataclass(frozen=True)
+class Receipt:
+    dossier_id: uuid.UUID
+    dossier_code: str
+    procedure_code: str
+    submitted_at: datetime
+    appointment_date: date
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "dossier_id": str(self.dossier_id),
+            "dossier_code": self.dossier_code,
+            "procedure_code": self.procedure_code,
+            "status": "received",
+            "submitted_at": self.submitted_at.isoformat(),
+            "appointment_date": self.appointment_date.isoformat(),
+        }
+
+
+class Submissions:
+    def __init__(
+        self, db: Database, catalogue: Catalogue, calendar: WorkingCalendar, receiving_unit: str
+    ) -> None:
+        self.db = db
+        self.catalogue = catalogue
+        self.calendar = calendar
+        self.receiving_unit = receiving_unit
+        self.source = f"urn:dossierbus:intake:{receiving_unit}"
+
+    async def submit(self, request: SubmissionRequest, idempotency_key: str) -> tuple[Receipt, bool]:
+        """The receipt, and whether this call created the dossier (False: a retry of an earlier call)."""
+        procedure, form = validate_submission(request, self.catalogue)
+        fingerprint = request.fingerprint()
+        if existing := await self._replay(idempotency_key, fingerprint):
+            return existing, False
+        try:
+            async with self.db.transaction() as session:
+                now = datetime.now(UTC)
+                local_day = now.astimezone(self.calendar.timezone).date()
+                code = dossier_code(
+                    self.receiving_unit, local_day, await self._next_sequence(session, local_day)
+                )
+                receipt = Receipt(
+                    uuid.uuid4(), code, procedure.code, now, appointment_date(self.calendar, procedure, now)
+                )
+                mark_dossier(code, str(receipt.dossier_id))
+                await session.execute(
+                    dossiers.insert().values(
+                        id=receipt.dossier_id,
+                        code=code,
+                        idempotency_key=idempotency_key,
+                        request_fingerprint=fingerprint,
+                        procedure_code=procedure.code,
+                        channel=request.channel.value,
+                        applicant=request.applicant.model_dump(mode="json"),
+                        form=form,
+                        submitted_at=now,
+                        due_date=receipt.appointment_date,
+                    )
+                )
+                event = DossierSubmitted(
+                    dossier_id=receipt.dossier_id,
+                    dossier_code=code,
+                    procedure_code=procedure.code,
+                    receiving_unit=self.receiving_unit,
+                    channel=request.channel,
+                    applicant=request.applicant,
+                    form=form,
+                    submitted_at=now,
+                    due_date=receipt.appointment_date,
+                )
+                await stage(session, Envelope(event, source=self.source))
+            return receipt, True
+        except IntegrityError:
+            # A concurrent request with the same key won the race: answer as it did.
+            if existing := await self._replay(idempotency_key, fingerprint):
+                return existing, False
+            raise
+
+    async def _replay(self, idempotency_key: str, fingerprint: str) -> Receipt | None:
+        async with self.db.transaction() as session:
+            row = (
+                await session.execute(select(dossiers).where(dossiers.c.idempotency_key == idempotency_key))
+            ).first()
+        if row is None:
+            return None
+        if row.request_fingerprint != fingerprint:
+            raise IdempotencyConflict(idempotency_key)
+        return Receipt(row.id, row.code, row.procedure_code, row.submitted_at, row.due_date)
+
+    async def _next_sequence(self, session: AsyncSession, day: date) -> int:
+        statement = (
+            insert(daily_sequences)
+            .values(receiving_unit=self.receiving_unit, day=day, last=1)
+            .on_conflict_do_update(
+                index_elements=[daily_sequences.c.receiving_unit, daily_sequences.c.day],
+                set_={"last": daily_sequences.c.last + 1},
+            )
+            .returning(daily_sequences.c.last)
+        )
+        return int((await session.execute(statement)).scalar_one())
+
+    async def find(self, code: str) -> dict[str, Any] | None:
+        async with self.db.transaction() as session:
+            row = (await session.execute(select(dossiers).where(dossiers.c.code == code))).first()
+        if row is None:
+            return None
+        return {
+            "dossier_id": str(row.id),
+            "dossier_code": row.code,
+            "procedure_code": row.procedure_code,
+            "channel": row.channel,
+            "submitted_at": row.submitted_at.isoformat(),
+            "appointment_date": row.due_date.isoformat(),
+        }

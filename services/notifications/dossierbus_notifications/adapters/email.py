@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+import aiosmtplib
+
+
+class EmailChannel:
+    """Email over SMTP. The Message-ID is derived from the notification, so a resend after a crash
+    between sending and recording carries the same id and mail systems can drop the copy."""
+
+    name = "email"
+
+    def __init__(self, host: str, port: int, sender: str, timeout_s: float) -> None:
+        self.host = host
+        self.port = port
+        self.sender = sender
+        self.timeout_s = timeout_s
+
+    async def send(self, recipient: str, subject: str, body: str, message_id: str) -> None:
+        message = EmailMessage()
+        message["From"] = self.sender
+        message["To"] = recipient
+        message["Subject"] = subject
+        message["Message-ID"] = f"<{message_id}@dossierbus>"
+        message.set_content(body)
+        await aiosmtplib.send(message, hostname=self.host, port=self.port, timeout=self.timeout_s)

@@ -1,0 +1,38 @@
+"""`dossierbus-registry seed --count N`: load synthetic citizens into the reference population database."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from dossierbus_registry.adapters.population import ReferencePopulationDatabase
+from dossierbus_registry.settings import RegistrySettings
+from dossierbus_registry.synthetic import citizens
+from dossierbus_shared.db import Database
+
+
+async def seed(count: int, seed_value: int) -> None:
+    settings = RegistrySettings()
+    db = Database(settings.database_url, settings.db_schema)
+    try:
+        async with db.transaction() as session:
+            await ReferencePopulationDatabase().load(session, citizens(count, seed_value))
+    finally:
+        await db.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="dossierbus-registry")
+    commands = parser.add_subparsers(dest="command", required=True)
+    seed_parser = commands.add_parser(
+        "seed", help="load synthetic citizens (DATABASE_URL; run after start-up)"
+    )
+    seed_parser.add_argument("--count", type=int, default=1000)
+    seed_parser.add_argument("--seed", type=int, default=766)
+    args = parser.parse_args()
+    asyncio.run(seed(args.count, args.seed))
+    print(f"loaded {args.count} synthetic citizens")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The one library every dossierbus service uses."""

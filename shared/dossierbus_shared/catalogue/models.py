@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import date
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+
+from dossierbus_shared.events import AGENCY_CODE_PATTERN
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Agency(Strict):
+    code: str = Field(pattern=AGENCY_CODE_PATTERN, description="Short code used in topic names")
+    identifier: str = Field(description="Unit identifier under QCVN 102:2016/BTTTT")
+    name: dict[str, str]
+    sector: str
+
+
+class LegalBasis(Strict):
+    reference: str
+    effective_from: date
+
+
+class FormField(Strict):
+    type: Literal["string", "date", "integer", "boolean", "enum"]
+    required: bool = True
+    max_length: int | None = None
+    values: list[str] | None = None
+    label: dict[str, str] = Field(default_factory=dict)
+
+    def annotation(self) -> Any:
+        match self.type:
+            case "string":
+                return str
+            case "date":
+                return date
+            case "integer":
+                return int
+            case "boolean":
+                return bool
+            case "enum":
+                return Literal[tuple(self.values or ())]
+
+
+class Step(Strict):
+    id: str
+    agency: str
+
+
+class Procedure(Strict):
+    code: str = Field(pattern=r"^\d\.\d{6}$", description="National procedure code (mã TTHC)")
+    version: int
+    name: dict[str, str]
+    legal_basis: list[LegalBasis]
+    processing_working_days: int = Field(ge=0)
+    applicant: Literal["citizen", "business"]
+    form: dict[str, FormField]
+    national_facts: dict[str, list[str]] = Field(
+        default_factory=dict, description="Applicant facts taken from each national database, never typed"
+    )
+    steps: list[Step] = Field(min_length=1)
+
+    def form_model(self) -> type[BaseModel]:
+        """A pydantic model of this procedure's form: unknown fields are refused, each field typed.
+
+        Strict, for validating JSON: a date must be an ISO 8601 string, and a number is never taken for
+        a date, a boolean or a string. Use `validate_form`.
+        """
+        fields: dict[str, Any] = {}
+        for name, spec in self.form.items():
+            annotation = spec.annotation()
+            if spec.required:
+                fields[name] = (annotation, Field(..., max_length=spec.max_length))
+            else:
+                fields[name] = (annotation | None, Field(None, max_length=spec.max_length))
+        return create_model(
+            f"Form_{self.code.replace('.', '_')}",
+            __config__=ConfigDict(extra="forbid", strict=True),
+            **fields,
+        )
+
+    def validate_form(self, form: Mapping[str, Any]) -> BaseModel:
+        """The form, typed; a pydantic ValidationError naming each wrong field otherwise."""
+        return self.form_model().model_validate_json(json.dumps(form))
+
+
+class Catalogue(Strict):
+    agencies: dict[str, Agency]
+    procedures: dict[str, Procedure]
+
+    @model_validator(mode="after")
+    def _steps_name_known_agencies(self) -> Catalogue:
+        for procedure in self.procedures.values():
+            for step in procedure.steps:
+                if step.agency not in self.agencies:
+                    raise ValueError(
+                        f"procedure {procedure.code} step {step.id}: unknown agency {step.agency!r}"
+                    )
+        return self
+
+    def procedure(self, code: str) -> Procedure | None:
+        return self.procedures.get(code)
+
+
+def load_catalogue(directory: Path | None = None) -> Catalogue:
+    root = Path(directory) if directory else Path(str(resources.files("dossierbus_shared.catalogue")))
+    agencies = [Agency.model_validate(item) for item in _yaml(root / "agencies.yaml")["agencies"]]
+    procedures = [
+        Procedure.model_validate(_yaml(path)) for path in sorted((root / "procedures").glob("*.yaml"))
+    ]
+    return Catalogue(
+        agencies={agency.code: agency for agency in agencies},
+        procedures={procedure.code: procedure for procedure in procedures},
+    )
+
+
+@cache
+def default_catalogue() -> Catalogue:
+    return load_catalogue()
+
+
+def _yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text("utf-8"))

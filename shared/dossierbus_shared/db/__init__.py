@@ -1,0 +1,5 @@
+"""Async SQLAlchemy on asyncpg; each service lives in its own PostgreSQL schema."""
+
+from dossierbus_shared.db.engine import Database, metadata
+
+__all__ = ["Database", "metadata"]

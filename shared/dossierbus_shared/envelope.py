@@ -1,0 +1,138 @@
+"""CloudEvents 1.0 in Kafka binary mode: value = JSON `data`, attributes in `ce_*` headers, key = dossier id.
+
+Nothing here is Python-specific on the wire: any Kafka client in any language can read and write it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+from uuid import UUID, uuid4
+
+from pydantic import ValidationError
+
+from dossierbus_shared.events import CATALOGUE, Event
+
+SPECVERSION = "1.0"
+CONTENT_TYPE = "application/json"
+
+Headers = Sequence[tuple[str, bytes]]
+E = TypeVar("E", bound=Event)
+
+
+class MalformedEvent(Exception):
+    """A record that can never be processed as it is: wrong headers, bad JSON, unknown type, bad data."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class KafkaRecord:
+    topic: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class Envelope(Generic[E]):
+    data: E
+    source: str
+    id: UUID = field(default_factory=uuid4)
+    time: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def type(self) -> str:
+        return self.data.type
+
+    @property
+    def subject(self) -> str:
+        return self.data.dossier_code
+
+    @property
+    def key(self) -> str:
+        return str(self.data.dossier_id)
+
+    def ce_headers(self) -> list[tuple[str, bytes]]:
+        """The CloudEvents attributes as Kafka headers (trace context is added when published)."""
+        attributes = {
+            "ce_specversion": SPECVERSION,
+            "ce_id": str(self.id),
+            "ce_source": self.source,
+            "ce_type": self.type,
+            "ce_time": self.time.isoformat(),
+            "ce_subject": self.subject,
+            "ce_dataschema": self.data.schema_url(),
+            "content-type": CONTENT_TYPE,
+        }
+        return [(name, value.encode()) for name, value in attributes.items()]
+
+    def to_kafka(self) -> KafkaRecord:
+        return KafkaRecord(
+            topic=self.data.topic_name(),
+            key=self.key.encode(),
+            value=self.data.model_dump_json().encode(),
+            headers=self.ce_headers(),
+        )
+
+    @classmethod
+    def from_kafka(cls, value: bytes | None, headers: Headers) -> Envelope[Any]:
+        """Parse and validate a record; raise MalformedEvent naming exactly what is wrong."""
+        attributes = header_map(headers)
+        for required in ("ce_specversion", "ce_id", "ce_source", "ce_type"):
+            if required not in attributes:
+                raise MalformedEvent(f"missing header {required}")
+        if attributes["ce_specversion"] != SPECVERSION:
+            raise MalformedEvent(f"unsupported ce_specversion {attributes['ce_specversion']!r}")
+        event_type = CATALOGUE.get(attributes["ce_type"])
+        if event_type is None:
+            raise MalformedEvent(f"unknown event type {attributes['ce_type']!r}")
+        try:
+            event_id = UUID(attributes["ce_id"])
+        except ValueError:
+            raise MalformedEvent(f"ce_id {attributes['ce_id']!r} is not a UUID") from None
+        time = _rfc3339(attributes["ce_time"]) if "ce_time" in attributes else None
+        try:
+            payload = json.loads(value or b"")
+        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise MalformedEvent(f"data is not valid JSON: {error}") from None
+        try:
+            data: Any = event_type.model_validate(payload)
+        except ValidationError as error:
+            raise MalformedEvent(f"invalid data for {event_type.type}: {describe(error)}") from None
+        return cls(data=data, source=attributes["ce_source"], id=event_id, time=time or datetime.now(UTC))
+
+
+def _rfc3339(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None or "T" not in value.upper():
+        raise MalformedEvent(f"ce_time {value!r} is not an RFC 3339 timestamp with a UTC offset")
+    return parsed
+
+
+def header_map(headers: Headers) -> dict[str, str]:
+    """Headers as text; a repeated header keeps its first value, an undecodable one is dropped."""
+    result: dict[str, str] = {}
+    for name, value in headers:
+        if name in result or value is None:
+            continue
+        try:
+            result[name] = value.decode()
+        except UnicodeDecodeError:
+            continue
+    return result
+
+
+def describe(error: ValidationError) -> str:
+    """A one-line, field-naming summary of a pydantic validation error."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in item['loc']) or '(root)'}: {item['msg']}" for item in error.errors()
+    )

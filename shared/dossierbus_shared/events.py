@@ -1,0 +1,207 @@
+"""The event catalogue: every event that crosses a service boundary, versioned and typed.
+
+An event's CloudEvents type ends in its major version (`.v1`). A new incompatible shape gets a new
+type (`.v2`) published side by side with the old one; fields are only ever added, optionally, within a
+version. Topic names and types are part of the public, agency-facing contract.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TYPE_PREFIX = "vn.gov.dossierbus."
+SCHEMA_BASE_URL = "https://schemas.dossierbus.gov.vn/events/"
+
+AGENCY_CODE_PATTERN = r"^[a-z0-9][a-z0-9-]{1,62}$"
+PERSONAL_ID_PATTERN = r"^\d{12}$"
+
+
+class DossierStatus(StrEnum):
+    """Dossier statuses, with the code each has when synchronised to the national portal (DVCQG)."""
+
+    RECEIVED = "received"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    PROCESSING = "processing"
+    SUPPLEMENT_REQUESTED = "supplement_requested"
+    TRANSFERRED = "transferred"
+    RESULT_READY = "result_ready"
+    RETURNED = "returned"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def national_code(self) -> int | None:
+        return _NATIONAL_CODES[self]
+
+
+_NATIONAL_CODES: dict[DossierStatus, int | None] = {
+    DossierStatus.RECEIVED: 1,
+    DossierStatus.ACCEPTED: 2,
+    DossierStatus.REJECTED: 3,
+    DossierStatus.PROCESSING: 4,
+    DossierStatus.SUPPLEMENT_REQUESTED: 5,
+    DossierStatus.WITHDRAWN: 7,
+    DossierStatus.RESULT_READY: 9,
+    DossierStatus.RETURNED: 10,
+    DossierStatus.TRANSFERRED: None,  # local status "liên thông", not a national code
+}
+
+
+class Channel(StrEnum):
+    """How the dossier was submitted (KenhThucHien 1/2/3)."""
+
+    DIRECT = "direct"
+    ONLINE = "online"
+    POSTAL = "postal"
+
+
+class Event(BaseModel):
+    """Base of every event payload (the CloudEvents `data`)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    type: ClassVar[str]
+    topic: ClassVar[str]
+    """Topic name; `{agency_code}` is filled from the event for per-agency topics."""
+
+    dossier_id: UUID
+    dossier_code: str
+
+    @classmethod
+    def schema_url(cls) -> str:
+        return SCHEMA_BASE_URL + cls.type.removeprefix(TYPE_PREFIX) + ".json"
+
+    def topic_name(self) -> str:
+        return self.topic.format(**self.model_dump(mode="json"))
+
+
+class Applicant(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    personal_id: str = Field(
+        pattern=PERSONAL_ID_PATTERN, description="12-digit personal identification number"
+    )
+    full_name: str = Field(min_length=1, max_length=200)
+    date_of_birth: date
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
+    phone: str | None = Field(default=None, pattern=r"^\+?\d{8,15}$")
+
+
+class ResultDocument(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    url: str = Field(min_length=1, max_length=2000)
+    sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+
+
+class DossierSubmitted(Event):
+    """Intake accepted a dossier for a procedure and issued its appointment slip."""
+
+    type: ClassVar[str] = TYPE_PREFIX + "dossier.submitted.v1"
+    topic: ClassVar[str] = "dossier.submitted"
+
+    procedure_code: str
+    receiving_unit: str
+    channel: Channel
+    applicant: Applicant
+    form: dict[str, Any]
+    submitted_at: datetime
+    due_date: date
+
+
+class DossierVerified(Event):
+    """The registry checked the applicant against the national databases."""
+
+    type: ClassVar[str] = TYPE_PREFIX + "dossier.verified.v1"
+    topic: ClassVar[str] = "dossier.verified"
+
+    procedure_code: str
+    outcome: Literal["verified", "rejected"]
+    reasons: list[str] = Field(default_factory=list)
+    channel: Channel
+    applicant: Applicant
+    form: dict[str, Any]
+    national_facts: dict[str, str] = Field(
+        default_factory=dict,
+        description="Facts read from national databases, only those the procedure needs (once-only)",
+    )
+    submitted_at: datetime
+    due_date: date
+    verified_at: datetime
+
+
+class DossierAssigned(Event):
+    """Routing assigned a workflow step of a dossier to an agency (the agency's inbox; public contract)."""
+
+    type: ClassVar[str] = TYPE_PREFIX + "dossier.assigned.v1"
+    topic: ClassVar[str] = "agency.{agency_code}.inbox"
+
+    agency_code: str = Field(pattern=AGENCY_CODE_PATTERN)
+    procedure_code: str
+    step: str
+    applicant: Applicant
+    form: dict[str, Any]
+    national_facts: dict[str, str] = Field(default_factory=dict)
+    due_date: date
+    assigned_at: datetime
+
+
+class DossierStatusReported(Event):
+    """An agency reports progress on a step it was assigned (the agency's reports topic; public contract)."""
+
+    type: ClassVar[str] = TYPE_PREFIX + "dossier.status-reported.v1"
+    topic: ClassVar[str] = "agency.{agency_code}.reports"
+
+    agency_code: str = Field(pattern=AGENCY_CODE_PATTERN)
+    step: str
+    status: DossierStatus
+    note: str | None = Field(default=None, max_length=2000)
+    result_documents: list[ResultDocument] = Field(default_factory=list)
+    reported_at: datetime
+
+
+class DossierStatusChanged(Event):
+    """Routing moved a dossier to a new status."""
+
+    type: ClassVar[str] = TYPE_PREFIX + "dossier.status-changed.v1"
+    topic: ClassVar[str] = "dossier.status-changed"
+
+    procedure_code: str
+    previous_status: DossierStatus | None
+    status: DossierStatus
+    agency_code: str | None = None
+    step: str | None = None
+    note: str | None = None
+    result_documents: list[ResultDocument] = Field(default_factory=list)
+    due_date: date
+    changed_at: datetime
+
+
+CATALOGUE: dict[str, type[Event]] = {
+    cls.type: cls
+    for cls in (
+        DossierSubmitted,
+        DossierVerified,
+        DossierAssigned,
+        DossierStatusReported,
+        DossierStatusChanged,
+    )
+}
+
+FIXED_TOPICS: tuple[str, ...] = tuple(
+    sorted({cls.topic for cls in CATALOGUE.values() if "{" not in cls.topic})
+)
+
+
+def agency_topics(agency_code: str) -> tuple[str, str]:
+    """The inbox and reports topics of one agency."""
+    if not re.fullmatch(AGENCY_CODE_PATTERN, agency_code):
+        raise ValueError(f"invalid agency code {agency_code!r}: expected {AGENCY_CODE_PATTERN}")
+    return f"agency.{agency_code}.inbox", f"agency.{agency_code}.reports"

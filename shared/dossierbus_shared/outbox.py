@@ -1,0 +1,211 @@
+"""Transactional outbox: an event is staged in the same transaction as the state change that causes it,
+and a relay publishes staged rows to Kafka afterwards. No accepted change is lost, none is published
+without its change having committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Table,
+    Text,
+    Uuid,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dossierbus_shared.db import Database, metadata
+from dossierbus_shared.envelope import Envelope
+from dossierbus_shared.kafka import Producer
+from dossierbus_shared.telemetry import DOSSIER_CODE, context_from, current_trace_headers
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("dossierbus.outbox")
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("event_id", Uuid, nullable=False, unique=True),
+    Column("event_type", Text, nullable=False),
+    Column("topic", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("headers", JSONB, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("trace_context", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("sent_at", DateTime(timezone=True)),
+    Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")),
+    Index("ix_outbox_unsent_key", "key", "id", postgresql_where=text("sent_at IS NULL")),
+)
+
+
+def notify_channel(schema: str) -> str:
+    return f"outbox_{schema}"
+
+
+async def stage(session: AsyncSession, *envelopes: Envelope[Any]) -> None:
+    """Stage events for publication; they go out only if the surrounding transaction commits."""
+    trace_context = current_trace_headers()
+    rows = []
+    for envelope in envelopes:
+        record = envelope.to_kafka()
+        rows.append(
+            {
+                "event_id": envelope.id,
+                "event_type": envelope.type,
+                "topic": record.topic,
+                "key": envelope.key,
+                "subject": envelope.subject,
+                "headers": [[name, value.decode()] for name, value in record.headers],
+                "payload": record.value.decode(),
+                "trace_context": trace_context,
+            }
+        )
+    await session.execute(outbox.insert(), rows)
+    # Delivered at commit only; wakes the relay without waiting for its next poll.
+    await session.execute(
+        text("SELECT pg_notify(:channel, '')"), {"channel": notify_channel(_schema(session))}
+    )
+
+
+def _schema(session: AsyncSession) -> str:
+    schema = session.info.get("schema")
+    if not schema:
+        raise RuntimeError("session has no schema; open it with Database.transaction()")
+    return str(schema)
+
+
+class OutboxRelay:
+    """Publishes staged rows in order, in batches, then marks them sent.
+
+    Rows are claimed with FOR UPDATE SKIP LOCKED, so several relays (one per service replica) share the
+    work; a relay leaves alone the rows of a key whose earlier row another relay holds, which keeps the
+    per-dossier order that consumers rely on.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        producer: Producer,
+        *,
+        batch_size: int = 500,
+        poll_interval_s: float = 1.0,
+    ) -> None:
+        self.db = db
+        self.producer = producer
+        self.batch_size = batch_size
+        self.poll_interval_s = poll_interval_s
+        self._wake = asyncio.Event()
+
+    async def run(self) -> None:
+        """Publish until cancelled; woken by NOTIFY, with polling as the fallback."""
+        listener = await self._listen()
+        try:
+            while True:
+                try:
+                    while await self.publish_batch() == self.batch_size:
+                        pass
+                except Exception as error:  # broker or database away: keep the rows, try again
+                    log.warning("outbox relay: %s; retrying", error)
+                    await asyncio.sleep(self.poll_interval_s)
+                    if listener is None or listener.is_closed():
+                        listener = await self._listen()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
+                self._wake.clear()
+        finally:
+            if listener is not None and not listener.is_closed():
+                await listener.close()
+
+    async def _listen(self) -> asyncpg.Connection | None:
+        url = make_url(self.db.engine.url.render_as_string(hide_password=False)).set(drivername="postgresql")
+        try:
+            connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+            await connection.add_listener(notify_channel(self.db.schema), lambda *_: self._wake.set())
+        except (OSError, asyncpg.PostgresError) as error:
+            log.warning("outbox relay: cannot LISTEN (%s); polling every %ss", error, self.poll_interval_s)
+            return None
+        return connection
+
+    async def publish_batch(self) -> int:
+        """Publish one batch; returns how many rows were published."""
+        async with self.db.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(outbox)
+                    .where(outbox.c.sent_at.is_(None))
+                    .order_by(outbox.c.id)
+                    .limit(self.batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                return 0
+            publishable = await self._in_key_order(session, rows)
+            deliveries = [await self._send(row) for row in publishable]
+            await asyncio.gather(*deliveries)
+            await session.execute(
+                update(outbox)
+                .where(outbox.c.id.in_([row.id for row in publishable]))
+                .values(sent_at=func.now())
+            )
+            return len(publishable)
+
+    async def _in_key_order(self, session: AsyncSession, rows: Sequence[Any]) -> list[Any]:
+        first_claimed: dict[str, int] = {}
+        for row in rows:
+            first_claimed.setdefault(row.key, row.id)
+        earliest_unsent = dict(
+            (
+                await session.execute(
+                    select(outbox.c.key, func.min(outbox.c.id))
+                    .where(outbox.c.sent_at.is_(None), outbox.c.key.in_(list(first_claimed)))
+                    .group_by(outbox.c.key)
+                )
+            ).all()
+        )
+        held_elsewhere = {
+            key for key, first in first_claimed.items() if earliest_unsent.get(key, first) < first
+        }
+        return [row for row in rows if row.key not in held_elsewhere]
+
+    async def _send(self, row: Any) -> asyncio.Future[Any]:
+        parent = context_from(row.trace_context)
+        with tracer.start_as_current_span(
+            f"{row.topic} publish",
+            context=parent,
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "publish",
+                "messaging.destination.name": row.topic,
+                "messaging.message.id": str(row.event_id),
+                "messaging.kafka.message.key": row.key,
+                DOSSIER_CODE: row.subject,
+            },
+        ):
+            headers = [(name, value.encode()) for name, value in row.headers]
+            headers += [(name, value.encode()) for name, value in current_trace_headers().items()]
+            delivery: asyncio.Future[Any] = await self.producer.client.send(
+                row.topic, value=row.payload.encode(), key=row.key.encode(), headers=headers
+            )
+            return delivery

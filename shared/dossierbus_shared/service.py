@@ -1,0 +1,175 @@
+"""The service factory: every service is one FastAPI app that owns a database schema, a Kafka consumer
+(inbox + DLQ), an outbox relay and telemetry, started and stopped together in the app's lifespan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from aiokafka.errors import KafkaConnectionError
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from sqlalchemy import text
+
+from dossierbus_shared.consumer import EventConsumer
+from dossierbus_shared.db import Database
+from dossierbus_shared.db.migrate import upgrade_async
+from dossierbus_shared.dlq import DeadLetterPublisher
+from dossierbus_shared.http_errors import install_error_handlers
+from dossierbus_shared.kafka import Producer, ensure_topics, with_dlq
+from dossierbus_shared.outbox import OutboxRelay
+from dossierbus_shared.settings import ServiceSettings
+from dossierbus_shared.telemetry import setup_telemetry
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(RuntimeError):
+    pass
+
+
+class Service:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        migrations: Path,
+        consumes: Sequence[str] = (),
+        produces: Sequence[str] = (),
+    ) -> None:
+        self.settings = settings
+        self.migrations = migrations
+        self.consumes = list(consumes)
+        self.produces = list(produces)
+        self.tracer_provider = setup_telemetry(settings.service_name, settings.spans_file)
+        self.db = Database(settings.database_url, settings.db_schema)
+        self.producer = Producer(settings)
+        self.broker = KafkaBroker(
+            settings.kafka_bootstrap_servers,
+            client_id=f"dossierbus-{settings.service_name}",
+            middlewares=[KafkaTelemetryMiddleware(tracer_provider=self.tracer_provider)],
+            request_timeout_ms=settings.kafka_request_timeout_ms,
+        )
+        self.consumer = EventConsumer(
+            self.db,
+            DeadLetterPublisher(self.producer, settings.consumer_group),
+            retries=settings.consumer_retries,
+            backoff_s=settings.consumer_retry_backoff_s,
+        )
+        self.relay = OutboxRelay(
+            self.db,
+            self.producer,
+            batch_size=settings.outbox_batch_size,
+            poll_interval_s=settings.outbox_poll_interval_s,
+        )
+        self.ready = False
+        self._startup_hooks: list[Callable[[], Awaitable[None]]] = []
+        self._workers: list[Callable[[], Coroutine[Any, Any, None]]] = [self.relay.run]
+        self._tasks: list[asyncio.Task[None]] = []
+        if self.consumes:
+            self._subscribe()
+
+    def _subscribe(self) -> None:
+        # ACK after processing, re-read on an unhandled error (only possible when even the DLQ is
+        # unreachable); never FastStream's default ACK_FIRST, which is at-most-once.
+        subscriber = self.broker.subscriber(
+            *self.consumes,
+            group_id=self.settings.consumer_group,
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
+            title=f"{self.settings.service_name}.consumer",
+        )
+
+        @subscriber
+        async def receive(message: KafkaMessage) -> None:
+            await self.consumer.process(message.raw_message)
+
+    def on_startup(self, hook: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        """Run `hook` after migrations, before consuming starts."""
+        self._startup_hooks.append(hook)
+        return hook
+
+    def background(
+        self, worker: Callable[[], Coroutine[Any, Any, None]]
+    ) -> Callable[[], Coroutine[Any, Any, None]]:
+        """Run `worker` for the life of the service (it should loop until cancelled)."""
+        self._workers.append(worker)
+        return worker
+
+    async def start(self) -> None:
+        settings = self.settings
+        await upgrade_async(settings.database_url, settings.db_schema, self.migrations)
+        for hook in self._startup_hooks:
+            await hook()
+        try:
+            await ensure_topics(settings.kafka_bootstrap_servers, with_dlq(self.consumes) + self.produces)
+            await self.producer.start()
+            await self.broker.start()
+        except KafkaConnectionError as error:
+            raise StartupError(
+                f"{settings.service_name}: cannot reach Kafka at {settings.kafka_bootstrap_servers}: {error}"
+            ) from error
+        self._tasks = [asyncio.create_task(worker(), name=worker.__qualname__) for worker in self._workers]
+        self.ready = True
+
+    async def stop(self) -> None:
+        self.ready = False
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.broker.stop()
+        await self.producer.stop()
+        await self.db.dispose()
+        self.tracer_provider.shutdown()
+
+    @asynccontextmanager
+    async def lifespan(self, _: FastAPI) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    def http_app(self, *routers: APIRouter, title: str | None = None) -> FastAPI:
+        app = FastAPI(title=title or f"dossierbus {self.settings.service_name}", lifespan=self.lifespan)
+        install_error_handlers(app)
+        app.add_api_route("/healthz", self._health, methods=["GET"], include_in_schema=False)
+        app.add_api_route("/readyz", self._readiness, methods=["GET"], include_in_schema=False)
+        for router in routers:
+            app.include_router(router)
+        app.state.service = self
+        FastAPIInstrumentor.instrument_app(
+            app,
+            tracer_provider=self.tracer_provider,
+            excluded_urls="healthz,readyz,metrics",
+            exclude_spans=["receive", "send"],
+        )
+        return app
+
+    async def _health(self) -> dict[str, str]:
+        return {"status": "alive"}
+
+    async def _readiness(self, request: Request) -> JSONResponse:
+        problems = [] if self.ready else ["starting"]
+        try:
+            async with self.db.transaction() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception as error:
+            problems.append(f"database: {error}")
+        if problems:
+            return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
+        return JSONResponse({"status": "ready"})

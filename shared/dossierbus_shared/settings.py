@@ -1,0 +1,39 @@
+"""Configuration from the environment; one `Settings` subclass per service."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs: where the broker and database are, and how to behave on them."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    service_name: str = "dossierbus"
+    database_url: str = Field(
+        default="postgresql+asyncpg://postgres@127.0.0.1:5432/postgres",
+        description="SQLAlchemy URL; each service keeps its tables in its own schema",
+    )
+    database_schema: str = ""
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_fetch_max_wait_ms: int = Field(default=20, ge=1, le=5000)
+    kafka_request_timeout_ms: int = Field(default=30_000, ge=1000)
+    consumer_retries: int = Field(default=3, ge=0, le=20, description="Tries before a record goes to its DLQ")
+    consumer_retry_backoff_s: float = Field(default=0.2, ge=0)
+    outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
+    outbox_poll_interval_s: float = Field(default=1.0, gt=0)
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=1, le=65535)
+    spans_file: str | None = Field(
+        default=None, description="Also write finished spans as JSON lines to this file (demo and tests)"
+    )
+
+    @property
+    def db_schema(self) -> str:
+        return self.database_schema or self.service_name.replace("-", "_")
+
+    @property
+    def consumer_group(self) -> str:
+        return f"dossierbus.{self.service_name}"

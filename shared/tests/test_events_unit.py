@@ -1,0 +1,169 @@
+"""The event catalogue: topic names, agency codes, statuses and their national codes."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from uuid import uuid4
+
+import pytest
+from pydantic import ValidationError
+
+from dossierbus_shared.events import (
+    CATALOGUE,
+    FIXED_TOPICS,
+    TYPE_PREFIX,
+    Applicant,
+    DossierAssigned,
+    DossierStatus,
+    DossierStatusChanged,
+    DossierStatusReported,
+    agency_topics,
+)
+
+
+def assigned(agency_code: str) -> DossierAssigned:
+    return DossierAssigned(
+        dossier_id=uuid4(),
+        dossier_code="000.00.01.H26-260302-0001",
+        agency_code=agency_code,
+        procedure_code="1.001193",
+        step="birth-registration",
+        applicant=Applicant(
+            personal_id="001085123456", full_name="Nguyễn Văn An", date_of_birth=date(1985, 4, 12)
+        ),
+        form={},
+        due_date=date(2026, 3, 3),
+        assigned_at=datetime(2026, 3, 2, tzinfo=UTC),
+    )
+
+
+def reported(agency_code: str) -> DossierStatusReported:
+    return DossierStatusReported(
+        dossier_id=uuid4(),
+        dossier_code="000.00.01.H26-260302-0001",
+        agency_code=agency_code,
+        step="birth-registration",
+        status=DossierStatus.PROCESSING,
+        reported_at=datetime(2026, 3, 2, tzinfo=UTC),
+    )
+
+
+@pytest.mark.parametrize("agency", ["justice-hanoi", "police-hanoi", "p1"])
+def test_topic_name_fills_in_the_agency_code(agency: str) -> None:
+    assert assigned(agency).topic_name() == f"agency.{agency}.inbox"
+    assert reported(agency).topic_name() == f"agency.{agency}.reports"
+
+
+def test_fixed_topic_name_is_the_topic() -> None:
+    changed = DossierStatusChanged(
+        dossier_id=uuid4(),
+        dossier_code="X-260302-0001",
+        procedure_code="1.001193",
+        previous_status=None,
+        status=DossierStatus.RECEIVED,
+        due_date=date(2026, 3, 3),
+        changed_at=datetime(2026, 3, 2, tzinfo=UTC),
+    )
+
+    assert changed.topic_name() == "dossier.status-changed"
+
+
+def test_fixed_topics_are_the_non_agency_topics() -> None:
+    assert FIXED_TOPICS == ("dossier.status-changed", "dossier.submitted", "dossier.verified")
+
+
+def test_agency_topics_gives_inbox_and_reports() -> None:
+    assert agency_topics("justice-hanoi") == ("agency.justice-hanoi.inbox", "agency.justice-hanoi.reports")
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "",
+        "a",  # too short
+        "Justice-hanoi",  # upper case
+        "justice_hanoi",
+        "justice.hanoi",  # would add a topic level
+        "-justice",
+        "justice hanoi",
+        "justice-hanoi\n",
+        "tư-pháp",
+        "a" * 64,  # too long
+        "{agency_code}",
+    ],
+)
+def test_agency_topics_rejects_bad_codes(code: str) -> None:
+    with pytest.raises(ValueError, match="invalid agency code"):
+        agency_topics(code)
+
+
+def test_longest_valid_agency_code_is_accepted() -> None:
+    code = "a" * 63
+    assert agency_topics(code)[0] == f"agency.{code}.inbox"
+
+
+@pytest.mark.parametrize("code", ["Justice-Hanoi", "justice.hanoi", "x"])
+def test_events_reject_bad_agency_codes(code: str) -> None:
+    with pytest.raises(ValidationError, match="agency_code"):
+        assigned(code)
+    with pytest.raises(ValidationError, match="agency_code"):
+        reported(code)
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (DossierStatus.RECEIVED, 1),
+        (DossierStatus.ACCEPTED, 2),
+        (DossierStatus.REJECTED, 3),
+        (DossierStatus.PROCESSING, 4),
+        (DossierStatus.SUPPLEMENT_REQUESTED, 5),
+        (DossierStatus.WITHDRAWN, 7),
+        (DossierStatus.RESULT_READY, 9),
+        (DossierStatus.RETURNED, 10),
+        (DossierStatus.TRANSFERRED, None),
+    ],
+)
+def test_national_code(status: DossierStatus, code: int | None) -> None:
+    assert status.national_code == code
+
+
+def test_every_status_has_a_national_code_entry_and_codes_are_distinct() -> None:
+    codes = [status.national_code for status in DossierStatus if status.national_code is not None]
+
+    assert len(codes) == len(DossierStatus) - 1
+    assert len(set(codes)) == len(codes)
+
+
+def test_status_values_are_the_wire_strings() -> None:
+    assert DossierStatus("supplement_requested") is DossierStatus.SUPPLEMENT_REQUESTED
+    assert DossierStatus.RESULT_READY == "result_ready"
+
+
+def test_catalogue_types_are_prefixed_and_versioned() -> None:
+    assert len(CATALOGUE) == 5
+    for event_type, cls in CATALOGUE.items():
+        assert event_type == cls.type
+        assert event_type.startswith(TYPE_PREFIX)
+        assert event_type.endswith(".v1")
+        assert cls.schema_url().endswith(event_type.removeprefix(TYPE_PREFIX) + ".json")
+
+
+def test_public_contract_types_and_topics() -> None:
+    assert DossierAssigned.type == "vn.gov.dossierbus.dossier.assigned.v1"
+    assert DossierStatusReported.type == "vn.gov.dossierbus.dossier.status-reported.v1"
+    assert DossierAssigned.topic == "agency.{agency_code}.inbox"
+    assert DossierStatusReported.topic == "agency.{agency_code}.reports"
+
+
+@pytest.mark.parametrize("personal_id", ["00108512345", "0010851234567", "00108512345a"])
+def test_applicant_personal_id_must_be_twelve_digits(personal_id: str) -> None:
+    with pytest.raises(ValidationError, match="personal_id"):
+        Applicant(personal_id=personal_id, full_name="A", date_of_birth=date(1985, 1, 1))
+
+
+def test_events_are_immutable() -> None:
+    event = reported("justice-hanoi")
+
+    with pytest.raises(ValidationError):
+        event.step = "other"  # type: ignore[misc]

@@ -1,0 +1,226 @@
+"""The shared messaging machinery on a real broker and a real PostgreSQL: outbox relay order and
+concurrency, inbox de-duplication, bounded retries then the DLQ, and DLQ replay."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dossierbus_shared import events
+from dossierbus_shared.db.migrate import upgrade_async
+from dossierbus_shared.dlq.replay import read_dead_letters, replay
+from dossierbus_shared.envelope import Envelope, header_map
+from dossierbus_shared.inbox import inbox
+from dossierbus_shared.outbox import OutboxRelay, outbox, stage
+from dossierbus_shared.service import Service
+from dossierbus_shared.settings import ServiceSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations_fixture"
+RUN = uuid.uuid4().hex[:8]
+
+
+class Ping(events.Event):
+    """A test-only event on a topic of this test run, so nothing else consumes it."""
+
+    type: ClassVar[str] = "vn.gov.dossierbus.test.ping.v1"
+    topic: ClassVar[str] = f"test.{RUN}.ping"
+    step: int
+
+
+@pytest.fixture(autouse=True)
+def ping_in_catalogue(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(events.CATALOGUE, Ping.type, Ping)
+
+
+def ping(dossier_id: uuid.UUID, step: int) -> Envelope[Ping]:
+    return Envelope(
+        Ping(dossier_id=dossier_id, dossier_code=f"PING-{dossier_id.hex[:6]}", step=step), source="urn:test"
+    )
+
+
+@pytest.fixture
+async def service(kafka_bootstrap: str, database_url: str) -> AsyncIterator[Service]:
+    """A bare service with a schema of its own, consuming the ping topic."""
+    settings = ServiceSettings(
+        service_name=f"t{uuid.uuid4().hex[:10]}",
+        database_url=database_url,
+        kafka_bootstrap_servers=kafka_bootstrap,
+        consumer_retries=2,
+        consumer_retry_backoff_s=0.01,
+    )
+    svc = Service(settings, migrations=MIGRATIONS, consumes=[Ping.topic], produces=[Ping.topic])
+    yield svc
+    await svc.stop()
+
+
+async def records_with_keys(
+    bootstrap: str, topic: str, keys: Iterable[uuid.UUID], count: int
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Records of these dossiers; after `count` arrive, waits a little more so a duplicate would show."""
+    wanted = {str(key).encode() for key in keys}
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    found: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        async with asyncio.timeout(20):
+            while len(found) < count:
+                batches = await consumer.getmany(timeout_ms=200)
+                found += [r for batch in batches.values() for r in batch if r.key in wanted]
+        batches = await consumer.getmany(timeout_ms=500)
+        found += [r for batch in batches.values() for r in batch if r.key in wanted]
+    finally:
+        await consumer.stop()
+    return found
+
+
+def steps_by_dossier(records: list[ConsumerRecord[bytes, bytes]]) -> dict[bytes, list[int]]:
+    result: dict[bytes, list[int]] = {}
+    for record in records:
+        result.setdefault(record.key, []).append(json.loads(record.value)["step"])
+    return result
+
+
+async def test_staged_events_are_published_in_order_with_cloudevents_headers(service: Service) -> None:
+    await service.start()
+    dossier = uuid.uuid4()
+    for step in range(5):
+        async with service.db.transaction() as session:
+            await stage(session, ping(dossier, step))
+    records = await records_with_keys(service.settings.kafka_bootstrap_servers, Ping.topic, [dossier], 5)
+    assert steps_by_dossier(records) == {str(dossier).encode(): [0, 1, 2, 3, 4]}
+    headers = header_map(records[0].headers)
+    assert headers["ce_type"] == Ping.type
+    assert headers["ce_subject"] == f"PING-{dossier.hex[:6]}"
+    assert headers["content-type"] == "application/json"
+    assert headers["traceparent"].startswith("00-")
+    async with service.db.transaction() as session:
+        unsent = await session.scalar(
+            select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
+        )
+    assert unsent == 0
+
+
+async def test_a_rolled_back_transaction_publishes_nothing(service: Service) -> None:
+    await service.start()
+    dossier = uuid.uuid4()
+    with pytest.raises(RuntimeError):
+        async with service.db.transaction() as session:
+            await stage(session, ping(dossier, 0))
+            raise RuntimeError("the state change failed")
+    async with service.db.transaction() as session:
+        await stage(session, ping(dossier, 1))
+    records = await records_with_keys(service.settings.kafka_bootstrap_servers, Ping.topic, [dossier], 1)
+    assert steps_by_dossier(records) == {str(dossier).encode(): [1]}
+
+
+async def test_two_relays_share_the_outbox_without_duplicates_or_reordering(service: Service) -> None:
+    settings = service.settings
+    await upgrade_async(settings.database_url, settings.db_schema, MIGRATIONS)
+    await service.producer.start()
+    dossiers = [uuid.uuid4() for _ in range(25)]
+    for step in range(3):
+        async with service.db.transaction() as session:
+            await stage(session, *(ping(dossier, step) for dossier in dossiers))
+    relays = [OutboxRelay(service.db, service.producer, batch_size=7) for _ in range(2)]
+    while sum(await asyncio.gather(*(relay.publish_batch() for relay in relays))):
+        pass
+    records = await records_with_keys(settings.kafka_bootstrap_servers, Ping.topic, dossiers, 75)
+    assert len(records) == 75
+    assert set(map(tuple, steps_by_dossier(records).values())) == {(0, 1, 2)}
+
+
+async def test_a_redelivered_event_has_one_effect(service: Service) -> None:
+    effects: list[int] = []
+
+    @service.consumer.on(Ping)
+    async def count(session: AsyncSession, envelope: Envelope[Ping]) -> None:
+        effects.append(envelope.data.step)
+
+    await service.start()
+    envelope = ping(uuid.uuid4(), 7)
+    record = envelope.to_kafka()
+    async with kafka_producer(service.settings.kafka_bootstrap_servers) as producer:
+        for _ in range(3):
+            await producer.send_and_wait(record.topic, record.value, key=record.key, headers=record.headers)
+    await wait_until(lambda: effects == [7])
+    async with service.db.transaction() as session:
+        recorded = await session.scalar(
+            select(func.count()).select_from(inbox).where(inbox.c.event_id == envelope.id)
+        )
+    await asyncio.sleep(0.5)
+    assert effects == [7]
+    assert recorded == 1
+
+
+async def test_failing_handler_is_retried_then_dead_lettered_and_replay_brings_it_back(
+    service: Service,
+) -> None:
+    attempts: list[int] = []
+    healthy = asyncio.Event()
+
+    @service.consumer.on(Ping)
+    async def flaky(session: AsyncSession, envelope: Envelope[Ping]) -> None:
+        attempts.append(envelope.data.step)
+        if envelope.data.step == 13 and not healthy.is_set():
+            raise ConnectionError("agency system unavailable")
+
+    await service.start()
+    poison, after = ping(uuid.uuid4(), 13), ping(uuid.uuid4(), 14)
+    async with kafka_producer(service.settings.kafka_bootstrap_servers) as producer:
+        for envelope in (poison, after):
+            record = envelope.to_kafka()
+            await producer.send_and_wait(record.topic, record.value, key=record.key, headers=record.headers)
+    await wait_until(lambda: 14 in attempts)
+    assert attempts.count(13) == 3  # the first try and two retries (consumer_retries=2)
+
+    letters = [
+        letter
+        async for letter, _ in read_dead_letters(
+            service.settings.kafka_bootstrap_servers, Ping.topic + ".dlq"
+        )
+    ]
+    mine = [letter for letter in letters if letter.event_id == str(poison.id)]
+    assert len(mine) == 1
+    assert mine[0].failure["reason"] == "agency system unavailable"
+    assert mine[0].failure["error_type"] == "ConnectionError"
+    assert mine[0].failure["attempts"] == "3"
+    assert mine[0].original_topic == Ping.topic
+
+    healthy.set()
+    replayed = await replay(
+        service.settings.kafka_bootstrap_servers, Ping.topic + ".dlq", event_ids={str(poison.id)}
+    )
+    assert [letter.event_id for letter in replayed] == [str(poison.id)]
+    await wait_until(lambda: attempts.count(13) == 4)
+
+
+async def test_replaying_a_topic_that_is_not_a_dlq_is_refused(kafka_bootstrap: str) -> None:
+    with pytest.raises(ValueError, match="not a dead-letter topic"):
+        await replay(kafka_bootstrap, Ping.topic)
+
+
+async def wait_until(condition: Any, timeout_s: float = 30) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not condition():
+            await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def kafka_producer(bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        yield producer
+    finally:
+        await producer.stop()

@@ -1,0 +1,77 @@
+"""kill -9 the routing service while hundreds of dossiers are in flight: after a restart every dossier
+reaches its final state, and every effect happened exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+
+from dossierbus_devstack.stack import DevStack
+from dossierbus_devstack.scenarios import birth_registration, submit
+
+pytestmark = pytest.mark.slow
+
+DOSSIERS = 300
+
+
+async def test_routing_killed_mid_flight_every_dossier_finishes_exactly_once(
+    stack: DevStack, http: httpx.AsyncClient
+) -> None:
+    limit = asyncio.Semaphore(16)
+
+    async def submit_one(index: int) -> str:
+        async with limit:
+            return str((await submit(http, stack, birth_registration(100 + index)))["dossier_code"])
+
+    submitting = asyncio.gather(*(submit_one(index) for index in range(DOSSIERS)))
+    async with stack.database() as db:
+        for _ in range(600):
+            started = await db.fetchval("SELECT count(*) FROM routing.dossiers")
+            if started >= 30:
+                break
+            await asyncio.sleep(0.05)
+        stack.kill("routing")
+        codes = await submitting
+        finished_before_restart = await db.fetchval(
+            "SELECT count(*) FROM routing.dossiers WHERE code = ANY($1) AND status = 'returned'", codes
+        )
+        assert finished_before_restart < DOSSIERS, "the kill came too late to interrupt anything"
+        await stack.start("routing")
+
+        for _ in range(1200):
+            finished = await db.fetchval(
+                "SELECT count(*) FROM routing.dossiers WHERE code = ANY($1) AND status = 'returned'", codes
+            )
+            if finished == DOSSIERS:
+                break
+            await asyncio.sleep(0.1)
+        assert finished == DOSSIERS
+
+        repeated = await db.fetch(
+            """SELECT d.code, t.status, count(*) AS times FROM routing.timeline t
+               JOIN routing.dossiers d ON d.id = t.dossier_id
+               WHERE d.code = ANY($1) AND t.outcome = 'applied'
+               GROUP BY d.code, t.event, t.status HAVING count(*) > 1""",
+            codes,
+        )
+        assert repeated == []
+        changes = await db.fetchval(
+            """SELECT count(*) FROM routing.timeline t JOIN routing.dossiers d ON d.id = t.dossier_id
+               WHERE d.code = ANY($1) AND t.event = 'status-changed'""",
+            codes,
+        )
+        assert changes == DOSSIERS * 4  # accepted, processing, result_ready, returned
+
+        for _ in range(600):
+            per_dossier = await db.fetch(
+                """SELECT dossier_code, count(*) AS sent FROM notifications.notifications
+                   WHERE dossier_code = ANY($1) AND status = 'delivered' GROUP BY dossier_code""",
+                codes,
+            )
+            if len(per_dossier) == DOSSIERS and all(row["sent"] == 4 for row in per_dossier):
+                break
+            await asyncio.sleep(0.1)
+        assert sorted({row["sent"] for row in per_dossier}) == [4]
+        assert len(per_dossier) == DOSSIERS
