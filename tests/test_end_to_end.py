@@ -148,6 +148,7 @@ async def test_malformed_events_are_dead_lettered_and_the_consumer_keeps_going(
         if len(reasons) == 3:
             break
         await asyncio.sleep(0.2)
+    assert set(reasons) == set(cases), reasons
     assert "not valid JSON" in reasons["bad-json"]
     assert "unknown event type" in reasons["unknown-type"]
     assert "applicant" in reasons["missing-field"] and "Field required" in reasons["missing-field"]

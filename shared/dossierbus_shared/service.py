@@ -19,6 +19,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.message import StreamMessage
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from sqlalchemy import text
 
@@ -60,6 +61,7 @@ class Service:
             client_id=f"dossierbus-{settings.service_name}",
             middlewares=[KafkaTelemetryMiddleware(tracer_provider=self.tracer_provider)],
             request_timeout_ms=settings.kafka_request_timeout_ms,
+            log_level=logging.DEBUG,  # FastStream's per-message access log; failures are logged by the consumer
         )
         self.consumer = EventConsumer(
             self.db,
@@ -90,6 +92,9 @@ class Service:
             auto_offset_reset="earliest",
             fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
             title=f"{self.settings.service_name}.consumer",
+            # The consumer parses the envelope itself, so a body that is not JSON becomes a dead letter
+            # with its reason instead of an error inside FastStream's own decoding.
+            decoder=_undecoded,
         )
 
         @subscriber
@@ -173,3 +178,7 @@ class Service:
         if problems:
             return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
         return JSONResponse({"status": "ready"})
+
+
+async def _undecoded(message: StreamMessage[Any]) -> bytes:
+    return message.body

@@ -40,7 +40,7 @@ def validate_submission(request: SubmissionRequest, catalogue: Catalogue) -> tup
     procedure = catalogue.procedure(request.procedure_code)
     if procedure is None:
         raise SubmissionRefused(
-            f"unknown procedure {request.procedure_code!r}",
+            f"procedure_code {request.procedure_code!r} is not a procedure in the catalogue",
             [{"field": "procedure_code", "message": "no such procedure in the catalogue", "type": "unknown"}],
         )
     try:

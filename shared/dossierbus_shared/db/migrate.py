@@ -16,6 +16,7 @@ ENV_DIR = Path(__file__).parent / "alembic"
 def alembic_config(database_url: str, schema: str, versions_dir: Path) -> Config:
     config = Config()
     config.set_main_option("script_location", str(ENV_DIR))
+    config.set_main_option("path_separator", "os")  # one versions directory, whatever its name holds
     config.set_main_option("version_locations", str(versions_dir))
     config.attributes["database_url"] = async_url(database_url)
     config.attributes["schema"] = schema
