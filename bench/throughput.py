@@ -17,8 +17,8 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from dossierbus_devstack.stack import DevStack
 from dossierbus_devstack.scenarios import birth_registration
+from dossierbus_devstack.stack import DevStack
 
 
 async def raw_broker_rate(bootstrap: str, messages: int) -> tuple[float, float]:

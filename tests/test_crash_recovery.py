@@ -8,8 +8,8 @@ import asyncio
 import httpx
 import pytest
 
-from dossierbus_devstack.stack import DevStack
 from dossierbus_devstack.scenarios import birth_registration, submit
+from dossierbus_devstack.stack import DevStack
 
 pytestmark = pytest.mark.slow
 

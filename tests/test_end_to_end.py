@@ -12,11 +12,11 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from dossierbus_devstack.mail import MailSink
+from dossierbus_devstack.scenarios import birth_registration, submit, wait_final, wait_for_notifications
 from dossierbus_devstack.stack import DevStack
 from dossierbus_shared.dlq.replay import read_dead_letters
 from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.events import DossierSubmitted
-from dossierbus_devstack.scenarios import birth_registration, submit, wait_final, wait_for_notifications
 
 pytestmark = pytest.mark.slow
 

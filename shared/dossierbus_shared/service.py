@@ -61,7 +61,8 @@ class Service:
             client_id=f"dossierbus-{settings.service_name}",
             middlewares=[KafkaTelemetryMiddleware(tracer_provider=self.tracer_provider)],
             request_timeout_ms=settings.kafka_request_timeout_ms,
-            log_level=logging.DEBUG,  # FastStream's per-message access log; failures are logged by the consumer
+            # FastStream's per-message access log; failures are logged by the consumer.
+            log_level=logging.DEBUG,
         )
         self.consumer = EventConsumer(
             self.db,

@@ -177,7 +177,8 @@ async def test_failing_handler_is_retried_then_dead_lettered_and_replay_brings_i
             raise ConnectionError("agency system unavailable")
 
     await service.start()
-    dossier = uuid.uuid4()  # one key, so one partition: `after` waits behind the poison until it is dead-lettered
+    # One key, so one partition: `after` waits behind the poison until it is dead-lettered.
+    dossier = uuid.uuid4()
     poison, after = ping(dossier, 13), ping(dossier, 14)
     async with kafka_producer(service.settings.kafka_bootstrap_servers) as producer:
         for envelope in (poison, after):

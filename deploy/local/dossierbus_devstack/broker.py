@@ -65,7 +65,9 @@ class TansuBroker:
                     raise self.process.failure(f"exited with code {self.process.exit_code}") from None
                 if time.monotonic() > deadline:
                     self.process.stop()
-                    raise self.process.failure(f"did not listen on port {self.port} in {timeout_s:.0f}s")
+                    raise self.process.failure(
+                        f"did not listen on port {self.port} in {timeout_s:.0f}s"
+                    ) from None
                 await asyncio.sleep(0.05)
 
     def stop(self) -> None:

@@ -23,7 +23,9 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("up", help="start broker, database and the four services on 9092, 8001-8004")
     demo = commands.add_parser("demo", help="start everything on free ports and run dossiers end to end")
-    demo.add_argument("--dossiers", type=int, default=4, help="valid dossiers to submit (one more is refused)")
+    demo.add_argument(
+        "--dossiers", type=int, default=4, help="valid dossiers to submit (one more is refused)"
+    )
     args = parser.parse_args(argv)
     try:
         asyncio.run(up() if args.command == "up" else run_demo(args.dossiers))
@@ -48,7 +50,9 @@ async def up() -> None:
 
 
 async def run_demo(count: int) -> None:
-    print("dossierbus demo: starting broker, database, SMTP sink, the four services and the reference agencies")
+    print(
+        "dossierbus demo: starting broker, database, SMTP sink, the four services and the reference agencies"
+    )
     async with DevStack() as stack, httpx.AsyncClient(timeout=30) as http:
         print(describe(stack), "\n", flush=True)
         bodies = [birth_registration(index, email=f"citizen{index}@example.vn") for index in range(count)]
@@ -57,7 +61,9 @@ async def run_demo(count: int) -> None:
         codes = []
         for body in [*bodies, impostor]:
             response = await http.post(
-                stack.url("intake", "/dossiers"), json=body, headers={"Idempotency-Key": f"demo-{uuid.uuid4()}"}
+                stack.url("intake", "/dossiers"),
+                json=body,
+                headers={"Idempotency-Key": f"demo-{uuid.uuid4()}"},
             )
             response.raise_for_status()
             receipt = response.json()
@@ -67,7 +73,7 @@ async def run_demo(count: int) -> None:
                 f"-> 202, appointment {receipt['appointment_date']}"
             )
         print()
-        outcomes = Counter()
+        outcomes: Counter[str] = Counter()
         for code in codes:
             dossier = await wait_final(http, stack, code)
             outcomes[dossier["status"]] += 1
@@ -78,7 +84,9 @@ async def run_demo(count: int) -> None:
             )
             print(render(dossier, notifications, spans))
         summary = ", ".join(f"{n} {status}" for status, n in sorted(outcomes.items()))
-        print(f"{len(codes)} dossiers: {summary}; {len(stack.mail.messages)} emails delivered to the SMTP sink")
+        print(
+            f"{len(codes)} dossiers: {summary}; {len(stack.mail.messages)} emails delivered to the SMTP sink"
+        )
 
 
 def describe(stack: DevStack) -> str:
@@ -93,7 +101,9 @@ def describe(stack: DevStack) -> str:
 
 
 def render(dossier: dict[str, Any], notifications: list[dict[str, Any]], spans: list[Span]) -> str:
-    out = [f"── {dossier['dossier_code']}  {dossier['status'].upper()}  (agency {dossier['agency_code'] or '-'})"]
+    out = [
+        f"── {dossier['dossier_code']}  {dossier['status'].upper()}  (agency {dossier['agency_code'] or '-'})"
+    ]
     for entry in dossier["timeline"]:
         at = datetime.fromisoformat(entry["at"]).strftime("%H:%M:%S.%f")[:-3]
         where = entry["agency_code"] or "routing"

