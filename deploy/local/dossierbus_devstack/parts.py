@@ -68,6 +68,10 @@ class ChildProcess:
                 raise StackError(f"{self.name} could not be started ({self.command[0]}): {error}") from error
 
     @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    @property
     def exit_code(self) -> int | None:
         return None if self.process is None else self.process.poll()
 

@@ -110,7 +110,12 @@ class DevStack:
             name: ServiceProcess(name, self.ports.services[name], env, self.workdir / "logs" / f"{name}.log")
             for name in SERVICES
         }
-        await asyncio.gather(*(service.start() for service in self.services.values()))
+        try:
+            async with asyncio.TaskGroup() as starting:  # one failure cancels the other starts
+                for service in self.services.values():
+                    starting.create_task(service.start())
+        except ExceptionGroup as failures:
+            raise failures.exceptions[0] from None
         if self.run_agencies:
             self._agencies = [
                 asyncio.create_task(run_agency(self.kafka_bootstrap, code, stop=self._agencies_stop))

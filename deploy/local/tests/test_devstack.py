@@ -1,0 +1,94 @@
+"""The development stack's own promises: clear messages when a port is taken or a part fails to start,
+nothing left running after a failed start, and a clean shutdown of `dossierbus up` on Ctrl-C."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dossierbus_devstack.parts import StackError, claim_port
+from dossierbus_devstack.stack import DevStack, Ports
+
+DOSSIERBUS = Path(sys.executable).parent / "dossierbus"
+
+
+@pytest.fixture
+def occupied() -> Iterator[int]:
+    """A loopback port another program listens on."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        yield listener.getsockname()[1]
+
+
+def test_a_taken_port_is_named_with_what_wanted_it(occupied: int) -> None:
+    with pytest.raises(StackError, match=f"port {occupied} for the Kafka broker is taken by another program"):
+        claim_port(occupied, "the Kafka broker")
+
+
+async def test_a_taken_service_port_stops_the_start_and_leaves_nothing_running(
+    occupied: int, kafka_bootstrap: str, database_url: str
+) -> None:
+    ports = Ports.free()
+    ports = dataclasses.replace(ports, services={**ports.services, "routing": occupied})
+    stack = DevStack(ports, kafka_bootstrap=kafka_bootstrap, database_url=database_url, agencies=False)
+    with pytest.raises(StackError, match=f"port {occupied} for the routing service is taken"):
+        async with stack:
+            pass
+    assert len(stack.services) == 4
+    assert not any(service.process.running for service in stack.services.values())
+    assert not stack.workdir.exists()
+
+
+async def test_a_service_that_cannot_start_is_reported_with_its_output(kafka_bootstrap: str) -> None:
+    unreachable = "postgresql+asyncpg://postgres@127.0.0.1:1/dossierbus"
+    stack = DevStack(kafka_bootstrap=kafka_bootstrap, database_url=unreachable, agencies=False)
+    with pytest.raises(StackError) as failure:
+        async with stack:
+            pass
+    message = str(failure.value)
+    assert "service exited with code" in message
+    assert "last output" in message and "Connect call failed" in message
+
+
+def test_up_names_the_taken_broker_port_and_exits_1() -> None:
+    try:
+        blocker = socket.create_server(("127.0.0.1", 9092))
+    except OSError:
+        blocker = None  # another program has it already: the same situation for `up`
+    try:
+        env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
+        result = subprocess.run([DOSSIERBUS, "up"], capture_output=True, text=True, timeout=60, env=env)
+    finally:
+        if blocker is not None:
+            blocker.close()
+    assert result.returncode == 1
+    assert "port 9092 for the Kafka broker is taken by another program" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_up_serves_until_ctrl_c_then_stops_every_part(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
+    up = subprocess.Popen(
+        [DOSSIERBUS, "up"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    assert up.stdout is not None
+    output = []
+    for line in up.stdout:
+        output.append(line)
+        if "Ctrl-C stops everything" in line or up.poll() is not None:
+            break
+    assert "intake      http://127.0.0.1:8001" in "".join(output), "".join(output)
+    up.send_signal(signal.SIGINT)
+    output.append(up.stdout.read())
+    assert up.wait(timeout=60) == 0, "".join(output)
+    for port in Ports.fixed().services.values():
+        claim_port(port, "a check after shutdown")  # raises if anything still listens
