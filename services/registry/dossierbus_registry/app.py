@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from dossierbus_registry.adapters.population import ReferencePopulationDatabase
+from dossierbus_registry.adapters.population import ReferenceNationalDatabases
 from dossierbus_registry.entrypoints.http import router
 from dossierbus_registry.settings import RegistrySettings
 from dossierbus_registry.synthetic import citizens
@@ -18,15 +18,15 @@ service = Service(
     consumes=[DossierSubmitted.topic],
     produces=[DossierVerified.topic],
 )
-population = ReferencePopulationDatabase()
-service.consumer.on(DossierSubmitted)(Verification(default_catalogue(), population).on_submitted)
+national = ReferenceNationalDatabases(service.db)
+service.consumer.on(DossierSubmitted)(Verification(default_catalogue(), national).on_submitted)
 
 
 @service.on_startup
 async def seed_reference_data() -> None:
     if settings.seed_citizens:
         async with service.db.transaction() as session:
-            await population.load(session, citizens(settings.seed_citizens))
+            await national.load_citizens(session, citizens(settings.seed_citizens))
 
 
 app = service.http_app(router, title="dossierbus registry")

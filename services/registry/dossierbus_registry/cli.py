@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from dossierbus_registry.adapters.population import ReferencePopulationDatabase
+from dossierbus_registry.adapters.population import ReferenceNationalDatabases
 from dossierbus_registry.settings import RegistrySettings
 from dossierbus_registry.synthetic import citizens
 from dossierbus_shared.db import Database
@@ -16,7 +16,7 @@ async def seed(count: int, seed_value: int) -> None:
     db = Database(settings.database_url, settings.db_schema)
     try:
         async with db.transaction() as session:
-            await ReferencePopulationDatabase().load(session, citizens(count, seed_value))
+            await ReferenceNationalDatabases(db).load_citizens(session, citizens(count, seed_value))
     finally:
         await db.dispose()
 

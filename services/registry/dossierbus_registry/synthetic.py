@@ -44,7 +44,13 @@ PROVINCES = {
     "048": "Đà Nẵng",
     "079": "TP. Hồ Chí Minh",
 }
-COMMUNES = ["phường Ba Đình", "phường Hoàn Kiếm", "xã Sóc Sơn", "phường Hồng Bàng", "phường Hải Châu"]
+COMMUNES = {
+    "001": [("00004", "phường Ba Đình"), ("00070", "phường Hoàn Kiếm")],
+    "031": [("11311", "phường Hồng Bàng")],
+    "038": [("14758", "phường Hạc Thành")],
+    "048": [("20194", "phường Hải Châu")],
+    "079": [("26734", "phường Sài Gòn")],
+}
 
 
 def personal_id(province: str, sex: str, birth: date, serial: int) -> str:
@@ -58,10 +64,13 @@ def citizens(count: int, seed: int = 766) -> Iterator[Citizen]:
         sex = rng.choice(["male", "female"])
         birth = date(1950, 1, 1) + timedelta(days=rng.randrange(365 * 70))
         province = rng.choice(list(PROVINCES))
+        commune_code, commune = rng.choice(COMMUNES[province])
         yield Citizen(
             personal_id=personal_id(province, sex, birth, serial),
             full_name=f"{rng.choice(SURNAMES)} {rng.choice(MIDDLE[sex])} {rng.choice(GIVEN[sex])}",
             date_of_birth=birth,
             sex=sex,
-            permanent_address=f"Số {rng.randint(1, 200)}, {rng.choice(COMMUNES)}, {PROVINCES[province]}",
+            permanent_address=f"Số {rng.randint(1, 200)}, {commune}, {PROVINCES[province]}",
+            province_code=province[1:],
+            commune_code=commune_code,
         )

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dossierbus_registry.adapters.population import PopulationDatabase
+from dossierbus_registry.adapters.population import NationalDatabases
 from dossierbus_registry.adapters.tables import access_log
 from dossierbus_registry.domain import verify
 from dossierbus_shared.catalogue import Catalogue
@@ -19,15 +19,15 @@ SOURCE = "urn:dossierbus:registry"
 
 
 class Verification:
-    def __init__(self, catalogue: Catalogue, population: PopulationDatabase) -> None:
+    def __init__(self, catalogue: Catalogue, national: NationalDatabases) -> None:
         self.catalogue = catalogue
-        self.population = population
+        self.national = national
 
     async def on_submitted(self, session: AsyncSession, envelope: Envelope[DossierSubmitted]) -> None:
         submitted = envelope.data
         procedure = self.catalogue.procedure(submitted.procedure_code)
         wanted = procedure.national_facts.get("population", []) if procedure else []
-        citizen = await self.population.find(session, submitted.applicant.personal_id)
+        citizen = await self.national.citizen(submitted.applicant.personal_id)
         reasons = verify(submitted.applicant, citizen)
         if procedure is None:
             reasons.append(f"unknown procedure {submitted.procedure_code!r}")

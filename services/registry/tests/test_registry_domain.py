@@ -16,6 +16,8 @@ CITIZEN = Citizen(
     date_of_birth=date(1985, 4, 12),
     sex="male",
     permanent_address="Số 1, phường Ba Đình, Hà Nội",
+    province_code="01",
+    commune_code="00004",
 )
 
 

@@ -12,6 +12,22 @@ citizens = Table(
     Column("date_of_birth", Date, nullable=False),
     Column("sex", Text, nullable=False),
     Column("permanent_address", Text, nullable=False),
+    Column("province_code", Text, nullable=False),
+    Column("commune_code", Text, nullable=False),
+)
+
+# The reference national business registration database.
+enterprises = Table(
+    "enterprises",
+    metadata,
+    Column("tax_code", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("legal_form", Text, nullable=False),
+    Column("legal_representative_id", Text, nullable=False, index=True),
+    Column("head_office_address", Text, nullable=False),
+    Column("province_code", Text, nullable=False),
+    Column("registered_on", Date, nullable=False),
+    Column("status", Text, nullable=False),
 )
 
 # Who read whose data, when and why: one row per lookup.

@@ -3,7 +3,7 @@
 Revision ID: registry_0001
 """
 
-from dossierbus_registry.adapters.tables import access_log, citizens
+from dossierbus_registry.adapters.tables import access_log, citizens, enterprises
 from dossierbus_shared.db.messaging import initial_schema
 
 revision = "registry_0001"
@@ -11,4 +11,4 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-upgrade, downgrade = initial_schema(citizens, access_log)
+upgrade, downgrade = initial_schema(citizens, enterprises, access_log)
