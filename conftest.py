@@ -50,7 +50,13 @@ async def database_url(workdir: Path) -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 async def stack(kafka_bootstrap: str, database_url: str) -> AsyncIterator[DevStack]:
-    async with DevStack(kafka_bootstrap=kafka_bootstrap, database_url=database_url) as running:
+    # The business registration office only ever starts processing: its dossiers stay live, so tests can
+    # make lookups for them.
+    async with DevStack(
+        kafka_bootstrap=kafka_bootstrap,
+        database_url=database_url,
+        agency_steps={"planning-investment-hanoi": ("processing",)},
+    ) as running:
         yield running
 
 

@@ -112,6 +112,9 @@ class DossierSubmitted(Event):
     channel: Channel
     applicant: Applicant
     form: dict[str, Any]
+    prefilled: list[str] = Field(
+        default_factory=list, description="Submitted fields filled from national data, not typed"
+    )
     submitted_at: datetime
     due_date: date
 

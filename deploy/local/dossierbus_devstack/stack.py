@@ -14,10 +14,11 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -34,7 +35,7 @@ from dossierbus_devstack.services import SERVICES, ServiceProcess
 from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.events import FIXED_TOPICS, agency_topics
 from dossierbus_shared.kafka import ensure_topics, with_dlq
-from reference_agency.agency import run_agency
+from reference_agency.agency import DEFAULT_STEPS, run_agency
 
 log = logging.getLogger("dossierbus.devstack")
 
@@ -66,12 +67,17 @@ class DevStack:
         database_url: str | None = None,
         seed_citizens: int = SEEDED_CITIZENS,
         agencies: bool = True,
+        agency_steps: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.ports = ports or Ports.free()
         self.kafka_bootstrap = kafka_bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or ""
         self.database_url = database_url or os.environ.get("DATABASE_URL") or ""
         self.seed_citizens = seed_citizens
         self.run_agencies = agencies
+        self.agency_steps = dict(agency_steps or {})
+        """Statuses a reference agency reports, per agency code; the reference agency's default otherwise."""
+        self.admin_token = secrets.token_urlsafe(24)
+        """The registry's admin token, for onboarding agencies."""
         self.workdir = Path(tempfile.mkdtemp(prefix="dossierbus-"))
         self.spans_file = self.workdir / "spans.jsonl"
         self.mail = MailSink(self.ports.smtp)
@@ -104,6 +110,7 @@ class DevStack:
             "SPANS_FILE": str(self.spans_file),
             "SMTP_PORT": str(self.ports.smtp),
             "SEED_CITIZENS": str(self.seed_citizens),
+            "REGISTRY_ADMIN_TOKEN": self.admin_token,
             "OTEL_BSP_SCHEDULE_DELAY": os.environ.get("OTEL_BSP_SCHEDULE_DELAY", "200"),
         }
         self.services = {
@@ -118,7 +125,14 @@ class DevStack:
             raise failures.exceptions[0] from None
         if self.run_agencies:
             self._agencies = [
-                asyncio.create_task(run_agency(self.kafka_bootstrap, code, stop=self._agencies_stop))
+                asyncio.create_task(
+                    run_agency(
+                        self.kafka_bootstrap,
+                        code,
+                        steps=self.agency_steps.get(code, DEFAULT_STEPS),
+                        stop=self._agencies_stop,
+                    )
+                )
                 for code in default_catalogue().agencies
             ]
             for task in self._agencies:

@@ -21,6 +21,12 @@ class SubmissionRequest(BaseModel):
     channel: Channel = Channel.ONLINE
     applicant: Applicant
     form: dict[str, Any]
+    prefilled: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="Fields the portal filled from the registry's prefill (e.g. `applicant.full_name`, "
+        "`form.place_of_birth`): the applicant did not type them. Counted for the once-only rate.",
+    )
 
     def fingerprint(self) -> str:
         """Identifies the request body, to tell a retry from a different request under the same key."""
@@ -42,6 +48,18 @@ def validate_submission(request: SubmissionRequest, catalogue: Catalogue) -> tup
         raise SubmissionRefused(
             f"procedure_code {request.procedure_code!r} is not a procedure in the catalogue",
             [{"field": "procedure_code", "message": "no such procedure in the catalogue", "type": "unknown"}],
+        )
+    submitted = {f"applicant.{name}" for name in request.applicant.model_fields_set} | {
+        f"form.{name}" for name in request.form
+    }
+    unknown = [name for name in request.prefilled if name not in submitted]
+    if unknown:
+        raise SubmissionRefused(
+            f"prefilled names fields the submission does not contain: {', '.join(unknown)}",
+            [
+                {"field": "prefilled", "message": f"not a submitted field: {name}", "type": "unknown"}
+                for name in unknown
+            ],
         )
     try:
         form = procedure.validate_form(request.form)

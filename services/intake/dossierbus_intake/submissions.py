@@ -100,6 +100,7 @@ class Submissions:
                     channel=request.channel,
                     applicant=request.applicant,
                     form=form,
+                    prefilled=request.prefilled,
                     submitted_at=now,
                     due_date=receipt.appointment_date,
                 )

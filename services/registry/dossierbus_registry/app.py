@@ -2,31 +2,47 @@
 
 from pathlib import Path
 
+from prometheus_client import make_asgi_app
+
 from dossierbus_registry.adapters.population import ReferenceNationalDatabases
-from dossierbus_registry.entrypoints.http import router
+from dossierbus_registry.agencies import AgencyCatalogue
+from dossierbus_registry.consents import Consents
+from dossierbus_registry.entrypoints import agencies, citizens, consents, lookups
+from dossierbus_registry.lookups import Lookups
 from dossierbus_registry.settings import RegistrySettings
-from dossierbus_registry.synthetic import citizens
+from dossierbus_registry.synthetic import citizens as synthetic_citizens
 from dossierbus_registry.verification import Verification
 from dossierbus_shared.catalogue import default_catalogue
-from dossierbus_shared.events import DossierSubmitted, DossierVerified
+from dossierbus_shared.events import DossierStatusChanged, DossierSubmitted, DossierVerified
 from dossierbus_shared.service import Service
 
 settings = RegistrySettings()
 service = Service(
     settings,
     migrations=Path(__file__).parent / "migrations",
-    consumes=[DossierSubmitted.topic],
+    consumes=[DossierSubmitted.topic, DossierStatusChanged.topic],
     produces=[DossierVerified.topic],
 )
 national = ReferenceNationalDatabases(service.db)
-service.consumer.on(DossierSubmitted)(Verification(default_catalogue(), national).on_submitted)
+verification = Verification(default_catalogue(), national)
+service.consumer.on(DossierSubmitted)(verification.on_submitted)
+service.consumer.on(DossierStatusChanged)(verification.on_status_changed)
+agency_catalogue = AgencyCatalogue(service.db, settings.kafka_bootstrap_servers)
 
 
 @service.on_startup
-async def seed_reference_data() -> None:
+async def load_reference_data() -> None:
+    await agency_catalogue.load_catalogue_file(default_catalogue())
     if settings.seed_citizens:
         async with service.db.transaction() as session:
-            await national.load_citizens(session, citizens(settings.seed_citizens))
+            await national.load_citizens(session, synthetic_citizens(settings.seed_citizens))
 
 
-app = service.http_app(router, title="dossierbus registry")
+app = service.http_app(
+    agencies.router, lookups.router, consents.router, citizens.router, title="dossierbus registry"
+)
+app.state.settings = settings
+app.state.agencies = agency_catalogue
+app.state.lookups = Lookups(service.db, default_catalogue(), national)
+app.state.consents = Consents(service.db)
+app.mount("/metrics", make_asgi_app())

@@ -78,3 +78,15 @@ def verify(applicant: Applicant, citizen: Citizen | None) -> list[str]:
     if applicant.date_of_birth != citizen.date_of_birth:
         problems.append("date_of_birth differs from the national population database")
     return problems
+
+
+def verify_enterprise(tax_code: str, enterprise: Enterprise | None, applicant_id: str) -> list[str]:
+    """Why the enterprise cannot be acted for by this applicant; empty when it can."""
+    if enterprise is None:
+        return [f"tax code {tax_code!r} not found in the national business registration database"]
+    problems = []
+    if enterprise.status != "active":
+        problems.append(f"the enterprise is {enterprise.status}")
+    if enterprise.legal_representative_id != applicant_id:
+        problems.append("the applicant is not the enterprise's legal representative")
+    return problems

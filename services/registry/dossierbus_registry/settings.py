@@ -1,4 +1,4 @@
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from dossierbus_shared.settings import ServiceSettings
 
@@ -10,4 +10,8 @@ class RegistrySettings(ServiceSettings):
         default=0,
         ge=0,
         description="Load this many synthetic citizens into the reference population database",
+    )
+    registry_admin_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token of the operators who onboard agencies; onboarding is off without one",
     )

@@ -1,21 +1,29 @@
-"""Handles `dossier.submitted`: look the applicant up for the dossier's procedure, log the access, and
-publish `dossier.verified` with only the national facts that procedure needs."""
+"""Handles `dossier.submitted`: verify the applicant (and the enterprise, for business procedures)
+against the national databases, log the access, count the once-only fields, and publish
+`dossier.verified` with only the national facts the procedure needs."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dossierbus_registry import access_log
 from dossierbus_registry.adapters.population import NationalDatabases
-from dossierbus_registry.adapters.tables import access_log
-from dossierbus_registry.domain import verify
+from dossierbus_registry.adapters.tables import dossiers
+from dossierbus_registry.domain import verify, verify_enterprise
+from dossierbus_registry.once_only import count_fields
 from dossierbus_shared.catalogue import Catalogue
 from dossierbus_shared.envelope import Envelope
-from dossierbus_shared.events import DossierSubmitted, DossierVerified
+from dossierbus_shared.events import DossierStatusChanged, DossierSubmitted, DossierVerified
 from dossierbus_shared.outbox import stage
 
 SOURCE = "urn:dossierbus:registry"
+REGISTRY = "registry"
+"""The access log names the registry itself as the reader of the verification lookups."""
+FINAL_STATUSES = {"returned", "rejected", "withdrawn"}
 
 
 class Verification:
@@ -26,21 +34,50 @@ class Verification:
     async def on_submitted(self, session: AsyncSession, envelope: Envelope[DossierSubmitted]) -> None:
         submitted = envelope.data
         procedure = self.catalogue.procedure(submitted.procedure_code)
-        wanted = procedure.national_facts.get("population", []) if procedure else []
         citizen = await self.national.citizen(submitted.applicant.personal_id)
         reasons = verify(submitted.applicant, citizen)
+        facts: dict[str, str] = {}
+        tax_code = None
         if procedure is None:
             reasons.append(f"unknown procedure {submitted.procedure_code!r}")
-        facts = {name: citizen.fact(name) for name in wanted} if citizen and not reasons else {}
+        elif procedure.enterprise_field:
+            tax_code = str(submitted.form.get(procedure.enterprise_field, ""))
+            enterprise = await self.national.enterprise(tax_code)
+            reasons += verify_enterprise(tax_code, enterprise, submitted.applicant.personal_id)
+            if enterprise and not reasons:
+                facts |= {
+                    f"enterprise.{name}": enterprise.fact(name)
+                    for name in procedure.national_facts["business"]
+                }
+        if procedure and citizen and not reasons:
+            facts |= {name: citizen.fact(name) for name in procedure.national_facts.get("population", [])}
+        from_national, typed = count_fields(submitted, len(facts))
         await session.execute(
-            access_log.insert().values(
-                personal_id=submitted.applicant.personal_id,
-                dossier_code=submitted.dossier_code,
+            insert(dossiers)
+            .values(
+                code=submitted.dossier_code,
                 procedure_code=submitted.procedure_code,
-                requested_by=envelope.source,
-                fields=sorted(facts),
-                found="yes" if citizen else "no",
+                personal_id=submitted.applicant.personal_id,
+                tax_code=tax_code,
+                submitted_at=submitted.submitted_at,
+                closed_at=datetime.now(UTC) if reasons else None,
+                fields_from_national_data=from_national,
+                fields_typed=typed,
             )
+            .on_conflict_do_nothing()
+        )
+        await access_log.record(
+            session,
+            access_log.Access(
+                subject=submitted.applicant.personal_id,
+                agency_code=REGISTRY,
+                procedure_code=submitted.procedure_code,
+                dossier_code=submitted.dossier_code,
+                consent_id=None,
+                fields=sorted(name for name in facts if not name.startswith("enterprise.")),
+                outcome="granted" if citizen else "refused",
+                reason="verification of the applicant" if citizen else "not found",
+            ),
         )
         verified = DossierVerified(
             dossier_id=submitted.dossier_id,
@@ -57,3 +94,14 @@ class Verification:
             verified_at=datetime.now(UTC),
         )
         await stage(session, Envelope(verified, source=SOURCE))
+
+    async def on_status_changed(
+        self, session: AsyncSession, envelope: Envelope[DossierStatusChanged]
+    ) -> None:
+        """A dossier in a final status is closed: no lookup may name it any more."""
+        if envelope.data.status in FINAL_STATUSES:
+            await session.execute(
+                update(dossiers)
+                .where(dossiers.c.code == envelope.data.dossier_code, dossiers.c.closed_at.is_(None))
+                .values(closed_at=envelope.data.changed_at)
+            )

@@ -64,10 +64,36 @@ class Procedure(Strict):
     processing_working_days: int = Field(ge=0)
     applicant: Literal["citizen", "business"]
     form: dict[str, FormField]
-    national_facts: dict[str, list[str]] = Field(
-        default_factory=dict, description="Applicant facts taken from each national database, never typed"
+    national_facts: dict[Literal["population", "business"], list[str]] = Field(
+        default_factory=dict,
+        description="Facts taken from each national database, never typed: the only fields a lookup for "
+        "this procedure may return",
+    )
+    enterprise_field: str | None = Field(
+        default=None, description="The form field holding the enterprise's tax code (business procedures)"
+    )
+    consent_required: bool = Field(
+        default=True, description="Whether lookups for this procedure need the data subject's consent"
+    )
+    consent_exemption: str | None = Field(
+        default=None, description="The legal provision that lets lookups go ahead without consent"
     )
     steps: list[Step] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _purpose_is_complete(self) -> Procedure:
+        if not self.consent_required and not self.consent_exemption:
+            raise ValueError(f"procedure {self.code}: lookups without consent need a consent_exemption")
+        if "business" in self.national_facts and self.enterprise_field not in self.form:
+            raise ValueError(f"procedure {self.code}: business facts need an enterprise_field in the form")
+        return self
+
+    def in_effect(self, on: date) -> bool:
+        """Whether the procedure has a legal basis in force on that day."""
+        return any(basis.effective_from <= on for basis in self.legal_basis)
+
+    def agencies(self) -> set[str]:
+        return {step.agency for step in self.steps}
 
     def form_model(self) -> type[BaseModel]:
         """A pydantic model of this procedure's form: unknown fields are refused, each field typed.

@@ -1,5 +1,5 @@
-from sqlalchemy import BigInteger, Column, Date, DateTime, Table, Text, func
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import BigInteger, Column, Date, DateTime, Integer, Table, Text, UniqueConstraint, Uuid, func
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from dossierbus_shared.db import metadata
 
@@ -30,16 +30,70 @@ enterprises = Table(
     Column("status", Text, nullable=False),
 )
 
-# Who read whose data, when and why: one row per lookup.
+# Dossiers the registry has seen: a lookup must name a live dossier of its procedure and applicant.
+dossiers = Table(
+    "dossiers",
+    metadata,
+    Column("code", Text, primary_key=True),
+    Column("procedure_code", Text, nullable=False),
+    Column("personal_id", Text, nullable=False),
+    Column("tax_code", Text),
+    Column("submitted_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("fields_from_national_data", Integer, nullable=False, server_default="0"),
+    Column("fields_typed", Integer, nullable=False, server_default="0"),
+)
+
+# A data subject's consent to lookups for one procedure (and, optionally, one dossier).
+consents = Table(
+    "consents",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("personal_id", Text, nullable=False, index=True),
+    Column("procedure_code", Text, nullable=False),
+    Column("dossier_code", Text),
+    Column("granted_via", Text, nullable=False),
+    Column("evidence", Text, nullable=False),
+    Column("recorded_by", Text, nullable=False),
+    Column("granted_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("withdrawn_at", DateTime(timezone=True)),
+)
+
+# Who read whose data, when and why: append-only (a trigger refuses UPDATE and DELETE) and hash-chained
+# per data subject, so a changed or removed entry breaks the chain.
 access_log = Table(
     "access_log",
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
-    Column("personal_id", Text, nullable=False, index=True),
-    Column("dossier_code", Text, nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("agency_code", Text, nullable=False),
     Column("procedure_code", Text, nullable=False),
-    Column("requested_by", Text, nullable=False),
+    Column("dossier_code", Text),
+    Column("consent_id", Text),
     Column("fields", ARRAY(Text), nullable=False),
-    Column("found", Text, nullable=False),
-    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("outcome", Text, nullable=False),
+    Column("reason", Text),
+    Column("prev_hash", Text, nullable=False),
+    Column("hash", Text, nullable=False),
+    UniqueConstraint("subject", "seq"),
+)
+
+# The agency catalogue: the catalogue file's agencies plus those onboarded through the API.
+agencies = Table(
+    "agencies",
+    metadata,
+    Column("code", Text, primary_key=True),
+    Column("identifier", Text, nullable=False),
+    Column("name", JSONB, nullable=False),
+    Column("sector", Text, nullable=False),
+    Column("webhook_url", Text),
+    Column("public_key", Text),
+    Column("api_token_sha256", Text, unique=True),
+    Column("webhook_secret", Text),
+    Column("handles", JSONB, nullable=False, server_default="[]"),
+    Column("status", Text, nullable=False, server_default="active"),
+    Column("registered_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

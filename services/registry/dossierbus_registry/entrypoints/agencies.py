@@ -1,0 +1,148 @@
+"""The agency directory (public) and onboarding (operators)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+
+from dossierbus_registry.agencies import (
+    AgencyCatalogue,
+    AgencyExists,
+    Credentials,
+    InvalidPublicKey,
+    UnknownAgency,
+    checked_public_key,
+)
+from dossierbus_registry.entrypoints.auth import Operator
+from dossierbus_shared.catalogue import default_catalogue
+from dossierbus_shared.events import AGENCY_CODE_PATTERN
+from dossierbus_shared.http_errors import ProblemError
+
+router = APIRouter(tags=["agencies"])
+AgencyCode = Annotated[str, Path(pattern=AGENCY_CODE_PATTERN)]
+
+
+class Handles(BaseModel):
+    """A procedure step this agency handles, for dossiers received by one unit (or by any)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    procedure_code: str
+    step: str
+    receiving_unit: str | None = None
+
+
+class Onboarding(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=AGENCY_CODE_PATTERN, description="Names the agency's topics")
+    identifier: str = Field(min_length=1, max_length=64, description="Unit code under QCVN 102:2016/BTTTT")
+    name: dict[str, str] = Field(description='At least {"vi": ...}; "en" welcome')
+    sector: str = Field(min_length=1, max_length=64)
+    webhook_url: HttpUrl | None = None
+    public_key: str | None = Field(
+        default=None, description="The agency's Ed25519 public key (PEM); the registry makes a pair if absent"
+    )
+    handles: list[Handles] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _has_vietnamese_name(cls, name: dict[str, str]) -> dict[str, str]:
+        if not name.get("vi"):
+            raise ValueError("a Vietnamese name (`vi`) is required")
+        return name
+
+    @field_validator("public_key")
+    @classmethod
+    def _is_ed25519(cls, pem: str | None) -> str | None:
+        return checked_public_key(pem) if pem else None
+
+    @field_validator("handles")
+    @classmethod
+    def _steps_exist(cls, handles: list[Handles]) -> list[Handles]:
+        for item in handles:
+            procedure = default_catalogue().procedure(item.procedure_code)
+            if procedure is None:
+                raise ValueError(f"unknown procedure {item.procedure_code!r}")
+            if item.step not in {step.id for step in procedure.steps}:
+                raise ValueError(f"procedure {procedure.code} has no step {item.step!r}")
+        return handles
+
+
+def _credentials(credentials: Credentials) -> dict[str, Any]:
+    issued: dict[str, Any] = {
+        "api_token": credentials.api_token,
+        "webhook_secret": credentials.webhook_secret,
+    }
+    if credentials.private_key_pem:
+        issued["private_key_pem"] = credentials.private_key_pem
+    return issued
+
+
+@router.get("/agencies", summary="The agency directory: codes, topics, public keys, webhooks")
+async def directory(request: Request) -> dict[str, Any]:
+    catalogue: AgencyCatalogue = request.app.state.agencies
+    return {"agencies": [agency.public_view() for agency in await catalogue.all()]}
+
+
+@router.get("/agencies/{code}", summary="One agency's directory entry")
+async def directory_entry(code: AgencyCode, request: Request) -> dict[str, Any]:
+    catalogue: AgencyCatalogue = request.app.state.agencies
+    agency = await catalogue.get(code)
+    if agency is None:
+        raise ProblemError(404, "Not found", f"no agency {code!r}")
+    return agency.public_view()
+
+
+@router.post(
+    "/agencies",
+    status_code=201,
+    dependencies=[Operator],
+    summary="Onboard an agency: create its topics and issue its credentials (shown once)",
+)
+async def onboard(body: Onboarding, request: Request) -> dict[str, Any]:
+    catalogue: AgencyCatalogue = request.app.state.agencies
+    try:
+        record, credentials = await catalogue.onboard(
+            code=body.code,
+            identifier=body.identifier,
+            name=body.name,
+            sector=body.sector,
+            webhook_url=str(body.webhook_url) if body.webhook_url else None,
+            public_key=body.public_key,
+            handles=[item.model_dump() for item in body.handles],
+        )
+    except AgencyExists:
+        raise ProblemError(
+            409, "Conflict", f"agency {body.code!r} exists; rotate its credentials instead"
+        ) from None
+    return {"agency": record.public_view(), "credentials": _credentials(credentials)}
+
+
+class Rotation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    public_key: str | None = Field(
+        default=None, description="A new Ed25519 public key (PEM); else a new pair"
+    )
+
+
+@router.post(
+    "/agencies/{code}/credentials",
+    dependencies=[Operator],
+    summary="Issue new credentials to an agency; the previous token and secret stop working",
+)
+async def rotate(code: AgencyCode, body: Rotation, request: Request) -> dict[str, Any]:
+    catalogue: AgencyCatalogue = request.app.state.agencies
+    try:
+        key = checked_public_key(body.public_key) if body.public_key else None
+        credentials = await catalogue.issue_credentials(code, public_key=key)
+    except InvalidPublicKey as error:
+        raise ProblemError(
+            422, "Invalid request", str(error), errors=[{"field": "public_key", "message": str(error)}]
+        ) from None
+    except UnknownAgency:
+        raise ProblemError(404, "Not found", f"no agency {code!r}") from None
+    return {"credentials": _credentials(credentials)}

@@ -1,0 +1,78 @@
+"""Purpose-bound lookups by agencies, and prefill for portals."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from dossierbus_registry.entrypoints.auth import CallingAgency
+from dossierbus_registry.lookups import LookupRequest, Lookups
+from dossierbus_registry.purpose import Refused
+from dossierbus_shared.events import PERSONAL_ID_PATTERN
+from dossierbus_shared.http_errors import ProblemError
+
+router = APIRouter(tags=["lookups"])
+
+
+class Subject(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    procedure_code: str = Field(min_length=1, max_length=32)
+    personal_id: str | None = Field(default=None, pattern=PERSONAL_ID_PATTERN)
+    tax_code: str | None = Field(default=None, pattern=r"^\d{10}(-?\d{3})?$")
+    consent_id: str | None = Field(default=None, max_length=64)
+    fields: list[str] | None = Field(
+        default=None, description="Only these facts; default: every fact the procedure needs"
+    )
+
+    @model_validator(mode="after")
+    def _one_subject(self) -> Subject:
+        if (self.personal_id is None) == (self.tax_code is None):
+            raise ValueError("give exactly one of personal_id and tax_code")
+        return self
+
+    def request(self, dossier_code: str | None) -> LookupRequest:
+        database: Literal["population", "business"] = "population" if self.personal_id else "business"
+        return LookupRequest(
+            procedure_code=self.procedure_code,
+            dossier_code=dossier_code,
+            consent_id=self.consent_id,
+            database=database,
+            subject=self.personal_id or (self.tax_code or "").replace("-", ""),
+            fields=self.fields,
+        )
+
+
+class Lookup(Subject):
+    dossier_code: str = Field(min_length=1, max_length=64, description="The live dossier this lookup serves")
+
+
+async def _answer(lookups: Lookups, call: Any) -> dict[str, Any]:
+    try:
+        result = await call
+    except Refused as refusal:
+        raise ProblemError(
+            403,
+            "Refused",
+            refusal.detail,
+            errors=[{"field": "purpose", "type": refusal.reason, "message": refusal.detail}],
+        ) from None
+    return {"found": result.found, "facts": result.facts}
+
+
+@router.post(
+    "/lookups", summary="Facts about the subject of a live dossier, limited to its procedure's needs"
+)
+async def lookup(body: Lookup, agency: CallingAgency, request: Request) -> dict[str, Any]:
+    lookups: Lookups = request.app.state.lookups
+    return await _answer(lookups, lookups.lookup(agency, body.request(body.dossier_code)))
+
+
+@router.post(
+    "/prefill", summary="The facts a portal fills into a procedure's form instead of asking (consent needed)"
+)
+async def prefill(body: Subject, agency: CallingAgency, request: Request) -> dict[str, Any]:
+    lookups: Lookups = request.app.state.lookups
+    return await _answer(lookups, lookups.prefill(agency, body.request(None)))
