@@ -136,6 +136,7 @@ def test_value_is_plain_json_with_the_field_names_of_the_event() -> None:
         "channel",
         "applicant",
         "form",
+        "prefilled",
         "submitted_at",
         "due_date",
     }

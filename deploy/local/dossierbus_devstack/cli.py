@@ -21,14 +21,25 @@ from dossierbus_devstack.stack import DevStack, Ports, Span
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="dossierbus", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("up", help="start broker, database and the four services on 9092, 8001-8004")
+    up_parser = commands.add_parser(
+        "up", help="start broker, database and the four services on 9092, 8001-8004"
+    )
+    defaults = Ports.fixed()
+    up_parser.add_argument("--kafka-port", type=int, default=defaults.kafka)
+    up_parser.add_argument("--smtp-port", type=int, default=defaults.smtp)
+    up_parser.add_argument(
+        "--http-port", type=int, default=defaults.services["intake"], help="intake's; the others follow it"
+    )
     demo = commands.add_parser("demo", help="start everything on free ports and run dossiers end to end")
     demo.add_argument(
         "--dossiers", type=int, default=4, help="valid dossiers to submit (one more is refused)"
     )
     args = parser.parse_args(argv)
     try:
-        asyncio.run(up() if args.command == "up" else run_demo(args.dossiers))
+        if args.command == "up":
+            asyncio.run(up(Ports.fixed(kafka=args.kafka_port, smtp=args.smtp_port, http=args.http_port)))
+        else:
+            asyncio.run(run_demo(args.dossiers))
     except StackError as error:
         print(f"dossierbus: {error}", file=sys.stderr)
         sys.exit(1)
@@ -36,13 +47,13 @@ def main(argv: list[str] | None = None) -> None:
         pass
 
 
-async def up() -> None:
+async def up(ports: Ports) -> None:
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
     print("dossierbus: starting broker, database, SMTP sink, services and reference agencies ...", flush=True)
-    async with DevStack(Ports.fixed()) as stack:
+    async with DevStack(ports) as stack:
         print(describe(stack), flush=True)
         print("Ctrl-C stops everything.", flush=True)
         await stopping.wait()

@@ -30,7 +30,7 @@ def claim_port(port: int, what: str) -> int:
         except OSError as error:
             raise StackError(
                 f"port {port} for {what} is taken by another program ({error.strerror}); "
-                f"stop that program or choose another port"
+                f"stop that program or choose another port (dossierbus up --help)"
             ) from error
     return port
 

@@ -49,9 +49,9 @@ class Ports:
     services: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def fixed(cls) -> Ports:
-        """The ports README and docker-compose.yml document."""
-        return cls(kafka=9092, smtp=1025, services={name: 8001 + i for i, name in enumerate(SERVICES)})
+    def fixed(cls, kafka: int = 9092, smtp: int = 1025, http: int = 8001) -> Ports:
+        """The ports README and docker-compose.yml document; the services' ports follow `http`."""
+        return cls(kafka=kafka, smtp=smtp, services={name: http + i for i, name in enumerate(SERVICES)})
 
     @classmethod
     def free(cls) -> Ports:

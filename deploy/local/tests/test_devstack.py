@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dossierbus_devstack.parts import StackError, claim_port
+from dossierbus_devstack.parts import StackError, claim_port, free_port
 from dossierbus_devstack.stack import DevStack, Ports
 
 DOSSIERBUS = Path(sys.executable).parent / "dossierbus"
@@ -59,36 +59,36 @@ async def test_a_service_that_cannot_start_is_reported_with_its_output(kafka_boo
     assert "last output" in message and "Connect call failed" in message
 
 
-def test_up_names_the_taken_broker_port_and_exits_1() -> None:
-    try:
-        blocker = socket.create_server(("127.0.0.1", 9092))
-    except OSError:
-        blocker = None  # another program has it already: the same situation for `up`
-    try:
-        env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
-        result = subprocess.run([DOSSIERBUS, "up"], capture_output=True, text=True, timeout=60, env=env)
-    finally:
-        if blocker is not None:
-            blocker.close()
+def test_up_names_the_taken_broker_port_and_exits_1(occupied: int) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
+    command = [DOSSIERBUS, "up", f"--kafka-port={occupied}"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
     assert result.returncode == 1
-    assert "port 9092 for the Kafka broker is taken by another program" in result.stderr
+    assert f"port {occupied} for the Kafka broker is taken by another program" in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_up_serves_until_ctrl_c_then_stops_every_part(tmp_path: Path) -> None:
+def test_up_serves_until_ctrl_c_then_stops_every_part() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
-    up = subprocess.Popen(
-        [DOSSIERBUS, "up"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-    )
+    http = free_port()
+    ports = Ports.fixed(kafka=free_port(), smtp=free_port(), http=http)
+    command = [
+        DOSSIERBUS,
+        "up",
+        f"--kafka-port={ports.kafka}",
+        f"--smtp-port={ports.smtp}",
+        f"--http-port={http}",
+    ]
+    up = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     assert up.stdout is not None
     output = []
     for line in up.stdout:
         output.append(line)
         if "Ctrl-C stops everything" in line or up.poll() is not None:
             break
-    assert "intake      http://127.0.0.1:8001" in "".join(output), "".join(output)
+    assert f"intake      http://127.0.0.1:{http}" in "".join(output), "".join(output)
     up.send_signal(signal.SIGINT)
     output.append(up.stdout.read())
     assert up.wait(timeout=60) == 0, "".join(output)
-    for port in Ports.fixed().services.values():
+    for port in [ports.kafka, ports.smtp, *ports.services.values()]:
         claim_port(port, "a check after shutdown")  # raises if anything still listens

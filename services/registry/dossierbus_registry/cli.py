@@ -1,10 +1,12 @@
-"""`dossierbus-registry seed --count N`: load synthetic citizens into the reference population database."""
+"""`dossierbus-registry seed`: load the reference national databases; `... agency`: onboard agencies."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 
+from dossierbus_registry import agency_cli
 from dossierbus_registry.adapters.population import ReferenceNationalDatabases
 from dossierbus_registry.settings import RegistrySettings
 from dossierbus_registry.synthetic import citizens
@@ -29,7 +31,10 @@ def main() -> None:
     )
     seed_parser.add_argument("--count", type=int, default=1000)
     seed_parser.add_argument("--seed", type=int, default=766)
+    agency_cli.add_commands(commands)
     args = parser.parse_args()
+    if args.command == "agency":
+        sys.exit(agency_cli.run(args))
     asyncio.run(seed(args.count, args.seed))
     print(f"loaded {args.count} synthetic citizens")
 

@@ -4,7 +4,11 @@ rate, on the running stack: real registry process, PostgreSQL and broker."""
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,6 +17,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from dossierbus_devstack.scenarios import birth_registration, submit, wait_final
 from dossierbus_devstack.stack import DevStack
+from dossierbus_registry.agencies import new_key_pair
 from dossierbus_registry.synthetic import citizens
 
 pytestmark = pytest.mark.slow
@@ -309,3 +314,41 @@ async def test_the_access_log_is_append_only_and_its_chain_shows_tampering(
         "first_broken": 2,
         "problem": "entry 2 was changed after it was written",
     }
+
+
+def registry_cli(stack: DevStack, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [str(Path(sys.executable).parent / "dossierbus-registry"), "agency", *args]
+    command += ["--registry-url", stack.url("registry"), "--admin-token", stack.admin_token]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60)
+
+
+async def test_an_integrator_onboards_an_agency_from_the_command_line(
+    stack: DevStack, tmp_path: Path
+) -> None:
+    code = f"police-hue-{uuid.uuid4().hex[:4]}"
+    key = tmp_path / "agency.pub"
+    key.write_text(new_key_pair()[1])
+    added = await asyncio.to_thread(
+        registry_cli,
+        stack,
+        "add",
+        "--code", code, "--identifier", "000.00.02.H46", "--name-vi", "Công an phường (Huế)",
+        "--sector", "public-security", "--public-key", str(key),
+        "--handles", "1.001193:birth-registration@000.00.01.H46",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    onboarded = json.loads(added.stdout)
+    assert onboarded["agency"]["public_key"] == key.read_text().strip() + "\n"
+    assert "private_key_pem" not in onboarded["credentials"]  # the agency keeps its own private key
+    assert onboarded["agency"]["handles"] == [
+        {"procedure_code": "1.001193", "step": "birth-registration", "receiving_unit": "000.00.01.H46"}
+    ]
+    listed = await asyncio.to_thread(registry_cli, stack, "list")
+    assert code in [agency["code"] for agency in json.loads(listed.stdout)["agencies"]]
+
+    wrong = await asyncio.to_thread(
+        registry_cli, stack, "add", "--code", f"x-{code}", "--identifier", "1", "--name-vi", "X",
+        "--sector", "justice", "--handles", "1.001193:no-such-step",
+    )  # fmt: skip
+    assert wrong.returncode == 1
+    assert "has no step 'no-such-step'" in wrong.stderr and "Traceback" not in wrong.stderr
