@@ -140,6 +140,16 @@ class AgencyCatalogue:
             row = (await session.execute(select(agencies).where(agencies.c.code == code))).first()
         return AgencyRecord.from_row(row._mapping) if row else None
 
+    async def webhook_secret(self, code: str) -> str | None:
+        async with self.db.transaction() as session:
+            return (
+                await session.execute(
+                    select(agencies.c.webhook_secret).where(
+                        agencies.c.code == code, agencies.c.status == "active"
+                    )
+                )
+            ).scalar_one_or_none()
+
     async def by_token(self, token: str) -> AgencyRecord | None:
         async with self.db.transaction() as session:
             row = (

@@ -109,6 +109,10 @@ async def test_onboarding_creates_topics_and_issues_credentials_once(
     assert entry["inbox_topic"] == f"agency.{code}.inbox"
     assert entry["public_key"].startswith("-----BEGIN PUBLIC KEY-----")
     assert "api_token" not in entry and "webhook_secret" not in entry
+    secret_url = stack.url("registry", f"/agencies/{code}/webhook-secret")
+    assert (await http.get(secret_url)).status_code == 401
+    secret = await http.get(secret_url, headers=bearer(stack.admin_token))
+    assert secret.json()["webhook_secret"] == issued["webhook_secret"]
     admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
     await admin.start()
     try:
