@@ -30,6 +30,14 @@ class PermanentError(Exception):
     """Processing this event can never succeed as it is: dead-letter it without retrying."""
 
 
+class Unauthenticated(PermanentError):
+    """The event is not from whom it claims to be: dead-lettered, and its id is not spent in the inbox, so
+    a forgery cannot block the genuine event that carries the same id."""
+
+
+Authenticator = Callable[[Envelope[Any]], Awaitable[None]]
+
+
 class EventConsumer:
     def __init__(
         self,
@@ -44,14 +52,17 @@ class EventConsumer:
         self.retries = retries
         self.backoff_s = backoff_s
         self.handlers: dict[type[Event], Handler] = {}
+        self.authenticators: dict[type[Event], Authenticator] = {}
 
     def on(
-        self, event_type: type[E]
+        self, event_type: type[E], *, authenticate: Authenticator | None = None
     ) -> Callable[[Callable[[AsyncSession, Envelope[E]], Awaitable[None]]], Handler]:
-        """Register the handler of one event type."""
+        """Register the handler of one event type; `authenticate` raises Unauthenticated to refuse one."""
 
         def register(handler: Callable[[AsyncSession, Envelope[E]], Awaitable[None]]) -> Handler:
             self.handlers[event_type] = handler
+            if authenticate is not None:
+                self.authenticators[event_type] = authenticate
             return handler
 
         return register
@@ -72,10 +83,13 @@ class EventConsumer:
                 record, reason=reason, error_type="UnhandledEventType", attempts=1
             )
             return
+        authenticate = self.authenticators.get(type(envelope.data))
         attempts = 0
         while True:
             attempts += 1
             try:
+                if authenticate is not None:
+                    await authenticate(envelope)
                 async with self.db.transaction() as session:
                     if await first_delivery(session, envelope, record.topic, record.partition, record.offset):
                         await handler(session, envelope)
@@ -83,6 +97,8 @@ class EventConsumer:
                         log.info("duplicate %s %s ignored", envelope.type, envelope.id)
                 return
             except PermanentError as error:
+                if isinstance(error, Unauthenticated):
+                    log.warning("refused %s %s: %s", envelope.type, envelope.id, error)
                 await self.dead_letters.publish(
                     record, reason=str(error), error_type=type(error).__name__, attempts=attempts
                 )

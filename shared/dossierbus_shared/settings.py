@@ -26,6 +26,10 @@ class ServiceSettings(BaseSettings):
     outbox_poll_interval_s: float = Field(default=1.0, gt=0)
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=1, le=65535)
+    registry_url: str = Field(
+        default="http://127.0.0.1:8002", description="The registry, for its agency directory"
+    )
+    directory_refresh_s: float = Field(default=30.0, gt=0, description="How often the directory is re-read")
     spans_file: str | None = Field(
         default=None, description="Also write finished spans as JSON lines to this file (demo and tests)"
     )

@@ -77,3 +77,37 @@ async def wait_for_notifications(
             return notifications
         await asyncio.sleep(0.1)
     raise AssertionError(f"{code}: expected {count} settled notifications, got {notifications}")
+
+
+BUSINESS = "2.001610"
+"""Business registration change: the stack's registration office keeps these dossiers in processing."""
+
+
+async def enterprise_of(stack: DevStack, representative: int) -> str:
+    """A fresh active enterprise in the reference business database, represented by that citizen."""
+    tax_code = f"01{uuid.uuid4().int % 10**8:08d}"
+    async with stack.database() as db:
+        await db.execute(
+            """INSERT INTO registry.enterprises VALUES ($1, 'Công ty TNHH Sen Vàng', 'Công ty TNHH',
+               $2, 'Số 5, phường Ba Đình, Hà Nội', '01', '2019-03-01', 'active')""",
+            tax_code,
+            _population[representative % SEEDED_CITIZENS].personal_id,
+        )
+    return tax_code
+
+
+async def business_dossier(http: httpx.AsyncClient, stack: DevStack, representative: int) -> tuple[str, str]:
+    """A live business-registration-change dossier (in processing at the office); its code and tax code."""
+    tax_code = await enterprise_of(stack, representative)
+    body = birth_registration(representative)
+    body.update(
+        procedure_code=BUSINESS,
+        form={"tax_code": tax_code, "change": "head_office_address", "new_value": "Số 9, phường Hoàn Kiếm"},
+    )
+    code = str((await submit(http, stack, body))["dossier_code"])
+    for _ in range(300):
+        response = await http.get(stack.url("routing", f"/dossiers/{code}"))
+        if response.status_code == 200 and response.json()["status"] == "processing":
+            return code, tax_code
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{code} never reached processing: {response.text}")

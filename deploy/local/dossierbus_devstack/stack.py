@@ -18,13 +18,14 @@ import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import asyncpg
+import httpx
 
 from dossierbus_devstack.broker import TansuBroker
 from dossierbus_devstack.database import EmbeddedPostgres, asyncpg_dsn
@@ -84,6 +85,8 @@ class DevStack:
         self.services: dict[str, ServiceProcess] = {}
         self._broker: TansuBroker | None = None
         self._database: EmbeddedPostgres | None = None
+        self.agency_keys: dict[str, str] = {}
+        """Each reference agency's private key (PEM), issued by the registry at start."""
         self._agencies: list[asyncio.Task[None]] = []
         self._agencies_stop = asyncio.Event()
 
@@ -111,6 +114,7 @@ class DevStack:
             "SMTP_PORT": str(self.ports.smtp),
             "SEED_CITIZENS": str(self.seed_citizens),
             "REGISTRY_ADMIN_TOKEN": self.admin_token,
+            "REGISTRY_URL": f"http://127.0.0.1:{self.ports.services['registry']}",
             "OTEL_BSP_SCHEDULE_DELAY": os.environ.get("OTEL_BSP_SCHEDULE_DELAY", "200"),
         }
         self.services = {
@@ -124,16 +128,18 @@ class DevStack:
         except ExceptionGroup as failures:
             raise failures.exceptions[0] from None
         if self.run_agencies:
+            self.agency_keys = await self._issue_agency_keys(default_catalogue().agencies)
             self._agencies = [
                 asyncio.create_task(
                     run_agency(
                         self.kafka_bootstrap,
                         code,
                         steps=self.agency_steps.get(code, DEFAULT_STEPS),
+                        private_key_pem=private_key_pem,
                         stop=self._agencies_stop,
                     )
                 )
-                for code in default_catalogue().agencies
+                for code, private_key_pem in self.agency_keys.items()
             ]
             for task in self._agencies:
                 task.add_done_callback(_report_agency_failure)
@@ -162,6 +168,22 @@ class DevStack:
         if not self.database_url:
             self._database = EmbeddedPostgres(self.workdir / "postgres")
             self.database_url = await self._database.start()
+
+    async def _issue_agency_keys(self, codes: Iterable[str]) -> dict[str, str]:
+        """Issue each catalogue agency its credentials, as an operator would on onboarding; the private
+        keys the reference agencies sign their reports with."""
+        keys: dict[str, str] = {}
+        async with httpx.AsyncClient(timeout=30) as http:
+            for code in codes:
+                response = await http.post(
+                    self.url("registry", f"/agencies/{code}/credentials"),
+                    json={},
+                    headers={"Authorization": f"Bearer {self.admin_token}"},
+                )
+                if response.status_code != 200:
+                    raise StackError(f"cannot issue credentials to agency {code}: {response.text}")
+                keys[code] = response.json()["credentials"]["private_key_pem"]
+        return keys
 
     @staticmethod
     def agency_topics() -> list[str]:

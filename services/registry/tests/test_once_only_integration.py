@@ -15,7 +15,7 @@ import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from dossierbus_devstack.scenarios import birth_registration, submit, wait_final
+from dossierbus_devstack.scenarios import BUSINESS, birth_registration, business_dossier, submit, wait_final
 from dossierbus_devstack.stack import DevStack
 from dossierbus_registry.agencies import new_key_pair
 from dossierbus_registry.synthetic import citizens
@@ -23,7 +23,6 @@ from dossierbus_registry.synthetic import citizens
 pytestmark = pytest.mark.slow
 
 PEOPLE = list(citizens(1000))
-BUSINESS = "2.001610"
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -54,36 +53,6 @@ async def portal_token(http: httpx.AsyncClient, stack: DevStack) -> str:
     )
     assert response.status_code == 201, response.text
     return str(response.json()["credentials"]["api_token"])
-
-
-async def enterprise_of(stack: DevStack, representative: int) -> str:
-    """A fresh active enterprise in the reference business database, represented by that citizen."""
-    tax_code = f"01{uuid.uuid4().int % 10**8:08d}"
-    async with stack.database() as db:
-        await db.execute(
-            """INSERT INTO registry.enterprises VALUES ($1, 'Công ty TNHH Sen Vàng', 'Công ty TNHH',
-               $2, 'Số 5, phường Ba Đình, Hà Nội', '01', '2019-03-01', 'active')""",
-            tax_code,
-            PEOPLE[representative].personal_id,
-        )
-    return tax_code
-
-
-async def business_dossier(http: httpx.AsyncClient, stack: DevStack, representative: int) -> tuple[str, str]:
-    """A live business-registration-change dossier (the office keeps it in processing)."""
-    tax_code = await enterprise_of(stack, representative)
-    body = birth_registration(representative)
-    body.update(
-        procedure_code=BUSINESS,
-        form={"tax_code": tax_code, "change": "head_office_address", "new_value": "Số 9, phường Hoàn Kiếm"},
-    )
-    code = str((await submit(http, stack, body))["dossier_code"])
-    for _ in range(300):
-        response = await http.get(stack.url("routing", f"/dossiers/{code}"))
-        if response.status_code == 200 and response.json()["status"] == "processing":
-            return code, tax_code
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{code} never reached processing: {response.text}")
 
 
 async def test_onboarding_creates_topics_and_issues_credentials_once(

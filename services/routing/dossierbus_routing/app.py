@@ -3,9 +3,12 @@
 from pathlib import Path
 
 from dossierbus_routing.entrypoints.http import router
+from dossierbus_routing.report_auth import ReportAuthenticator
 from dossierbus_routing.settings import RoutingSettings
 from dossierbus_routing.workflow import Workflow
 from dossierbus_shared.catalogue import default_catalogue
+from dossierbus_shared.directory import AgencyDirectory
+from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.events import (
     DossierStatusChanged,
     DossierStatusReported,
@@ -22,7 +25,18 @@ service = Service(
     consumes=[DossierVerified.topic, *reports],
     produces=[DossierStatusChanged.topic, *inboxes],
 )
+directory = AgencyDirectory(service.settings.registry_url, refresh_s=service.settings.directory_refresh_s)
+service.background(directory.keep_fresh)
 workflow = Workflow(catalogue)
+
+
+async def record_refusal(envelope: Envelope[DossierStatusReported], reason: str) -> None:
+    async with service.db.transaction() as session:
+        await workflow.record_refused_report(session, envelope, reason)
+
+
 service.consumer.on(DossierVerified)(workflow.on_verified)
-service.consumer.on(DossierStatusReported)(workflow.on_reported)
+service.consumer.on(
+    DossierStatusReported, authenticate=ReportAuthenticator(directory, refused=record_refusal)
+)(workflow.on_reported)
 app = service.http_app(router, title="dossierbus routing")

@@ -154,6 +154,25 @@ class Workflow:
             documents=report.result_documents,
         )
 
+    async def record_refused_report(
+        self, session: AsyncSession, envelope: Envelope[DossierStatusReported], reason: str
+    ) -> None:
+        """Put a report refused before it was read (an unauthenticated one) on its dossier's timeline."""
+        report = envelope.data
+        known = await session.execute(select(dossiers.c.id).where(dossiers.c.id == report.dossier_id))
+        if known.first() is not None:
+            await self._record(
+                session,
+                report.dossier_id,
+                envelope,
+                "report-refused",
+                report.status,
+                agency=report.agency_code,
+                step=report.step,
+                note=reason,
+                outcome="refused",
+            )
+
     async def _change(
         self,
         session: AsyncSession,
