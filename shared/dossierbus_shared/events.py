@@ -126,6 +126,9 @@ class DossierVerified(Event):
     topic: ClassVar[str] = "dossier.verified"
 
     procedure_code: str
+    receiving_unit: str | None = Field(
+        default=None, description="The one-stop unit that received the dossier (decides handling agencies)"
+    )
     outcome: Literal["verified", "rejected"]
     reasons: list[str] = Field(default_factory=list)
     channel: Channel

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -47,11 +48,15 @@ class Service:
         *,
         migrations: Path,
         consumes: Sequence[str] = (),
+        consumes_matching: str | None = None,
         produces: Sequence[str] = (),
     ) -> None:
+        """`consumes_matching`: a regular expression naming further topics to consume, including those
+        created while the service runs (e.g. the reports topic of a newly onboarded agency)."""
         self.settings = settings
         self.migrations = migrations
         self.consumes = list(consumes)
+        self.consumes_matching = consumes_matching
         self.produces = list(produces)
         self.tracer_provider = setup_telemetry(settings.service_name, settings.spans_file)
         self.db = Database(settings.database_url, settings.db_schema)
@@ -61,6 +66,8 @@ class Service:
             client_id=f"dossierbus-{settings.service_name}",
             middlewares=[KafkaTelemetryMiddleware(tracer_provider=self.tracer_provider)],
             request_timeout_ms=settings.kafka_request_timeout_ms,
+            # How soon a new topic matching `consumes_matching` is noticed.
+            metadata_max_age_ms=settings.kafka_metadata_max_age_ms,
             # FastStream's per-message access log; failures are logged by the consumer.
             log_level=logging.DEBUG,
         )
@@ -86,8 +93,14 @@ class Service:
     def _subscribe(self) -> None:
         # ACK after processing, re-read on an unhandled error (only possible when even the DLQ is
         # unreachable); never FastStream's default ACK_FIRST, which is at-most-once.
+        # Kafka subscribes to a list of topics or to one pattern, not both: a pattern covers both.
+        topics, pattern = self.consumes, None
+        if self.consumes_matching:
+            named = "|".join(re.escape(topic) for topic in self.consumes)
+            topics, pattern = [], f"^(?:{named}|{self.consumes_matching})$"
         subscriber = self.broker.subscriber(
-            *self.consumes,
+            *topics,
+            pattern=pattern,
             group_id=self.settings.consumer_group,
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",

@@ -20,6 +20,11 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_fetch_max_wait_ms: int = Field(default=20, ge=1, le=5000)
     kafka_request_timeout_ms: int = Field(default=30_000, ge=1000)
+    kafka_metadata_max_age_ms: int = Field(
+        default=10_000,
+        ge=500,
+        description="Topic metadata refresh: how soon new matching topics are consumed",
+    )
     consumer_retries: int = Field(default=3, ge=0, le=20, description="Tries before a record goes to its DLQ")
     consumer_retry_backoff_s: float = Field(default=0.2, ge=0)
     outbox_batch_size: int = Field(default=500, ge=1, le=10_000)

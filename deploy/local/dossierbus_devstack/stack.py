@@ -59,6 +59,10 @@ class Ports:
         return cls(kafka=free_port(), smtp=free_port(), services={name: free_port() for name in SERVICES})
 
 
+OTHER_RECEIVING_UNITS = ["000.00.01.H48"]
+"""Intake serves a Da Nang one-stop unit besides its Hanoi default, for agencies onboarded per unit."""
+
+
 class DevStack:
     def __init__(
         self,
@@ -115,6 +119,10 @@ class DevStack:
             "SEED_CITIZENS": str(self.seed_citizens),
             "REGISTRY_ADMIN_TOKEN": self.admin_token,
             "REGISTRY_URL": f"http://127.0.0.1:{self.ports.services['registry']}",
+            # An agency onboarded while the stack runs gets dossiers within seconds.
+            "DIRECTORY_REFRESH_S": "2",
+            "KAFKA_METADATA_MAX_AGE_MS": "2000",
+            "OTHER_RECEIVING_UNITS": json.dumps(OTHER_RECEIVING_UNITS),
             "OTEL_BSP_SCHEDULE_DELAY": os.environ.get("OTEL_BSP_SCHEDULE_DELAY", "200"),
         }
         self.services = {

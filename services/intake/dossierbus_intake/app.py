@@ -16,5 +16,5 @@ service = Service(
 )
 app = service.http_app(router, title="dossierbus intake")
 app.state.submissions = Submissions(
-    service.db, default_catalogue(), vietnam_calendar(), settings.receiving_unit
+    service.db, default_catalogue(), vietnam_calendar(), settings.receiving_units
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from datetime import date, datetime
 from typing import Any
 
@@ -13,12 +14,21 @@ from dossierbus_shared.calendar import WorkingCalendar
 from dossierbus_shared.catalogue import Catalogue, Procedure
 from dossierbus_shared.events import Applicant, Channel
 
+UNIT_IDENTIFIER_PATTERN = r"^\d{3}\.\d{2}\.\d{2}\.[A-Z]\d{2}$"
+"""Unit identifiers under QCVN 102:2016/BTTTT, e.g. 000.00.01.H26."""
+
 
 class SubmissionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     procedure_code: str = Field(min_length=1, max_length=32)
     channel: Channel = Channel.ONLINE
+    receiving_unit: str | None = Field(
+        default=None,
+        pattern=UNIT_IDENTIFIER_PATTERN,
+        description="The one-stop unit receiving the dossier (QCVN 102 identifier); this intake's default "
+        "unit when absent. It prefixes the dossier code and decides which agency handles each step.",
+    )
     applicant: Applicant
     form: dict[str, Any]
     prefilled: list[str] = Field(
@@ -41,8 +51,16 @@ class SubmissionRefused(Exception):
         self.errors = errors
 
 
-def validate_submission(request: SubmissionRequest, catalogue: Catalogue) -> tuple[Procedure, dict[str, Any]]:
-    """The procedure and the form as that procedure defines it, or SubmissionRefused naming each field."""
+def validate_submission(
+    request: SubmissionRequest, catalogue: Catalogue, units: Collection[str]
+) -> tuple[Procedure, dict[str, Any]]:
+    """The procedure and the form as that procedure defines it, or SubmissionRefused naming each field.
+    `units`: the receiving units this intake serves."""
+    if request.receiving_unit is not None and request.receiving_unit not in units:
+        raise SubmissionRefused(
+            f"receiving_unit {request.receiving_unit!r} is not a unit this intake serves",
+            [{"field": "receiving_unit", "message": f"served units: {', '.join(units)}", "type": "unknown"}],
+        )
     procedure = catalogue.procedure(request.procedure_code)
     if procedure is None:
         raise SubmissionRefused(

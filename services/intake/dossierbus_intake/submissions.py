@@ -53,17 +53,18 @@ class Receipt:
 
 class Submissions:
     def __init__(
-        self, db: Database, catalogue: Catalogue, calendar: WorkingCalendar, receiving_unit: str
+        self, db: Database, catalogue: Catalogue, calendar: WorkingCalendar, receiving_units: list[str]
     ) -> None:
         self.db = db
         self.catalogue = catalogue
         self.calendar = calendar
-        self.receiving_unit = receiving_unit
-        self.source = f"urn:dossierbus:intake:{receiving_unit}"
+        self.receiving_units = receiving_units
+        """The units this intake serves; the first is the default."""
 
     async def submit(self, request: SubmissionRequest, idempotency_key: str) -> tuple[Receipt, bool]:
         """The receipt, and whether this call created the dossier (False: a retry of an earlier call)."""
-        procedure, form = validate_submission(request, self.catalogue)
+        procedure, form = validate_submission(request, self.catalogue, self.receiving_units)
+        unit = request.receiving_unit or self.receiving_units[0]
         fingerprint = request.fingerprint()
         if existing := await self._replay(idempotency_key, fingerprint):
             return existing, False
@@ -71,9 +72,7 @@ class Submissions:
             async with self.db.transaction() as session:
                 now = datetime.now(UTC)
                 local_day = now.astimezone(self.calendar.timezone).date()
-                code = dossier_code(
-                    self.receiving_unit, local_day, await self._next_sequence(session, local_day)
-                )
+                code = dossier_code(unit, local_day, await self._next_sequence(session, unit, local_day))
                 receipt = Receipt(
                     uuid.uuid4(), code, procedure.code, now, appointment_date(self.calendar, procedure, now)
                 )
@@ -96,7 +95,7 @@ class Submissions:
                     dossier_id=receipt.dossier_id,
                     dossier_code=code,
                     procedure_code=procedure.code,
-                    receiving_unit=self.receiving_unit,
+                    receiving_unit=unit,
                     channel=request.channel,
                     applicant=request.applicant,
                     form=form,
@@ -104,7 +103,7 @@ class Submissions:
                     submitted_at=now,
                     due_date=receipt.appointment_date,
                 )
-                await stage(session, Envelope(event, source=self.source))
+                await stage(session, Envelope(event, source=f"urn:dossierbus:intake:{unit}"))
             return receipt, True
         except IntegrityError:
             # A concurrent request with the same key won the race: answer as it did.
@@ -123,10 +122,10 @@ class Submissions:
             raise IdempotencyConflict(idempotency_key)
         return Receipt(row.id, row.code, row.procedure_code, row.submitted_at, row.due_date)
 
-    async def _next_sequence(self, session: AsyncSession, day: date) -> int:
+    async def _next_sequence(self, session: AsyncSession, unit: str, day: date) -> int:
         statement = (
             insert(daily_sequences)
-            .values(receiving_unit=self.receiving_unit, day=day, last=1)
+            .values(receiving_unit=unit, day=day, last=1)
             .on_conflict_do_update(
                 index_elements=[daily_sequences.c.receiving_unit, daily_sequences.c.day],
                 set_={"last": daily_sequences.c.last + 1},

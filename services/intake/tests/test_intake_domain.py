@@ -51,6 +51,9 @@ def body(**changes: Any) -> dict[str, Any]:
     return request
 
 
+UNITS = ("000.00.01.H26", "000.00.01.H48")
+
+
 def request(**changes: Any) -> SubmissionRequest:
     return SubmissionRequest.model_validate(body(**changes))
 
@@ -64,7 +67,7 @@ def form(**changes: Any) -> dict[str, Any]:
 
 
 def test_valid_submission_gives_the_procedure_and_the_typed_form(catalogue: Catalogue) -> None:
-    procedure, validated = validate_submission(request(), catalogue)
+    procedure, validated = validate_submission(request(), catalogue, UNITS)
 
     assert procedure.code == BIRTH
     assert validated == body()["form"]
@@ -72,7 +75,7 @@ def test_valid_submission_gives_the_procedure_and_the_typed_form(catalogue: Cata
 
 def test_unknown_procedure_is_refused_naming_procedure_code(catalogue: Catalogue) -> None:
     with pytest.raises(SubmissionRefused) as caught:
-        validate_submission(request(procedure_code="9.999999"), catalogue)
+        validate_submission(request(procedure_code="9.999999"), catalogue, UNITS)
 
     assert "9.999999" in caught.value.detail
     assert [error["field"] for error in caught.value.errors] == ["procedure_code"]
@@ -94,7 +97,7 @@ def test_bad_form_is_refused_naming_the_field(
     catalogue: Catalogue, changes: dict[str, Any], field: str
 ) -> None:
     with pytest.raises(SubmissionRefused) as caught:
-        validate_submission(request(form=form(**changes)), catalogue)
+        validate_submission(request(form=form(**changes)), catalogue, UNITS)
 
     assert [error["field"] for error in caught.value.errors] == [field]
     assert field in caught.value.detail
@@ -103,11 +106,20 @@ def test_bad_form_is_refused_naming_the_field(
     assert caught.value.errors[0]["message"]
 
 
+def test_a_unit_this_intake_does_not_serve_is_refused(catalogue: Catalogue) -> None:
+    assert validate_submission(request(receiving_unit="000.00.01.H48"), catalogue, UNITS)
+    with pytest.raises(SubmissionRefused) as caught:
+        validate_submission(request(receiving_unit="000.00.07.H01"), catalogue, UNITS)
+    assert caught.value.errors[0]["field"] == "receiving_unit"
+    with pytest.raises(ValidationError, match="receiving_unit"):
+        request(receiving_unit="Hanoi")
+
+
 def test_every_bad_form_field_is_named(catalogue: Catalogue) -> None:
     bad = form(child_sex="x", place_of_birth=None, extra=True)
 
     with pytest.raises(SubmissionRefused) as caught:
-        validate_submission(request(form=bad), catalogue)
+        validate_submission(request(form=bad), catalogue, UNITS)
 
     assert {error["field"] for error in caught.value.errors} == {
         "form.child_sex",
@@ -118,7 +130,7 @@ def test_every_bad_form_field_is_named(catalogue: Catalogue) -> None:
 
 def test_form_of_another_procedure_is_refused(catalogue: Catalogue) -> None:
     with pytest.raises(SubmissionRefused) as caught:
-        validate_submission(request(procedure_code="1.000656"), catalogue)
+        validate_submission(request(procedure_code="1.000656"), catalogue, UNITS)
 
     fields = {error["field"] for error in caught.value.errors}
     assert "form.deceased_personal_id" in fields

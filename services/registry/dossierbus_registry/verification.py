@@ -83,6 +83,7 @@ class Verification:
             dossier_id=submitted.dossier_id,
             dossier_code=submitted.dossier_code,
             procedure_code=submitted.procedure_code,
+            receiving_unit=submitted.receiving_unit,
             outcome="rejected" if reasons else "verified",
             reasons=reasons,
             channel=submitted.channel,

@@ -23,11 +23,13 @@ service = Service(
     RoutingSettings(),
     migrations=Path(__file__).parent / "migrations",
     consumes=[DossierVerified.topic, *reports],
+    # Onboarded agencies' reports too, without a restart.
+    consumes_matching=r"agency\.[a-z0-9-]+\.reports",
     produces=[DossierStatusChanged.topic, *inboxes],
 )
 directory = AgencyDirectory(service.settings.registry_url, refresh_s=service.settings.directory_refresh_s)
 service.background(directory.keep_fresh)
-workflow = Workflow(catalogue)
+workflow = Workflow(catalogue, directory)
 
 
 async def record_refusal(envelope: Envelope[DossierStatusReported], reason: str) -> None:

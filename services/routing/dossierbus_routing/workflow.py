@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_routing.adapters.tables import dossiers, timeline
 from dossierbus_routing.domain import IllegalTransition, check_transition
-from dossierbus_shared.catalogue import Catalogue
+from dossierbus_shared.catalogue import Catalogue, Procedure, Step
 from dossierbus_shared.consumer import PermanentError
+from dossierbus_shared.directory import AgencyDirectory
 from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.events import (
     DossierAssigned,
@@ -38,8 +39,9 @@ def current_trace_id() -> str | None:
 
 
 class Workflow:
-    def __init__(self, catalogue: Catalogue) -> None:
+    def __init__(self, catalogue: Catalogue, directory: AgencyDirectory | None = None) -> None:
         self.catalogue = catalogue
+        self.directory = directory or AgencyDirectory.of([])
 
     async def on_verified(self, session: AsyncSession, envelope: Envelope[DossierVerified]) -> None:
         verified = envelope.data
@@ -49,6 +51,7 @@ class Workflow:
                 id=verified.dossier_id,
                 code=verified.dossier_code,
                 procedure_code=verified.procedure_code,
+                receiving_unit=verified.receiving_unit,
                 status=DossierStatus.RECEIVED.value,
                 due_date=verified.due_date,
                 submitted_at=verified.submitted_at,
@@ -87,15 +90,16 @@ class Workflow:
         if procedure is None:
             raise PermanentError(f"procedure {verified.procedure_code!r} is not in the catalogue")
         step = procedure.steps[0]
+        agency = self._agency_for(procedure, step, verified.receiving_unit)
         await session.execute(
             update(dossiers)
             .where(dossiers.c.id == verified.dossier_id)
-            .values(agency_code=step.agency, step=step.id)
+            .values(agency_code=agency, step=step.id)
         )
         assigned = DossierAssigned(
             dossier_id=verified.dossier_id,
             dossier_code=verified.dossier_code,
-            agency_code=step.agency,
+            agency_code=agency,
             procedure_code=verified.procedure_code,
             step=step.id,
             applicant=verified.applicant,
@@ -106,8 +110,13 @@ class Workflow:
         )
         await stage(session, Envelope(assigned, source=SOURCE))
         await self._record(
-            session, verified.dossier_id, envelope, "assigned", None, agency=step.agency, step=step.id
+            session, verified.dossier_id, envelope, "assigned", None, agency=agency, step=step.id
         )
+
+    def _agency_for(self, procedure: Procedure, step: Step, receiving_unit: str | None) -> str:
+        """The agency that handles this step: an onboarded agency that declared it handles the step for
+        the receiving unit (or for any unit), else the catalogue's."""
+        return self.directory.handler(procedure.code, step.id, receiving_unit) or step.agency
 
     async def on_reported(self, session: AsyncSession, envelope: Envelope[DossierStatusReported]) -> None:
         report = envelope.data

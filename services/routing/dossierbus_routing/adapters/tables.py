@@ -8,6 +8,7 @@ dossiers = Table(
     Column("id", Uuid, primary_key=True),
     Column("code", Text, nullable=False, unique=True),
     Column("procedure_code", Text, nullable=False),
+    Column("receiving_unit", Text),
     Column("status", Text, nullable=False),
     Column("agency_code", Text),
     Column("step", Text),
