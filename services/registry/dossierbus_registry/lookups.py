@@ -98,7 +98,7 @@ class Lookups:
         )
         assert procedure is not None  # allowed_fields refuses an unknown procedure
         if not (prefill and agency.sector == PORTAL_SECTOR):
-            check_agency(procedure, agency.code)
+            check_agency(procedure, agency.code, [item["procedure_code"] for item in agency.handles])
         async with self.db.transaction() as session:
             if not prefill:
                 assert request.dossier_code is not None

@@ -98,8 +98,10 @@ def allowed_fields(
     return list(dict.fromkeys(requested))
 
 
-def check_agency(procedure: Procedure, agency_code: str) -> None:
-    if agency_code not in procedure.agencies():
+def check_agency(procedure: Procedure, agency_code: str, handles: Sequence[str] = ()) -> None:
+    """The agency must handle a step of the procedure: in the catalogue, or as it declared on onboarding
+    (`handles`: the procedure codes it declared)."""
+    if agency_code not in procedure.agencies() and procedure.code not in handles:
         raise Refused(
             "agency_not_involved", f"agency {agency_code} handles no step of procedure {procedure.code}"
         )

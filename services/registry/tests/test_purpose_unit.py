@@ -65,6 +65,7 @@ def test_only_agencies_with_a_step_may_look_up() -> None:
     with pytest.raises(Refused) as error:
         check_agency(BIRTH, "police-hanoi")
     assert reason(error) == "agency_not_involved"
+    check_agency(BIRTH, "justice-danang", handles=["1.001193"])  # onboarded to handle its step
 
 
 @pytest.mark.parametrize(
