@@ -111,6 +111,8 @@ class DevStack:
             "SMTP_PORT": str(self.ports.smtp),
             "SEED_CITIZENS": str(self.seed_citizens),
             "REGISTRY_ADMIN_TOKEN": self.admin_token,
+            # Overdue dossiers are looked for every second, so tests and the demo see them at once.
+            "OVERDUE_CHECK_INTERVAL_S": os.environ.get("OVERDUE_CHECK_INTERVAL_S", "1"),
             "OTEL_BSP_SCHEDULE_DELAY": os.environ.get("OTEL_BSP_SCHEDULE_DELAY", "200"),
         }
         self.services = {
