@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import TopicPartition
 
-from reference_agency.agency import build_report, run_agency, trace_headers
+from reference_agency.agency import build_report, run_agency, scripted_statuses, trace_headers
 
 ASSIGNED = "vn.gov.dossierbus.dossier.assigned.v1"
 REPORTED = "vn.gov.dossierbus.dossier.status-reported.v1"
@@ -254,3 +254,21 @@ def test_trace_context_is_continued_or_else_restarted() -> None:
         restarted = trace_headers({"traceparent": invalid, "tracestate": "gov=1"})
         assert re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-01", restarted["traceparent"])
         assert TRACE_ID not in restarted["traceparent"] and "tracestate" not in restarted
+
+
+@pytest.mark.parametrize(
+    ("text", "statuses"),
+    [
+        ("Bệnh viện [justice-hanoi: rejects]", ("processing", "rejected")),
+        ("[justice-hanoi: asks for a supplement]", ("processing", "supplement_requested")),
+        ("Bệnh viện [justice-hanoi: holds]", ("processing",)),
+        ("Bệnh viện [police-hanoi: rejects]", None),  # another agency's script
+        ("Bệnh viện [justice-hanoi: sings]", None),  # not a behaviour
+        ("Bệnh viện Phụ sản Hà Nội", None),
+    ],
+)
+def test_a_form_marker_scripts_the_agency_for_one_dossier(
+    text: str, statuses: tuple[str, ...] | None
+) -> None:
+    assignment = {"form": {"place_of_birth": text, "child_date_of_birth": "2026-11-20", "n": 3}}
+    assert scripted_statuses(assignment, "justice-hanoi") == statuses
