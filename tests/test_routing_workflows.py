@@ -78,6 +78,8 @@ async def test_linked_birth_group_runs_across_three_agencies(
     dossier = await wait_final(http, stack, receipt["dossier_code"])
 
     assert dossier["status"] == "returned"
+    # The appointment date on the citizen's receipt is the deadline routing keeps.
+    assert dossier["deadline"]["appointment_date"] == receipt["appointment_date"] == dossier["due_date"]
     assert [(step["step"], step["agency_code"], step["status"]) for step in dossier["steps"]] == [
         (step, agency, "returned") for step, agency in BIRTH_GROUP_STEPS
     ]

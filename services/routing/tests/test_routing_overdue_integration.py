@@ -90,7 +90,7 @@ async def overdue_rows(db: Database, code: str) -> tuple[list[Any], list[Any]]:
                 .where(dossiers.c.code == code, timeline.c.event == "overdue")
             )
         ).all()
-    return events, entries
+    return list(events), list(entries)
 
 
 async def test_scan_reports_each_late_open_dossier_once(db: Database) -> None:

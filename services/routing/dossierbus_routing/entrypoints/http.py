@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dossierbus_routing.adapters.tables import dossiers, steps, timeline
 from dossierbus_routing.domain import IllegalTransition
 from dossierbus_routing.workflow import Dossier, UnknownStep, Workflow
-from dossierbus_shared.catalogue import default_catalogue
+from dossierbus_shared.catalogue import Catalogue
 from dossierbus_shared.events import PERSONAL_ID_PATTERN, ResultDocument
 from dossierbus_shared.http_errors import ProblemError
 from dossierbus_shared.service import Service
@@ -50,7 +50,7 @@ async def dossier_view(code: str, request: Request) -> dict[str, Any]:
         dossier = (await session.execute(select(dossiers).where(dossiers.c.code == code))).first()
         if dossier is None:
             raise ProblemError(404, "Not found", f"no dossier {code!r} has reached routing")
-        return await _view(session, dossier)
+        return await _view(session, dossier, request.app.state.workflow.catalogue)
 
 
 @router.post(
@@ -67,7 +67,7 @@ async def withdraw(code: str, body: Withdrawal, request: Request) -> dict[str, A
             await workflow.withdraw(session, dossier, body.reason)
         except IllegalTransition as refused:
             raise ProblemError(409, "Cannot withdraw", refused.reason) from None
-        return await _view(session, await _by_code(session, code))
+        return await _view(session, await _by_code(session, code), workflow.catalogue)
 
 
 @router.post(
@@ -93,7 +93,7 @@ async def supplement(code: str, body: Supplement, request: Request) -> dict[str,
                     {"field": "step", "location": "body", "message": str(unknown), "type": "value_error"}
                 ],
             ) from None
-        return await _view(session, await _by_code(session, code))
+        return await _view(session, await _by_code(session, code), workflow.catalogue)
 
 
 async def _by_code(session: AsyncSession, code: str, *, lock: bool = False) -> Dossier:
@@ -125,7 +125,7 @@ async def _applicants_dossier(session: AsyncSession, code: str, body: CitizenReq
     return dossier
 
 
-async def _view(session: AsyncSession, dossier: Dossier) -> dict[str, Any]:
+async def _view(session: AsyncSession, dossier: Dossier, catalogue: Catalogue) -> dict[str, Any]:
     step_rows = {
         row.step: row
         for row in (await session.execute(select(steps).where(steps.c.dossier_id == dossier.id)))
@@ -135,7 +135,7 @@ async def _view(session: AsyncSession, dossier: Dossier) -> dict[str, Any]:
             select(timeline).where(timeline.c.dossier_id == dossier.id).order_by(timeline.c.id)
         )
     ).all()
-    procedure = default_catalogue().procedure(dossier.procedure_code)
+    procedure = catalogue.procedure(dossier.procedure_code)
     order = [step.id for step in procedure.steps] if procedure else sorted(step_rows)
     return {
         "dossier_id": str(dossier.id),
