@@ -55,6 +55,21 @@ class WorkingCalendar:
             start = self.next_working_day(start)
         return start
 
+    def working_days_between(self, start: date, end: date) -> int:
+        """Working days after `start` up to and including `end`: how far a clock stopped on `start` and
+        restarted on `end` is behind (0 when both are the same day)."""
+        count = 0
+        day = start
+        while day < end:
+            day += timedelta(days=1)
+            count += self.is_working_day(day)
+        return count
+
+    def local_date(self, at: datetime) -> date:
+        if at.tzinfo is None:
+            raise ValueError("at must be timezone-aware")
+        return at.astimezone(self.timezone).date()
+
     def due_date(self, received_at: datetime, working_days: int) -> date:
         if received_at.tzinfo is None:
             raise ValueError("received_at must be timezone-aware")

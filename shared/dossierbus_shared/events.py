@@ -190,6 +190,51 @@ class DossierStatusChanged(Event):
     changed_at: datetime
 
 
+class DossierSupplemented(Event):
+    """The citizen supplied what an agency asked for and the step resumes (agency inbox; public contract)."""
+
+    type: ClassVar[str] = TYPE_PREFIX + "dossier.supplemented.v1"
+    topic: ClassVar[str] = "agency.{agency_code}.inbox"
+
+    agency_code: str = Field(pattern=AGENCY_CODE_PATTERN)
+    procedure_code: str
+    step: str
+    note: str | None = Field(default=None, max_length=2000)
+    documents: list[ResultDocument] = Field(
+        default_factory=list, description="Documents the citizen supplied (name, link, hash)"
+    )
+    due_date: date = Field(description="The due date, moved by the working days the clock was paused")
+    supplemented_at: datetime
+
+
+class DossierStepCancelled(Event):
+    """A step the agency was assigned is no longer wanted: the dossier was withdrawn by the citizen or
+    rejected at another step (the agency's inbox; public contract). Reports on it are refused from now on."""
+
+    type: ClassVar[str] = TYPE_PREFIX + "dossier.step-cancelled.v1"
+    topic: ClassVar[str] = "agency.{agency_code}.inbox"
+
+    agency_code: str = Field(pattern=AGENCY_CODE_PATTERN)
+    procedure_code: str
+    step: str
+    reason: str
+    cancelled_at: datetime
+
+
+class DossierOverdue(Event):
+    """A dossier is past its due date (working days, pauses for supplements excluded) and not finished.
+    Emitted once per dossier."""
+
+    type: ClassVar[str] = TYPE_PREFIX + "dossier.overdue.v1"
+    topic: ClassVar[str] = "dossier.overdue"
+
+    procedure_code: str
+    status: DossierStatus
+    due_date: date
+    open_steps: list[str] = Field(default_factory=list, description="Steps not finished, as step@agency")
+    detected_at: datetime
+
+
 CATALOGUE: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
@@ -198,6 +243,9 @@ CATALOGUE: dict[str, type[Event]] = {
         DossierAssigned,
         DossierStatusReported,
         DossierStatusChanged,
+        DossierSupplemented,
+        DossierStepCancelled,
+        DossierOverdue,
     )
 }
 

@@ -191,3 +191,29 @@ def test_parse_calendar_from_a_document() -> None:
 
 def test_vietnam_calendar_is_loaded_once() -> None:
     assert vietnam_calendar() is vietnam_calendar()
+
+
+def test_paused_the_same_day_loses_no_working_day(calendar: WorkingCalendar) -> None:
+    assert calendar.working_days_between(date(2026, 3, 2), date(2026, 3, 2)) == 0
+
+
+def test_paused_over_a_weekend_counts_only_the_weekdays(calendar: WorkingCalendar) -> None:
+    # Thursday 5 March to Tuesday 10 March 2026: Friday, Monday and Tuesday.
+    assert calendar.working_days_between(date(2026, 3, 5), date(2026, 3, 10)) == 3
+
+
+def test_paused_over_the_april_holidays_skips_them(calendar: WorkingCalendar) -> None:
+    # Friday 24 April to Tuesday 5 May 2026: 27 Apr (Hùng Kings, moved), 30 Apr and 1 May are holidays;
+    # 28, 29 April and 4, 5 May are working days.
+    assert calendar.working_days_between(date(2026, 4, 24), date(2026, 5, 5)) == 4
+
+
+def test_paused_over_tet_counts_nothing_inside_it(calendar: WorkingCalendar) -> None:
+    # Friday 13 February to Monday 23 February 2026: Tết takes the whole week in between.
+    assert calendar.working_days_between(date(2026, 2, 13), date(2026, 2, 23)) == 1
+
+
+def test_local_date_is_the_date_in_vietnam(calendar: WorkingCalendar) -> None:
+    assert calendar.local_date(datetime(2026, 3, 1, 18, 30, tzinfo=UTC)) == date(2026, 3, 2)
+    with pytest.raises(ValueError, match="timezone-aware"):
+        calendar.local_date(datetime(2026, 3, 1, 18, 30))

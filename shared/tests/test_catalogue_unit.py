@@ -267,3 +267,74 @@ def test_catalogue_validates_steps_when_built_directly() -> None:
 
     with pytest.raises(ValidationError, match="unknown agency 'justice-hanoi'"):
         Catalogue(agencies={}, procedures={BIRTH: procedure})
+
+
+# --- workflows ----------------------------------------------------------------------------------------
+
+
+def _procedure_with_steps(steps: list[dict[str, object]]) -> Procedure:
+    return Procedure.model_validate(
+        {
+            "code": "9.000003",
+            "version": 1,
+            "name": {"vi": "x"},
+            "legal_basis": [],
+            "processing_working_days": 1,
+            "applicant": "citizen",
+            "form": {},
+            "steps": steps,
+        }
+    )
+
+
+def test_linked_birth_group_is_birth_first_then_the_rest_in_parallel() -> None:
+    group = load_catalogue().procedures["3.000722"]
+
+    assert group.linked
+    assert [(step.id, step.agency, step.after, step.on_rejection) for step in group.steps] == [
+        ("birth-registration", "justice-hanoi", [], "reject_dossier"),
+        ("permanent-residence", "police-hanoi", ["birth-registration"], "continue"),
+        ("health-insurance-card", "social-insurance-hanoi", ["birth-registration"], "continue"),
+        ("identity-card", "police-hanoi", ["birth-registration"], "continue"),
+    ]
+    assert group.agencies() == {"justice-hanoi", "police-hanoi", "social-insurance-hanoi"}
+
+
+def test_linked_death_group_is_death_first_then_the_rest_in_parallel() -> None:
+    group = load_catalogue().procedures["2.002913"]
+
+    assert [(step.id, step.agency, step.after) for step in group.steps] == [
+        ("death-registration", "justice-hanoi", []),
+        ("residence-deletion", "police-hanoi", ["death-registration"]),
+        ("funeral-allowance", "social-insurance-hanoi", ["death-registration"]),
+    ]
+
+
+def test_single_step_procedures_default_to_rejecting_the_dossier() -> None:
+    birth = load_catalogue().procedures[BIRTH]
+
+    assert not birth.linked
+    assert birth.steps[0].after == []
+    assert birth.steps[0].on_rejection == "reject_dossier"
+    assert birth.step("birth-registration") is birth.steps[0]
+    assert birth.step("nope") is None
+
+
+def test_a_step_may_only_follow_an_earlier_step() -> None:
+    with pytest.raises(ValidationError, match="'b' must be an earlier step"):
+        _procedure_with_steps([{"id": "a", "agency": "x1", "after": ["b"]}, {"id": "b", "agency": "x2"}])
+
+
+def test_a_step_may_not_follow_itself() -> None:
+    with pytest.raises(ValidationError, match="'a' must be an earlier step"):
+        _procedure_with_steps([{"id": "a", "agency": "x1", "after": ["a"]}])
+
+
+def test_step_ids_are_unique() -> None:
+    with pytest.raises(ValidationError, match="step 'a' appears twice"):
+        _procedure_with_steps([{"id": "a", "agency": "x1"}, {"id": "a", "agency": "x2"}])
+
+
+def test_unknown_rejection_rule_is_refused() -> None:
+    with pytest.raises(ValidationError, match="on_rejection"):
+        _procedure_with_steps([{"id": "a", "agency": "x1", "on_rejection": "ignore"}])

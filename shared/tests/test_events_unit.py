@@ -14,9 +14,12 @@ from dossierbus_shared.events import (
     TYPE_PREFIX,
     Applicant,
     DossierAssigned,
+    DossierOverdue,
     DossierStatus,
     DossierStatusChanged,
     DossierStatusReported,
+    DossierStepCancelled,
+    DossierSupplemented,
     agency_topics,
 )
 
@@ -69,7 +72,12 @@ def test_fixed_topic_name_is_the_topic() -> None:
 
 
 def test_fixed_topics_are_the_non_agency_topics() -> None:
-    assert FIXED_TOPICS == ("dossier.status-changed", "dossier.submitted", "dossier.verified")
+    assert FIXED_TOPICS == (
+        "dossier.overdue",
+        "dossier.status-changed",
+        "dossier.submitted",
+        "dossier.verified",
+    )
 
 
 def test_agency_topics_gives_inbox_and_reports() -> None:
@@ -141,7 +149,7 @@ def test_status_values_are_the_wire_strings() -> None:
 
 
 def test_catalogue_types_are_prefixed_and_versioned() -> None:
-    assert len(CATALOGUE) == 5
+    assert len(CATALOGUE) == 8
     for event_type, cls in CATALOGUE.items():
         assert event_type == cls.type
         assert event_type.startswith(TYPE_PREFIX)
@@ -154,6 +162,11 @@ def test_public_contract_types_and_topics() -> None:
     assert DossierStatusReported.type == "vn.gov.dossierbus.dossier.status-reported.v1"
     assert DossierAssigned.topic == "agency.{agency_code}.inbox"
     assert DossierStatusReported.topic == "agency.{agency_code}.reports"
+    assert DossierSupplemented.type == "vn.gov.dossierbus.dossier.supplemented.v1"
+    assert DossierStepCancelled.type == "vn.gov.dossierbus.dossier.step-cancelled.v1"
+    assert DossierSupplemented.topic == DossierStepCancelled.topic == "agency.{agency_code}.inbox"
+    assert DossierOverdue.type == "vn.gov.dossierbus.dossier.overdue.v1"
+    assert DossierOverdue.topic == "dossier.overdue"
 
 
 @pytest.mark.parametrize("personal_id", ["00108512345", "0010851234567", "00108512345a"])

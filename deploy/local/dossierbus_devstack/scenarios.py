@@ -42,6 +42,31 @@ def birth_registration(index: int, email: str | None = "applicant@example.vn") -
     }
 
 
+def linked_birth(index: int, place_of_birth: str = "Bệnh viện Phụ sản Hà Nội") -> dict[str, Any]:
+    """A valid submission of the linked birth group (3.000722) by the index-th seeded citizen.
+
+    A "[<agency>: rejects | asks for a supplement | holds]" marker in `place_of_birth` scripts that
+    reference agency for this dossier.
+    """
+    body = birth_registration(index)
+    body["procedure_code"] = "3.000722"
+    body["form"]["place_of_birth"] = place_of_birth
+    return body
+
+
+def linked_death(index: int, place_of_death: str = "Bệnh viện Bạch Mai") -> dict[str, Any]:
+    """A valid submission of the linked death group (2.002913) by the index-th seeded citizen."""
+    body = birth_registration(index)
+    body["procedure_code"] = "2.002913"
+    body["form"] = {
+        "deceased_personal_id": _population[(index + 1) % SEEDED_CITIZENS].personal_id,
+        "date_of_death": "2026-11-20",
+        "place_of_death": place_of_death,
+        "relationship": "child",
+    }
+    return body
+
+
 async def submit(http: httpx.AsyncClient, stack: DevStack, body: dict[str, Any]) -> dict[str, Any]:
     response = await http.post(
         stack.url("intake", "/dossiers"), json=body, headers={"Idempotency-Key": f"test-{uuid.uuid4()}"}

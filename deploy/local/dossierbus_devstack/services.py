@@ -38,7 +38,7 @@ class ServiceProcess:
     def url(self, path: str = "") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    async def start(self, timeout_s: float = 60) -> None:
+    async def start(self, timeout_s: float = 120) -> None:
         claim_port(self.port, f"the {self.name} service")
         self.process.start()
         deadline = time.monotonic() + timeout_s

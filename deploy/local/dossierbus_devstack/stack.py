@@ -123,6 +123,8 @@ class DevStack:
             "DIRECTORY_REFRESH_S": "2",
             "KAFKA_METADATA_MAX_AGE_MS": "2000",
             "OTHER_RECEIVING_UNITS": json.dumps(OTHER_RECEIVING_UNITS),
+            # Overdue dossiers are looked for every second, so tests and the demo see them at once.
+            "OVERDUE_CHECK_INTERVAL_S": os.environ.get("OVERDUE_CHECK_INTERVAL_S", "1"),
             "OTEL_BSP_SCHEDULE_DELAY": os.environ.get("OTEL_BSP_SCHEDULE_DELAY", "200"),
         }
         self.services = {

@@ -33,15 +33,29 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 log = logging.getLogger("reference_agency")
 
 ASSIGNED_TYPE = "vn.gov.dossierbus.dossier.assigned.v1"
+SUPPLEMENTED_TYPE = "vn.gov.dossierbus.dossier.supplemented.v1"
+CANCELLED_TYPE = "vn.gov.dossierbus.dossier.step-cancelled.v1"
 REPORTED_TYPE = "vn.gov.dossierbus.dossier.status-reported.v1"
 REPORTED_SCHEMA = "https://schemas.dossierbus.gov.vn/events/dossier.status-reported.v1.json"
 DEFAULT_STEPS = ("processing", "result_ready", "returned")
+AFTER_SUPPLEMENT = ("result_ready", "returned")
 
 NOTES = {
     "processing": "Dossier received by the agency; processing started.",
+    "supplement_requested": "Please supplement the dossier as instructed.",
     "result_ready": "The result is ready for the applicant.",
     "returned": "The result has been returned to the applicant.",
+    "rejected": "The agency refuses this step.",
 }
+
+# For demonstrations and tests: a form text containing "[<agency code>: <behaviour>]" makes that agency
+# behave so for the dossier, e.g. "Bệnh viện Phụ sản Hà Nội [social-insurance-hanoi: rejects]".
+SCRIPTS = {
+    "rejects": ("processing", "rejected"),
+    "asks for a supplement": ("processing", "supplement_requested"),  # then finishes once supplemented
+    "holds": ("processing",),  # and never finishes
+}
+SCRIPT = re.compile(r"\[(?P<agency>[a-z0-9-]+): (?P<behaviour>" + "|".join(SCRIPTS) + r")\]")
 
 # Report ids are derived from the inbox event id and the status, not random: if the agency stops after
 # producing a report but before committing the inbox offset, the redelivered assignment yields reports
@@ -98,7 +112,8 @@ def _random_hex(n_bytes: int) -> str:
 
 
 def parse_assignment(value: bytes | None, headers: dict[str, str]) -> dict[str, Any]:
-    """The `dossier.assigned.v1` data of an inbox record; raise Unprocessable saying why not."""
+    """The data of an inbox record (`dossier.assigned.v1`, or `dossier.supplemented.v1` /
+    `dossier.step-cancelled.v1` about an assigned step); raise Unprocessable saying why not."""
     if headers.get("ce_specversion") != "1.0":
         raise Unprocessable(f"unsupported ce_specversion {headers.get('ce_specversion')!r}")
     if "ce_id" not in headers:
@@ -131,6 +146,16 @@ def signature(key: Ed25519PrivateKey, headers: dict[str, str], value: bytes) -> 
     """
     lines = [SIGNATURE_SCHEME, *(headers[name] for name in SIGNED_HEADERS), hashlib.sha256(value).hexdigest()]
     return base64.b64encode(key.sign("\n".join(lines).encode())).decode()
+
+
+def scripted_statuses(assignment: dict[str, Any], agency_code: str) -> tuple[str, ...] | None:
+    """The statuses a "[<agency>: <behaviour>]" marker in the form asks this agency to report, if any."""
+    form = assignment.get("form")
+    for value in form.values() if isinstance(form, dict) else ():
+        for match in SCRIPT.finditer(value if isinstance(value, str) else ""):
+            if match["agency"] == agency_code:
+                return SCRIPTS[match["behaviour"]]
+    return None
 
 
 def build_report(
@@ -257,7 +282,7 @@ async def _report_progress(
     """Report each status of `steps` for one inbox record, or log why the record is skipped."""
     headers = header_map(raw_headers)
     event_type = headers.get("ce_type")
-    if event_type != ASSIGNED_TYPE:
+    if event_type not in {ASSIGNED_TYPE, SUPPLEMENTED_TYPE, CANCELLED_TYPE}:
         log.info("skipping event of type %r (id %s)", event_type, headers.get("ce_id"))
         return
     try:
@@ -266,7 +291,16 @@ async def _report_progress(
         # It will never parse: log it and move on rather than stall every dossier queued behind it.
         log.error("skipping unprocessable record (id %s): %s", headers.get("ce_id"), error)
         return
-    log.info("dossier %s assigned (step %s)", assignment["dossier_code"], assignment["step"])
+    if event_type == CANCELLED_TYPE:
+        # A real agency stops its work on the step here; reports on it would be refused from now on.
+        log.info("dossier %s: step %s cancelled", assignment["dossier_code"], assignment["step"])
+        return
+    if event_type == SUPPLEMENTED_TYPE:
+        log.info("dossier %s supplemented (step %s)", assignment["dossier_code"], assignment["step"])
+        steps = AFTER_SUPPLEMENT
+    else:
+        log.info("dossier %s assigned (step %s)", assignment["dossier_code"], assignment["step"])
+        steps = scripted_statuses(assignment, agency_code) or steps
     for index, status in enumerate(steps):
         if index and delay_s:
             await asyncio.sleep(delay_s)  # a stand-in for the civil servants' work

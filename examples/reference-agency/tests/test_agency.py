@@ -15,7 +15,13 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import TopicPartition
 
-from reference_agency.agency import build_report, load_signing_key, run_agency, trace_headers
+from reference_agency.agency import (
+    build_report,
+    load_signing_key,
+    run_agency,
+    scripted_statuses,
+    trace_headers,
+)
 
 ASSIGNED = "vn.gov.dossierbus.dossier.assigned.v1"
 REPORTED = "vn.gov.dossierbus.dossier.status-reported.v1"
@@ -295,3 +301,21 @@ def _key_pair() -> tuple[str, str]:
         .decode()
     )
     return private_pem, public_pem
+
+
+@pytest.mark.parametrize(
+    ("text", "statuses"),
+    [
+        ("Bệnh viện [justice-hanoi: rejects]", ("processing", "rejected")),
+        ("[justice-hanoi: asks for a supplement]", ("processing", "supplement_requested")),
+        ("Bệnh viện [justice-hanoi: holds]", ("processing",)),
+        ("Bệnh viện [police-hanoi: rejects]", None),  # another agency's script
+        ("Bệnh viện [justice-hanoi: sings]", None),  # not a behaviour
+        ("Bệnh viện Phụ sản Hà Nội", None),
+    ],
+)
+def test_a_form_marker_scripts_the_agency_for_one_dossier(
+    text: str, statuses: tuple[str, ...] | None
+) -> None:
+    assignment = {"form": {"place_of_birth": text, "child_date_of_birth": "2026-11-20", "n": 3}}
+    assert scripted_statuses(assignment, "justice-hanoi") == statuses

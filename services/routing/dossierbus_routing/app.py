@@ -3,13 +3,16 @@
 from pathlib import Path
 
 from dossierbus_routing.entrypoints.http import router
+from dossierbus_routing.overdue import OverdueWatch
 from dossierbus_routing.report_auth import ReportAuthenticator
 from dossierbus_routing.settings import RoutingSettings
 from dossierbus_routing.workflow import Workflow
+from dossierbus_shared.calendar import vietnam_calendar
 from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.directory import AgencyDirectory
 from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.events import (
+    DossierOverdue,
     DossierStatusChanged,
     DossierStatusReported,
     DossierVerified,
@@ -17,19 +20,21 @@ from dossierbus_shared.events import (
 )
 from dossierbus_shared.service import Service
 
+settings = RoutingSettings()
 catalogue = default_catalogue()
+calendar = vietnam_calendar()
 inboxes, reports = zip(*(agency_topics(code) for code in sorted(catalogue.agencies)), strict=True)
 service = Service(
-    RoutingSettings(),
+    settings,
     migrations=Path(__file__).parent / "migrations",
     consumes=[DossierVerified.topic, *reports],
     # Onboarded agencies' reports too, without a restart.
     consumes_matching=r"agency\.[a-z0-9-]+\.reports",
-    produces=[DossierStatusChanged.topic, *inboxes],
+    produces=[DossierStatusChanged.topic, DossierOverdue.topic, *inboxes],
 )
-directory = AgencyDirectory(service.settings.registry_url, refresh_s=service.settings.directory_refresh_s)
+directory = AgencyDirectory(settings.registry_url, refresh_s=settings.directory_refresh_s)
 service.background(directory.keep_fresh)
-workflow = Workflow(catalogue, directory)
+workflow = Workflow(catalogue, calendar, directory=directory)
 
 
 async def record_refusal(envelope: Envelope[DossierStatusReported], reason: str) -> None:
@@ -41,4 +46,7 @@ service.consumer.on(DossierVerified)(workflow.on_verified)
 service.consumer.on(
     DossierStatusReported, authenticate=ReportAuthenticator(directory, refused=record_refusal)
 )(workflow.on_reported)
+overdue = OverdueWatch(service.db, workflow, calendar, interval_s=settings.overdue_check_interval_s)
+service.background(overdue.run)
 app = service.http_app(router, title="dossierbus routing")
+app.state.workflow = workflow

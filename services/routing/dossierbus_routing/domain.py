@@ -1,7 +1,17 @@
-"""The dossier state machine, free of I/O."""
+"""The dossier and step state machines and the rules that derive a dossier's status from its steps; no I/O.
+
+A dossier is the citizen's request; a step is one agency's part of its procedure (one step for a plain
+procedure, several for a linked one). Agencies report on steps; the dossier's status follows from them.
+"""
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import TypeVar
+
+from dossierbus_shared.catalogue import Procedure, Step
 from dossierbus_shared.events import DossierStatus as S
 
 TRANSITIONS: dict[S, frozenset[S]] = {
@@ -9,7 +19,8 @@ TRANSITIONS: dict[S, frozenset[S]] = {
     S.ACCEPTED: frozenset({S.PROCESSING, S.TRANSFERRED, S.REJECTED, S.WITHDRAWN}),
     S.PROCESSING: frozenset({S.SUPPLEMENT_REQUESTED, S.TRANSFERRED, S.RESULT_READY, S.REJECTED, S.WITHDRAWN}),
     S.SUPPLEMENT_REQUESTED: frozenset({S.PROCESSING, S.REJECTED, S.WITHDRAWN}),
-    S.TRANSFERRED: frozenset({S.PROCESSING, S.REJECTED}),
+    # A linked dossier waits at the next agencies; the citizen may still withdraw it there.
+    S.TRANSFERRED: frozenset({S.PROCESSING, S.REJECTED, S.WITHDRAWN}),
     S.RESULT_READY: frozenset({S.RETURNED}),
     S.RETURNED: frozenset(),
     S.REJECTED: frozenset(),
@@ -20,8 +31,11 @@ TRANSITIONS: dict[S, frozenset[S]] = {
 REPORTABLE = frozenset({S.PROCESSING, S.SUPPLEMENT_REQUESTED, S.RESULT_READY, S.RETURNED, S.REJECTED})
 
 
+V = TypeVar("V", bound=StrEnum)
+
+
 class IllegalTransition(Exception):
-    def __init__(self, current: S, requested: S, reason: str) -> None:
+    def __init__(self, current: str, requested: str, reason: str) -> None:
         super().__init__(reason)
         self.current = current
         self.requested = requested
@@ -31,14 +45,142 @@ class IllegalTransition(Exception):
 def check_transition(current: S, requested: S, *, by_agency: bool) -> None:
     if by_agency and requested not in REPORTABLE:
         raise IllegalTransition(current, requested, f"an agency may not report status {requested.value!r}")
-    if requested not in TRANSITIONS[current]:
-        allowed = ", ".join(sorted(status.value for status in TRANSITIONS[current])) or "none (final status)"
-        raise IllegalTransition(
-            current,
-            requested,
-            f"cannot move from {current.value!r} to {requested.value!r}; allowed: {allowed}",
-        )
+    _check(TRANSITIONS, current, requested)
 
 
 def is_final(status: S) -> bool:
     return not TRANSITIONS[status]
+
+
+class StepStatus(StrEnum):
+    """Where one agency step stands. The statuses an agency reports have the dossier statuses' names."""
+
+    WAITING = "waiting"  # for the steps it comes after
+    ASSIGNED = "assigned"  # on the agency's inbox
+    PROCESSING = "processing"
+    SUPPLEMENT_REQUESTED = "supplement_requested"
+    RESULT_READY = "result_ready"
+    RETURNED = "returned"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"  # the dossier was withdrawn, or rejected at another step
+
+
+T = StepStatus
+STEP_TRANSITIONS: dict[T, frozenset[T]] = {
+    T.WAITING: frozenset({T.ASSIGNED, T.CANCELLED}),
+    T.ASSIGNED: frozenset({T.PROCESSING, T.REJECTED, T.CANCELLED}),
+    T.PROCESSING: frozenset({T.SUPPLEMENT_REQUESTED, T.RESULT_READY, T.REJECTED, T.CANCELLED}),
+    T.SUPPLEMENT_REQUESTED: frozenset({T.PROCESSING, T.REJECTED, T.CANCELLED}),
+    T.RESULT_READY: frozenset({T.RETURNED}),
+    T.RETURNED: frozenset(),
+    T.REJECTED: frozenset(),
+    T.CANCELLED: frozenset(),
+}
+STEP_REPORTABLE = frozenset({T.PROCESSING, T.SUPPLEMENT_REQUESTED, T.RESULT_READY, T.RETURNED, T.REJECTED})
+DONE = frozenset({T.RESULT_READY, T.RETURNED})
+"""The step has its result: the steps after it may start."""
+ENDED = frozenset({T.RETURNED, T.REJECTED, T.CANCELLED})
+OPEN = frozenset({T.WAITING, T.ASSIGNED, T.PROCESSING, T.SUPPLEMENT_REQUESTED})
+
+
+def check_step_report(current: T, reported: S) -> T:
+    """The step status an agency's report moves a step to; IllegalTransition saying why not."""
+    if reported not in REPORTABLE:
+        raise IllegalTransition(current, reported, f"an agency may not report status {reported.value!r}")
+    requested = T(reported.value)
+    _check(STEP_TRANSITIONS, current, requested, what="step")
+    return requested
+
+
+def check_step_transition(current: T, requested: T) -> None:
+    _check(STEP_TRANSITIONS, current, requested, what="step")
+
+
+def _check(table: Mapping[V, frozenset[V]], current: V, requested: V, what: str = "") -> None:
+    if requested not in table[current]:
+        allowed = ", ".join(sorted(status.value for status in table[current])) or "none (final status)"
+        subject = f"{what} " if what else ""
+        raise IllegalTransition(
+            current,
+            requested,
+            f"{subject}cannot move from {current.value!r} to {requested.value!r}; allowed: {allowed}",
+        )
+
+
+# --- the workflow -------------------------------------------------------------------------------------
+
+
+def ready_steps(procedure: Procedure, steps: Mapping[str, T]) -> list[Step]:
+    """Waiting steps whose every predecessor has its result: to be assigned now."""
+    return [
+        step
+        for step in procedure.steps
+        if steps[step.id] is T.WAITING and all(steps[before] in DONE for before in step.after)
+    ]
+
+
+def blocked_steps(procedure: Procedure, steps: Mapping[str, T]) -> list[Step]:
+    """Waiting steps that can never start: a step they need was rejected or cancelled."""
+    return [
+        step
+        for step in procedure.steps
+        if steps[step.id] is T.WAITING
+        and any(steps[before] in {T.REJECTED, T.CANCELLED} for before in step.after)
+    ]
+
+
+def fatal_rejection(procedure: Procedure, steps: Mapping[str, T]) -> Step | None:
+    """The rejected step whose procedure says a rejection there rejects the whole dossier, if any."""
+    return next(
+        (
+            step
+            for step in procedure.steps
+            if steps[step.id] is T.REJECTED and step.on_rejection == "reject_dossier"
+        ),
+        None,
+    )
+
+
+def derive_status(procedure: Procedure, steps: Mapping[str, T]) -> S:
+    """The dossier's status from its steps' (the rules are listed, in order, in docs/routing.md)."""
+    if fatal_rejection(procedure, steps) is not None:
+        return S.REJECTED
+    statuses = [steps[step.id] for step in procedure.steps]
+    if all(status in ENDED for status in statuses):
+        return S.RETURNED if T.RETURNED in statuses else S.REJECTED
+    if all(status in DONE | ENDED for status in statuses):
+        return S.RESULT_READY
+    if T.SUPPLEMENT_REQUESTED in statuses:
+        return S.SUPPLEMENT_REQUESTED  # the dossier waits for the citizen: its clock is paused
+    if T.PROCESSING in statuses:
+        return S.PROCESSING
+    if any(status in DONE for status in statuses):
+        return S.TRANSFERRED  # a step has its result and the next agencies have not started yet
+    return S.ACCEPTED
+
+
+def status_path(current: S, target: S) -> list[S]:
+    """The statuses a dossier passes through to reach `target` by allowed transitions (the shortest way).
+
+    Usually just [target]. A linked dossier can need a stop on the way: when the last open step is
+    rejected with `continue` after the others returned their results, processing → result_ready →
+    returned.
+    """
+    if target is current:
+        return []
+    previous: dict[S, S] = {}
+    queue = deque([current])
+    while queue:
+        status = queue.popleft()
+        for following in sorted(TRANSITIONS[status]):
+            if following in previous or following is current:
+                continue
+            previous[following] = status
+            if following is target:
+                path = [target]
+                while previous[path[-1]] is not current:
+                    path.append(previous[path[-1]])
+                return path[::-1]
+            if not is_final(following):
+                queue.append(following)
+    raise IllegalTransition(current, target, f"no way from {current.value!r} to {target.value!r}")

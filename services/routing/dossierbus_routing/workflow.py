@@ -1,29 +1,55 @@
-"""Routing use cases: accept verified dossiers and assign them to the handling agency; apply what agencies
-report, refusing illegal transitions; every change goes to the timeline and out as an event."""
+"""Routing use cases: run each dossier through its procedure's workflow of agency steps.
+
+A verified dossier gets one row per step; steps start (are assigned on their agency's inbox) once the
+steps they come after have their result. Agencies report on steps; a report that the step machine does
+not allow is refused, logged and recorded, never applied. The dossier's status is derived from its steps
+(`domain.derive_status`), and every change goes to the timeline and out as an event, in one transaction.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from opentelemetry import trace
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dossierbus_routing.adapters.tables import dossiers, timeline
-from dossierbus_routing.domain import IllegalTransition, check_transition
+from dossierbus_routing.adapters.tables import dossiers, steps, timeline
+from dossierbus_routing.deadlines import resume
+from dossierbus_routing.domain import (
+    DONE,
+    OPEN,
+    IllegalTransition,
+    StepStatus,
+    blocked_steps,
+    check_step_report,
+    check_step_transition,
+    check_transition,
+    derive_status,
+    fatal_rejection,
+    is_final,
+    ready_steps,
+    status_path,
+)
+from dossierbus_shared.calendar import WorkingCalendar
 from dossierbus_shared.catalogue import Catalogue, Procedure, Step
 from dossierbus_shared.consumer import PermanentError
 from dossierbus_shared.directory import AgencyDirectory
 from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.events import (
+    Applicant,
     DossierAssigned,
     DossierStatus,
     DossierStatusChanged,
     DossierStatusReported,
+    DossierStepCancelled,
+    DossierSupplemented,
     DossierVerified,
     ResultDocument,
 )
@@ -31,6 +57,12 @@ from dossierbus_shared.outbox import stage
 
 log = logging.getLogger(__name__)
 SOURCE = "urn:dossierbus:routing"
+Clock = Callable[[], datetime]
+Dossier = Row[Any]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def current_trace_id() -> str | None:
@@ -38,13 +70,51 @@ def current_trace_id() -> str | None:
     return format(context.trace_id, "032x") if context.is_valid else None
 
 
+@dataclass(frozen=True)
+class Cause:
+    """Why a change happens, for the timeline: the event consumed (its id) or a request (no id), and the
+    agency step it concerns."""
+
+    event_id: UUID | None = None
+    agency: str | None = None
+    step: str | None = None
+    note: str | None = None
+
+
+class UnknownStep(Exception):
+    """A request names a step the dossier does not have, or needs to name one."""
+
+
 class Workflow:
-    def __init__(self, catalogue: Catalogue, directory: AgencyDirectory | None = None) -> None:
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        calendar: WorkingCalendar,
+        clock: Clock = utc_now,
+        directory: AgencyDirectory | None = None,
+    ) -> None:
         self.catalogue = catalogue
+        self.calendar = calendar
+        self.clock = clock
         self.directory = directory or AgencyDirectory.of([])
+
+    def _agency_for(self, procedure: Procedure, step: Step, dossier: Dossier) -> str:
+        """The agency that handles `step` of this dossier: the one place where that choice is made. An
+        onboarded agency that declared the step for the dossier's receiving unit (or for any unit) first,
+        else the catalogue's."""
+        return self.directory.handler(procedure.code, step.id, dossier.receiving_unit) or step.agency
+
+    def _procedure(self, code: str) -> Procedure:
+        procedure = self.catalogue.procedure(code)
+        if procedure is None:
+            raise PermanentError(f"procedure {code!r} is not in the catalogue")
+        return procedure
+
+    # --- events consumed -----------------------------------------------------------------------------
 
     async def on_verified(self, session: AsyncSession, envelope: Envelope[DossierVerified]) -> None:
         verified = envelope.data
+        procedure = self._procedure(verified.procedure_code)
         created = await session.execute(
             insert(dossiers)
             .values(
@@ -53,8 +123,15 @@ class Workflow:
                 procedure_code=verified.procedure_code,
                 receiving_unit=verified.receiving_unit,
                 status=DossierStatus.RECEIVED.value,
+                applicant_personal_id=verified.applicant.personal_id,
+                appointment_date=verified.due_date,
                 due_date=verified.due_date,
                 submitted_at=verified.submitted_at,
+                handed_over={
+                    "applicant": verified.applicant.model_dump(mode="json"),
+                    "form": verified.form,
+                    "national_facts": verified.national_facts,
+                },
             )
             .on_conflict_do_nothing()
             .returning(dossiers.c.id)
@@ -64,104 +141,54 @@ class Workflow:
                 "dossier %s was already verified; ignoring a second verification", verified.dossier_code
             )
             return
-        await self._record(
-            session,
-            verified.dossier_id,
-            envelope,
-            "submitted",
-            DossierStatus.RECEIVED,
-            at=verified.submitted_at,
-        )
-        if verified.outcome == "rejected":
-            await self._change(
-                session,
-                envelope,
-                DossierStatus.RECEIVED,
-                DossierStatus.REJECTED,
-                note="; ".join(verified.reasons),
-            )
-            return
-        await self._change(session, envelope, DossierStatus.RECEIVED, DossierStatus.ACCEPTED)
-        await self._assign(session, envelope)
-
-    async def _assign(self, session: AsyncSession, envelope: Envelope[DossierVerified]) -> None:
-        verified = envelope.data
-        procedure = self.catalogue.procedure(verified.procedure_code)
-        if procedure is None:
-            raise PermanentError(f"procedure {verified.procedure_code!r} is not in the catalogue")
-        step = procedure.steps[0]
-        agency = self._agency_for(procedure, step, verified.receiving_unit)
         await session.execute(
-            update(dossiers)
-            .where(dossiers.c.id == verified.dossier_id)
-            .values(agency_code=agency, step=step.id)
+            steps.insert(),
+            [
+                {
+                    "dossier_id": verified.dossier_id,
+                    "step": step.id,
+                    "after": step.after,
+                    "status": StepStatus.WAITING.value,
+                }
+                for step in procedure.steps
+            ],
         )
-        assigned = DossierAssigned(
-            dossier_id=verified.dossier_id,
-            dossier_code=verified.dossier_code,
-            agency_code=agency,
-            procedure_code=verified.procedure_code,
-            step=step.id,
-            applicant=verified.applicant,
-            form=verified.form,
-            national_facts=verified.national_facts,
-            due_date=verified.due_date,
-            assigned_at=datetime.now(UTC),
+        cause = Cause(envelope.id)
+        await self.record(
+            session, verified.dossier_id, cause, "submitted", DossierStatus.RECEIVED, at=verified.submitted_at
         )
-        await stage(session, Envelope(assigned, source=SOURCE))
-        await self._record(
-            session, verified.dossier_id, envelope, "assigned", None, agency=agency, step=step.id
-        )
-
-    def _agency_for(self, procedure: Procedure, step: Step, receiving_unit: str | None) -> str:
-        """The agency that handles this step: an onboarded agency that declared it handles the step for
-        the receiving unit (or for any unit), else the catalogue's."""
-        return self.directory.handler(procedure.code, step.id, receiving_unit) or step.agency
+        dossier = await self._lock(session, verified.dossier_id)
+        if verified.outcome == "rejected":
+            reason = "; ".join(verified.reasons)
+            await self._close_open_steps(session, dossier, procedure, cause, reason)
+            await self._change(session, dossier, DossierStatus.REJECTED, Cause(envelope.id, note=reason))
+            return
+        dossier = await self._change(session, dossier, DossierStatus.ACCEPTED, cause)
+        await self._advance(session, dossier, procedure, cause)
 
     async def on_reported(self, session: AsyncSession, envelope: Envelope[DossierStatusReported]) -> None:
         report = envelope.data
-        dossier = (
-            await session.execute(
-                select(dossiers).where(dossiers.c.id == report.dossier_id).with_for_update()
-            )
-        ).first()
-        if dossier is None:
-            raise PermanentError(f"report for unknown dossier {report.dossier_id}")
-        current = DossierStatus(dossier.status)
+        dossier = await self._lock(session, report.dossier_id)
+        procedure = self._procedure(dossier.procedure_code)
+        cause = Cause(envelope.id, report.agency_code, report.step, report.note)
         try:
-            if (report.agency_code, report.step) != (dossier.agency_code, dossier.step):
-                raise IllegalTransition(
-                    current,
-                    report.status,
-                    f"step {report.step!r} of this dossier is not assigned to agency {report.agency_code!r}",
-                )
-            check_transition(current, report.status, by_agency=True)
+            current = await self._reported_step(session, dossier, report)
+            reached = check_step_report(current, report.status)
         except IllegalTransition as refused:
             log.warning(
                 "refused report on %s from %s: %s", report.dossier_code, envelope.source, refused.reason
             )
-            await self._record(
+            await self.record(
                 session,
-                report.dossier_id,
-                envelope,
+                dossier.id,
+                Cause(envelope.id, report.agency_code, report.step, refused.reason),
                 "report-refused",
                 report.status,
-                agency=report.agency_code,
-                step=report.step,
-                note=refused.reason,
                 outcome="refused",
             )
             return
-        await self._change(
-            session,
-            envelope,
-            current,
-            report.status,
-            agency=report.agency_code,
-            step=report.step,
-            note=report.note,
-            documents=report.result_documents,
-        )
+        await self._set_step(session, dossier, report.step, reached, cause, report.result_documents)
+        await self._advance(session, dossier, procedure, cause, report.result_documents)
 
     async def record_refused_report(
         self, session: AsyncSession, envelope: Envelope[DossierStatusReported], reason: str
@@ -170,82 +197,340 @@ class Workflow:
         report = envelope.data
         known = await session.execute(select(dossiers.c.id).where(dossiers.c.id == report.dossier_id))
         if known.first() is not None:
-            await self._record(
+            await self.record(
                 session,
                 report.dossier_id,
-                envelope,
+                Cause(envelope.id, report.agency_code, report.step, reason),
                 "report-refused",
                 report.status,
-                agency=report.agency_code,
-                step=report.step,
-                note=reason,
                 outcome="refused",
             )
+
+    async def _reported_step(
+        self, session: AsyncSession, dossier: Dossier, report: DossierStatusReported
+    ) -> StepStatus:
+        """The reported step's status, once the report is known to be the assigned agency's to make."""
+        if is_final(DossierStatus(dossier.status)):
+            raise IllegalTransition(
+                dossier.status,
+                report.status,
+                f"the dossier is already {dossier.status!r} (a final status); reports are no longer taken",
+            )
+        row = (
+            await session.execute(
+                select(steps).where(steps.c.dossier_id == dossier.id, steps.c.step == report.step)
+            )
+        ).first()
+        if row is None:
+            raise IllegalTransition(
+                dossier.status,
+                report.status,
+                f"procedure {dossier.procedure_code} has no step {report.step!r}",
+            )
+        if row.agency_code != report.agency_code:
+            raise IllegalTransition(
+                row.status,
+                report.status,
+                f"step {report.step!r} of this dossier is not assigned to agency {report.agency_code!r}",
+            )
+        return StepStatus(row.status)
+
+    # --- the citizen's requests ----------------------------------------------------------------------
+
+    async def withdraw(self, session: AsyncSession, dossier: Dossier, reason: str | None) -> None:
+        """The citizen withdraws the dossier; IllegalTransition where the state machine does not allow it."""
+        check_transition(DossierStatus(dossier.status), DossierStatus.WITHDRAWN, by_agency=False)
+        procedure = self._procedure(dossier.procedure_code)
+        note = f"withdrawn by the applicant: {reason}" if reason else "withdrawn by the applicant"
+        cause = Cause(note=note)
+        await self._close_open_steps(session, dossier, procedure, cause, note)
+        await self._change(session, dossier, DossierStatus.WITHDRAWN, cause)
+
+    async def supplement(
+        self,
+        session: AsyncSession,
+        dossier: Dossier,
+        step_id: str | None,
+        note: str | None,
+        documents: Sequence[ResultDocument],
+    ) -> str:
+        """The citizen sends what an agency asked for: the step resumes, the clock restarts (the due date
+        moves by the paused working days) and the agency hears of it on its inbox. Returns the step."""
+        procedure = self._procedure(dossier.procedure_code)
+        rows = await self._steps(session, dossier.id)
+        if step_id is None:
+            waiting = sorted(
+                row.step for row in rows.values() if row.status == StepStatus.SUPPLEMENT_REQUESTED
+            )
+            if not waiting:
+                raise IllegalTransition(
+                    dossier.status,
+                    DossierStatus.PROCESSING,
+                    f"no step of this dossier waits for a supplement (the dossier is {dossier.status!r})",
+                )
+            if len(waiting) > 1:
+                raise UnknownStep(f"several steps wait for a supplement ({', '.join(waiting)}); name one")
+            step_id = waiting[0]
+        if step_id not in rows:
+            raise UnknownStep(f"procedure {dossier.procedure_code} has no step {step_id!r}")
+        row = rows[step_id]
+        if row.status != StepStatus.SUPPLEMENT_REQUESTED:
+            raise IllegalTransition(
+                row.status,
+                StepStatus.PROCESSING,
+                f"step {step_id!r} does not wait for a supplement (its status is {row.status!r})",
+            )
+        cause = Cause(agency=row.agency_code, step=step_id, note=note or "supplement sent by the applicant")
+        await self._set_step(session, dossier, step_id, StepStatus.PROCESSING, cause, event="supplemented")
+        dossier = await self._advance(session, dossier, procedure, cause)
+        supplemented = DossierSupplemented(
+            dossier_id=dossier.id,
+            dossier_code=dossier.code,
+            agency_code=row.agency_code,
+            procedure_code=dossier.procedure_code,
+            step=step_id,
+            note=note,
+            documents=list(documents),
+            due_date=dossier.due_date,
+            supplemented_at=self.clock(),
+        )
+        await stage(session, Envelope(supplemented, source=SOURCE))
+        return step_id
+
+    # --- moving steps and the dossier ----------------------------------------------------------------
+
+    async def _advance(
+        self,
+        session: AsyncSession,
+        dossier: Dossier,
+        procedure: Procedure,
+        cause: Cause,
+        documents: Sequence[ResultDocument] = (),
+    ) -> Dossier:
+        """Start what can start, close what can never run, then move the dossier to its derived status."""
+        while True:
+            statuses = {
+                step: StepStatus(row.status) for step, row in (await self._steps(session, dossier.id)).items()
+            }
+            blocked = blocked_steps(procedure, statuses)
+            for step in blocked:
+                await self._set_step(
+                    session,
+                    dossier,
+                    step.id,
+                    StepStatus.CANCELLED,
+                    Cause(cause.event_id, step=step.id, note=f"cannot start: needs {', '.join(step.after)}"),
+                )
+            if not blocked:
+                break
+        if (rejected := fatal_rejection(procedure, statuses)) is not None:
+            reason = f"rejected at step {rejected.id!r}"
+            await self._close_open_steps(session, dossier, procedure, cause, reason)
+        else:
+            for step in ready_steps(procedure, statuses):
+                await self._assign(session, dossier, procedure, step, cause)
+            statuses = {
+                step: StepStatus(row.status) for step, row in (await self._steps(session, dossier.id)).items()
+            }
+        for status in status_path(DossierStatus(dossier.status), derive_status(procedure, statuses)):
+            dossier = await self._change(session, dossier, status, cause, documents)
+        return dossier
+
+    async def _assign(
+        self,
+        session: AsyncSession,
+        dossier: Dossier,
+        procedure: Procedure,
+        step: Step,
+        cause: Cause,
+    ) -> None:
+        agency = self._agency_for(procedure, step, dossier)
+        now = self.clock()
+        await session.execute(
+            update(steps)
+            .where(steps.c.dossier_id == dossier.id, steps.c.step == step.id)
+            .values(status=StepStatus.ASSIGNED.value, agency_code=agency, assigned_at=now, updated_at=now)
+        )
+        await session.execute(
+            update(dossiers).where(dossiers.c.id == dossier.id).values(agency_code=agency, step=step.id)
+        )
+        assigned = DossierAssigned(
+            dossier_id=dossier.id,
+            dossier_code=dossier.code,
+            agency_code=agency,
+            procedure_code=dossier.procedure_code,
+            step=step.id,
+            applicant=Applicant.model_validate(dossier.handed_over["applicant"]),
+            form=dossier.handed_over["form"],
+            national_facts=dossier.handed_over["national_facts"],
+            due_date=dossier.due_date,
+            assigned_at=now,
+        )
+        await stage(session, Envelope(assigned, source=SOURCE))
+        await self.record(
+            session, dossier.id, Cause(cause.event_id, agency, step.id), "assigned", StepStatus.ASSIGNED
+        )
+
+    async def _close_open_steps(
+        self, session: AsyncSession, dossier: Dossier, procedure: Procedure, cause: Cause, reason: str
+    ) -> None:
+        """Cancel every open step; an agency already holding one is told on its inbox."""
+        for step, row in (await self._steps(session, dossier.id)).items():
+            if StepStatus(row.status) not in OPEN:
+                continue
+            await self._set_step(
+                session,
+                dossier,
+                step,
+                StepStatus.CANCELLED,
+                Cause(cause.event_id, row.agency_code, step, reason),
+            )
+            if row.agency_code is not None:
+                cancelled = DossierStepCancelled(
+                    dossier_id=dossier.id,
+                    dossier_code=dossier.code,
+                    agency_code=row.agency_code,
+                    procedure_code=dossier.procedure_code,
+                    step=step,
+                    reason=reason,
+                    cancelled_at=self.clock(),
+                )
+                await stage(session, Envelope(cancelled, source=SOURCE))
+
+    async def _set_step(
+        self,
+        session: AsyncSession,
+        dossier: Dossier,
+        step: str,
+        status: StepStatus,
+        cause: Cause,
+        documents: Sequence[ResultDocument] = (),
+        *,
+        event: str = "step-changed",
+    ) -> None:
+        row = (
+            await session.execute(
+                select(steps).where(steps.c.dossier_id == dossier.id, steps.c.step == step).with_for_update()
+            )
+        ).one()
+        check_step_transition(StepStatus(row.status), status)  # a bug if it fails: the callers checked
+        values: dict[str, Any] = {"status": status.value, "updated_at": self.clock()}
+        if documents:
+            values["result_documents"] = [
+                *row.result_documents,
+                *(d.model_dump(mode="json") for d in documents),
+            ]
+        await session.execute(
+            update(steps).where(steps.c.dossier_id == dossier.id, steps.c.step == step).values(**values)
+        )
+        agency = cause.agency or row.agency_code
+        if agency is not None:
+            await session.execute(
+                update(dossiers).where(dossiers.c.id == dossier.id).values(agency_code=agency, step=step)
+            )
+        await self.record(session, dossier.id, Cause(cause.event_id, agency, step, cause.note), event, status)
 
     async def _change(
         self,
         session: AsyncSession,
-        cause: Envelope[Any],
-        previous: DossierStatus,
+        dossier: Dossier,
         status: DossierStatus,
-        *,
-        agency: str | None = None,
-        step: str | None = None,
-        note: str | None = None,
-        documents: list[ResultDocument] | None = None,
-    ) -> None:
-        dossier_id = cause.data.dossier_id
+        cause: Cause,
+        documents: Sequence[ResultDocument] = (),
+    ) -> Dossier:
+        """Move the dossier to `status` (an allowed transition), pausing or restarting its clock."""
+        previous = DossierStatus(dossier.status)
+        check_transition(previous, status, by_agency=False)  # a bug if it fails: derived statuses are legal
+        now = self.clock()
+        values: dict[str, Any] = {"status": status.value, "updated_at": now}
+        clock_note: tuple[str, str] | None = None
+        if status is DossierStatus.SUPPLEMENT_REQUESTED:
+            values["paused_since"] = now
+            values["supplement_requests"] = dossier.supplement_requests + 1
+            clock_note = ("clock-paused", f"clock paused with {dossier.due_date.isoformat()} as due date")
+        elif previous is DossierStatus.SUPPLEMENT_REQUESTED and dossier.paused_since is not None:
+            resumed = resume(self.calendar, dossier.due_date, dossier.paused_since, now)
+            values["paused_since"] = None
+            values["paused_working_days"] = dossier.paused_working_days + resumed.paused_working_days
+            values["due_date"] = resumed.due_date
+            clock_note = (
+                "clock-resumed",
+                f"clock paused for {resumed.paused_working_days} working day(s); due date moved from "
+                f"{dossier.due_date.isoformat()} to {resumed.due_date.isoformat()}",
+            )
         dossier = (
             await session.execute(
-                update(dossiers)
-                .where(dossiers.c.id == dossier_id)
-                .values(status=status.value, updated_at=datetime.now(UTC))
-                .returning(dossiers.c.code, dossiers.c.procedure_code, dossiers.c.due_date)
+                update(dossiers).where(dossiers.c.id == dossier.id).values(**values).returning(*dossiers.c)
             )
         ).one()
+        if status is DossierStatus.RESULT_READY:
+            documents = await self._all_results(session, dossier)
         changed = DossierStatusChanged(
-            dossier_id=dossier_id,
+            dossier_id=dossier.id,
             dossier_code=dossier.code,
             procedure_code=dossier.procedure_code,
             previous_status=previous,
             status=status,
-            agency_code=agency,
-            step=step,
-            note=note,
-            result_documents=documents or [],
+            agency_code=cause.agency,
+            step=cause.step,
+            note=cause.note,
+            result_documents=list(documents),
             due_date=dossier.due_date,
-            changed_at=datetime.now(UTC),
+            changed_at=now,
         )
         await stage(session, Envelope(changed, source=SOURCE))
-        await self._record(
-            session, dossier_id, cause, "status-changed", status, agency=agency, step=step, note=note
-        )
+        await self.record(session, dossier.id, cause, "status-changed", status)
+        if clock_note is not None:
+            event, note = clock_note
+            await self.record(
+                session, dossier.id, Cause(cause.event_id, cause.agency, cause.step, note), event, status
+            )
+        return dossier
 
-    async def _record(
+    async def _all_results(self, session: AsyncSession, dossier: Dossier) -> list[ResultDocument]:
+        """Every step's result documents: a linked dossier's result is all of them."""
+        rows = (await self._steps(session, dossier.id)).values()
+        return [ResultDocument.model_validate(item) for row in rows for item in row.result_documents]
+
+    # --- storage -------------------------------------------------------------------------------------
+
+    async def _lock(self, session: AsyncSession, dossier_id: UUID) -> Dossier:
+        dossier = (
+            await session.execute(select(dossiers).where(dossiers.c.id == dossier_id).with_for_update())
+        ).first()
+        if dossier is None:
+            raise PermanentError(f"report for unknown dossier {dossier_id}")
+        return dossier
+
+    async def _steps(self, session: AsyncSession, dossier_id: UUID) -> dict[str, Row[Any]]:
+        rows = (await session.execute(select(steps).where(steps.c.dossier_id == dossier_id))).all()
+        return {row.step: row for row in rows}
+
+    async def record(
         self,
         session: AsyncSession,
         dossier_id: UUID,
-        cause: Envelope[Any],
+        cause: Cause,
         event: str,
-        status: DossierStatus | None,
+        status: DossierStatus | StepStatus | None,
         *,
         at: datetime | None = None,
-        agency: str | None = None,
-        step: str | None = None,
-        note: str | None = None,
         outcome: str = "applied",
     ) -> None:
         await session.execute(
             timeline.insert().values(
                 dossier_id=dossier_id,
-                at=at or datetime.now(UTC),
+                at=at or self.clock(),
                 event=event,
                 status=status.value if status else None,
-                agency_code=agency,
-                step=step,
-                note=note,
+                agency_code=cause.agency,
+                step=cause.step,
+                note=cause.note,
                 outcome=outcome,
-                event_id=cause.id,
+                event_id=cause.event_id,
                 trace_id=current_trace_id(),
             )
         )
+
+
+__all__ = ["DONE", "Cause", "Clock", "UnknownStep", "Workflow", "utc_now"]

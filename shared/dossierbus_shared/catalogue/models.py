@@ -52,8 +52,19 @@ class FormField(Strict):
 
 
 class Step(Strict):
-    id: str
+    """One agency's part of a procedure. Steps with no `after` start at once; the others start when every
+    step they name has its result, so a procedure is a sequence, a parallel set, or any mix of both."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     agency: str
+    name: dict[str, str] = Field(default_factory=dict)
+    after: list[str] = Field(default_factory=list, description="Steps whose result this step needs first")
+    on_rejection: Literal["reject_dossier", "continue"] = Field(
+        default="reject_dossier",
+        description="What an agency's rejection of this step does: reject the whole dossier (its open "
+        "steps are cancelled), or end this step alone (with the steps that need its result) and let "
+        "the others finish",
+    )
 
 
 class Procedure(Strict):
@@ -81,6 +92,21 @@ class Procedure(Strict):
     steps: list[Step] = Field(min_length=1)
 
     @model_validator(mode="after")
+    def _steps_form_a_workflow(self) -> Procedure:
+        seen: set[str] = set()
+        for step in self.steps:
+            if step.id in seen:
+                raise ValueError(f"procedure {self.code}: step {step.id!r} appears twice")
+            # Naming only earlier steps keeps the graph free of cycles and the file readable top-down.
+            for dependency in step.after:
+                if dependency not in seen:
+                    raise ValueError(
+                        f"procedure {self.code} step {step.id}: {dependency!r} must be an earlier step"
+                    )
+            seen.add(step.id)
+        return self
+
+    @model_validator(mode="after")
     def _purpose_is_complete(self) -> Procedure:
         if not self.consent_required and not self.consent_exemption:
             raise ValueError(f"procedure {self.code}: lookups without consent need a consent_exemption")
@@ -94,6 +120,14 @@ class Procedure(Strict):
 
     def agencies(self) -> set[str]:
         return {step.agency for step in self.steps}
+
+    def step(self, step_id: str) -> Step | None:
+        return next((step for step in self.steps if step.id == step_id), None)
+
+    @property
+    def linked(self) -> bool:
+        """Whether the procedure is a linked one (liên thông): more than one agency step."""
+        return len(self.steps) > 1
 
     def form_model(self) -> type[BaseModel]:
         """A pydantic model of this procedure's form: unknown fields are refused, each field typed.

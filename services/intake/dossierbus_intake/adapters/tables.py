@@ -1,7 +1,9 @@
 from sqlalchemy import Column, Date, DateTime, Integer, Table, Text, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
 
-from dossierbus_shared.db import metadata
+from dossierbus_shared.db import service_metadata
+
+metadata = service_metadata()
 
 dossiers = Table(
     "dossiers",

@@ -12,7 +12,9 @@ from sqlalchemy import (
     text,
 )
 
-from dossierbus_shared.db import metadata
+from dossierbus_shared.db import service_metadata
+
+metadata = service_metadata()
 
 # How to reach the applicant of each dossier, learned from dossier.submitted.
 recipients = Table(

@@ -1,7 +1,9 @@
 from sqlalchemy import BigInteger, Column, Date, DateTime, Integer, Table, Text, UniqueConstraint, Uuid, func
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
-from dossierbus_shared.db import metadata
+from dossierbus_shared.db import service_metadata
+
+metadata = service_metadata()
 
 # The reference national population database; in production an HTTP adapter replaces it.
 citizens = Table(

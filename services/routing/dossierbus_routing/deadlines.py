@@ -1,0 +1,31 @@
+"""Deadline rules, free of I/O: the clock pauses while the citizen owes a supplement, and a dossier is
+overdue once its due date has passed while it is neither finished nor paused."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from dossierbus_routing.domain import is_final
+from dossierbus_shared.calendar import WorkingCalendar
+from dossierbus_shared.events import DossierStatus
+
+
+@dataclass(frozen=True)
+class Resumption:
+    paused_working_days: int
+    due_date: date
+
+
+def resume(calendar: WorkingCalendar, due_date: date, paused_since: datetime, now: datetime) -> Resumption:
+    """The due date once the clock restarts: moved by the working days it stood still (counted from the
+    day after the pause began up to the day it ends, so a supplement sent the same day costs nothing)."""
+    paused = calendar.working_days_between(calendar.local_date(paused_since), calendar.local_date(now))
+    return Resumption(paused, calendar.add_working_days(due_date, paused))
+
+
+def is_overdue(status: DossierStatus, due_date: date, today: date) -> bool:
+    """`today` is the local date. A paused dossier is not overdue: its due date moves when it resumes."""
+    if is_final(status) or status is DossierStatus.SUPPLEMENT_REQUESTED:
+        return False
+    return today > due_date
