@@ -10,6 +10,8 @@ and produces), the Dockerfile (user) and the collector config (OTLP port).
 
 from __future__ import annotations
 
+import copy
+import functools
 import importlib.util
 import json
 import os
@@ -109,6 +111,11 @@ def kubectl_kustomize(directory: Path) -> list[Doc]:
     kubectl = shutil.which("kubectl")
     if kubectl is None:
         pytest.skip("kubectl is not installed: overlays are rendered by `kubectl kustomize`")
+    return copy.deepcopy(_kustomize_output(kubectl, directory))
+
+
+@functools.cache
+def _kustomize_output(kubectl: str, directory: Path) -> list[Doc]:
     result = subprocess.run(
         [kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=120, check=False
     )

@@ -17,6 +17,7 @@ from cryptography.x509.oid import NameOID
 from faststream.kafka.security import parse_security
 from pydantic import ValidationError
 
+from dossierbus_shared.dlq import cli as dlq_cli
 from dossierbus_shared.kafka import KafkaSecurity, creation_failures
 from dossierbus_shared.settings import ServiceSettings
 
@@ -188,3 +189,12 @@ def test_topics_that_could_not_be_created_are_reported() -> None:
         "agency.new-agency.inbox": "TopicAuthorizationFailedError: Authorization failed."
     }
     assert creation_failures([("dossier.submitted", 0)]) == {}
+
+
+def test_the_dlq_tool_refuses_an_incomplete_security_setting(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
+    monkeypatch.setenv("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512")
+    assert dlq_cli.main(["list", "dossier.submitted.dlq"]) == 2
+    assert "KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD" in capsys.readouterr().err
