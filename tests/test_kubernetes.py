@@ -24,6 +24,7 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import urlsplit
 
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
@@ -229,7 +230,7 @@ def validate_schemas(docs: list[Doc]) -> None:
             continue  # checked by the Strimzi and KEDA tests below
         try:
             kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
-        except kubernetes_validate.ValidationError as error:
+        except jsonschema.ValidationError as error:  # kubernetes_validate's, or jsonschema's own
             where = ".".join(str(part) for part in error.path)
             pytest.fail(f"{doc['kind']}/{doc['metadata']['name']}: {where}: {error.message}")
         except kubernetes_validate.SchemaNotFoundError as error:
