@@ -313,6 +313,17 @@ def test_kafka_runs_kraft_with_durable_defaults(base: list[Doc]) -> None:
     assert {"topicOperator", "userOperator"} <= set(kafka["spec"]["entityOperator"])
 
 
+def test_the_same_kafka_and_collector_as_the_compose_stack(base: list[Doc]) -> None:
+    """One Kafka version and one collector version are run and tested; the cluster runs them too."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))["services"]
+    kafka_image = next(s["image"] for s in compose.values() if s.get("image", "").startswith("apache/kafka:"))
+    assert kafka_cluster(base)["spec"]["kafka"]["version"] == kafka_image.split(":")[1]
+    collector_image = next(
+        s["image"] for s in compose.values() if "opentelemetry-collector" in s.get("image", "")
+    )
+    assert container(objects(base, "Deployment")["otel-collector"])["image"] == collector_image
+
+
 def test_every_topic_is_declared_with_replication_3_and_min_insync_2(base: list[Doc]) -> None:
     declared = declared_topics(base)
     missing = bus_topics() - set(declared)
@@ -461,6 +472,13 @@ def test_each_agency_reads_only_its_inbox_and_writes_only_its_reports(
     }
     assert {n for n, r in users.items() if allows(r, "topic", reports, "Read")} == {"dossierbus-routing"}
     assert {n for n, r in users.items() if allows(r, "group", f"agency.{code}", "Read")} == {user}
+
+
+@pytest.mark.parametrize("code", sorted(default_catalogue().agencies))
+def test_each_agency_has_quotas(code: str, base: list[Doc]) -> None:
+    quotas = objects(base, "KafkaUser")[f"agency-{code}"]["spec"].get("quotas", {})
+    for quota in ("producerByteRate", "consumerByteRate"):
+        assert isinstance(quotas.get(quota), int) and quotas[quota] > 0, f"agency-{code}: no {quota}"
 
 
 @pytest.mark.parametrize("service", sorted(SETTINGS))

@@ -66,6 +66,8 @@ IMAGE_PREFIX = "dossierbus-"  # the Dockerfile's images; overlays set registry a
 KEDA_USER = "dossierbus-keda"
 OPERATOR_USER = "dossierbus-operator"
 REPLAY_GROUP_PREFIX = "dossierbus.dlq-replay."  # dossierbus_shared.dlq.replay
+# Per agency, per broker: one misbehaving agency system cannot crowd out the others.
+AGENCY_QUOTAS = {"producerByteRate": 1024 * 1024, "consumerByteRate": 4 * 1024 * 1024}
 
 
 @dataclass(frozen=True)
@@ -172,15 +174,20 @@ def acl(kind: str, name: str, operation: str, pattern: str = "literal") -> dict[
     return {"resource": {"type": kind, "name": name, "patternType": pattern}, "operations": [operation]}
 
 
-def kafka_user(name: str, acls: Iterable[dict[str, Any]], labels: dict[str, str]) -> dict[str, Any]:
+def kafka_user(
+    name: str, acls: Iterable[dict[str, Any]], labels: dict[str, str], quotas: dict[str, int] | None = None
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "authentication": {"type": "scram-sha-512"},
+        "authorization": {"type": "simple", "acls": list(acls)},
+    }
+    if quotas:
+        spec["quotas"] = quotas
     return {
         "apiVersion": "kafka.strimzi.io/v1beta2",
         "kind": "KafkaUser",
         "metadata": {"name": name, "labels": {"strimzi.io/cluster": KAFKA_CLUSTER, **labels}},
-        "spec": {
-            "authentication": {"type": "scram-sha-512"},
-            "authorization": {"type": "simple", "acls": list(acls)},
-        },
+        "spec": spec,
     }
 
 
@@ -236,7 +243,9 @@ def kafka_users(specs: list[ServiceSpec]) -> list[dict[str, Any]]:
     users.append(kafka_user(KEDA_USER, keda_acls(specs), {"dossierbus.gov.vn/role": "autoscaler"}))
     users.append(kafka_user(OPERATOR_USER, operator_acls(), {"dossierbus.gov.vn/role": "operator"}))
     users += [
-        kafka_user(agency_user_name(code), agency_acls(code), {"dossierbus.gov.vn/role": "agency"})
+        kafka_user(
+            agency_user_name(code), agency_acls(code), {"dossierbus.gov.vn/role": "agency"}, AGENCY_QUOTAS
+        )
         for code in sorted(default_catalogue().agencies)
     ]
     return users
