@@ -582,6 +582,33 @@ def test_image_port_probes_and_service(service: str, base: list[Doc]) -> None:
     assert budget["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
 
 
+@pytest.mark.parametrize("service", sorted(SETTINGS))
+def test_settings_naming_another_service_reach_its_kubernetes_service(service: str, base: list[Doc]) -> None:
+    env = environment(base, deployment_of(base, service))
+    for field in SETTINGS[service].model_fields:
+        target = field.removesuffix("_url")
+        if field.endswith("_url") and target in SETTINGS:
+            url = urlsplit(str(env.get(field.upper(), "")))
+            kube_service = objects(base, "Service").get(str(url.hostname), {"spec": {"ports": []}})
+            ports = [p["port"] for p in kube_service["spec"]["ports"]]
+            assert url.hostname == f"dossierbus-{target}" and url.port in ports, f"{service}: {field.upper()}"
+
+
+def test_a_setting_named_after_a_service_gets_its_in_cluster_url(generator: ModuleType) -> None:
+    """How e.g. REGISTRY_URL is set: the rule the generator applies to every such setting."""
+
+    class WithRegistry(ServiceSettings):
+        service_name: str = "with-registry"
+        registry_url: str = "http://127.0.0.1:8002"
+        notifications_url: str = "http://127.0.0.1:8004"
+        webhook_url: str | None = None
+
+    assert generator.service_url_settings(WithRegistry) == {
+        "REGISTRY_URL": "http://dossierbus-registry:8002",
+        "NOTIFICATIONS_URL": "http://dossierbus-notifications:8004",
+    }
+
+
 def test_every_pod_runs_locked_down(base: list[Doc]) -> None:
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8")
     image_uid = int(re.search(r"useradd [^\n]*--uid (\d+)", dockerfile).group(1))  # type: ignore[union-attr]

@@ -109,6 +109,34 @@ class ServiceSpec:
         return self.settings.model_construct().consumer_group if self.consumes else ""
 
 
+SERVICE_SETTINGS: tuple[type[ServiceSettings], ...] = (
+    IntakeSettings,
+    RegistrySettings,
+    RoutingSettings,
+    NotificationsSettings,
+)
+
+
+def in_cluster_urls() -> dict[str, str]:
+    """Service name -> its URL inside the cluster: the Kubernetes Service in front of it."""
+    urls = {}
+    for settings in SERVICE_SETTINGS:
+        fields = settings.model_fields
+        name = fields["service_name"].default
+        urls[name] = f"http://dossierbus-{name}:{fields['http_port'].default}"
+    return urls
+
+
+def service_url_settings(settings: type[ServiceSettings]) -> dict[str, str]:
+    """`<SERVICE>_URL` for every setting named after another service (e.g. registry_url)."""
+    urls = in_cluster_urls()
+    return {
+        field.upper(): urls[field.removesuffix("_url")]
+        for field in settings.model_fields
+        if field.endswith("_url") and field.removesuffix("_url") in urls
+    }
+
+
 def agency_inboxes_and_reports() -> tuple[list[str], list[str]]:
     pairs = [agency_topics(code) for code in sorted(default_catalogue().agencies)]
     return [inbox for inbox, _ in pairs], [reports for _, reports in pairs]
@@ -270,6 +298,7 @@ def config_map(spec: ServiceSpec) -> dict[str, Any]:
         "OTEL_EXPORTER_OTLP_ENDPOINT": COLLECTOR_ENDPOINT,
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         "OTEL_SERVICE_NAME": spec.full_name,
+        **service_url_settings(spec.settings),
         **spec.environment,
     }
     return {
