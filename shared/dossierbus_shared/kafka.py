@@ -1,20 +1,95 @@
-"""Kafka clients configured once: producer settings and explicit topic creation."""
+"""Kafka clients configured once: how to connect (security), producer settings and explicit topic
+creation. Every aiokafka or FastStream client the services create takes its connection from here."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from ssl import SSLContext
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import for_code
+from aiokafka.helpers import create_ssl_context
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from dossierbus_shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
 DLQ_SUFFIX = ".dlq"
+
+_FASTSTREAM_SASL: dict[str, type[SASLPlaintext | SASLScram256 | SASLScram512]] = {
+    "PLAIN": SASLPlaintext,
+    "SCRAM-SHA-256": SASLScram256,
+    "SCRAM-SHA-512": SASLScram512,
+}
+
+
+@dataclass(frozen=True)
+class KafkaSecurity:
+    """How a client authenticates to the brokers and whether it speaks TLS (KAFKA_SECURITY_PROTOCOL etc.)."""
+
+    protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = field(default=None, repr=False)
+    ssl_cafile: str | None = None
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> KafkaSecurity:
+        password = settings.kafka_sasl_password
+        return cls(
+            protocol=settings.kafka_security_protocol,
+            sasl_mechanism=settings.kafka_sasl_mechanism,
+            sasl_username=settings.kafka_sasl_username,
+            sasl_password=password.get_secret_value() if password else None,
+            ssl_cafile=settings.kafka_ssl_cafile,
+        )
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.protocol in ("SSL", "SASL_SSL")
+
+    @property
+    def uses_sasl(self) -> bool:
+        return self.protocol.startswith("SASL_")
+
+    def ssl_context(self) -> SSLContext | None:
+        """Verifies the brokers' certificates against the CA file (or the system CAs); None without TLS."""
+        return create_ssl_context(cafile=self.ssl_cafile) if self.uses_tls else None
+
+    def client_options(self) -> dict[str, Any]:
+        """Keyword arguments for aiokafka's producer, consumer and admin client."""
+        options: dict[str, Any] = {"security_protocol": self.protocol}
+        if self.uses_tls:
+            options["ssl_context"] = self.ssl_context()
+        if self.uses_sasl:
+            options |= {
+                "sasl_mechanism": self.sasl_mechanism,
+                "sasl_plain_username": self.sasl_username,
+                "sasl_plain_password": self.sasl_password,
+            }
+        return options
+
+    def broker_security(self) -> BaseSecurity | None:
+        """The same, in the form FastStream's KafkaBroker takes (it hands it on to aiokafka)."""
+        if self.uses_sasl:
+            sasl = _FASTSTREAM_SASL[str(self.sasl_mechanism)]
+            return sasl(
+                str(self.sasl_username),
+                str(self.sasl_password),
+                ssl_context=self.ssl_context(),
+                use_ssl=self.uses_tls,
+            )
+        if self.uses_tls:
+            return BaseSecurity(ssl_context=self.ssl_context(), use_ssl=True)
+        return None
+
+
+PLAINTEXT = KafkaSecurity()
 
 
 class Producer:
@@ -29,6 +104,7 @@ class Producer:
         # refuses InitProducerId, and consumers de-duplicate by event id anyway.
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            **KafkaSecurity.from_settings(self.settings).client_options(),
             client_id=f"dossierbus-{self.settings.service_name}",
             acks="all",
             linger_ms=2,
@@ -48,26 +124,55 @@ class Producer:
         return self._producer
 
 
+class TopicCreationError(RuntimeError):
+    pass
+
+
+# Another service may create a topic between our list and our create.
+_TOPIC_ALREADY_EXISTS = 36
+
+
+def creation_failures(topic_errors: Iterable[tuple[Any, ...]]) -> dict[str, str]:
+    """Topic -> error name, from a CreateTopics response's (topic, error code[, message]) entries.
+
+    aiokafka hands these back instead of raising them: a topic the client may not create (ACLs) would
+    otherwise look created.
+    """
+    return {
+        name: for_code(code).__name__ + (f": {rest[0]}" if rest and rest[0] else "")
+        for name, code, *rest in topic_errors
+        if code not in (0, _TOPIC_ALREADY_EXISTS)
+    }
+
+
 async def ensure_topics(
-    bootstrap_servers: str, topics: Iterable[str], *, partitions: int = 6, replication: int = 1
+    bootstrap_servers: str,
+    topics: Iterable[str],
+    *,
+    partitions: int = 6,
+    replication: int = 1,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> None:
-    """Create missing topics; brokers in production do not auto-create them either."""
+    """Create missing topics; brokers in production do not auto-create them either.
+
+    Where topics are declared up front (the Kubernetes deployment's KafkaTopic resources) they all exist
+    and nothing is created; a service that may not create topics then fails here, naming the topic,
+    instead of later in its consumer.
+    """
     wanted = sorted(set(topics))
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **security.client_options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [name for name in wanted if name not in existing]
         if not missing:
             return
-        # Another service may create one of them between our list and our create.
-        with contextlib.suppress(TopicAlreadyExistsError):
-            await admin.create_topics(
-                [
-                    NewTopic(name, num_partitions=partitions, replication_factor=replication)
-                    for name in missing
-                ]
-            )
+        response = await admin.create_topics(
+            [NewTopic(name, num_partitions=partitions, replication_factor=replication) for name in missing]
+        )
+        failed = creation_failures(response.topic_errors)
+        if failed:
+            raise TopicCreationError(f"cannot create missing topics: {failed}")
         log.info("created topics %s", missing)
     finally:
         await admin.close()

@@ -29,7 +29,7 @@ from dossierbus_shared.db import Database
 from dossierbus_shared.db.migrate import upgrade_async
 from dossierbus_shared.dlq import DeadLetterPublisher
 from dossierbus_shared.http_errors import install_error_handlers
-from dossierbus_shared.kafka import Producer, ensure_topics, with_dlq
+from dossierbus_shared.kafka import KafkaSecurity, Producer, ensure_topics, with_dlq
 from dossierbus_shared.outbox import OutboxRelay
 from dossierbus_shared.settings import ServiceSettings
 from dossierbus_shared.telemetry import setup_telemetry
@@ -60,9 +60,11 @@ class Service:
         self.produces = list(produces)
         self.tracer_provider = setup_telemetry(settings.service_name, settings.spans_file)
         self.db = Database(settings.database_url, settings.db_schema)
+        self.kafka_security = KafkaSecurity.from_settings(settings)
         self.producer = Producer(settings)
         self.broker = KafkaBroker(
             settings.kafka_bootstrap_servers,
+            security=self.kafka_security.broker_security(),
             client_id=f"dossierbus-{settings.service_name}",
             middlewares=[KafkaTelemetryMiddleware(tracer_provider=self.tracer_provider)],
             request_timeout_ms=settings.kafka_request_timeout_ms,
@@ -133,7 +135,11 @@ class Service:
         for hook in self._startup_hooks:
             await hook()
         try:
-            await ensure_topics(settings.kafka_bootstrap_servers, with_dlq(self.consumes) + self.produces)
+            await ensure_topics(
+                settings.kafka_bootstrap_servers,
+                with_dlq(self.consumes) + self.produces,
+                security=self.kafka_security,
+            )
             await self.producer.start()
             await self.broker.start()
         except KafkaConnectionError as error:

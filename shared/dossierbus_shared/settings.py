@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal, Self
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
 class ServiceSettings(BaseSettings):
@@ -25,6 +30,15 @@ class ServiceSettings(BaseSettings):
         ge=500,
         description="Topic metadata refresh: how soon new matching topics are consumed",
     )
+    # How to reach a secured broker; dossierbus_shared.kafka turns these into every client's options.
+    kafka_security_protocol: KafkaSecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: KafkaSaslMechanism | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = Field(
+        default=None,
+        description="PEM file of the CA that signed the brokers' certificates (system CAs when unset)",
+    )
     consumer_retries: int = Field(default=3, ge=0, le=20, description="Tries before a record goes to its DLQ")
     consumer_retry_backoff_s: float = Field(default=0.2, ge=0)
     outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
@@ -38,6 +52,24 @@ class ServiceSettings(BaseSettings):
     spans_file: str | None = Field(
         default=None, description="Also write finished spans as JSON lines to this file (demo and tests)"
     )
+
+    @model_validator(mode="after")
+    def _kafka_security_is_complete(self) -> Self:
+        # A half-configured client would only fail later, at connection time, with a vaguer error.
+        protocol = self.kafka_security_protocol
+        if protocol.startswith("SASL_"):
+            missing = [
+                name.upper()
+                for name in ("kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password")
+                if not getattr(self, name)
+            ]
+            if missing:
+                raise ValueError(f"KAFKA_SECURITY_PROTOCOL={protocol} needs {', '.join(missing)}")
+        elif self.kafka_sasl_mechanism or self.kafka_sasl_username or self.kafka_sasl_password:
+            raise ValueError(f"KAFKA_SASL_* are set, but KAFKA_SECURITY_PROTOCOL={protocol} is not SASL")
+        if self.kafka_ssl_cafile and not protocol.endswith("SSL"):
+            raise ValueError(f"KAFKA_SSL_CAFILE is set, but KAFKA_SECURITY_PROTOCOL={protocol} is not TLS")
+        return self
 
     @property
     def db_schema(self) -> str:

@@ -23,7 +23,7 @@ from dossierbus_registry.adapters.tables import agencies
 from dossierbus_shared.catalogue import Catalogue
 from dossierbus_shared.db import Database
 from dossierbus_shared.events import agency_topics
-from dossierbus_shared.kafka import ensure_topics, with_dlq
+from dossierbus_shared.kafka import PLAINTEXT, KafkaSecurity, ensure_topics, with_dlq
 
 
 class AgencyExists(Exception):
@@ -116,9 +116,10 @@ def new_key_pair() -> tuple[str, str]:
 
 
 class AgencyCatalogue:
-    def __init__(self, db: Database, kafka_bootstrap: str) -> None:
+    def __init__(self, db: Database, kafka_bootstrap: str, kafka_security: KafkaSecurity = PLAINTEXT) -> None:
         self.db = db
         self.kafka_bootstrap = kafka_bootstrap
+        self.kafka_security = kafka_security
 
     async def load_catalogue_file(self, catalogue: Catalogue) -> None:
         """Add the catalogue file's agencies that are not there yet; onboarded details are kept."""
@@ -174,7 +175,7 @@ class AgencyCatalogue:
     ) -> tuple[AgencyRecord, Credentials]:
         checked_key = checked_public_key(public_key) if public_key else None
         # Topics first: an agency that exists must be able to use its topics at once.
-        await ensure_topics(self.kafka_bootstrap, with_dlq(agency_topics(code)))
+        await ensure_topics(self.kafka_bootstrap, with_dlq(agency_topics(code)), security=self.kafka_security)
         async with self.db.transaction() as session:
             created = await session.execute(
                 insert(agencies)

@@ -27,7 +27,7 @@ national = ReferenceNationalDatabases(service.db)
 verification = Verification(default_catalogue(), national)
 service.consumer.on(DossierSubmitted)(verification.on_submitted)
 service.consumer.on(DossierStatusChanged)(verification.on_status_changed)
-agency_catalogue = AgencyCatalogue(service.db, settings.kafka_bootstrap_servers)
+agency_catalogue = AgencyCatalogue(service.db, settings.kafka_bootstrap_servers, service.kafka_security)
 
 
 @service.on_startup

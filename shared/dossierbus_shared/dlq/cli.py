@@ -7,20 +7,27 @@ import asyncio
 import os
 import sys
 
+from pydantic import ValidationError
+
 from dossierbus_shared.dlq.replay import describe, read_dead_letters, replay
+from dossierbus_shared.kafka import KafkaSecurity
+from dossierbus_shared.settings import ServiceSettings
 
 
-async def list_letters(bootstrap: str, topic: str) -> int:
+async def list_letters(bootstrap: str, topic: str, security: KafkaSecurity) -> int:
     count = 0
-    async for letter, _ in read_dead_letters(bootstrap, topic):
+    async for letter, _ in read_dead_letters(bootstrap, topic, security=security):
         print(describe(letter))
         count += 1
     print(f"{count} dead letter(s) in {topic}")
     return 0
 
 
-async def replay_letters(bootstrap: str, topic: str, event_ids: list[str] | None, dry_run: bool) -> int:
-    letters = await replay(bootstrap, topic, event_ids=set(event_ids) if event_ids else None, dry_run=dry_run)
+async def replay_letters(
+    bootstrap: str, topic: str, event_ids: list[str] | None, dry_run: bool, security: KafkaSecurity
+) -> int:
+    chosen = set(event_ids) if event_ids else None
+    letters = await replay(bootstrap, topic, event_ids=chosen, dry_run=dry_run, security=security)
     for letter in letters:
         print(("would replay " if dry_run else "replayed ") + describe(letter))
     print(f"{len(letters)} dead letter(s) {'to replay' if dry_run else 'replayed'} from {topic}")
@@ -43,9 +50,15 @@ def main(argv: list[str] | None = None) -> int:
     again.add_argument("--dry-run", action="store_true")
     args = parser.parse_args(argv)
     try:
+        # The same KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_* and KAFKA_SSL_CAFILE variables as the services.
+        security = KafkaSecurity.from_settings(ServiceSettings())
+    except ValidationError as error:
+        print(f"dossierbus-dlq: {error}", file=sys.stderr)
+        return 2
+    try:
         if args.command == "list":
-            return asyncio.run(list_letters(args.bootstrap, args.topic))
-        return asyncio.run(replay_letters(args.bootstrap, args.topic, args.event_id, args.dry_run))
+            return asyncio.run(list_letters(args.bootstrap, args.topic, security))
+        return asyncio.run(replay_letters(args.bootstrap, args.topic, args.event_id, args.dry_run, security))
     except ValueError as error:
         print(f"dossierbus-dlq: {error}", file=sys.stderr)
         return 2

@@ -8,7 +8,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from dossierbus_shared.dlq.letters import DeadLetter
 from dossierbus_shared.envelope import header_map
-from dossierbus_shared.kafka import DLQ_SUFFIX
+from dossierbus_shared.kafka import DLQ_SUFFIX, PLAINTEXT, KafkaSecurity
 
 REPLAYED_FROM = "dlq_replayed_from"
 
@@ -22,7 +22,11 @@ Commit = Callable[[], Awaitable[None]]
 
 
 async def read_dead_letters(
-    bootstrap_servers: str, topic: str, *, group_id: str | None = None
+    bootstrap_servers: str,
+    topic: str,
+    *,
+    group_id: str | None = None,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> AsyncIterator[tuple[DeadLetter, Commit]]:
     """Every dead letter now in `topic`, oldest first per partition, with a function that commits past it.
 
@@ -35,6 +39,7 @@ async def read_dead_letters(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         fetch_max_wait_ms=20,
+        **security.client_options(),
     )
     await consumer.start()
     try:
@@ -81,7 +86,12 @@ def _committer(consumer: AIOKafkaConsumer, tp: TopicPartition, offset: int, grou
 
 
 async def replay(
-    bootstrap_servers: str, topic: str, *, event_ids: set[str] | None = None, dry_run: bool = False
+    bootstrap_servers: str,
+    topic: str,
+    *,
+    event_ids: set[str] | None = None,
+    dry_run: bool = False,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> list[DeadLetter]:
     """Republish dead letters (all not yet replayed, or only `event_ids`) to their original topics.
 
@@ -90,12 +100,14 @@ async def replay(
     group, so running it twice does not replay a letter twice; a replay of chosen events reads the whole
     topic and commits nothing, which would otherwise skip the letters passed over.
     """
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all", **security.client_options())
     await producer.start()
     replayed: list[DeadLetter] = []
     try:
         group = None if event_ids is not None else f"dossierbus.dlq-replay.{topic}"
-        async for letter, commit in read_dead_letters(bootstrap_servers, topic, group_id=group):
+        async for letter, commit in read_dead_letters(
+            bootstrap_servers, topic, group_id=group, security=security
+        ):
             if event_ids is not None and letter.event_id not in event_ids:
                 continue
             if not dry_run:
