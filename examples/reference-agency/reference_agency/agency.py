@@ -1,28 +1,33 @@
 """A reference agency system: reads its dossierbus inbox and reports progress back.
 
-It uses nothing but aiokafka and the standard library, on purpose: the agency-facing contract is plain
-Kafka plus CloudEvents 1.0 binary mode (JSON value, `ce_*` headers, W3C trace context), so any Kafka
-client in any language can do what this file does.
+It uses nothing but aiokafka, Ed25519 from `cryptography` and the standard library, on purpose: the
+agency-facing contract is plain Kafka plus CloudEvents 1.0 binary mode (JSON value, `ce_*` headers, W3C
+trace context) and an Ed25519 signature, so any Kafka client in any language can do what this file does.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import hashlib
 import json
 import logging
+import os
 import re
 import secrets
 import signal
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 log = logging.getLogger("reference_agency")
 
@@ -35,7 +40,23 @@ NOTES = {
     "processing": "Dossier received by the agency; processing started.",
     "result_ready": "The result is ready for the applicant.",
     "returned": "The result has been returned to the applicant.",
+    "supplement_requested": "Please add a certified copy of the household registration book.",
+    "rejected": "The dossier does not meet the conditions of the procedure.",
 }
+
+# How a dossier asks for another outcome than `steps`: the contract test kit sets this form field (a real
+# agency decides from the dossier itself, and must give the citizen a reason in the note).
+SCENARIO_FIELD = "contract_test"
+SCENARIO_STEPS = {
+    "supplement": ("processing", "supplement_requested"),
+    "reject": ("processing", "rejected"),
+}
+
+# What an agency signs (see docs/integrators.md): these lines joined by "\n", UTF-8, signed with Ed25519,
+# sent base64-encoded in the ce_signature header.
+SIGNATURE_SCHEME = "dossierbus-report-signature-v1"
+SIGNED_HEADERS = ("ce_id", "ce_source", "ce_type", "ce_subject", "ce_time")
+PRIVATE_KEY_ENV = "AGENCY_PRIVATE_KEY_FILE"
 
 # Report ids are derived from the inbox event id and the status, not random: if the agency stops after
 # producing a report but before committing the inbox offset, the redelivered assignment yields reports
@@ -106,10 +127,36 @@ def parse_assignment(value: bytes | None, headers: dict[str, str]) -> dict[str, 
     return data
 
 
+def load_private_key(path: Path) -> Ed25519PrivateKey:
+    """The agency's Ed25519 private key (PEM, unencrypted), whose public key the registry holds."""
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError(f"{path}: an Ed25519 private key is required, not {type(key).__name__}")
+    return key
+
+
+def signature(private_key: Ed25519PrivateKey, headers: dict[str, str], value: bytes) -> str:
+    """The `ce_signature` of a report: binds its id, source, type, subject and time to its exact bytes."""
+    lines = [SIGNATURE_SCHEME, *(headers[name] for name in SIGNED_HEADERS), hashlib.sha256(value).hexdigest()]
+    return base64.b64encode(private_key.sign("\n".join(lines).encode())).decode()
+
+
+def statuses_for(assignment: dict[str, Any], steps: Sequence[str]) -> tuple[str, ...]:
+    """The statuses to report for this dossier: `steps`, unless its form asks for another outcome."""
+    form = assignment.get("form")
+    scenario = form.get(SCENARIO_FIELD) if isinstance(form, dict) else None
+    return SCENARIO_STEPS.get(scenario, tuple(steps)) if isinstance(scenario, str) else tuple(steps)
+
+
 def build_report(
-    assignment: dict[str, Any], agency_code: str, status: str, inbox: dict[str, str]
+    assignment: dict[str, Any],
+    agency_code: str,
+    status: str,
+    inbox: dict[str, str],
+    private_key: Ed25519PrivateKey | None = None,
 ) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
-    """One `dossier.status-reported.v1` record (key, value, headers); `inbox`: the assignment's headers."""
+    """One `dossier.status-reported.v1` record (key, value, headers); `inbox`: the assignment's headers.
+    Signed when given the agency's private key (the bus refuses unsigned reports where it checks them)."""
     dossier_code: str = assignment["dossier_code"]
     documents: list[dict[str, str]] = []
     if status == "result_ready":
@@ -147,6 +194,8 @@ def build_report(
     }
     key = str(assignment["dossier_id"]).encode()
     value = json.dumps(data, ensure_ascii=False).encode()
+    if private_key is not None:
+        headers["ce_signature"] = signature(private_key, headers, value)
     return key, value, [(name, text.encode()) for name, text in headers.items()]
 
 
@@ -157,9 +206,11 @@ async def run_agency(
     steps: Sequence[str] = DEFAULT_STEPS,
     delay_s: float = 0.0,
     stop: asyncio.Event | None = None,
+    private_key: Ed25519PrivateKey | None = None,
 ) -> None:
-    """Handle the agency's inbox until `stop` is set, reporting each status of `steps` per dossier."""
-    serving = asyncio.create_task(_serve_inbox(bootstrap, agency_code, tuple(steps), delay_s))
+    """Handle the agency's inbox until `stop` is set, reporting each status of `steps` per dossier,
+    signing the reports with `private_key` when given."""
+    serving = asyncio.create_task(_serve_inbox(bootstrap, agency_code, tuple(steps), delay_s, private_key))
     stopping = asyncio.create_task((stop or asyncio.Event()).wait())
     try:
         await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -173,7 +224,13 @@ async def run_agency(
     log.info("agency %s: stopped", agency_code)
 
 
-async def _serve_inbox(bootstrap: str, agency_code: str, steps: tuple[str, ...], delay_s: float) -> None:
+async def _serve_inbox(
+    bootstrap: str,
+    agency_code: str,
+    steps: tuple[str, ...],
+    delay_s: float,
+    private_key: Ed25519PrivateKey | None,
+) -> None:
     inbox, reports = topics(agency_code)
     consumer = AIOKafkaConsumer(
         inbox,
@@ -192,7 +249,7 @@ async def _serve_inbox(bootstrap: str, agency_code: str, steps: tuple[str, ...],
         log.info("agency %s: reading %s, reporting on %s", agency_code, inbox, reports)
         async for record in consumer:
             await _report_progress(
-                producer, reports, agency_code, steps, delay_s, record.value, record.headers
+                producer, reports, agency_code, steps, delay_s, record.value, record.headers, private_key
             )
             await _commit(consumer, TopicPartition(record.topic, record.partition), record.offset + 1)
     finally:
@@ -209,6 +266,7 @@ async def _report_progress(
     delay_s: float,
     value: bytes | None,
     raw_headers: Sequence[tuple[str, bytes]],
+    private_key: Ed25519PrivateKey | None,
 ) -> None:
     """Report each status of `steps` for one inbox record, or log why the record is skipped."""
     headers = header_map(raw_headers)
@@ -223,10 +281,10 @@ async def _report_progress(
         log.error("skipping unprocessable record (id %s): %s", headers.get("ce_id"), error)
         return
     log.info("dossier %s assigned (step %s)", assignment["dossier_code"], assignment["step"])
-    for index, status in enumerate(steps):
+    for index, status in enumerate(statuses_for(assignment, steps)):
         if index and delay_s:
             await asyncio.sleep(delay_s)  # a stand-in for the civil servants' work
-        key, data, report_headers = build_report(assignment, agency_code, status, headers)
+        key, data, report_headers = build_report(assignment, agency_code, status, headers, private_key)
         # Awaiting each send keeps the statuses in order; the key keeps them on the dossier's partition.
         await producer.send_and_wait(reports_topic, value=data, key=key, headers=report_headers)
         log.info("dossier %s: reported %s", assignment["dossier_code"], status)
@@ -249,19 +307,37 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--steps", default=",".join(DEFAULT_STEPS), help="comma-separated statuses to report, in order"
     )
     parser.add_argument("--delay", type=float, default=0.0, help="seconds between two reports")
+    parser.add_argument(
+        "--private-key",
+        type=Path,
+        default=os.environ.get(PRIVATE_KEY_ENV),
+        help=f"PEM file of the agency's Ed25519 private key to sign reports with (or ${PRIVATE_KEY_ENV})",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     steps = tuple(step.strip() for step in args.steps.split(",") if step.strip())
-    asyncio.run(_serve(args.bootstrap, args.agency, steps, args.delay))
+    try:
+        private_key = load_private_key(Path(args.private_key)) if args.private_key else None
+    except (OSError, ValueError) as error:
+        parser.error(f"cannot load the private key: {error}")
+    if private_key is None:
+        log.warning("no private key: reports are not signed, and a bus that checks signatures refuses them")
+    asyncio.run(_serve(args.bootstrap, args.agency, steps, args.delay, private_key))
 
 
-async def _serve(bootstrap: str, agency_code: str, steps: tuple[str, ...], delay_s: float) -> None:
+async def _serve(
+    bootstrap: str,
+    agency_code: str,
+    steps: tuple[str, ...],
+    delay_s: float,
+    private_key: Ed25519PrivateKey | None,
+) -> None:
     # Signal handlers live here, not in run_agency, so embedding run_agency never hijacks the host's signals.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await run_agency(bootstrap, agency_code, steps=steps, delay_s=delay_s, stop=stop)
+    await run_agency(bootstrap, agency_code, steps=steps, delay_s=delay_s, stop=stop, private_key=private_key)
 
 
 if __name__ == "__main__":
