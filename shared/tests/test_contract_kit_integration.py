@@ -4,6 +4,7 @@ sign, or that answers wrongly, fails the checks it should fail and only those.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -11,13 +12,22 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dossierbus_shared.contract.kit import SCENARIO_FIELD, KitReport, run_contract_kit
 from dossierbus_shared.events import agency_topics
 from dossierbus_shared.kafka import ensure_topics
 from dossierbus_shared.signing import verify
-from reference_agency.agency import DEFAULT_STEPS, build_report, run_agency
+from reference_agency.agency import (
+    DEFAULT_STEPS,
+    Unprocessable,
+    build_report,
+    header_map,
+    parse_assignment,
+    run_agency,
+    statuses_for,
+)
 
 SCENARIOS = ("happy path", "supplement", "rejection", "malformed input")
 
@@ -84,6 +94,48 @@ async def test_an_agency_that_answers_wrongly_fails_the_scenarios_it_gets_wrong(
     assert "reported processing → returned; expected processing → result_ready" in "\n".join(
         failed["happy path"].details
     )
+
+
+async def careless_agency(bootstrap: str, code: str, key: Ed25519PrivateKey) -> None:
+    """Reports the right statuses, signed, but keyed by a random id and without the trace context."""
+    inbox, reports = agency_topics(code)
+    consumer = AIOKafkaConsumer(inbox, bootstrap_servers=bootstrap, group_id=f"agency.{code}",
+                                auto_offset_reset="earliest", fetch_max_wait_ms=20)  # fmt: skip
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await consumer.start()
+    await producer.start()
+    try:
+        async for record in consumer:
+            headers = header_map(record.headers)
+            try:
+                assigned = parse_assignment(record.value, headers)
+            except Unprocessable:
+                continue
+            for status in statuses_for(assigned, DEFAULT_STEPS):
+                _, value, report_headers = build_report(assigned, code, status, headers, key)
+                untraced = [(name, raw) for name, raw in report_headers if name != "traceparent"]
+                await producer.send_and_wait(reports, value, key=uuid.uuid4().bytes, headers=untraced)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+
+async def test_reports_with_the_wrong_key_and_no_trace_are_named(kafka_bootstrap: str) -> None:
+    code = f"kit-{uuid.uuid4().hex[:8]}"
+    await ensure_topics(kafka_bootstrap, agency_topics(code), partitions=2)
+    key = Ed25519PrivateKey.generate()
+    agency = asyncio.create_task(careless_agency(kafka_bootstrap, code, key))
+    try:
+        report = await run_contract_kit(kafka_bootstrap, code, key.public_key(), timeout_s=45, settle_s=1)
+    finally:
+        agency.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await agency
+    assert [check.name for check in report.checks if not check.passed] == list(SCENARIOS)
+    details = "\n".join(report.check("happy path").details)
+    assert "the Kafka key is" in details
+    assert "does not continue the assignment's trace" in details
+    assert report.check("signature").passed
 
 
 async def test_an_agency_that_never_answers_fails_within_the_timeout(kafka_bootstrap: str) -> None:

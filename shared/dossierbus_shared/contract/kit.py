@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import secrets
 import sys
 import time
@@ -199,7 +200,7 @@ async def run_contract_kit(
             batches = await consumer.getmany(timeout_ms=200)
             for batch in batches.values():
                 for report in batch:
-                    answered = by_key.get(report.key or b"")
+                    answered = by_key.get(report.key or b"") or by_key.get(_dossier_id(report.value))
                     if answered is None:
                         continue  # a report on another dossier (an earlier run, real traffic)
                     answered.reports.append(report)
@@ -220,6 +221,16 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicParti
     if topic not in await consumer.topics():  # also refreshes the consumer's metadata
         raise LookupError(f"topic {topic} does not exist: is the agency onboarded?")
     return [TopicPartition(topic, number) for number in sorted(consumer.partitions_for_topic(topic) or ())]
+
+
+def _dossier_id(value: bytes | None) -> bytes:
+    """The dossier a report is about by its data, to name a report sent with the wrong key."""
+    try:
+        data = json.loads(value or b"")
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return b""
+    dossier_id = data.get("dossier_id") if isinstance(data, dict) else None
+    return dossier_id.encode() if isinstance(dossier_id, str) else b""
 
 
 def _settled(case: _Case, settle_s: float) -> bool:
@@ -258,6 +269,7 @@ def _judge(case: _Case, agency_code: str, timeout_s: float) -> Check:
             problems.append(f"unexpected event type {report.type} on the reports topic")
             continue
         expected = {
+            "the Kafka key": ((record.key or b"").decode(errors="replace"), case.envelope.key),
             "ce_source": (report.source, f"urn:agency:{agency_code}"),
             "ce_subject": (headers.get("ce_subject"), assigned.dossier_code),
             "data.agency_code": (data.agency_code, agency_code),
