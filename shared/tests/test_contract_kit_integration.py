@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from dossierbus_shared.contract.kit import SCENARIO_FIELD, KitReport, run_contract_kit
 from dossierbus_shared.events import agency_topics
 from dossierbus_shared.kafka import ensure_topics
-from dossierbus_shared.signing import verify
+from dossierbus_shared.signing import sign, verify
 from reference_agency.agency import (
     DEFAULT_STEPS,
     Unprocessable,
@@ -29,7 +29,7 @@ from reference_agency.agency import (
     statuses_for,
 )
 
-SCENARIOS = ("happy path", "supplement", "rejection", "malformed input")
+SCENARIOS = ("happy path", "supplement", "rejection", "malformed input", "redelivery")
 
 
 @asynccontextmanager
@@ -64,7 +64,9 @@ async def test_the_reference_agency_passes_every_check(kafka_bootstrap: str) -> 
     assert "processing → result_ready → returned" in report.check("happy path").details[0]
     assert "processing → supplement_requested" in report.check("supplement").details[0]
     assert "processing → rejected" in report.check("rejection").details[0]
-    assert report.check("signature").details[0] == "10 reports checked against the registered key"
+    assert "processing → result_ready → returned" in report.check("redelivery").details[0]
+    # 3 + 2 + 2 + 3, and the redelivered assignment answered twice with the same three ids.
+    assert report.check("signature").details[0] == "16 reports checked against the registered key"
 
 
 async def test_an_agency_that_does_not_sign_fails_the_signature_check_only(kafka_bootstrap: str) -> None:
@@ -90,14 +92,15 @@ async def test_an_agency_that_answers_wrongly_fails_the_scenarios_it_gets_wrong(
         kafka_bootstrap, signing_key=Ed25519PrivateKey.generate(), steps=("processing", "returned")
     )
     failed = {check.name: check for check in report.checks if not check.passed}
-    assert set(failed) == {"happy path", "malformed input"}
+    assert set(failed) == {"happy path", "malformed input", "redelivery"}
     assert "reported processing → returned; expected processing → result_ready" in "\n".join(
         failed["happy path"].details
     )
 
 
-async def careless_agency(bootstrap: str, code: str, key: Ed25519PrivateKey) -> None:
-    """Reports the right statuses, signed, but keyed by a random id and without the trace context."""
+async def careless_agency(bootstrap: str, code: str, key: Ed25519PrivateKey, *, fresh_ids: bool) -> None:
+    """Reports the right statuses, signed, but with a new random report id each time (`fresh_ids`), or
+    else keyed by a random id and without the trace context."""
     inbox, reports = agency_topics(code)
     consumer = AIOKafkaConsumer(inbox, bootstrap_servers=bootstrap, group_id=f"agency.{code}",
                                 auto_offset_reset="earliest", fetch_max_wait_ms=20)  # fmt: skip
@@ -107,12 +110,20 @@ async def careless_agency(bootstrap: str, code: str, key: Ed25519PrivateKey) -> 
     try:
         async for record in consumer:
             headers = header_map(record.headers)
+            if headers.get("ce_type") != "vn.gov.dossierbus.dossier.assigned.v1":
+                continue
             try:
                 assigned = parse_assignment(record.value, headers)
             except Unprocessable:
                 continue
             for status in statuses_for(assigned, DEFAULT_STEPS):
-                _, value, report_headers = build_report(assigned, code, status, headers, key)
+                dossier_key, value, report_headers = build_report(assigned, code, status, headers, key)
+                if fresh_ids:
+                    text = {name: raw.decode() for name, raw in report_headers} | {"ce_id": str(uuid.uuid4())}
+                    text["ce_signature"] = sign(key, text, value)
+                    sent = [(name, raw.encode()) for name, raw in text.items()]
+                    await producer.send_and_wait(reports, value, key=dossier_key, headers=sent)
+                    continue
                 untraced = [(name, raw) for name, raw in report_headers if name != "traceparent"]
                 await producer.send_and_wait(reports, value, key=uuid.uuid4().bytes, headers=untraced)
     finally:
@@ -124,18 +135,32 @@ async def test_reports_with_the_wrong_key_and_no_trace_are_named(kafka_bootstrap
     code = f"kit-{uuid.uuid4().hex[:8]}"
     await ensure_topics(kafka_bootstrap, agency_topics(code), partitions=2)
     key = Ed25519PrivateKey.generate()
-    agency = asyncio.create_task(careless_agency(kafka_bootstrap, code, key))
-    try:
-        report = await run_contract_kit(kafka_bootstrap, code, key.public_key(), timeout_s=45, settle_s=1)
-    finally:
-        agency.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await agency
+    report = await kit_against_careless(kafka_bootstrap, code, key, fresh_ids=False)
     assert [check.name for check in report.checks if not check.passed] == list(SCENARIOS)
     details = "\n".join(report.check("happy path").details)
     assert "the Kafka key is" in details
     assert "does not continue the assignment's trace" in details
     assert report.check("signature").passed
+
+
+async def kit_against_careless(
+    bootstrap: str, code: str, key: Ed25519PrivateKey, *, fresh_ids: bool
+) -> KitReport:
+    agency = asyncio.create_task(careless_agency(bootstrap, code, key, fresh_ids=fresh_ids))
+    try:
+        return await run_contract_kit(bootstrap, code, key.public_key(), timeout_s=45, settle_s=1.5)
+    finally:
+        agency.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await agency
+
+
+async def test_answering_a_redelivered_assignment_with_new_report_ids_fails(kafka_bootstrap: str) -> None:
+    code = f"kit-{uuid.uuid4().hex[:8]}"
+    await ensure_topics(kafka_bootstrap, agency_topics(code), partitions=2)
+    report = await kit_against_careless(kafka_bootstrap, code, Ed25519PrivateKey.generate(), fresh_ids=True)
+    assert [check.name for check in report.checks if not check.passed] == ["redelivery"]
+    assert "got processing again with a new ce_id" in "\n".join(report.check("redelivery").details)
 
 
 async def test_an_agency_that_never_answers_fails_within_the_timeout(kafka_bootstrap: str) -> None:

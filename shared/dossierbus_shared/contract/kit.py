@@ -12,6 +12,8 @@ It publishes `dossier.assigned.v1` events on `agency.<code>.inbox` and reads `ag
 - malformed input: records the agency cannot use (not JSON, missing fields, no CloudEvents headers, an
   unknown event type) go first on a partition, then an ordinary dossier: the agency must skip them
   without reporting anything for them, and go on to handle the dossier behind them;
+- redelivery: the same assignment delivered twice (same `ce_id`, as after a crash) is answered with the
+  same report ids, so the bus drops the repeats (or is not answered twice at all);
 - signature: every report carries a `ce_signature` that verifies with the agency's registered key.
 
 Every report must also be a valid `dossier.status-reported.v1` CloudEvent for the dossier and step it
@@ -68,6 +70,7 @@ EXPECTED: dict[str, tuple[tuple[DossierStatus, ...], ...]] = {
     "supplement": ((S.SUPPLEMENT_REQUESTED,), (S.PROCESSING, S.SUPPLEMENT_REQUESTED)),
     "rejection": ((S.REJECTED,), (S.PROCESSING, S.REJECTED)),
     "malformed input": ((S.PROCESSING, S.RESULT_READY), (S.PROCESSING, S.RESULT_READY, S.RETURNED)),
+    "redelivery": ((S.PROCESSING, S.RESULT_READY), (S.PROCESSING, S.RESULT_READY, S.RETURNED)),
 }
 NOTE_REQUIRED = frozenset({S.SUPPLEMENT_REQUESTED, S.REJECTED})
 
@@ -177,6 +180,7 @@ async def run_contract_kit(
         _case("supplement", agency_code, {SCENARIO_FIELD: SUPPLEMENT}),
         _case("rejection", agency_code, {SCENARIO_FIELD: REJECT}),
         _case("malformed input", agency_code, {}),
+        _case("redelivery", agency_code, {}),
     ]
     by_key = {case.envelope.key.encode(): case for case in cases}
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=50)
@@ -194,7 +198,10 @@ async def run_contract_kit(
             if case.scenario == "malformed input":
                 for bad in malformed_records(record):
                     await producer.send_and_wait(bad.topic, bad.value, key=bad.key, headers=bad.headers)
-            await producer.send_and_wait(inbox_topic, record.value, key=record.key, headers=record.headers)
+            for _ in range(2 if case.scenario == "redelivery" else 1):
+                await producer.send_and_wait(
+                    inbox_topic, record.value, key=record.key, headers=record.headers
+                )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and not all(_settled(case, settle_s) for case in cases):
             batches = await consumer.getmany(timeout_ms=200)
@@ -253,6 +260,7 @@ def _judge(case: _Case, agency_code: str, timeout_s: float) -> Check:
     problems: list[str] = []
     statuses: list[DossierStatus] = []
     seen_ids: set[str] = set()
+    ids_by_status: dict[DossierStatus, set[str]] = {}
     assigned = case.envelope.data
     for record in case.reports:
         headers = header_map(record.headers)
@@ -285,7 +293,16 @@ def _judge(case: _Case, agency_code: str, timeout_s: float) -> Check:
             problems.append(f"traceparent {trace!r} does not continue the assignment's trace {case.trace_id}")
         if data.status in NOTE_REQUIRED and not (data.note or "").strip():
             problems.append(f"{data.status.value} without a note telling the citizen why")
+        ids_by_status.setdefault(data.status, set()).add(str(report.id))
+        if case.scenario == "redelivery" and data.status in statuses:
+            continue  # judged below, by its id
         statuses.append(data.status)
+    for status, ids in ids_by_status.items():
+        if len(ids) > 1 and case.scenario == "redelivery":
+            problems.append(
+                f"the redelivered assignment got {status.value} again with a new ce_id: the bus would take it"
+                " for a new report; derive report ids from the assignment's ce_id, or store them"
+            )
     if not statuses:
         problems.append(f"no valid report within {timeout_s:.0f} s")
     elif tuple(statuses) not in EXPECTED[case.scenario]:
