@@ -22,6 +22,13 @@ HEADER = (
 REGENERATE = "dossierbus-contract generate"
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """No `&id001` anchors for repeated parts: every part reads on its own, and every tool reads it."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def render_json(document: Mapping[str, Any]) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
 
@@ -30,7 +37,9 @@ def render_contract(catalogue: Mapping[str, type[Event]] = CATALOGUE) -> dict[st
     """Every contract file's text, by path relative to the contract directory."""
     files = {
         ASYNCAPI_FILE: HEADER
-        + yaml.safe_dump(asyncapi_document(catalogue), sort_keys=False, allow_unicode=True, width=110)
+        + yaml.dump(
+            asyncapi_document(catalogue), Dumper=_PlainDumper, sort_keys=False, allow_unicode=True, width=110
+        )
     }
     for name, schema in event_schemas(catalogue).items():
         files[f"{SCHEMAS_DIR}/{name}.json"] = render_json(schema)
