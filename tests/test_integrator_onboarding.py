@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from dossierbus_devstack.stack import DevStack
-from dossierbus_shared.signing import load_private_key, load_public_key
+from dossierbus_shared.signing import load_public_key
 from reference_agency.agency import run_agency
 
 pytestmark = pytest.mark.slow
@@ -45,7 +45,7 @@ async def test_an_agency_onboarded_by_the_registry_passes_the_contract_kit(
 
     stop = asyncio.Event()
     agency = asyncio.create_task(
-        run_agency(stack.kafka_bootstrap, code, stop=stop, private_key=load_private_key(private_pem))
+        run_agency(stack.kafka_bootstrap, code, stop=stop, private_key_pem=private_pem)
     )
     try:
         command = [

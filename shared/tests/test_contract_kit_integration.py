@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dossierbus_shared.contract.kit import SCENARIO_FIELD, KitReport, run_contract_kit
@@ -41,12 +42,19 @@ async def reference_agency(
     code = f"kit-{uuid.uuid4().hex[:8]}"
     await ensure_topics(bootstrap, agency_topics(code), partitions=2)
     stop = asyncio.Event()
-    task = asyncio.create_task(run_agency(bootstrap, code, steps=steps, stop=stop, private_key=private_key))
+    pem = private_pem(private_key) if private_key else None
+    task = asyncio.create_task(run_agency(bootstrap, code, steps=steps, stop=stop, private_key_pem=pem))
     try:
         yield code
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=15)  # re-raises whatever the agency died of
+
+
+def private_pem(key: Ed25519PrivateKey) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
 
 
 async def kit_against(

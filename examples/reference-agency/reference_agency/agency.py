@@ -1,8 +1,9 @@
 """A reference agency system: reads its dossierbus inbox and reports progress back.
 
-It uses nothing but aiokafka, Ed25519 from `cryptography` and the standard library, on purpose: the
-agency-facing contract is plain Kafka plus CloudEvents 1.0 binary mode (JSON value, `ce_*` headers, W3C
-trace context) and an Ed25519 signature, so any Kafka client in any language can do what this file does.
+It uses nothing but aiokafka, the standard library and an Ed25519 implementation (`cryptography`), on
+purpose: the agency-facing contract is plain Kafka plus CloudEvents 1.0 binary mode (JSON value, `ce_*`
+headers, W3C trace context) and a signature over each report, so any Kafka client in any language, with
+any Ed25519 library, can do what this file does.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.errors import CommitFailedError
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 log = logging.getLogger("reference_agency")
 
@@ -45,23 +46,21 @@ NOTES = {
 }
 
 # How a dossier asks for another outcome than `steps`: the contract test kit sets this form field (a real
-# agency decides from the dossier itself, and must give the citizen a reason in the note).
+# agency decides from the dossier itself, and gives the citizen the reason in the note).
 SCENARIO_FIELD = "contract_test"
 SCENARIO_STEPS = {
     "supplement": ("processing", "supplement_requested"),
     "reject": ("processing", "rejected"),
 }
 
-# What an agency signs (see docs/integrators.md): these lines joined by "\n", UTF-8, signed with Ed25519,
-# sent base64-encoded in the ce_signature header.
-SIGNATURE_SCHEME = "dossierbus-report-signature-v1"
-SIGNED_HEADERS = ("ce_id", "ce_source", "ce_type", "ce_subject", "ce_time")
-PRIVATE_KEY_ENV = "AGENCY_PRIVATE_KEY_FILE"
-
 # Report ids are derived from the inbox event id and the status, not random: if the agency stops after
 # producing a report but before committing the inbox offset, the redelivered assignment yields reports
 # with the same ce_ids, which the bus drops as duplicates. Any fixed namespace UUID works.
 REPORT_ID_NAMESPACE = uuid.UUID("6f1c2a4e-8d3b-4e6a-9a57-0c1d2e3f4a5b")
+
+# The signature scheme: Ed25519 over these lines, the value's SHA-256 last; base64 in `ce_signature`.
+SIGNATURE_SCHEME = "dossierbus-report-signature-v1"
+SIGNED_HEADERS = ("ce_id", "ce_source", "ce_type", "ce_subject", "ce_time")
 
 TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 
@@ -108,6 +107,13 @@ def _random_hex(n_bytes: int) -> str:
     return value if value.strip("0") else _random_hex(n_bytes)
 
 
+def statuses_for(assignment: dict[str, Any], steps: Sequence[str]) -> tuple[str, ...]:
+    """The statuses to report for this dossier: `steps`, unless its form asks for another outcome."""
+    form = assignment.get("form")
+    scenario = form.get(SCENARIO_FIELD) if isinstance(form, dict) else None
+    return SCENARIO_STEPS.get(scenario, tuple(steps)) if isinstance(scenario, str) else tuple(steps)
+
+
 def parse_assignment(value: bytes | None, headers: dict[str, str]) -> dict[str, Any]:
     """The `dossier.assigned.v1` data of an inbox record; raise Unprocessable saying why not."""
     if headers.get("ce_specversion") != "1.0":
@@ -127,25 +133,21 @@ def parse_assignment(value: bytes | None, headers: dict[str, str]) -> dict[str, 
     return data
 
 
-def load_private_key(path: Path) -> Ed25519PrivateKey:
-    """The agency's Ed25519 private key (PEM, unencrypted), whose public key the registry holds."""
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+def load_signing_key(pem: str) -> Ed25519PrivateKey:
+    """The agency's private key (PKCS#8 PEM, as the registry issues it on onboarding)."""
+    key = load_pem_private_key(pem.encode(), password=None)
     if not isinstance(key, Ed25519PrivateKey):
-        raise ValueError(f"{path}: an Ed25519 private key is required, not {type(key).__name__}")
+        raise ValueError(f"an Ed25519 private key is required, not {type(key).__name__}")
     return key
 
 
-def signature(private_key: Ed25519PrivateKey, headers: dict[str, str], value: bytes) -> str:
-    """The `ce_signature` of a report: binds its id, source, type, subject and time to its exact bytes."""
+def signature(key: Ed25519PrivateKey, headers: dict[str, str], value: bytes) -> str:
+    """The `ce_signature` of a report: the bus checks it with the public key registered for the agency.
+
+    Signing the id and time with the body means a report can be neither altered nor re-sent as a new one.
+    """
     lines = [SIGNATURE_SCHEME, *(headers[name] for name in SIGNED_HEADERS), hashlib.sha256(value).hexdigest()]
-    return base64.b64encode(private_key.sign("\n".join(lines).encode())).decode()
-
-
-def statuses_for(assignment: dict[str, Any], steps: Sequence[str]) -> tuple[str, ...]:
-    """The statuses to report for this dossier: `steps`, unless its form asks for another outcome."""
-    form = assignment.get("form")
-    scenario = form.get(SCENARIO_FIELD) if isinstance(form, dict) else None
-    return SCENARIO_STEPS.get(scenario, tuple(steps)) if isinstance(scenario, str) else tuple(steps)
+    return base64.b64encode(key.sign("\n".join(lines).encode())).decode()
 
 
 def build_report(
@@ -153,10 +155,10 @@ def build_report(
     agency_code: str,
     status: str,
     inbox: dict[str, str],
-    private_key: Ed25519PrivateKey | None = None,
+    key: Ed25519PrivateKey | None = None,
 ) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
-    """One `dossier.status-reported.v1` record (key, value, headers); `inbox`: the assignment's headers.
-    Signed when given the agency's private key (the bus refuses unsigned reports where it checks them)."""
+    """One `dossier.status-reported.v1` record (key, value, headers), signed with `key` when given;
+    `inbox`: the assignment's headers."""
     dossier_code: str = assignment["dossier_code"]
     documents: list[dict[str, str]] = []
     if status == "result_ready":
@@ -192,11 +194,11 @@ def build_report(
         "content-type": "application/json",
         **trace_headers(inbox),
     }
-    key = str(assignment["dossier_id"]).encode()
     value = json.dumps(data, ensure_ascii=False).encode()
-    if private_key is not None:
-        headers["ce_signature"] = signature(private_key, headers, value)
-    return key, value, [(name, text.encode()) for name, text in headers.items()]
+    if key is not None:
+        headers["ce_signature"] = signature(key, headers, value)
+    record_key = str(assignment["dossier_id"]).encode()
+    return record_key, value, [(name, text.encode()) for name, text in headers.items()]
 
 
 async def run_agency(
@@ -205,12 +207,13 @@ async def run_agency(
     *,
     steps: Sequence[str] = DEFAULT_STEPS,
     delay_s: float = 0.0,
+    private_key_pem: str | None = None,
     stop: asyncio.Event | None = None,
-    private_key: Ed25519PrivateKey | None = None,
 ) -> None:
     """Handle the agency's inbox until `stop` is set, reporting each status of `steps` per dossier,
-    signing the reports with `private_key` when given."""
-    serving = asyncio.create_task(_serve_inbox(bootstrap, agency_code, tuple(steps), delay_s, private_key))
+    each report signed with the agency's private key (unsigned without one: the bus refuses those)."""
+    key = load_signing_key(private_key_pem) if private_key_pem else None
+    serving = asyncio.create_task(_serve_inbox(bootstrap, agency_code, tuple(steps), delay_s, key))
     stopping = asyncio.create_task((stop or asyncio.Event()).wait())
     try:
         await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -229,7 +232,7 @@ async def _serve_inbox(
     agency_code: str,
     steps: tuple[str, ...],
     delay_s: float,
-    private_key: Ed25519PrivateKey | None,
+    key: Ed25519PrivateKey | None,
 ) -> None:
     inbox, reports = topics(agency_code)
     consumer = AIOKafkaConsumer(
@@ -249,7 +252,7 @@ async def _serve_inbox(
         log.info("agency %s: reading %s, reporting on %s", agency_code, inbox, reports)
         async for record in consumer:
             await _report_progress(
-                producer, reports, agency_code, steps, delay_s, record.value, record.headers, private_key
+                producer, reports, agency_code, steps, delay_s, key, record.value, record.headers
             )
             await _commit(consumer, TopicPartition(record.topic, record.partition), record.offset + 1)
     finally:
@@ -264,9 +267,9 @@ async def _report_progress(
     agency_code: str,
     steps: tuple[str, ...],
     delay_s: float,
+    key: Ed25519PrivateKey | None,
     value: bytes | None,
     raw_headers: Sequence[tuple[str, bytes]],
-    private_key: Ed25519PrivateKey | None,
 ) -> None:
     """Report each status of `steps` for one inbox record, or log why the record is skipped."""
     headers = header_map(raw_headers)
@@ -284,9 +287,9 @@ async def _report_progress(
     for index, status in enumerate(statuses_for(assignment, steps)):
         if index and delay_s:
             await asyncio.sleep(delay_s)  # a stand-in for the civil servants' work
-        key, data, report_headers = build_report(assignment, agency_code, status, headers, private_key)
+        record_key, data, report_headers = build_report(assignment, agency_code, status, headers, key)
         # Awaiting each send keeps the statuses in order; the key keeps them on the dossier's partition.
-        await producer.send_and_wait(reports_topic, value=data, key=key, headers=report_headers)
+        await producer.send_and_wait(reports_topic, value=data, key=record_key, headers=report_headers)
         log.info("dossier %s: reported %s", assignment["dossier_code"], status)
 
 
@@ -309,35 +312,35 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--delay", type=float, default=0.0, help="seconds between two reports")
     parser.add_argument(
         "--private-key",
-        type=Path,
-        default=os.environ.get(PRIVATE_KEY_ENV),
-        help=f"PEM file of the agency's Ed25519 private key to sign reports with (or ${PRIVATE_KEY_ENV})",
+        default=os.environ.get("AGENCY_PRIVATE_KEY_FILE"),
+        help="file with the agency's Ed25519 private key (PEM) that signs reports [$AGENCY_PRIVATE_KEY_FILE]",
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     steps = tuple(step.strip() for step in args.steps.split(",") if step.strip())
-    try:
-        private_key = load_private_key(Path(args.private_key)) if args.private_key else None
-    except (OSError, ValueError) as error:
-        parser.error(f"cannot load the private key: {error}")
-    if private_key is None:
-        log.warning("no private key: reports are not signed, and a bus that checks signatures refuses them")
-    asyncio.run(_serve(args.bootstrap, args.agency, steps, args.delay, private_key))
+    private_key_pem = None
+    if args.private_key:
+        try:
+            private_key_pem = Path(args.private_key).read_text()
+            load_signing_key(private_key_pem)
+        except (OSError, ValueError) as error:
+            parser.error(f"--private-key {args.private_key}: {error}")
+    else:
+        log.warning("no --private-key: reports go out unsigned, and the bus refuses unsigned reports")
+    asyncio.run(_serve(args.bootstrap, args.agency, steps, args.delay, private_key_pem))
 
 
 async def _serve(
-    bootstrap: str,
-    agency_code: str,
-    steps: tuple[str, ...],
-    delay_s: float,
-    private_key: Ed25519PrivateKey | None,
+    bootstrap: str, agency_code: str, steps: tuple[str, ...], delay_s: float, private_key_pem: str | None
 ) -> None:
     # Signal handlers live here, not in run_agency, so embedding run_agency never hijacks the host's signals.
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    await run_agency(bootstrap, agency_code, steps=steps, delay_s=delay_s, stop=stop, private_key=private_key)
+    await run_agency(
+        bootstrap, agency_code, steps=steps, delay_s=delay_s, private_key_pem=private_key_pem, stop=stop
+    )
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import json
 import re
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.structs import TopicPartition
 
-from reference_agency.agency import build_report, run_agency, trace_headers
+from reference_agency.agency import build_report, load_signing_key, run_agency, trace_headers
 
 ASSIGNED = "vn.gov.dossierbus.dossier.assigned.v1"
 REPORTED = "vn.gov.dossierbus.dossier.status-reported.v1"
@@ -254,3 +254,44 @@ def test_trace_context_is_continued_or_else_restarted() -> None:
         restarted = trace_headers({"traceparent": invalid, "tracestate": "gov=1"})
         assert re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-01", restarted["traceparent"])
         assert TRACE_ID not in restarted["traceparent"] and "tracestate" not in restarted
+
+
+def test_reports_are_signed_so_the_bus_verifies_them_with_the_registered_key() -> None:
+    """The agency's own signing code and the bus's verifier agree (dossierbus_shared.signing)."""
+    from dossierbus_shared.signing import BadSignature, load_public_key, verify
+
+    private_pem, public_pem = _key_pair()
+    _, value, raw_headers = assigned_record("justice-hanoi")
+    inbox = {k: v.decode() for k, v in raw_headers}
+    _, report, report_headers = build_report(
+        json.loads(value), "justice-hanoi", "processing", inbox, load_signing_key(private_pem)
+    )
+    headers = {k: v.decode() for k, v in report_headers}
+    now = datetime.now(UTC)
+    verify(load_public_key(public_pem), headers, report, now=now, max_age=timedelta(minutes=5))
+    with pytest.raises(BadSignature):
+        verify(
+            load_public_key(public_pem),
+            headers,
+            report.replace(b"processing", b"returned"),
+            now=now,
+            max_age=timedelta(minutes=5),
+        )
+    *_, unsigned_headers = build_report(json.loads(value), "justice-hanoi", "processing", inbox)
+    assert "ce_signature" not in dict(unsigned_headers)
+
+
+def _key_pair() -> tuple[str, str]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    private_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public_pem = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return private_pem, public_pem
