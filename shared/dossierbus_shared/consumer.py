@@ -33,6 +33,14 @@ class PermanentError(Exception):
     """Processing this event can never succeed as it is: dead-letter it without retrying."""
 
 
+class Unauthenticated(PermanentError):
+    """The event is not from whom it claims to be: dead-lettered, and its id is not spent in the inbox, so
+    a forgery cannot block the genuine event that carries the same id."""
+
+
+Authenticator = Callable[[Envelope[Any]], Awaitable[None]]
+
+
 class EventConsumer:
     def __init__(
         self,
@@ -49,34 +57,35 @@ class EventConsumer:
         self.backoff_s = backoff_s
         self.upcasters = upcasters
         self.handlers: dict[type[Event], Handler] = {}
+        self.authenticators: dict[type[Event], Authenticator] = {}
 
     def on(
-        self, event_type: type[E]
+        self, event_type: type[E], *, authenticate: Authenticator | None = None
     ) -> Callable[[Callable[[AsyncSession, Envelope[E]], Awaitable[None]]], Handler]:
-        """Register the handler of one event type."""
+        """Register the handler of one event type; `authenticate` raises Unauthenticated to refuse one."""
 
         def register(handler: Callable[[AsyncSession, Envelope[E]], Awaitable[None]]) -> Handler:
             self.handlers[event_type] = handler
+            if authenticate is not None:
+                self.authenticators[event_type] = authenticate
             return handler
 
         return register
 
-    def dispatch(self, envelope: Envelope[Any]) -> tuple[Handler, Envelope[Any]] | None:
-        """The handler of this event, and the event as it expects it: as received when it handles that
-        version, else upcast to the version it handles. None when it handles no version of it.
+    def as_handled(self, envelope: Envelope[Any]) -> Envelope[Any]:
+        """The event as this consumer's handlers expect it: as received when a handler takes that version,
+        else upcast to the first later version one takes (same id, source, time and received record, so
+        de-duplication and signature checks are unchanged); as received when none is reachable.
         Raises MalformedEvent when an upcaster cannot convert this event."""
-        handler = self.handlers.get(type(envelope.data))
-        if handler is not None:
-            return handler, envelope
+        if type(envelope.data) in self.handlers:
+            return envelope
         try:
             upcast = self.upcasters.upcast(envelope.data, self.handlers.keys())
         except ValidationError as error:
             raise MalformedEvent(f"cannot upcast {envelope.type}: {describe(error)}") from None
         except ValueError as error:
             raise MalformedEvent(f"cannot upcast {envelope.type}: {error}") from None
-        if upcast is None:
-            return None
-        return self.handlers[type(upcast)], dataclasses.replace(envelope, data=upcast)
+        return envelope if upcast is None else dataclasses.replace(envelope, data=upcast)
 
     async def process(self, record: ConsumerRecord[bytes, bytes]) -> None:
         try:
@@ -88,31 +97,35 @@ class EventConsumer:
             return
         mark_dossier(envelope.subject, envelope.key)
         try:
-            dispatched = self.dispatch(envelope)
+            envelope = self.as_handled(envelope)
         except MalformedEvent as error:
             await self.dead_letters.publish(
                 record, reason=error.reason, error_type="MalformedEvent", attempts=1
             )
             return
-        if dispatched is None:
+        handler = self.handlers.get(type(envelope.data))
+        if handler is None:
             reason = f"this consumer does not handle {envelope.type}"
             await self.dead_letters.publish(
                 record, reason=reason, error_type="UnhandledEventType", attempts=1
             )
             return
-        handler, handled = dispatched
+        authenticate = self.authenticators.get(type(envelope.data))
         attempts = 0
         while True:
             attempts += 1
             try:
+                if authenticate is not None:
+                    await authenticate(envelope)
                 async with self.db.transaction() as session:
-                    # The inbox records the event as received; the handler gets the version it handles.
                     if await first_delivery(session, envelope, record.topic, record.partition, record.offset):
-                        await handler(session, handled)
+                        await handler(session, envelope)
                     else:
                         log.info("duplicate %s %s ignored", envelope.type, envelope.id)
                 return
             except PermanentError as error:
+                if isinstance(error, Unauthenticated):
+                    log.warning("refused %s %s: %s", envelope.type, envelope.id, error)
                 await self.dead_letters.publish(
                     record, reason=str(error), error_type=type(error).__name__, attempts=attempts
                 )

@@ -40,11 +40,21 @@ class KafkaRecord:
 
 
 @dataclass(frozen=True)
+class Received:
+    """A consumed record exactly as it arrived: what a signature over it must be checked against."""
+
+    value: bytes
+    attributes: dict[str, str]
+
+
+@dataclass(frozen=True)
 class Envelope(Generic[E]):
     data: E
     source: str
     id: UUID = field(default_factory=uuid4)
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
+    received: Received | None = field(default=None, compare=False, repr=False)
+    """Set on consumed envelopes only."""
 
     @property
     def type(self) -> str:
@@ -105,7 +115,13 @@ class Envelope(Generic[E]):
             data: Any = event_type.model_validate(payload)
         except ValidationError as error:
             raise MalformedEvent(f"invalid data for {event_type.type}: {describe(error)}") from None
-        return cls(data=data, source=attributes["ce_source"], id=event_id, time=time or datetime.now(UTC))
+        return cls(
+            data=data,
+            source=attributes["ce_source"],
+            id=event_id,
+            time=time or datetime.now(UTC),
+            received=Received(value or b"", attributes),
+        )
 
 
 def _rfc3339(value: str) -> datetime:

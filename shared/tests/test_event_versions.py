@@ -111,14 +111,21 @@ def test_the_production_catalogue_has_no_upcasters_yet() -> None:
 def test_a_reader_of_v2_only_gets_v1_reports_upcast_with_the_same_id() -> None:
     consumer = consumer_of(DossierStatusReportedV2)
     received = Envelope(report_v1("justice-hanoi"), source="urn:agency:justice-hanoi")
-    dispatched = consumer.dispatch(received)
-    assert dispatched is not None
-    handler, handled = dispatched
-    assert handler is consumer.handlers[DossierStatusReportedV2]
+    handled = consumer.as_handled(received)
     assert isinstance(handled.data, DossierStatusReportedV2)
     assert handled.data.notes == {"vi": "Đã tiếp nhận hồ sơ"}
     assert (handled.id, handled.source, handled.time) == (received.id, received.source, received.time)
     assert handled.data.dossier_id == received.data.dossier_id
+
+
+def test_an_upcast_event_keeps_the_record_as_received_for_signature_checks(v2_in_catalogue: None) -> None:
+    record = Envelope(report_v1("justice-hanoi"), source="urn:agency:justice-hanoi").to_kafka()
+    received = Envelope.from_kafka(record.value, record.headers)
+    handled = consumer_of(DossierStatusReportedV2).as_handled(received)
+    assert isinstance(handled.data, DossierStatusReportedV2)
+    assert handled.received is not None and handled.received is received.received
+    assert handled.received.value == record.value
+    assert handled.received.attributes["ce_type"] == DossierStatusReported.type
 
 
 def test_a_v1_without_a_note_upcasts_to_no_notes() -> None:
@@ -129,15 +136,15 @@ def test_a_v1_without_a_note_upcasts_to_no_notes() -> None:
 def test_a_reader_of_both_versions_gets_each_as_sent() -> None:
     consumer = consumer_of(DossierStatusReported, DossierStatusReportedV2)
     for event in (report_v1("justice-hanoi"), report_v2("justice-hanoi")):
-        dispatched = consumer.dispatch(Envelope(event, source="urn:agency:justice-hanoi"))
-        assert dispatched is not None
-        assert dispatched[0] is consumer.handlers[type(event)]
-        assert dispatched[1].data is event
+        received = Envelope(event, source="urn:agency:justice-hanoi")
+        assert consumer.as_handled(received) is received
 
 
 def test_a_reader_of_v1_only_does_not_handle_v2() -> None:
     consumer = consumer_of(DossierStatusReported)
-    assert consumer.dispatch(Envelope(report_v2("justice-hanoi"), source="urn:agency:justice-hanoi")) is None
+    received = Envelope(report_v2("justice-hanoi"), source="urn:agency:justice-hanoi")
+    assert consumer.as_handled(received) is received  # and so it is dead-lettered as UnhandledEventType
+    assert type(received.data) not in consumer.handlers
 
 
 def test_an_upcaster_that_cannot_convert_an_event_makes_it_malformed() -> None:
@@ -152,7 +159,7 @@ def test_an_upcaster_that_cannot_convert_an_event_makes_it_malformed() -> None:
         consumer_of(DossierStatusReportedV2).handlers[DossierStatusReportedV2]
     )
     with pytest.raises(MalformedEvent, match=r"cannot upcast .*status-reported\.v1: .*notes\.vi"):
-        consumer.dispatch(Envelope(report_v1("justice-hanoi"), source="urn:agency:justice-hanoi"))
+        consumer.as_handled(Envelope(report_v1("justice-hanoi"), source="urn:agency:justice-hanoi"))
 
 
 def test_upcasters_go_from_one_version_to_the_next_of_the_same_event_on_the_same_topic() -> None:
@@ -210,8 +217,14 @@ async def test_a_service_reading_v2_applies_v1_and_v2_reports_from_the_broker(
 ) -> None:
     service, agency_code = reports_reader
     applied: list[tuple[str, dict[str, str]]] = []
+    authenticated: list[str] = []
 
-    @service.consumer.on(DossierStatusReportedV2)
+    async def authenticate(envelope: Envelope[Any]) -> None:
+        # What a signature check sees: the record as it arrived, whichever version the handler takes.
+        assert envelope.received is not None
+        authenticated.append(envelope.received.attributes["ce_type"])
+
+    @service.consumer.on(DossierStatusReportedV2, authenticate=authenticate)
     async def apply(session: AsyncSession, envelope: Envelope[DossierStatusReportedV2]) -> None:
         applied.append((envelope.data.dossier_code, envelope.data.notes))
 
@@ -232,3 +245,4 @@ async def test_a_service_reading_v2_applies_v1_and_v2_reports_from_the_broker(
         ("000.00.01.H26-261126-0001", {"vi": "Đã tiếp nhận hồ sơ"}),
         ("000.00.01.H26-261126-0002", {"vi": "Đã có kết quả", "en": "The result is ready"}),
     ]
+    assert sorted(authenticated) == [DossierStatusReported.type, DossierStatusReportedV2.type]
