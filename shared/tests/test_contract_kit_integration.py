@@ -27,7 +27,7 @@ from reference_agency.agency import (
     header_map,
     parse_assignment,
     run_agency,
-    statuses_for,
+    scripted_statuses,
 )
 
 SCENARIOS = ("happy path", "supplement", "rejection", "malformed input", "redelivery")
@@ -124,7 +124,7 @@ async def careless_agency(bootstrap: str, code: str, key: Ed25519PrivateKey, *, 
                 assigned = parse_assignment(record.value, headers)
             except Unprocessable:
                 continue
-            for status in statuses_for(assigned, DEFAULT_STEPS):
+            for status in scripted_statuses(assigned, code) or DEFAULT_STEPS:
                 dossier_key, value, report_headers = build_report(assigned, code, status, headers, key)
                 if fresh_ids:
                     text = {name: raw.decode() for name, raw in report_headers} | {"ce_id": str(uuid.uuid4())}
@@ -194,7 +194,7 @@ def test_reference_agency_signatures_verify_with_the_bus_verifier() -> None:
         "dossier_id": str(uuid.uuid4()),
         "dossier_code": "000.00.01.H26-261126-0001",
         "step": "issue",
-        "form": {SCENARIO_FIELD: "reject"},
+        "form": {SCENARIO_FIELD: "[justice-hanoi: rejects]"},
     }
     inbox = {"ce_id": str(uuid.uuid4())}
     _, value, headers = build_report(assignment, "justice-hanoi", "rejected", inbox, key)

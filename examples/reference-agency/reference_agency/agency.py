@@ -39,19 +39,20 @@ DEFAULT_STEPS = ("processing", "result_ready", "returned")
 
 NOTES = {
     "processing": "Dossier received by the agency; processing started.",
+    "supplement_requested": "Please supplement the dossier as instructed.",
     "result_ready": "The result is ready for the applicant.",
     "returned": "The result has been returned to the applicant.",
-    "supplement_requested": "Please add a certified copy of the household registration book.",
-    "rejected": "The dossier does not meet the conditions of the procedure.",
+    "rejected": "The agency refuses this step.",
 }
 
-# How a dossier asks for another outcome than `steps`: the contract test kit sets this form field (a real
-# agency decides from the dossier itself, and gives the citizen the reason in the note).
-SCENARIO_FIELD = "contract_test"
-SCENARIO_STEPS = {
-    "supplement": ("processing", "supplement_requested"),
-    "reject": ("processing", "rejected"),
+# For demonstrations and tests: a form text containing "[<agency code>: <behaviour>]" makes that agency
+# behave so for the dossier, e.g. "Bệnh viện Phụ sản Hà Nội [social-insurance-hanoi: rejects]".
+SCRIPTS = {
+    "rejects": ("processing", "rejected"),
+    "asks for a supplement": ("processing", "supplement_requested"),
+    "holds": ("processing",),  # and never finishes
 }
+SCRIPT = re.compile(r"\[(?P<agency>[a-z0-9-]+): (?P<behaviour>" + "|".join(SCRIPTS) + r")\]")
 
 # Report ids are derived from the inbox event id and the status, not random: if the agency stops after
 # producing a report but before committing the inbox offset, the redelivered assignment yields reports
@@ -107,13 +108,6 @@ def _random_hex(n_bytes: int) -> str:
     return value if value.strip("0") else _random_hex(n_bytes)
 
 
-def statuses_for(assignment: dict[str, Any], steps: Sequence[str]) -> tuple[str, ...]:
-    """The statuses to report for this dossier: `steps`, unless its form asks for another outcome."""
-    form = assignment.get("form")
-    scenario = form.get(SCENARIO_FIELD) if isinstance(form, dict) else None
-    return SCENARIO_STEPS.get(scenario, tuple(steps)) if isinstance(scenario, str) else tuple(steps)
-
-
 def parse_assignment(value: bytes | None, headers: dict[str, str]) -> dict[str, Any]:
     """The `dossier.assigned.v1` data of an inbox record; raise Unprocessable saying why not."""
     if headers.get("ce_specversion") != "1.0":
@@ -131,6 +125,16 @@ def parse_assignment(value: bytes | None, headers: dict[str, str]) -> dict[str, 
         if not isinstance(data.get(field), str) or not data[field]:
             raise Unprocessable(f"data.{field} is missing or not a string")
     return data
+
+
+def scripted_statuses(assignment: dict[str, Any], agency_code: str) -> tuple[str, ...] | None:
+    """The statuses a "[<agency>: <behaviour>]" marker in the form asks this agency to report, if any."""
+    form = assignment.get("form")
+    for value in form.values() if isinstance(form, dict) else ():
+        for match in SCRIPT.finditer(value if isinstance(value, str) else ""):
+            if match["agency"] == agency_code:
+                return SCRIPTS[match["behaviour"]]
+    return None
 
 
 def load_signing_key(pem: str) -> Ed25519PrivateKey:
@@ -284,7 +288,8 @@ async def _report_progress(
         log.error("skipping unprocessable record (id %s): %s", headers.get("ce_id"), error)
         return
     log.info("dossier %s assigned (step %s)", assignment["dossier_code"], assignment["step"])
-    for index, status in enumerate(statuses_for(assignment, steps)):
+    steps = scripted_statuses(assignment, agency_code) or steps
+    for index, status in enumerate(steps):
         if index and delay_s:
             await asyncio.sleep(delay_s)  # a stand-in for the civil servants' work
         record_key, data, report_headers = build_report(assignment, agency_code, status, headers, key)

@@ -6,9 +6,10 @@ It publishes `dossier.assigned.v1` events on `agency.<code>.inbox` and reads `ag
 
 - happy path: an ordinary dossier gets `processing`, then `result_ready` (then `returned`, if the agency
   reports it), nothing else;
-- supplement: a dossier whose form has `"contract_test": "supplement"` gets `processing` (optional), then
-  `supplement_requested` with a note telling the citizen what is missing, and nothing after it;
-- rejection: `"contract_test": "reject"` gets `processing` (optional), then `rejected` with a note;
+- supplement: a dossier whose form holds the text `[<code>: asks for a supplement]` gets `processing`
+  (optional), then `supplement_requested` with a note telling the citizen what is missing, and nothing
+  after it;
+- rejection: a form with `[<code>: rejects]` gets `processing` (optional), then `rejected` with a note;
 - malformed input: records the agency cannot use (not JSON, missing fields, no CloudEvents headers, an
   unknown event type) go first on a partition, then an ordinary dossier: the agency must skip them
   without reporting anything for them, and go on to handle the dossier behind them;
@@ -50,9 +51,10 @@ from dossierbus_shared.events import (
 from dossierbus_shared.signing import BadSignature, load_public_key, verify
 
 SCENARIO_FIELD = "contract_test"
-"""The form field by which the kit asks an agency for a supplement or a rejection (values below)."""
-SUPPLEMENT = "supplement"
-REJECT = "reject"
+"""The form field in which the kit asks an agency for an outcome, as `[<agency code>: <behaviour>]` (the
+convention the reference agency follows for demonstrations and tests)."""
+SUPPLEMENT = "asks for a supplement"
+REJECT = "rejects"
 KIT_SOURCE = "urn:dossierbus:contract-kit"
 KIT_STEP = "contract-test"
 ENDINGS = frozenset(
@@ -177,8 +179,8 @@ async def run_contract_kit(
     inbox_topic, reports_topic = agency_topics(agency_code)
     cases = [
         _case("happy path", agency_code, {}),
-        _case("supplement", agency_code, {SCENARIO_FIELD: SUPPLEMENT}),
-        _case("rejection", agency_code, {SCENARIO_FIELD: REJECT}),
+        _case("supplement", agency_code, {SCENARIO_FIELD: f"[{agency_code}: {SUPPLEMENT}]"}),
+        _case("rejection", agency_code, {SCENARIO_FIELD: f"[{agency_code}: {REJECT}]"}),
         _case("malformed input", agency_code, {}),
         _case("redelivery", agency_code, {}),
     ]
