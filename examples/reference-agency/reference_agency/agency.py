@@ -108,6 +108,16 @@ def _random_hex(n_bytes: int) -> str:
     return value if value.strip("0") else _random_hex(n_bytes)
 
 
+def scripted_statuses(assignment: dict[str, Any], agency_code: str) -> tuple[str, ...] | None:
+    """The statuses a "[<agency>: <behaviour>]" marker in the form asks this agency to report, if any."""
+    form = assignment.get("form")
+    for value in form.values() if isinstance(form, dict) else ():
+        for match in SCRIPT.finditer(value if isinstance(value, str) else ""):
+            if match["agency"] == agency_code:
+                return SCRIPTS[match["behaviour"]]
+    return None
+
+
 def parse_assignment(value: bytes | None, headers: dict[str, str]) -> dict[str, Any]:
     """The `dossier.assigned.v1` data of an inbox record; raise Unprocessable saying why not."""
     if headers.get("ce_specversion") != "1.0":
@@ -125,16 +135,6 @@ def parse_assignment(value: bytes | None, headers: dict[str, str]) -> dict[str, 
         if not isinstance(data.get(field), str) or not data[field]:
             raise Unprocessable(f"data.{field} is missing or not a string")
     return data
-
-
-def scripted_statuses(assignment: dict[str, Any], agency_code: str) -> tuple[str, ...] | None:
-    """The statuses a "[<agency>: <behaviour>]" marker in the form asks this agency to report, if any."""
-    form = assignment.get("form")
-    for value in form.values() if isinstance(form, dict) else ():
-        for match in SCRIPT.finditer(value if isinstance(value, str) else ""):
-            if match["agency"] == agency_code:
-                return SCRIPTS[match["behaviour"]]
-    return None
 
 
 def load_signing_key(pem: str) -> Ed25519PrivateKey:
