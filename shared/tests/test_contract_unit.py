@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import jsonschema
 import pytest
@@ -18,7 +18,7 @@ from dossierbus_shared.contract.files import REGENERATE, drift, render_contract
 from dossierbus_shared.contract.kit import assignment
 from dossierbus_shared.contract.schemas import event_schemas, schema_name
 from dossierbus_shared.envelope import Envelope
-from dossierbus_shared.events import CATALOGUE, FIXED_TOPICS, DossierStatus, DossierStatusReported
+from dossierbus_shared.events import CATALOGUE, FIXED_TOPICS, DossierStatus, DossierStatusReported, Event
 
 CONTRACT = Path(__file__).parents[2] / "contract"
 ASYNCAPI_SCHEMA = Path(__file__).parent / "asyncapi_schema" / "asyncapi-3.0.0.json"
@@ -200,3 +200,19 @@ def test_the_document_is_generated_from_the_catalogue_it_is_given() -> None:
         "agency.{agency_code}.reports",
         "agency.{agency_code}.reports.dlq",
     }
+
+
+class UnitNotice(Event):
+    type: ClassVar[str] = "vn.gov.dossierbus.unit.notice.v1"
+    topic: ClassVar[str] = "unit.{receiving_unit}.notices"
+
+    receiving_unit: str
+
+
+def test_a_new_event_without_a_docstring_on_another_parameterised_topic_is_still_valid_asyncapi() -> None:
+    document = asyncapi_document(dict(CATALOGUE) | {UnitNotice.type: UnitNotice})
+    channel = document["channels"]["unitNotices"]
+    assert set(channel["parameters"]) == {"receiving_unit"}
+    assert document["components"]["messages"]["unitNoticeV1"]["summary"] == "UnitNotice"
+    validator = jsonschema.Draft7Validator(json.loads(ASYNCAPI_SCHEMA.read_text(encoding="utf-8")))
+    assert list(validator.iter_errors(json.loads(json.dumps(document)))) == []

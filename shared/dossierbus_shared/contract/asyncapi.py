@@ -164,7 +164,7 @@ def _message(event_type: type[Event]) -> dict[str, Any]:
     return {
         "name": event_type.type,
         "title": event_type.__name__,
-        "summary": (event_type.__doc__ or "").strip().splitlines()[0],
+        "summary": next(iter((event_type.__doc__ or "").strip().splitlines()), event_type.__name__),
         "payload": {"schemaFormat": SCHEMA_FORMAT, "schema": {"$ref": f"./schemas/{name}.json"}},
         "traits": [{"$ref": f"#/components/messageTraits/{trait}"}],
     }
@@ -177,9 +177,15 @@ def _channel(address: str, message_ids: list[str], description: str) -> dict[str
         "messages": {mid: {"$ref": f"#/components/messages/{mid}"} for mid in message_ids},
         "bindings": {"kafka": {"topic": address, "bindingVersion": KAFKA_BINDING_VERSION}},
     }
-    if "{agency_code}" in address:
-        channel["parameters"] = {"agency_code": {"$ref": "#/components/parameters/agency_code"}}
-        del channel["bindings"]  # the topic name is the address with the agency code filled in
+    names = re.findall(r"\{(\w+)\}", address)
+    if names:
+        channel["parameters"] = {
+            name: {"$ref": "#/components/parameters/agency_code"}
+            if name == "agency_code"
+            else {"description": f"Fills `{{{name}}}` in the topic name from the event's `{name}` field"}
+            for name in names
+        }
+        del channel["bindings"]  # the topic name is the address with the parameters filled in
     return channel
 
 
