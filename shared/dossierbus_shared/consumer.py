@@ -6,19 +6,22 @@ after the database commit (or the dead letter) is done.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiokafka.structs import ConsumerRecord
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_shared.db import Database
 from dossierbus_shared.dlq import DeadLetterPublisher
-from dossierbus_shared.envelope import Envelope, MalformedEvent
+from dossierbus_shared.envelope import Envelope, MalformedEvent, describe
 from dossierbus_shared.events import Event
 from dossierbus_shared.inbox import first_delivery
 from dossierbus_shared.telemetry import mark_dossier
+from dossierbus_shared.versions import UPCASTERS, Upcasters
 
 log = logging.getLogger(__name__)
 
@@ -46,11 +49,13 @@ class EventConsumer:
         *,
         retries: int = 3,
         backoff_s: float = 0.2,
+        upcasters: Upcasters = UPCASTERS,
     ) -> None:
         self.db = db
         self.dead_letters = dead_letters
         self.retries = retries
         self.backoff_s = backoff_s
+        self.upcasters = upcasters
         self.handlers: dict[type[Event], Handler] = {}
         self.authenticators: dict[type[Event], Authenticator] = {}
 
@@ -67,6 +72,21 @@ class EventConsumer:
 
         return register
 
+    def as_handled(self, envelope: Envelope[Any]) -> Envelope[Any]:
+        """The event as this consumer's handlers expect it: as received when a handler takes that version,
+        else upcast to the first later version one takes (same id, source, time and received record, so
+        de-duplication and signature checks are unchanged); as received when none is reachable.
+        Raises MalformedEvent when an upcaster cannot convert this event."""
+        if type(envelope.data) in self.handlers:
+            return envelope
+        try:
+            upcast = self.upcasters.upcast(envelope.data, self.handlers.keys())
+        except ValidationError as error:
+            raise MalformedEvent(f"cannot upcast {envelope.type}: {describe(error)}") from None
+        except ValueError as error:
+            raise MalformedEvent(f"cannot upcast {envelope.type}: {error}") from None
+        return envelope if upcast is None else dataclasses.replace(envelope, data=upcast)
+
     async def process(self, record: ConsumerRecord[bytes, bytes]) -> None:
         try:
             envelope = Envelope.from_kafka(record.value, record.headers)
@@ -76,6 +96,13 @@ class EventConsumer:
             )
             return
         mark_dossier(envelope.subject, envelope.key)
+        try:
+            envelope = self.as_handled(envelope)
+        except MalformedEvent as error:
+            await self.dead_letters.publish(
+                record, reason=error.reason, error_type="MalformedEvent", attempts=1
+            )
+            return
         handler = self.handlers.get(type(envelope.data))
         if handler is None:
             reason = f"this consumer does not handle {envelope.type}"

@@ -108,6 +108,7 @@ def describe(stack: DevStack) -> str:
     ]
     lines += [f"  {name:<11} {service.url()}" for name, service in stack.services.items()]
     lines.append(f"  logs        {stack.workdir / 'logs'}")
+    lines.append(f"  admin token {stack.admin_token}  (registry onboarding: REGISTRY_ADMIN_TOKEN)")
     return "\n".join(lines)
 
 

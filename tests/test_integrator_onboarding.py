@@ -1,0 +1,62 @@
+"""docs/integrators.md, step by step, on the whole stack: a new agency is onboarded through the registry
+(the registry makes its key pair and its topics), its system signs with the private key it was given, and
+the contract test kit, checking against the key the directory publishes, passes."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from dossierbus_devstack.stack import DevStack
+from dossierbus_shared.signing import load_public_key
+from reference_agency.agency import run_agency
+
+pytestmark = pytest.mark.slow
+
+
+async def test_an_agency_onboarded_by_the_registry_passes_the_contract_kit(
+    stack: DevStack, http: httpx.AsyncClient, tmp_path: Path
+) -> None:
+    code = f"justice-hue-{uuid.uuid4().hex[:4]}"
+    onboarded = await http.post(
+        stack.url("registry", "/agencies"),
+        json={
+            "code": code,
+            "identifier": "000.00.03.H46",
+            "name": {"vi": "Sở Tư pháp (Huế)", "en": "Hue Department of Justice"},
+            "sector": "justice",
+        },
+        headers={"Authorization": f"Bearer {stack.admin_token}"},
+    )
+    assert onboarded.status_code == 201, onboarded.text
+    private_pem = onboarded.json()["credentials"]["private_key_pem"]  # shown once: the agency keeps it
+    entry = (await http.get(stack.url("registry", f"/agencies/{code}"))).json()
+    assert (entry["inbox_topic"], entry["reports_topic"]) == (
+        f"agency.{code}.inbox",
+        f"agency.{code}.reports",
+    )
+    (tmp_path / "agency.pem").write_text(entry["public_key"])
+
+    stop = asyncio.Event()
+    agency = asyncio.create_task(
+        run_agency(stack.kafka_bootstrap, code, stop=stop, private_key_pem=private_pem)
+    )
+    try:
+        command = [
+            str(Path(sys.executable).parent / "dossierbus-contract-kit"),
+            "--bootstrap", stack.kafka_bootstrap, "--agency", code,
+            "--public-key", str(tmp_path / "agency.pem"), "--settle", "1",
+        ]  # fmt: skip
+        kit = await asyncio.to_thread(subprocess.run, command, capture_output=True, text=True, timeout=120)
+    finally:
+        stop.set()
+        await asyncio.wait_for(agency, timeout=15)
+    assert kit.returncode == 0, kit.stdout + kit.stderr
+    assert "PASS  signature" in kit.stdout
+    assert load_public_key(entry["public_key"])  # what the bus verifies reports with
