@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,6 +31,25 @@ class ServiceSettings(BaseSettings):
     spans_file: str | None = Field(
         default=None, description="Also write finished spans as JSON lines to this file (demo and tests)"
     )
+
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="One JSON object per log line, or text"
+    )
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    pii_pepper: SecretStr | None = Field(
+        default=None,
+        description="Secret key of the pseudonyms that replace personal identifiers in spans and logs",
+    )
+    metrics_sample_interval_s: float = Field(
+        default=5.0, gt=0, description="How often consumer lag, DLQ sizes and the outbox backlog are read"
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, level: str) -> str:
+        if level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level.upper()
 
     @property
     def db_schema(self) -> str:
