@@ -91,7 +91,7 @@ class Samplers:
             try:
                 await sampler()
             except Exception as error:
-                name = getattr(sampler, "__qualname__", repr(sampler))
+                name = getattr(sampler, "__qualname__", type(sampler).__name__)
                 SAMPLE_FAILURES.labels(name).inc()
                 log.warning("metrics sampler %s failed: %s", name, error)
 
@@ -119,7 +119,9 @@ class KafkaSampler:
             return
         end = await offsets.end_offsets(watched)
         beginning = await offsets.beginning_offsets(watched)
-        committed = await admin.list_consumer_group_offsets(self.consumer_group)
+        consumed = [tp for tp in watched if not tp.topic.endswith(DLQ_SUFFIX)]
+        # Partitions named explicitly: the development broker answers "all partitions" unreadably.
+        committed = await admin.list_consumer_group_offsets(self.consumer_group, partitions=consumed)
         dlq_sizes: dict[str, int] = {}
         for tp in watched:
             if tp.topic.endswith(DLQ_SUFFIX):

@@ -29,9 +29,10 @@ PERSONAL_FIELDS = frozenset(
 )
 
 _DIGITS = r"(?:\d{10}-\d{3}|\d{13}|\d{12}|\d{10})"  # tax codes 10 / 10-3 / 13, personal IDs 12, phones 10
-# Not part of a longer token: hex ids, UUID segments, decimals and dotted codes are left alone.
 _PERSONAL_TEXT = re.compile(
-    rf"(?<![\w.\-+]){_DIGITS}(?![\w\-])"
+    # A UUID is kept whole (its last group may be twelve digits); hex ids are single longer tokens.
+    r"(?P<uuid>\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)"
+    rf"|(?<!\w)(?<!\d\.){_DIGITS}(?!\w|\.\d)"  # not part of a word or of a decimal number
     r"|\+84\d{9}(?!\w)"
     r"|[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+"
 )
@@ -61,7 +62,11 @@ def pseudonym(value: str) -> str:
 
 def redact_text(text: str) -> str:
     """`text` with every personal identifier in it replaced by its pseudonym."""
-    return _PERSONAL_TEXT.sub(lambda match: pseudonym(match.group()), text)
+    return _PERSONAL_TEXT.sub(_replace, text)
+
+
+def _replace(match: re.Match[str]) -> str:
+    return match.group() if match["uuid"] else pseudonym(match.group())
 
 
 def is_personal_field(name: str) -> bool:
