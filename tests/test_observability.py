@@ -63,7 +63,6 @@ async def test_every_service_exposes_throughput_latency_lag_and_backlog(
     code = (await submit(http, stack, body))["dossier_code"]
     assert (await wait_final(http, stack, code))["status"] == "returned"
     await wait_for_notifications(http, stack, code, count=4)
-    await asyncio.sleep(1.5)  # one sampling interval of the devstack (METRICS_SAMPLE_INTERVAL_S=1)
 
     scraped = {name: await scrape(http, stack, name) for name in stack.services}
     for service, samples in scraped.items():

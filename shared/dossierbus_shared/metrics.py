@@ -142,12 +142,14 @@ class KafkaSampler:
         ]
 
     async def _clients(self) -> tuple[AIOKafkaConsumer, AIOKafkaAdminClient]:
-        if self._offsets is None or self._admin is None:
+        if self._offsets is None:
             offsets = AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers, enable_auto_commit=False)
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
             await offsets.start()
+            self._offsets = offsets
+        if self._admin is None:
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
             await admin.start()
-            self._offsets, self._admin = offsets, admin
+            self._admin = admin
         return self._offsets, self._admin
 
     async def close(self) -> None:

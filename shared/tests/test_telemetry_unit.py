@@ -248,3 +248,20 @@ def test_exporters_follow_otel_traces_exporter(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "zipkin-not-installed")
     with pytest.raises(RuntimeError, match="zipkin-not-installed"):
         exporters_from_environment()
+
+
+def test_text_log_lines_for_a_terminal(exported: ExportedSpans) -> None:
+    handler = configure_logging("unit", log_format="text", level="debug")
+    stream = io.StringIO()
+    handler.setStream(stream)
+    try:
+        tracer = trace.get_tracer("unit", tracer_provider=exported.provider)
+        with tracer.start_as_current_span("work") as span:
+            logging.getLogger("dossierbus_unit").debug("citizen %s", PERSONAL_ID)
+    finally:
+        logging.getLogger().removeHandler(handler)
+        logging.getLogger().setLevel(logging.INFO)
+    line = stream.getvalue()
+    trace_id = format(span.get_span_context().trace_id, "032x")
+    expected = f"DEBUG   dossierbus_unit [unit trace={trace_id} dossier=-] citizen {pseudonym(PERSONAL_ID)}"
+    assert expected in line

@@ -114,7 +114,6 @@ class DevStack:
             "OTEL_BSP_SCHEDULE_DELAY": os.environ.get("OTEL_BSP_SCHEDULE_DELAY", "200"),
             # One pepper for the stack, so a pseudonymised identifier reads the same in every service.
             "PII_PEPPER": os.environ.get("PII_PEPPER") or secrets.token_hex(32),
-            "METRICS_SAMPLE_INTERVAL_S": os.environ.get("METRICS_SAMPLE_INTERVAL_S", "1"),
         }
         self.services = {
             name: ServiceProcess(name, self.ports.services[name], env, self.workdir / "logs" / f"{name}.log")
