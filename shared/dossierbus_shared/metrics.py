@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -104,17 +105,30 @@ class Samplers:
 class KafkaSampler:
     """Consumer lag of the service's group and the size of the DLQs of the topics it consumes."""
 
-    def __init__(self, bootstrap_servers: str, consumer_group: str, topics: Sequence[str]) -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        consumer_group: str,
+        topics: Sequence[str],
+        *,
+        matching: str | None = None,
+    ) -> None:
+        """`matching`: a regular expression naming further consumed topics (those of a pattern
+        subscription), looked up at each sample."""
         self.bootstrap_servers = bootstrap_servers
         self.consumer_group = consumer_group
         self.topics = list(topics)
+        self.matching = re.compile(matching) if matching else None
         self._offsets: AIOKafkaConsumer | None = None
         self._admin: AIOKafkaAdminClient | None = None
 
     async def __call__(self) -> None:
         offsets, admin = await self._clients()
-        await offsets.topics()  # refreshes metadata: partitions of topics created since
-        watched = self._partitions(offsets, [*self.topics, *(t + DLQ_SUFFIX for t in self.topics)])
+        existing = await offsets.topics()  # refreshes metadata: partitions of topics created since
+        topics = set(self.topics)
+        if self.matching is not None:
+            topics |= {topic for topic in existing if self.matching.fullmatch(topic)}
+        watched = self._partitions(offsets, sorted(topics | {topic + DLQ_SUFFIX for topic in topics}))
         if not watched:
             return
         end = await offsets.end_offsets(watched)
