@@ -106,6 +106,7 @@ def configure_logging(
     root.setLevel(level.upper())
     for name in FOREIGN_LOGGERS:
         foreign = logging.getLogger(name)
-        foreign.handlers.clear()
-        foreign.propagate = True
+        if foreign.handlers:  # one without handlers that does not propagate is switched off (--no-access-log)
+            foreign.handlers.clear()
+            foreign.propagate = True
     return handler

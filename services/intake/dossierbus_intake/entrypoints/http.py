@@ -8,7 +8,6 @@ from fastapi.responses import JSONResponse
 from dossierbus_intake.domain import SubmissionRefused, SubmissionRequest
 from dossierbus_intake.submissions import IdempotencyConflict, Submissions
 from dossierbus_shared.http_errors import ProblemError, problem
-from dossierbus_shared.telemetry import mark_dossier
 
 router = APIRouter(tags=["dossiers"])
 
@@ -40,7 +39,6 @@ async def submit_dossier(
                 {"field": "Idempotency-Key", "message": "already used with another body", "type": "conflict"}
             ],
         ) from None
-    mark_dossier(receipt.dossier_code)
     return JSONResponse(
         receipt.as_json(),
         status_code=202,
