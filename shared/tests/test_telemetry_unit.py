@@ -265,3 +265,19 @@ def test_text_log_lines_for_a_terminal(exported: ExportedSpans) -> None:
     trace_id = format(span.get_span_context().trace_id, "032x")
     expected = f"DEBUG   dossierbus_unit [unit trace={trace_id} dossier=-] citizen {pseudonym(PERSONAL_ID)}"
     assert expected in line
+
+
+def test_an_access_log_switched_off_stays_off() -> None:
+    access = logging.getLogger("uvicorn.access")
+    access.handlers, access.propagate = [], False  # what `uvicorn --no-access-log` leaves
+    handler = configure_logging("unit")
+    try:
+        assert not access.hasHandlers()
+        access.handlers = [logging.NullHandler()]  # an access log uvicorn switched on
+        configure_logging("unit")
+        assert access.handlers == [] and access.propagate
+    finally:
+        logging.getLogger().removeHandler(handler)
+        for installed in [h for h in logging.getLogger().handlers if h.get_name() == "dossierbus"]:
+            logging.getLogger().removeHandler(installed)
+        access.propagate = True
