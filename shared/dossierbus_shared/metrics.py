@@ -13,7 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -112,10 +113,12 @@ class KafkaSampler:
         topics: Sequence[str],
         *,
         matching: str | None = None,
+        client_options: Mapping[str, Any] | None = None,
     ) -> None:
         """`matching`: a regular expression naming further consumed topics (those of a pattern
-        subscription), looked up at each sample."""
+        subscription), looked up at each sample; `client_options`: how aiokafka connects (security)."""
         self.bootstrap_servers = bootstrap_servers
+        self.client_options = dict(client_options or {})
         self.consumer_group = consumer_group
         self.topics = list(topics)
         self.matching = re.compile(matching) if matching else None
@@ -157,11 +160,13 @@ class KafkaSampler:
 
     async def _clients(self) -> tuple[AIOKafkaConsumer, AIOKafkaAdminClient]:
         if self._offsets is None:
-            offsets = AIOKafkaConsumer(bootstrap_servers=self.bootstrap_servers, enable_auto_commit=False)
+            offsets = AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap_servers, enable_auto_commit=False, **self.client_options
+            )
             await offsets.start()
             self._offsets = offsets
         if self._admin is None:
-            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
+            admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers, **self.client_options)
             await admin.start()
             self._admin = admin
         return self._offsets, self._admin
