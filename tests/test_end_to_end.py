@@ -46,8 +46,8 @@ async def test_dossier_flows_through_every_service_on_one_trace(
     assert services(spans) >= {"intake", "registry", "routing", "notifications"}
     names = {span["name"] for span in spans}
     # the agency hop is part of the trace: routing consumed the agency's reports within it
-    assert "agency.justice-hanoi.reports process" in names
-    assert "agency.justice-hanoi.inbox publish" in names
+    assert "process agency.justice-hanoi.reports" in names
+    assert "send agency.justice-hanoi.inbox" in names
 
 
 async def test_same_idempotency_key_gives_one_dossier(stack: DevStack, http: httpx.AsyncClient) -> None:

@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
-from opentelemetry import trace
-from opentelemetry.trace import SpanKind
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -34,10 +32,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dossierbus_shared.db import Database, metadata
 from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.kafka import Producer
-from dossierbus_shared.telemetry import DOSSIER_CODE, context_from, current_trace_headers
+from dossierbus_shared.metrics import EVENTS_PRODUCED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
+from dossierbus_shared.telemetry import context_from, current_trace_headers, send_span
 
 log = logging.getLogger(__name__)
-tracer = trace.get_tracer("dossierbus.outbox")
 
 outbox = Table(
     "outbox",
@@ -163,6 +161,8 @@ class OutboxRelay:
             publishable = await self._in_key_order(session, rows)
             deliveries = [await self._send(row) for row in publishable]
             await asyncio.gather(*deliveries)
+            for row in publishable:
+                EVENTS_PRODUCED.labels(row.topic, row.event_type).inc()
             await session.execute(
                 update(outbox)
                 .where(outbox.c.id.in_([row.id for row in publishable]))
@@ -189,19 +189,12 @@ class OutboxRelay:
         return [row for row in rows if row.key not in held_elsewhere]
 
     async def _send(self, row: Any) -> asyncio.Future[Any]:
-        parent = context_from(row.trace_context)
-        with tracer.start_as_current_span(
-            f"{row.topic} publish",
-            context=parent,
-            kind=SpanKind.PRODUCER,
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.operation.type": "publish",
-                "messaging.destination.name": row.topic,
-                "messaging.message.id": str(row.event_id),
-                "messaging.kafka.message.key": row.key,
-                DOSSIER_CODE: row.subject,
-            },
+        with send_span(
+            row.topic,
+            key=row.key,
+            message_id=str(row.event_id),
+            dossier_code=row.subject,
+            parent=context_from(row.trace_context),
         ):
             headers = [(name, value.encode()) for name, value in row.headers]
             headers += [(name, value.encode()) for name, value in current_trace_headers().items()]
@@ -209,3 +202,17 @@ class OutboxRelay:
                 row.topic, value=row.payload.encode(), key=row.key.encode(), headers=headers
             )
             return delivery
+
+    async def sample_backlog(self) -> None:
+        """Set the backlog gauges: unpublished rows and the age of the oldest."""
+        async with self.db.transaction() as session:
+            backlog, age = (
+                await session.execute(
+                    select(
+                        func.count(),
+                        func.coalesce(func.extract("epoch", func.now() - func.min(outbox.c.created_at)), 0),
+                    ).where(outbox.c.sent_at.is_(None))
+                )
+            ).one()
+        OUTBOX_BACKLOG.set(backlog)
+        OUTBOX_OLDEST_AGE.set(float(age))

@@ -19,7 +19,6 @@ from fastapi.responses import JSONResponse
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
-from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.message import StreamMessage
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from sqlalchemy import text
@@ -30,7 +29,10 @@ from dossierbus_shared.db.migrate import upgrade_async
 from dossierbus_shared.dlq import DeadLetterPublisher
 from dossierbus_shared.http_errors import install_error_handlers
 from dossierbus_shared.kafka import KafkaSecurity, Producer, ensure_topics, with_dlq
+from dossierbus_shared.logs import configure_logging
+from dossierbus_shared.metrics import KafkaSampler, Sampler, Samplers, metrics_response
 from dossierbus_shared.outbox import OutboxRelay
+from dossierbus_shared.privacy import set_pepper
 from dossierbus_shared.settings import ServiceSettings
 from dossierbus_shared.telemetry import setup_telemetry
 
@@ -58,6 +60,8 @@ class Service:
         self.consumes = list(consumes)
         self.consumes_matching = consumes_matching
         self.produces = list(produces)
+        configure_logging(settings.service_name, log_format=settings.log_format, level=settings.log_level)
+        set_pepper(settings.pii_pepper.get_secret_value() if settings.pii_pepper else None)
         self.tracer_provider = setup_telemetry(settings.service_name, settings.spans_file)
         self.db = Database(settings.database_url, settings.db_schema)
         self.kafka_security = KafkaSecurity.from_settings(settings)
@@ -66,11 +70,12 @@ class Service:
             settings.kafka_bootstrap_servers,
             security=self.kafka_security.broker_security(),
             client_id=f"dossierbus-{settings.service_name}",
-            middlewares=[KafkaTelemetryMiddleware(tracer_provider=self.tracer_provider)],
             request_timeout_ms=settings.kafka_request_timeout_ms,
             # How soon a new topic matching `consumes_matching` is noticed.
             metadata_max_age_ms=settings.kafka_metadata_max_age_ms,
-            # FastStream's per-message access log; failures are logged by the consumer.
+            # Through the service's log handler; its per-message access log at DEBUG (failures are
+            # logged by the consumer). Spans come from the consumer, not from a FastStream middleware.
+            logger=logging.getLogger("faststream.kafka"),
             log_level=logging.DEBUG,
         )
         self.consumer = EventConsumer(
@@ -85,9 +90,20 @@ class Service:
             batch_size=settings.outbox_batch_size,
             poll_interval_s=settings.outbox_poll_interval_s,
         )
+        self.samplers = Samplers(settings.metrics_sample_interval_s)
+        self.samplers.add(self.relay.sample_backlog)
+        self.kafka_sampler = KafkaSampler(
+            settings.kafka_bootstrap_servers,
+            settings.consumer_group,
+            self.consumes,
+            matching=self.consumes_matching,
+            client_options=self.kafka_security.client_options(),
+        )
+        if self.consumes:
+            self.samplers.add(self.kafka_sampler)
         self.ready = False
         self._startup_hooks: list[Callable[[], Awaitable[None]]] = []
-        self._workers: list[Callable[[], Coroutine[Any, Any, None]]] = [self.relay.run]
+        self._workers: list[Callable[[], Coroutine[Any, Any, None]]] = [self.relay.run, self.samplers.run]
         self._tasks: list[asyncio.Task[None]] = []
         if self.consumes:
             self._subscribe()
@@ -129,6 +145,10 @@ class Service:
         self._workers.append(worker)
         return worker
 
+    def sample(self, sampler: Sampler) -> Sampler:
+        """Run `sampler` every METRICS_SAMPLE_INTERVAL_S to set gauges from a query (see metrics.py)."""
+        return self.samplers.add(sampler)
+
     async def start(self) -> None:
         settings = self.settings
         await upgrade_async(settings.database_url, settings.db_schema, self.migrations)
@@ -157,6 +177,7 @@ class Service:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self.broker.stop()
+        await self.kafka_sampler.close()
         await self.producer.stop()
         await self.db.dispose()
         self.tracer_provider.shutdown()
@@ -174,6 +195,7 @@ class Service:
         install_error_handlers(app)
         app.add_api_route("/healthz", self._health, methods=["GET"], include_in_schema=False)
         app.add_api_route("/readyz", self._readiness, methods=["GET"], include_in_schema=False)
+        app.add_api_route("/metrics", metrics_response, methods=["GET"], include_in_schema=False)
         for router in routers:
             app.include_router(router)
         app.state.service = self

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
@@ -70,6 +70,25 @@ class ServiceSettings(BaseSettings):
         if self.kafka_ssl_cafile and not protocol.endswith("SSL"):
             raise ValueError(f"KAFKA_SSL_CAFILE is set, but KAFKA_SECURITY_PROTOCOL={protocol} is not TLS")
         return self
+
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="One JSON object per log line, or text"
+    )
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL")
+    pii_pepper: SecretStr | None = Field(
+        default=None,
+        description="Secret key of the pseudonyms that replace personal identifiers in spans and logs",
+    )
+    metrics_sample_interval_s: float = Field(
+        default=5.0, gt=0, description="How often consumer lag, DLQ sizes and the outbox backlog are read"
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, level: str) -> str:
+        if level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level.upper()
 
     @property
     def db_schema(self) -> str:

@@ -1,8 +1,13 @@
 """OpenTelemetry set-up: one trace per dossier, carried through HTTP, Kafka headers and the outbox.
 
-Exporters come from the standard OTEL_* variables (OTLP when OTEL_EXPORTER_OTLP_ENDPOINT or
-OTEL_TRACES_EXPORTER=otlp is set); `SPANS_FILE` also writes spans as JSON lines, which the demo
-and the end-to-end tests read back.
+The SDK reads its own variables: OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (resource),
+OTEL_TRACES_SAMPLER[_ARG] (sampler), OTEL_EXPORTER_OTLP_* (the OTLP exporter), OTEL_BSP_* (batching),
+OTEL_SDK_DISABLED, OTEL_PROPAGATORS. OTEL_TRACES_EXPORTER names the exporters by their entry points
+(`otlp`, `console`, ...); unset, spans go to OTLP only when an OTLP endpoint is configured. `SPANS_FILE`
+also writes spans as JSON lines, which the demo and the end-to-end tests read back.
+
+Every exporter sees spans through `RedactingSpanExporter`: personal identifiers in attribute values,
+event attributes and status messages are replaced by keyed pseudonyms before anything leaves the process.
 """
 
 from __future__ import annotations
@@ -10,17 +15,160 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from importlib.metadata import entry_points
 from pathlib import Path
 
+from aiokafka.structs import ConsumerRecord
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.environment_variables import OTEL_TRACES_EXPORTER
+from opentelemetry.sdk.environment_variables import (
+    OTEL_EXPORTER_OTLP_ENDPOINT,
+    OTEL_EXPORTER_OTLP_PROTOCOL,
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
+)
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.semconv._incubating.attributes import messaging_attributes as messaging
+from opentelemetry.trace import Span, SpanKind, Status
+from opentelemetry.util.types import Attributes, AttributeValue
+
+from dossierbus_shared.envelope import header_map
+from dossierbus_shared.privacy import is_personal_field, pseudonym, redact_text
 
 DOSSIER_CODE = "dossier.code"
 DOSSIER_ID = "dossier.id"
+
+_dossier_code: ContextVar[str | None] = ContextVar("dossier_code", default=None)
+_provider: TracerProvider | None = None
+
+
+# --- set-up -------------------------------------------------------------------------------------------
+
+
+def setup_telemetry(
+    service_name: str, spans_file: str | None = None, *, exporters: Sequence[SpanExporter] = ()
+) -> TracerProvider:
+    """The process's tracer provider; `exporters` adds exporters of its own (tests)."""
+    provider = TracerProvider(resource=service_resource(f"dossierbus-{service_name}"))
+    for exporter in [*exporters_from_environment(), *exporters]:
+        provider.add_span_processor(BatchSpanProcessor(RedactingSpanExporter(exporter)))
+    if spans_file:
+        provider.add_span_processor(
+            BatchSpanProcessor(
+                RedactingSpanExporter(JsonLinesSpanExporter(spans_file)), schedule_delay_millis=200
+            )
+        )
+    global _provider
+    if _provider is None:
+        trace.set_tracer_provider(provider)  # the SDK allows it once per process
+    _provider = provider
+    return provider
+
+
+def tracer(name: str) -> trace.Tracer:
+    """A tracer of the provider set up last (the global one until then)."""
+    return (_provider or trace.get_tracer_provider()).get_tracer(name)
+
+
+def service_resource(default_name: str) -> Resource:
+    """The SDK's resource from OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES; `default_name` when neither
+    names the service."""
+    resource = Resource.create()
+    if str(resource.attributes.get(SERVICE_NAME, "")).startswith("unknown_service"):
+        resource = resource.merge(Resource({SERVICE_NAME: default_name}))
+    return resource
+
+
+def exporters_from_environment() -> list[SpanExporter]:
+    """The exporters OTEL_TRACES_EXPORTER names, each constructed without arguments so that it reads its
+    own OTEL_EXPORTER_* variables."""
+    names = os.environ.get(OTEL_TRACES_EXPORTER, "").strip().lower()
+    if not names:
+        otlp_configured = os.environ.get(OTEL_EXPORTER_OTLP_ENDPOINT) or os.environ.get(
+            OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+        )
+        names = "otlp" if otlp_configured else "none"
+    exporters: list[SpanExporter] = []
+    for name in (part.strip() for part in names.split(",")):
+        if name in ("", "none"):
+            continue
+        exporter_class = entry_points(group="opentelemetry_traces_exporter", name=_entry_point_name(name))
+        if not exporter_class:
+            raise RuntimeError(f"{OTEL_TRACES_EXPORTER}: no trace exporter named {name!r} is installed")
+        exporters.append(next(iter(exporter_class)).load()())
+    return exporters
+
+
+def _entry_point_name(name: str) -> str:
+    """`otlp` means OTLP over HTTP/protobuf here (the gRPC exporter is not installed) unless
+    OTEL_EXPORTER_OTLP[_TRACES]_PROTOCOL asks for grpc."""
+    if name != "otlp":
+        return name
+    protocol = os.environ.get(OTEL_EXPORTER_OTLP_TRACES_PROTOCOL) or os.environ.get(
+        OTEL_EXPORTER_OTLP_PROTOCOL, "http/protobuf"
+    )
+    return "otlp_proto_grpc" if protocol.strip() == "grpc" else "otlp_proto_http"
+
+
+# --- exporters ----------------------------------------------------------------------------------------
+
+
+class RedactingSpanExporter(SpanExporter):
+    """Hands `inner` copies of the spans with personal data replaced by pseudonyms."""
+
+    def __init__(self, inner: SpanExporter) -> None:
+        self.inner = inner
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return self.inner.export([redacted_span(span) for span in spans])
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return self.inner.force_flush(timeout_millis)
+
+
+def redacted_span(span: ReadableSpan) -> ReadableSpan:
+    status = span.status
+    if status.description:
+        status = Status(status.status_code, redact_text(status.description))
+    return ReadableSpan(
+        name=redact_text(span.name),
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=redacted_attributes(span.attributes),
+        events=[
+            Event(event.name, redacted_attributes(event.attributes), event.timestamp) for event in span.events
+        ],
+        links=span.links,
+        kind=span.kind,
+        status=status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
+def redacted_attributes(attributes: Attributes) -> dict[str, AttributeValue]:
+    return {name: _redacted(name, value) for name, value in (attributes or {}).items()}
+
+
+def _redacted(name: str, value: AttributeValue) -> AttributeValue:
+    if is_personal_field(name):
+        return pseudonym(str(value))
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, tuple | list) and value and isinstance(value[0], str):
+        return [redact_text(str(item)) for item in value]
+    return value
 
 
 class JsonLinesSpanExporter(SpanExporter):
@@ -50,30 +198,24 @@ def span_record(span: ReadableSpan) -> dict[str, object]:
         "start_ns": span.start_time,
         "end_ns": span.end_time,
         "attributes": {name: _jsonable(value) for name, value in (span.attributes or {}).items()},
+        "events": [
+            {"name": event.name, "attributes": {k: _jsonable(v) for k, v in (event.attributes or {}).items()}}
+            for event in span.events
+        ],
         "status": span.status.status_code.name,
+        "status_message": span.status.description,
     }
 
 
 def _jsonable(value: object) -> object:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
-    if isinstance(value, tuple):
+    if isinstance(value, tuple | list):
         return [_jsonable(item) for item in value]
     return value
 
 
-def setup_telemetry(service_name: str, spans_file: str | None = None) -> TracerProvider:
-    provider = TracerProvider(resource=Resource.create({"service.name": f"dossierbus-{service_name}"}))
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_TRACES_EXPORTER") == "otlp":
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    if spans_file:
-        provider.add_span_processor(
-            BatchSpanProcessor(JsonLinesSpanExporter(spans_file), schedule_delay_millis=200)
-        )
-    trace.set_tracer_provider(provider)
-    return provider
+# --- context ------------------------------------------------------------------------------------------
 
 
 def current_trace_headers() -> dict[str, str]:
@@ -88,8 +230,81 @@ def context_from(headers: Mapping[str, str]) -> Context:
 
 
 def mark_dossier(dossier_code: str, dossier_id: str | None = None) -> None:
-    """Tag the active span with the dossier (never with personal data)."""
+    """Tag the active span, and the log lines that follow in this task, with the dossier (never with
+    personal data)."""
     span = trace.get_current_span()
     span.set_attribute(DOSSIER_CODE, dossier_code)
     if dossier_id:
         span.set_attribute(DOSSIER_ID, dossier_id)
+    _dossier_code.set(dossier_code)
+
+
+def current_dossier_code() -> str | None:
+    return _dossier_code.get()
+
+
+@contextmanager
+def dossier_scope() -> Iterator[None]:
+    """Forget the dossier marked inside this block when it ends (a consumer task handles many)."""
+    token = _dossier_code.set(None)
+    try:
+        yield
+    finally:
+        _dossier_code.reset(token)
+
+
+# --- messaging spans (OpenTelemetry messaging semantic conventions) -----------------------------------
+
+
+@contextmanager
+def send_span(
+    topic: str, *, key: str | None, message_id: str | None, dossier_code: str | None, parent: Context | None
+) -> Iterator[Span]:
+    """A PRODUCER span for one record sent to `topic`; inject `current_trace_headers()` inside it."""
+    attributes: dict[str, AttributeValue] = {
+        messaging.MESSAGING_SYSTEM: "kafka",
+        messaging.MESSAGING_OPERATION_TYPE: messaging.MessagingOperationTypeValues.SEND.value,
+        messaging.MESSAGING_OPERATION_NAME: "send",
+        messaging.MESSAGING_DESTINATION_NAME: topic,
+    }
+    if key is not None:
+        attributes[messaging.MESSAGING_KAFKA_MESSAGE_KEY] = key
+    if message_id is not None:
+        attributes[messaging.MESSAGING_MESSAGE_ID] = message_id
+    if dossier_code:
+        attributes[DOSSIER_CODE] = dossier_code
+    with tracer("dossierbus.messaging").start_as_current_span(
+        f"send {topic}", context=parent, kind=SpanKind.PRODUCER, attributes=attributes
+    ) as span:
+        yield span
+
+
+@contextmanager
+def process_span(record: ConsumerRecord[bytes, bytes], consumer_group: str) -> Iterator[Span]:
+    """A CONSUMER span for processing one record, continuing the trace in its headers."""
+    headers = header_map(record.headers)
+    attributes: dict[str, AttributeValue] = {
+        messaging.MESSAGING_SYSTEM: "kafka",
+        messaging.MESSAGING_OPERATION_TYPE: messaging.MessagingOperationTypeValues.PROCESS.value,
+        messaging.MESSAGING_OPERATION_NAME: "process",
+        messaging.MESSAGING_DESTINATION_NAME: record.topic,
+        messaging.MESSAGING_DESTINATION_PARTITION_ID: str(record.partition),
+        messaging.MESSAGING_CONSUMER_GROUP_NAME: consumer_group,
+        messaging.MESSAGING_KAFKA_OFFSET: record.offset,
+    }
+    if record.key is not None:
+        attributes[messaging.MESSAGING_KAFKA_MESSAGE_KEY] = record.key.decode("utf-8", "replace")
+    if "ce_id" in headers:
+        attributes[messaging.MESSAGING_MESSAGE_ID] = headers["ce_id"]
+    if record.value is not None:
+        attributes[messaging.MESSAGING_MESSAGE_BODY_SIZE] = len(record.value)
+    with (
+        dossier_scope(),
+        tracer("dossierbus.messaging").start_as_current_span(
+            f"process {record.topic}",
+            context=context_from(headers),
+            kind=SpanKind.CONSUMER,
+            attributes=attributes,
+        ) as span,
+    ):
+        yield span

@@ -126,6 +126,8 @@ class DevStack:
             # Overdue dossiers are looked for every second, so tests and the demo see them at once.
             "OVERDUE_CHECK_INTERVAL_S": os.environ.get("OVERDUE_CHECK_INTERVAL_S", "1"),
             "OTEL_BSP_SCHEDULE_DELAY": os.environ.get("OTEL_BSP_SCHEDULE_DELAY", "200"),
+            # One pepper for the stack, so a pseudonymised identifier reads the same in every service.
+            "PII_PEPPER": os.environ.get("PII_PEPPER") or secrets.token_hex(32),
         }
         self.services = {
             name: ServiceProcess(name, self.ports.services[name], env, self.workdir / "logs" / f"{name}.log")

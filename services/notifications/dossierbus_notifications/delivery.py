@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_notifications import templates
 from dossierbus_notifications.adapters.tables import notifications, recipients
+from dossierbus_notifications.metrics import NOTIFICATION_FAILURES
 from dossierbus_shared.db import Database
 from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.events import DossierStatusChanged, DossierSubmitted
@@ -154,6 +155,9 @@ class Notifier:
         try:
             await self.channel.send(row.recipient, row.subject, row.body, f"{row.event_id}.{row.channel}")
         except Exception as error:
+            NOTIFICATION_FAILURES.labels(
+                row.channel, "failed" if attempts >= self.max_attempts else "retry"
+            ).inc()
             if attempts >= self.max_attempts:
                 log.error("notification %s failed for good: %s", row.id, error)
                 return {"attempts": attempts, "status": "failed", "last_error": str(error)}

@@ -2,8 +2,6 @@
 
 from pathlib import Path
 
-from prometheus_client import make_asgi_app
-
 from dossierbus_registry.adapters.population import ReferenceNationalDatabases
 from dossierbus_registry.agencies import AgencyCatalogue
 from dossierbus_registry.consents import Consents
@@ -45,4 +43,3 @@ app.state.settings = settings
 app.state.agencies = agency_catalogue
 app.state.lookups = Lookups(service.db, default_catalogue(), national)
 app.state.consents = Consents(service.db)
-app.mount("/metrics", make_asgi_app())

@@ -244,7 +244,7 @@ async def test_prefill_needs_consent_and_feeds_the_once_only_rate(
         await http.get(stack.url("registry", "/once-only"), params={"procedure_code": "1.001193"})
     ).json()
     assert 0 < report["procedures"][0]["once_only_rate"] < 1
-    metrics = (await http.get(stack.url("registry", "/metrics/"))).text
+    metrics = (await http.get(stack.url("registry", "/metrics"))).text
     assert 'dossierbus_once_only_fields_total{procedure_code="1.001193",source="national"}' in metrics
 
     unknown = dict(body, prefilled=["form.favourite_colour"])

@@ -8,6 +8,8 @@ from aiokafka.structs import ConsumerRecord
 
 from dossierbus_shared.envelope import Headers, header_map
 from dossierbus_shared.kafka import DLQ_SUFFIX, Producer
+from dossierbus_shared.metrics import DEAD_LETTERS
+from dossierbus_shared.telemetry import current_dossier_code, send_span
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +96,16 @@ class DeadLetterPublisher:
             consumer_group=self.consumer_group,
             attempts=attempts,
         )
-        # Awaited to the broker's acknowledgement: the offset is committed only after this returns.
-        await self.producer.client.send_and_wait(
-            record.topic + DLQ_SUFFIX, value=record.value, key=record.key, headers=headers
-        )
+        original = header_map(record.headers)
+        with send_span(
+            record.topic + DLQ_SUFFIX,
+            key=record.key.decode("utf-8", "replace") if record.key is not None else None,
+            message_id=original.get("ce_id"),
+            dossier_code=current_dossier_code(),
+            parent=None,
+        ):
+            # Awaited to the broker's acknowledgement: the offset is committed only after this returns.
+            await self.producer.client.send_and_wait(
+                record.topic + DLQ_SUFFIX, value=record.value, key=record.key, headers=headers
+            )
+        DEAD_LETTERS.labels(record.topic, error_type).inc()
