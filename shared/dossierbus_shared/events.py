@@ -187,6 +187,17 @@ class DossierStatusChanged(Event):
     changed_at: datetime
 
 
+class DossierRated(Event):
+    """The applicant rated how their dossier was handled (satisfaction, Decision 766 group 5)."""
+
+    type: ClassVar[str] = TYPE_PREFIX + "dossier.rated.v1"
+    topic: ClassVar[str] = "dossier.rated"
+
+    procedure_code: str
+    score: int = Field(ge=1, le=5, description="1 (very dissatisfied) to 5 (very satisfied)")
+    rated_at: datetime
+
+
 CATALOGUE: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
@@ -195,6 +206,7 @@ CATALOGUE: dict[str, type[Event]] = {
         DossierAssigned,
         DossierStatusReported,
         DossierStatusChanged,
+        DossierRated,
     )
 }
 

@@ -1,9 +1,14 @@
-"""Routing: dossier states, timeline, outbox and inbox.
+"""Routing: dossier states, timeline, the Decision 766 projection, outbox and inbox.
 
 Revision ID: routing_0001
 """
 
-from dossierbus_routing.adapters.tables import dossiers, timeline
+from dossierbus_routing.adapters.tables import (
+    dossiers,
+    indicator_dossiers,
+    indicator_ratings,
+    timeline,
+)
 from dossierbus_shared.db.messaging import initial_schema
 
 revision = "routing_0001"
@@ -11,4 +16,4 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
-upgrade, downgrade = initial_schema(dossiers, timeline)
+upgrade, downgrade = initial_schema(dossiers, timeline, indicator_dossiers, indicator_ratings)
