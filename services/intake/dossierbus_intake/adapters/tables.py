@@ -1,4 +1,4 @@
-from sqlalchemy import Column, Date, DateTime, Integer, Table, Text, Uuid
+from sqlalchemy import Column, Date, DateTime, Integer, SmallInteger, Table, Text, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
 
 from dossierbus_shared.db import metadata
@@ -24,4 +24,13 @@ daily_sequences = Table(
     Column("receiving_unit", Text, primary_key=True),
     Column("day", Date, primary_key=True),
     Column("last", Integer, nullable=False),
+)
+
+# One satisfaction rating per dossier (Decision 766 group 5), published as dossier.rated.
+ratings = Table(
+    "ratings",
+    metadata,
+    Column("dossier_id", Uuid, primary_key=True),
+    Column("score", SmallInteger, nullable=False),
+    Column("rated_at", DateTime(timezone=True), nullable=False),
 )

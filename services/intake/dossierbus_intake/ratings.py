@@ -1,0 +1,86 @@
+"""Satisfaction ratings: one per dossier, staged as `dossier.rated` in the transaction that stores it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from dossierbus_intake.adapters.tables import dossiers, ratings
+from dossierbus_shared.db import Database
+from dossierbus_shared.envelope import Envelope
+from dossierbus_shared.events import DossierRated
+from dossierbus_shared.outbox import stage
+from dossierbus_shared.telemetry import mark_dossier
+
+
+class RatingRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    score: int = Field(strict=True, ge=1, le=5, description="1 (very dissatisfied) to 5 (very satisfied)")
+
+
+class UnknownDossier(Exception):
+    pass
+
+
+class AlreadyRated(Exception):
+    def __init__(self, score: int) -> None:
+        super().__init__(f"already rated {score}")
+        self.score = score
+
+
+@dataclass(frozen=True)
+class Rating:
+    dossier_code: str
+    score: int
+    rated_at: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        return {"dossier_code": self.dossier_code, "score": self.score, "rated_at": self.rated_at.isoformat()}
+
+
+class Ratings:
+    def __init__(self, db: Database, source: str) -> None:
+        self.db = db
+        self.source = source
+
+    async def rate(self, code: str, score: int) -> tuple[Rating, bool]:
+        """The rating, and whether this call recorded it (False: the same rating was given before).
+        A different score for a dossier already rated raises AlreadyRated."""
+        async with self.db.transaction() as session:
+            dossier = (
+                await session.execute(
+                    select(dossiers.c.id, dossiers.c.procedure_code).where(dossiers.c.code == code)
+                )
+            ).first()
+            if dossier is None:
+                raise UnknownDossier(code)
+            mark_dossier(code, str(dossier.id))
+            now = datetime.now(UTC)
+            recorded = await session.execute(
+                insert(ratings)
+                .values(dossier_id=dossier.id, score=score, rated_at=now)
+                .on_conflict_do_nothing()
+                .returning(ratings.c.dossier_id)
+            )
+            if recorded.first() is None:
+                earlier = (
+                    await session.execute(select(ratings).where(ratings.c.dossier_id == dossier.id))
+                ).one()
+                if earlier.score != score:
+                    raise AlreadyRated(earlier.score)
+                return Rating(code, earlier.score, earlier.rated_at), False
+            event = DossierRated(
+                dossier_id=dossier.id,
+                dossier_code=code,
+                procedure_code=dossier.procedure_code,
+                score=score,
+                rated_at=now,
+            )
+            await stage(session, Envelope(event, source=self.source))
+        return Rating(code, score, now), True
