@@ -150,7 +150,7 @@ def report(counts: Counts) -> dict[str, Any]:
         },
         "score": {
             # Of the components that could be measured: a component with nothing to measure is left out.
-            "points": round(sum(item["points"] for item in measured), 2),
+            "points": round(sum(item["points"] for item in measured), 2) if measured else None,
             "max_points": sum(item["max_points"] for item in measured),
             "components": components,
         },
