@@ -120,7 +120,8 @@ async def metrics_show(http: httpx.AsyncClient, stack: DevStack, expected: dict[
     ]
     text = ""
     for _ in range(150):  # the gauges are reloaded from the projection every few seconds
-        text = (await http.get(stack.url("routing", "/metrics"))).text
+        response = await http.get(stack.url("routing", "/metrics"), follow_redirects=True)
+        text = response.text
         if all(line in text.splitlines() for line in wanted):
             return
         await asyncio.sleep(0.1)
