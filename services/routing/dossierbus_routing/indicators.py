@@ -84,7 +84,7 @@ class Component:
     def points(self, ratio: float | None) -> float | None:
         if ratio is None:
             return None
-        return round(min(self.max_points, self.max_points * max(ratio, 0.0) / self.full_at), 2)
+        return round(float(min(self.max_points, self.max_points * max(ratio, 0.0) / self.full_at)), 2)
 
 
 ON_TIME = Component("2.1", "dossiers processed early or on time", 20)
