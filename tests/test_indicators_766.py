@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
 import httpx
@@ -63,6 +64,42 @@ async def rate(http: httpx.AsyncClient, stack: DevStack, code: str, score: objec
     return await http.post(stack.url("intake", f"/dossiers/{code}/rating"), json={"score": score})
 
 
+async def rate_finished(http: httpx.AsyncClient, stack: DevStack, code: str, score: int) -> httpx.Response:
+    """Rate a dossier routing reports final, once intake has heard that it is (one event later)."""
+    for _ in range(300):
+        response = await rate(http, stack, code, score)
+        if response.status_code != 409 or response.json()["errors"][0]["type"] != "not_finished":
+            return response
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"intake never learnt that {code} is finished")
+
+
+async def live_business_dossier(http: httpx.AsyncClient, stack: DevStack) -> str:
+    """A business-registration-change dossier, which the test stack's registration office keeps in
+    processing."""
+    body = birth_registration(25)
+    tax_code = f"01{uuid.uuid4().int % 10**8:08d}"
+    async with stack.database() as connection:
+        await connection.execute(
+            "INSERT INTO registry.enterprises (tax_code, name, legal_form, legal_representative_id,"
+            " head_office_address, province_code, registered_on, status) VALUES ($1, 'Công ty TNHH Sen',"
+            " 'Công ty TNHH', $2, 'Số 5, phường Ba Đình, Hà Nội', '01', '2019-03-01', 'active')",
+            tax_code,
+            body["applicant"]["personal_id"],
+        )
+    body.update(
+        procedure_code="2.001610",
+        form={"tax_code": tax_code, "change": "head_office_address", "new_value": "Số 9, phường Hoàn Kiếm"},
+    )
+    code = str((await submit(http, stack, body))["dossier_code"])
+    for _ in range(300):
+        response = await http.get(stack.url("routing", f"/dossiers/{code}"))
+        if response.status_code == 200 and response.json()["status"] == "processing":
+            return code
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{code} never reached processing")
+
+
 async def test_indicators_count_what_the_bus_did_once(stack: DevStack, http: httpx.AsyncClient) -> None:
     before = await settled(http, stack)
 
@@ -74,7 +111,7 @@ async def test_indicators_count_what_the_bus_did_once(stack: DevStack, http: htt
     final = [(await wait_final(http, stack, code))["status"] for code in codes]
     assert final == ["returned", "returned", "returned", "rejected"]
 
-    five, two = await rate(http, stack, codes[0], 5), await rate(http, stack, codes[1], 2)
+    five, two = await rate_finished(http, stack, codes[0], 5), await rate_finished(http, stack, codes[1], 2)
     assert (five.status_code, two.status_code) == (202, 202)
     assert five.headers["Idempotent-Replayed"] == "false"
 
@@ -182,17 +219,30 @@ async def consumed(stack: DevStack, partition: TopicPartition, offset: int, time
     raise AssertionError(f"routing did not consume {partition} offset {offset} in {timeout_s}s")
 
 
-async def test_rating_is_validated_and_given_once(stack: DevStack, http: httpx.AsyncClient) -> None:
+async def test_rating_is_validated_and_given_once_the_dossier_is_finished(
+    stack: DevStack, http: httpx.AsyncClient
+) -> None:
+    live = await live_business_dossier(http, stack)
+    early = await rate(http, stack, live, 4)
+    assert early.status_code == 409
+    assert early.json()["errors"][0] == {
+        "field": "code",
+        "message": "the dossier is still being processed",
+        "type": "not_finished",
+    }
+
     code = (await submit(http, stack, birth_registration(24)))["dossier_code"]
-    for score, field in [(0, "score"), (6, "score"), ("4", "score"), (None, "score")]:
+    await wait_final(http, stack, code)
+    for score in [0, 6, "4", None]:
         refused = await rate(http, stack, code, score)
         assert refused.status_code == 422, refused.text
         assert refused.headers["content-type"] == "application/problem+json"
-        assert field in [error["field"] for error in refused.json()["errors"]]
+        assert "score" in [error["field"] for error in refused.json()["errors"]]
     unknown = await rate(http, stack, "000.00.01.H26-000101-9999", 4)
     assert unknown.status_code == 404
 
-    first, again = await rate(http, stack, code, 4), await rate(http, stack, code, 4)
+    first = await rate_finished(http, stack, code, 4)
+    again = await rate(http, stack, code, 4)
     assert (first.status_code, again.status_code) == (202, 202)
     assert again.headers["Idempotent-Replayed"] == "true"
     assert again.json() == first.json()
@@ -204,7 +254,6 @@ async def test_rating_is_validated_and_given_once(stack: DevStack, http: httpx.A
             "SELECT count(*) FROM intake.outbox WHERE subject = $1 AND event_type LIKE '%rated%'", code
         )
     assert staged == 1
-    await wait_final(http, stack, code)
 
 
 async def test_bad_indicator_queries_get_a_problem_naming_the_field(

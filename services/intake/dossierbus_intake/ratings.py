@@ -1,4 +1,5 @@
-"""Satisfaction ratings: one per dossier, staged as `dossier.rated` in the transaction that stores it."""
+"""Satisfaction ratings: one per dossier once its processing has ended, staged as `dossier.rated` in the
+transaction that stores it. Intake learns that a dossier ended from routing's `dossier.status-changed`."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_intake.adapters.tables import dossiers, ratings
 from dossierbus_shared.db import Database
 from dossierbus_shared.envelope import Envelope
-from dossierbus_shared.events import DossierRated
+from dossierbus_shared.events import DossierRated, DossierStatus, DossierStatusChanged
 from dossierbus_shared.outbox import stage
 from dossierbus_shared.telemetry import mark_dossier
 
@@ -24,7 +26,15 @@ class RatingRequest(BaseModel):
     score: int = Field(strict=True, ge=1, le=5, description="1 (very dissatisfied) to 5 (very satisfied)")
 
 
+# The statuses after which nothing more happens to a dossier: the applicant can judge the whole service.
+FINAL = frozenset({DossierStatus.RETURNED, DossierStatus.REJECTED, DossierStatus.WITHDRAWN})
+
+
 class UnknownDossier(Exception):
+    pass
+
+
+class NotFinished(Exception):
     pass
 
 
@@ -55,11 +65,15 @@ class Ratings:
         async with self.db.transaction() as session:
             dossier = (
                 await session.execute(
-                    select(dossiers.c.id, dossiers.c.procedure_code).where(dossiers.c.code == code)
+                    select(dossiers.c.id, dossiers.c.procedure_code, dossiers.c.finished_at).where(
+                        dossiers.c.code == code
+                    )
                 )
             ).first()
             if dossier is None:
                 raise UnknownDossier(code)
+            if dossier.finished_at is None:
+                raise NotFinished(code)
             mark_dossier(code, str(dossier.id))
             now = datetime.now(UTC)
             recorded = await session.execute(
@@ -84,3 +98,15 @@ class Ratings:
             )
             await stage(session, Envelope(event, source=self.source))
         return Rating(code, score, now), True
+
+    async def on_status_changed(
+        self, session: AsyncSession, envelope: Envelope[DossierStatusChanged]
+    ) -> None:
+        changed = envelope.data
+        if changed.status in FINAL:
+            # A dossier received by another receiving unit is not in this table: nothing to update.
+            await session.execute(
+                dossiers.update()
+                .where(dossiers.c.id == changed.dossier_id, dossiers.c.finished_at.is_(None))
+                .values(finished_at=changed.changed_at)
+            )

@@ -16,6 +16,8 @@ dossiers = Table(
     Column("form", JSONB, nullable=False),
     Column("submitted_at", DateTime(timezone=True), nullable=False),
     Column("due_date", Date, nullable=False),
+    # When processing ended (dossier.status-changed to a final status): from then on it may be rated.
+    Column("finished_at", DateTime(timezone=True)),
 )
 
 daily_sequences = Table(
