@@ -23,6 +23,6 @@ app = service.http_app(router, title="dossierbus intake")
 app.state.submissions = Submissions(
     service.db, default_catalogue(), vietnam_calendar(), settings.receiving_unit
 )
-ratings = Ratings(service.db, app.state.submissions.source)
+ratings = Ratings(service.db)
 service.consumer.on(DossierStatusChanged)(ratings.on_status_changed)
 app.state.ratings = ratings

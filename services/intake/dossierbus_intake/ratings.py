@@ -55,9 +55,8 @@ class Rating:
 
 
 class Ratings:
-    def __init__(self, db: Database, source: str) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
-        self.source = source
 
     async def rate(self, code: str, score: int) -> tuple[Rating, bool]:
         """The rating, and whether this call recorded it (False: the same rating was given before).
@@ -96,7 +95,9 @@ class Ratings:
                 score=score,
                 rated_at=now,
             )
-            await stage(session, Envelope(event, source=self.source))
+            # The dossier code starts with the identifier of the unit that received it.
+            unit = code.rsplit("-", 2)[0]
+            await stage(session, Envelope(event, source=f"urn:dossierbus:intake:{unit}"))
         return Rating(code, score, now), True
 
     async def on_status_changed(

@@ -52,8 +52,8 @@ class IndicatorProjection:
     async def on_verified(self, session: AsyncSession, envelope: Envelope[DossierVerified]) -> None:
         verified = envelope.data
         procedure = self.catalogue.procedure(verified.procedure_code)
-        # A dossier counts for the agency that leads its procedure (the first workflow step), however many
-        # agencies take part, as the national index counts it for the unit that received it.
+        # A dossier counts for the agency that handles its procedure's first step, however many agencies
+        # take part. Until that agency reports, the catalogue's agency for the step stands in.
         agency = procedure.steps[0].agency if procedure else UNATTRIBUTED
         uses_population = bool(
             procedure and "population" in procedure.national_facts and verified.national_facts
@@ -105,6 +105,9 @@ class IndicatorProjection:
             "has_result": row.has_result or changed.status in RESULT_STATUSES,
             "result_digitised": row.result_digitised or bool(changed.result_documents),
         }
+        if changed.agency_code and changed.step == self._first_step(changed.procedure_code):
+            # The agency actually assigned (it may be an onboarded one rather than the catalogue's).
+            values["agency_code"] = changed.agency_code
         ended = DossierStatus(row.ended_status) if row.ended_status else None
         if supersedes_end(ended, changed.status):
             values |= {
@@ -119,6 +122,10 @@ class IndicatorProjection:
             .where(indicator_dossiers.c.dossier_id == changed.dossier_id)
             .values(**values)
         )
+
+    def _first_step(self, procedure_code: str) -> str | None:
+        procedure = self.catalogue.procedure(procedure_code)
+        return procedure.steps[0].id if procedure else None
 
     async def on_rated(self, session: AsyncSession, envelope: Envelope[DossierRated]) -> None:
         rated = envelope.data
