@@ -34,6 +34,7 @@ from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.events import (
     FIXED_TOPICS,
     DossierOverdue,
+    DossierRated,
     DossierStatusChanged,
     DossierSubmitted,
     DossierVerified,
@@ -146,7 +147,11 @@ def agency_inboxes_and_reports() -> tuple[list[str], list[str]]:
 def services() -> list[ServiceSpec]:
     inboxes, reports = agency_inboxes_and_reports()
     return [
-        ServiceSpec(IntakeSettings, produces=(DossierSubmitted.topic,)),
+        ServiceSpec(
+            IntakeSettings,
+            consumes=(DossierStatusChanged.topic,),
+            produces=(DossierSubmitted.topic, DossierRated.topic),
+        ),
         ServiceSpec(
             RegistrySettings,
             consumes=(DossierSubmitted.topic, DossierStatusChanged.topic),
@@ -157,7 +162,7 @@ def services() -> list[ServiceSpec]:
         ),
         ServiceSpec(
             RoutingSettings,
-            consumes=(DossierVerified.topic, *reports),
+            consumes=(DossierVerified.topic, DossierStatusChanged.topic, DossierRated.topic, *reports),
             produces=(DossierStatusChanged.topic, DossierOverdue.topic, *inboxes),
         ),
         ServiceSpec(

@@ -235,6 +235,17 @@ class DossierOverdue(Event):
     detected_at: datetime
 
 
+class DossierRated(Event):
+    """The applicant rated how their dossier was handled (satisfaction, Decision 766 group 5)."""
+
+    type: ClassVar[str] = TYPE_PREFIX + "dossier.rated.v1"
+    topic: ClassVar[str] = "dossier.rated"
+
+    procedure_code: str
+    score: int = Field(ge=1, le=5, description="1 (very dissatisfied) to 5 (very satisfied)")
+    rated_at: datetime
+
+
 CATALOGUE: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
@@ -246,6 +257,7 @@ CATALOGUE: dict[str, type[Event]] = {
         DossierSupplemented,
         DossierStepCancelled,
         DossierOverdue,
+        DossierRated,
     )
 }
 

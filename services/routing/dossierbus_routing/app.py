@@ -2,7 +2,13 @@
 
 from pathlib import Path
 
+from prometheus_client import REGISTRY
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dossierbus_routing.entrypoints import indicators
 from dossierbus_routing.entrypoints.http import router
+from dossierbus_routing.indicator_metrics import IndicatorCollector, SnapshotRefresher
+from dossierbus_routing.indicator_projection import IndicatorProjection
 from dossierbus_routing.overdue import OverdueWatch
 from dossierbus_routing.report_auth import ReportAuthenticator
 from dossierbus_routing.settings import RoutingSettings
@@ -13,6 +19,7 @@ from dossierbus_shared.directory import AgencyDirectory
 from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.events import (
     DossierOverdue,
+    DossierRated,
     DossierStatusChanged,
     DossierStatusReported,
     DossierVerified,
@@ -27,7 +34,8 @@ inboxes, reports = zip(*(agency_topics(code) for code in sorted(catalogue.agenci
 service = Service(
     settings,
     migrations=Path(__file__).parent / "migrations",
-    consumes=[DossierVerified.topic, *reports],
+    # Routing also follows its own status changes and the applicants' ratings for the 766 indicators.
+    consumes=[DossierVerified.topic, DossierStatusChanged.topic, DossierRated.topic, *reports],
     # Onboarded agencies' reports too, without a restart.
     consumes_matching=r"agency\.[a-z0-9-]+\.reports",
     produces=[DossierStatusChanged.topic, DossierOverdue.topic, *inboxes],
@@ -35,6 +43,13 @@ service = Service(
 directory = AgencyDirectory(settings.registry_url, refresh_s=settings.directory_refresh_s)
 service.background(directory.keep_fresh)
 workflow = Workflow(catalogue, calendar, directory=directory)
+projection = IndicatorProjection(catalogue, calendar)
+
+
+@service.consumer.on(DossierVerified)
+async def on_verified(session: AsyncSession, envelope: Envelope[DossierVerified]) -> None:
+    await workflow.on_verified(session, envelope)
+    await projection.on_verified(session, envelope)
 
 
 async def record_refusal(envelope: Envelope[DossierStatusReported], reason: str) -> None:
@@ -42,11 +57,20 @@ async def record_refusal(envelope: Envelope[DossierStatusReported], reason: str)
         await workflow.record_refused_report(session, envelope, reason)
 
 
-service.consumer.on(DossierVerified)(workflow.on_verified)
 service.consumer.on(
     DossierStatusReported, authenticate=ReportAuthenticator(directory, refused=record_refusal)
 )(workflow.on_reported)
+service.consumer.on(DossierStatusChanged)(projection.on_status_changed)
+service.consumer.on(DossierRated)(projection.on_rated)
 overdue = OverdueWatch(service.db, workflow, calendar, interval_s=settings.overdue_check_interval_s)
 service.background(overdue.run)
-app = service.http_app(router, title="dossierbus routing")
+
+collector = IndicatorCollector()
+REGISTRY.register(collector)
+service.background(
+    SnapshotRefresher(collector, projection, service.db, interval_s=settings.indicators_refresh_s).run
+)
+
+app = service.http_app(router, indicators.router, title="dossierbus routing")
 app.state.workflow = workflow
+app.state.indicators = projection

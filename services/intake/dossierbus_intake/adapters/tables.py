@@ -1,4 +1,4 @@
-from sqlalchemy import Column, Date, DateTime, Integer, Table, Text, Uuid
+from sqlalchemy import Column, Date, DateTime, Integer, SmallInteger, Table, Text, Uuid
 from sqlalchemy.dialects.postgresql import JSONB
 
 from dossierbus_shared.db import service_metadata
@@ -18,6 +18,8 @@ dossiers = Table(
     Column("form", JSONB, nullable=False),
     Column("submitted_at", DateTime(timezone=True), nullable=False),
     Column("due_date", Date, nullable=False),
+    # When processing ended (dossier.status-changed to a final status): from then on it may be rated.
+    Column("finished_at", DateTime(timezone=True)),
 )
 
 daily_sequences = Table(
@@ -26,4 +28,13 @@ daily_sequences = Table(
     Column("receiving_unit", Text, primary_key=True),
     Column("day", Date, primary_key=True),
     Column("last", Integer, nullable=False),
+)
+
+# One satisfaction rating per dossier (Decision 766 group 5), published as dossier.rated.
+ratings = Table(
+    "ratings",
+    metadata,
+    Column("dossier_id", Uuid, primary_key=True),
+    Column("score", SmallInteger, nullable=False),
+    Column("rated_at", DateTime(timezone=True), nullable=False),
 )

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
 
 from dossierbus_intake.domain import SubmissionRefused, SubmissionRequest
+from dossierbus_intake.ratings import AlreadyRated, NotFinished, RatingRequest, Ratings, UnknownDossier
 from dossierbus_intake.submissions import IdempotencyConflict, Submissions
 from dossierbus_shared.http_errors import ProblemError, problem
 
@@ -55,3 +56,34 @@ async def get_dossier(code: str, request: Request) -> dict[str, object]:
     if found is None:
         raise ProblemError(404, "Not found", f"no dossier {code!r}")
     return found
+
+
+@router.post("/dossiers/{code}/rating", status_code=202, summary="Rate how a dossier was handled")
+async def rate_dossier(code: str, body: RatingRequest, request: Request) -> JSONResponse:
+    """One satisfaction rating (1 to 5) per dossier, once its processing has ended (returned, rejected
+    or withdrawn). Sending the same score again answers the recorded rating; a different score is
+    refused."""
+    ratings: Ratings = request.app.state.ratings
+    try:
+        rating, created = await ratings.rate(code, body.score)
+    except UnknownDossier:
+        raise ProblemError(404, "Not found", f"no dossier {code!r}") from None
+    except NotFinished:
+        raise ProblemError(
+            409,
+            "Not finished",
+            f"dossier {code!r} is still being processed; it can be rated once it is returned or closed",
+            errors=[
+                {"field": "code", "message": "the dossier is still being processed", "type": "not_finished"}
+            ],
+        ) from None
+    except AlreadyRated as earlier:
+        raise ProblemError(
+            409,
+            "Already rated",
+            f"dossier {code!r} was already rated {earlier.score}; a dossier is rated once",
+            errors=[{"field": "score", "message": "this dossier already has a rating", "type": "conflict"}],
+        ) from None
+    return JSONResponse(
+        rating.as_json(), status_code=202, headers={"Idempotent-Replayed": str(not created).lower()}
+    )

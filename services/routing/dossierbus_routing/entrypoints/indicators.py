@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from dossierbus_routing.indicator_projection import IndicatorProjection
+from dossierbus_routing.indicators import report
+from dossierbus_shared.http_errors import ProblemError
+from dossierbus_shared.service import Service
+
+router = APIRouter(tags=["indicators"])
+
+
+@router.get("/indicators", summary="Decision 766 service-quality indicators per agency and procedure")
+async def indicators(
+    request: Request,
+    agency: Annotated[str | None, Query(description="Agency code, e.g. justice-hanoi")] = None,
+    procedure: Annotated[str | None, Query(description="Procedure code (mã TTHC), e.g. 1.001193")] = None,
+    received_from: Annotated[
+        date | None, Query(alias="from", description="First day of receipt (local date, inclusive)")
+    ] = None,
+    received_to: Annotated[
+        date | None, Query(alias="to", description="Last day of receipt (local date, inclusive)")
+    ] = None,
+) -> dict[str, Any]:
+    """Counts, rates and the points of the Decision 766 components the bus measures, for the dossiers
+    received in the period; unfinished dossiers are judged as of today."""
+    projection: IndicatorProjection = request.app.state.indicators
+    errors = []
+    if agency is not None and agency not in projection.catalogue.agencies:
+        errors.append({"field": "agency", "message": "no such agency in the catalogue", "type": "unknown"})
+    if procedure is not None and projection.catalogue.procedure(procedure) is None:
+        errors.append(
+            {"field": "procedure", "message": "no such procedure in the catalogue", "type": "unknown"}
+        )
+    if received_from and received_to and received_from > received_to:
+        errors.append({"field": "from", "message": "must not be after 'to'", "type": "range"})
+    if errors:
+        fields = ", ".join(error["field"] for error in errors)
+        raise ProblemError(422, "Invalid request", f"invalid: {fields}", errors=errors)
+    service: Service = request.app.state.service
+    today = projection.today()
+    async with service.db.transaction() as session:
+        counts = await projection.counts(
+            session,
+            today=today,
+            agency=agency,
+            procedure=procedure,
+            received_from=received_from,
+            received_to=received_to,
+        )
+    return {
+        "as_of": today.isoformat(),
+        "from": received_from.isoformat() if received_from else None,
+        "to": received_to.isoformat() if received_to else None,
+        "indicators": [report(item) for item in counts],
+    }
