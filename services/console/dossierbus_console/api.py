@@ -70,7 +70,10 @@ async def config(settings: Settings) -> dict[str, Any]:
     }
 
 
-@router.get("/dossiers/{code}", summary="A dossier's status, timeline with trace links, and notifications")
+# `:path` so that a code with a slash is refused by the pattern, not by a route that does not match.
+@router.get(
+    "/dossiers/{code:path}", summary="A dossier's status, timeline with trace links, and notifications"
+)
 async def dossier(
     code: DossierCode,
     upstreams: Annotated[Upstreams, Depends(upstreams_of)],

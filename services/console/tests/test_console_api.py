@@ -62,9 +62,10 @@ async def test_an_unknown_or_malformed_dossier_code_is_a_problem(
     assert unknown.headers["content-type"] == "application/problem+json"
     assert "000.00.01.H26-000000-9999" in unknown.json()["detail"]
 
-    malformed = await http.get(stack.url("console", "/api/dossiers/not a code!"))
-    assert malformed.status_code == 422
-    assert [error["field"] for error in malformed.json()["errors"]] == ["code"]
+    for malformed in ("not a code!", "000.00.01/H26", "x" * 65):
+        response = await http.get(stack.url("console", f"/api/dossiers/{malformed}"))
+        assert response.status_code == 422, malformed
+        assert [error["field"] for error in response.json()["errors"]] == ["code"]
 
 
 async def test_queues_show_every_topic_and_each_groups_lag(stack: DevStack, http: httpx.AsyncClient) -> None:

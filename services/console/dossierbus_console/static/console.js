@@ -39,7 +39,7 @@ function show(element, text) {
 function problemText(error) {
   if (!(error instanceof ApiError)) return String(error);
   const fields = (error.problem.errors || []).map((item) => item.field).filter(Boolean);
-  const title = error.problem.title ? `${error.problem.title}: ` : "";
+  const title = error.problem.title && error.problem.title !== error.message ? `${error.problem.title}: ` : "";
   return `${title}${error.message}${fields.length ? ` (${fields.join(", ")})` : ""}`;
 }
 
