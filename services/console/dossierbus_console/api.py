@@ -53,7 +53,8 @@ def require_operator(
     if not expected:
         raise ProblemError(403, "Forbidden", "replay is disabled: the console has no CONSOLE_TOKEN set")
     scheme, _, given = (authorization or "").partition(" ")
-    if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip(), expected):
+    # As bytes: compare_digest refuses str that is not ASCII, and a header may hold anything.
+    if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip().encode(), expected.encode()):
         raise ProblemError(
             401,
             "Unauthorized",
@@ -90,7 +91,7 @@ async def indicators(upstreams: Annotated[Upstreams, Depends(upstreams_of)]) -> 
 async def queues(settings: Settings) -> dict[str, Any]:
     snapshot = await _on_kafka(settings, queue_snapshot(settings.kafka_bootstrap_servers))
     return {
-        "topics": [{**asdict(topic), "dlq": topic.is_dlq} for topic in snapshot.topics if not topic.is_dlq],
+        "topics": [asdict(topic) for topic in snapshot.topics if not topic.is_dlq],
         "dead_letter_topics": [
             {"name": topic.name, "letters": topic.records} for topic in snapshot.topics if topic.is_dlq
         ],

@@ -5,11 +5,13 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from dossierbus_console.api import require_operator
 from dossierbus_console.dead_letters import letter_view
 from dossierbus_console.queues import GroupLag
 from dossierbus_console.settings import ConsoleSettings
 from dossierbus_console.upstream import normalise_indicator
 from dossierbus_shared.dlq import DeadLetter
+from dossierbus_shared.http_errors import ProblemError
 
 
 def test_the_trace_link_template_must_name_the_trace_id() -> None:
@@ -82,3 +84,19 @@ def test_a_dead_letter_shows_where_and_why_but_not_its_payload() -> None:
 def test_lag_never_goes_below_zero() -> None:
     assert GroupLag("g", "t", committed=5, end_offset=9).lag == 4
     assert GroupLag("g", "t", committed=9, end_offset=9).lag == 0
+
+
+@pytest.mark.parametrize("header", [None, "", "Bearer", "Bearer wrong", "Basic s3cret", "Bearer s3crét"])
+def test_replay_needs_the_operator_token(header: str | None) -> None:
+    settings = ConsoleSettings(console_token="s3cret")  # type: ignore[arg-type]
+    with pytest.raises(ProblemError) as refused:
+        require_operator(settings, header)
+    assert refused.value.status == 401
+    require_operator(settings, "Bearer s3cret")
+    require_operator(settings, "bearer  s3cret ")
+
+
+def test_replay_is_disabled_without_a_token() -> None:
+    with pytest.raises(ProblemError) as refused:
+        require_operator(ConsoleSettings(console_token=""), "Bearer ")  # type: ignore[arg-type]
+    assert refused.value.status == 403
