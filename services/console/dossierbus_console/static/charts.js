@@ -2,7 +2,8 @@
 
 const SVG = "http://www.w3.org/2000/svg";
 const ROW = 22;
-const LABEL_WIDTH = 230;
+const LABEL_WIDTH = 250;
+const LABEL_CHARS = 38; // about what fits in LABEL_WIDTH; longer labels are cut, whole in the tooltip
 const BAR_WIDTH = 260;
 const VALUE_WIDTH = 60;
 
@@ -32,7 +33,10 @@ export function barChart({ title, rows, max, format = String }) {
   });
   rows.forEach((row, index) => {
     const y = index * ROW + 2;
-    chart.append(svg("text", { x: LABEL_WIDTH - 8, y: y + 15, "text-anchor": "end", class: "label" }, row.label));
+    const short = row.label.length > LABEL_CHARS ? `${row.label.slice(0, LABEL_CHARS - 1)}…` : row.label;
+    const label = svg("text", { x: LABEL_WIDTH - 8, y: y + 15, "text-anchor": "end", class: "label" }, short);
+    label.append(svg("title", {}, row.label));
+    chart.append(label);
     chart.append(svg("rect", { x: LABEL_WIDTH, y, width: BAR_WIDTH, height: ROW - 6, class: "track" }));
     if (row.value !== null && row.value !== undefined) {
       const width = Math.max(0, Math.min(1, row.value / scale)) * BAR_WIDTH;

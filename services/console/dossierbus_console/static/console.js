@@ -260,8 +260,13 @@ async function loadIndicators() {
     show(message, body.as_of ? `As of ${body.as_of}.` : "");
     renderIndicators(items);
   } catch (error) {
-    const text = error instanceof ApiError && error.status === 404 ? "Decision 766 indicators are not available" : "Could not load the indicators";
-    show(message, `${text}: ${problemText(error)}`);
+    const notServed = error instanceof ApiError && error.status === 404;
+    show(
+      message,
+      notServed
+        ? `Decision 766 indicators are not available: ${error.message}.`
+        : `Could not load the indicators: ${problemText(error)}`,
+    );
     $("#indicators-content").hidden = true;
   }
 }
