@@ -125,10 +125,13 @@ class DevStack:
         }
         try:
             async with asyncio.TaskGroup() as starting:  # one failure cancels the other starts
-                for service in self.services.values():
-                    starting.create_task(service.start())
+                for name, service in self.services.items():
+                    if name != "console":
+                        starting.create_task(service.start())
         except ExceptionGroup as failures:
             raise failures.exceptions[0] from None
+        # The console only reads the others: it starts after them rather than competing with their start.
+        await self.services["console"].start()
         if self.run_agencies:
             self._agencies = [
                 asyncio.create_task(
