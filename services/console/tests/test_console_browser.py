@@ -37,7 +37,7 @@ async def test_a_dossier_shows_its_timeline_with_trace_links(
 ) -> None:
     code = (await submit(http, stack, birth_registration(20)))["dossier_code"]
     routed = await wait_final(http, stack, code)
-    await wait_for_notifications(http, stack, code, count=4)
+    sent = await wait_for_notifications(http, stack, code, count=4)
 
     await page.fill("#dossier-code", code)
     await page.click("#dossier-form button[type=submit]")
@@ -47,7 +47,8 @@ async def test_a_dossier_shows_its_timeline_with_trace_links(
     await expect(rows).to_have_count(len(routed["timeline"]))
     await expect(rows.first).to_contain_text("submitted")
     await expect(page.locator("#timeline")).to_contain_text("justice-hanoi")
-    await expect(page.locator("#notifications tbody tr")).to_have_count(4)
+    await expect(page.locator("#notifications tbody tr")).to_have_count(len(sent))
+    await expect(page.locator("#notifications")).to_contain_text(str(sent[0]["subject"]))
 
     trace_id = routed["timeline"][0]["trace_id"]
     link = page.locator("#timeline tbody tr").first.locator("a.trace")
