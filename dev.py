@@ -2,7 +2,7 @@
 """Set-up and entry point on a machine with nothing but Python 3.11+.
 
     python3 dev.py demo     # start broker, database and all services; run dossiers end to end
-    python3 dev.py test     # the whole test suite
+    python3 dev.py test     # the whole test suite (installs Debian's chromium for the browser tests)
     python3 dev.py up       # the development stack, until Ctrl-C
     python3 dev.py bench    # the throughput benchmark
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -23,6 +24,7 @@ ROOT = Path(__file__).resolve().parent
 TOOLS = ROOT / ".dossierbus" / "tools"
 VENV = ROOT / ".venv"
 UV_VERSION = "0.13.9"
+CHROMIUM = Path("/usr/bin/chromium")
 COMMANDS = {
     "demo": ["dossierbus", "demo"],
     "up": ["dossierbus", "up"],
@@ -59,11 +61,32 @@ def ensure_workspace(uv: Path) -> None:
     stamp.write_text(digest)
 
 
+def ensure_chromium() -> None:
+    """The console's browser tests drive Debian's Chromium (Playwright never downloads a browser)."""
+    if CHROMIUM.exists():
+        return
+    apt = shutil.which("apt-get")
+    root = os.name == "posix" and os.geteuid() == 0
+    sudo = [] if root else [shutil.which("sudo") or ""]
+    if apt is None or not all(sudo):
+        print(f"dev.py: {CHROMIUM} is missing and cannot be installed here (apt-get as root or with sudo)")
+        print("dev.py: install Debian's chromium package, or the console's browser tests will fail")
+        return
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for command in ([*sudo, apt, "update", "-q"], [*sudo, apt, "install", "-y", "-q", "chromium"]):
+        print(f"dev.py: {CHROMIUM} is missing: running {' '.join(command)}", flush=True)
+        if subprocess.run(command, env=env).returncode != 0:
+            print(f"dev.py: `{' '.join(command)}` failed; the console's browser tests will fail", flush=True)
+            return
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in COMMANDS:
         print(__doc__)
         return 2
     ensure_workspace(ensure_uv())
+    if argv[0] == "test":
+        ensure_chromium()
     program, *args = COMMANDS[argv[0]]
     command = [str(bin_path(VENV, program)), *args, *argv[1:]]
     os.chdir(ROOT)

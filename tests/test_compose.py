@@ -18,6 +18,7 @@ import pytest
 import yaml
 from sqlalchemy.engine import make_url
 
+from dossierbus_console.settings import ConsoleSettings
 from dossierbus_intake.settings import IntakeSettings
 from dossierbus_notifications.settings import NotificationsSettings
 from dossierbus_registry.settings import RegistrySettings
@@ -35,6 +36,8 @@ SETTINGS: dict[str, type[ServiceSettings]] = {
     "routing": RoutingSettings,
     "notifications": NotificationsSettings,
 }
+HTTP_SERVICES: dict[str, type[ServiceSettings]] = {**SETTINGS, "console": ConsoleSettings}
+"""Everything served over HTTP: the bus services and the operator console (which has no database)."""
 PACKAGE_PREFIX = "dossierbus-"
 
 
@@ -167,13 +170,13 @@ def collector_config_path(collector: dict[str, Any]) -> tuple[Path, str]:
 
 
 def test_every_service_is_in_compose(services: dict[str, dict[str, Any]]) -> None:
-    missing = set(SETTINGS) - set(services)
+    missing = set(HTTP_SERVICES) - set(services)
     assert not missing, f"services missing from docker-compose.yml: {sorted(missing)}"
 
 
-@pytest.mark.parametrize("name", sorted(SETTINGS))
+@pytest.mark.parametrize("name", sorted(HTTP_SERVICES))
 def test_http_port_is_the_settings_default_everywhere(name: str, services: dict[str, dict[str, Any]]) -> None:
-    port = SETTINGS[name].model_fields["http_port"].default
+    port = HTTP_SERVICES[name].model_fields["http_port"].default
     service = services[name]
     assert environment(service).get("HTTP_PORT") == str(port), f"{name}: HTTP_PORT must be {port}"
     assert published_ports(service) == [(port, port)], f"{name}: publish {port}:{port}"
@@ -181,12 +184,13 @@ def test_http_port_is_the_settings_default_everywhere(name: str, services: dict[
     assert (host, health_port, path) in {("127.0.0.1", port, "/readyz"), ("localhost", port, "/readyz")}
 
 
-@pytest.mark.parametrize("name", sorted(SETTINGS))
+@pytest.mark.parametrize("name", sorted(HTTP_SERVICES))
 def test_every_variable_is_a_setting(name: str, services: dict[str, dict[str, Any]]) -> None:
-    fields = {field.upper() for field in SETTINGS[name].model_fields}
+    settings = HTTP_SERVICES[name]
+    fields = {field.upper() for field in settings.model_fields}
     variables = environment(services[name])
     unknown = sorted(var for var in variables if var not in fields and not var.startswith("OTEL_"))
-    assert not unknown, f"{name} sets variables its {SETTINGS[name].__name__} does not read: {unknown}"
+    assert not unknown, f"{name} sets variables its {settings.__name__} does not read: {unknown}"
 
 
 @pytest.mark.parametrize("name", sorted(SETTINGS))
@@ -204,7 +208,7 @@ def test_database_url_is_the_postgres_service(name: str, services: dict[str, dic
     assert url.port in (None, 5432), "the postgres container listens on 5432"
 
 
-@pytest.mark.parametrize("name", sorted(SETTINGS))
+@pytest.mark.parametrize("name", sorted(HTTP_SERVICES))
 def test_kafka_bootstrap_is_an_advertised_listener(name: str, services: dict[str, dict[str, Any]]) -> None:
     kafka_env = environment(services["kafka"])
     advertised = kafka_listeners("KAFKA_ADVERTISED_LISTENERS", kafka_env)
@@ -255,6 +259,23 @@ def test_dependencies_are_waited_for(name: str, services: dict[str, dict[str, An
             assert "healthcheck" in services[host], f"{host} needs a healthcheck for service_healthy"
 
 
+def test_the_console_reads_the_services_it_links_to(services: dict[str, dict[str, Any]]) -> None:
+    """ROUTING_URL and NOTIFICATIONS_URL are those services on the compose network at their own ports; the
+    console waits for the broker, and its trace links point at the tracing UI published on the host."""
+    console = services["console"]
+    env = environment(console)
+    waits = depends_on(console)
+    for target in ("routing", "notifications"):
+        url = urlsplit(env[f"{target.upper()}_URL"])
+        assert (url.hostname, url.port) == (target, SETTINGS[target].model_fields["http_port"].default)
+        assert target in waits, f"console must depend_on {target}"
+    assert waits.get("kafka") == "service_healthy"
+    ConsoleSettings(trace_ui_url=env["TRACE_UI_URL"])  # validates the {trace_id} placeholder
+    trace_ui = urlsplit(env["TRACE_UI_URL"])
+    jaeger_ports = {host for host, _ in published_ports(services["jaeger"])}
+    assert trace_ui.hostname == "localhost" and trace_ui.port in jaeger_ports
+
+
 def test_smtp_port_is_the_mail_sinks_smtp_port(services: dict[str, dict[str, Any]]) -> None:
     env = environment(services["notifications"])
     assert env["SMTP_HOST"] in services, f"SMTP_HOST {env['SMTP_HOST']!r} is not a service of the stack"
@@ -269,13 +290,13 @@ def test_smtp_port_is_the_mail_sinks_smtp_port(services: dict[str, dict[str, Any
 def test_every_built_service_names_a_workspace_package(services: dict[str, dict[str, Any]]) -> None:
     packages = workspace_packages()
     built = {name: s["build"] for name, s in services.items() if "build" in s}
-    assert set(SETTINGS) <= set(built), "every bus service is built from this repository"
+    assert set(HTTP_SERVICES) <= set(built), "every bus service is built from this repository"
     for name, build in built.items():
         assert (ROOT / build.get("context", ".")).resolve() == ROOT, f"{name}: build from the repository root"
         assert (ROOT / build["dockerfile"]).resolve() == DOCKERFILE, f"{name}: build with deploy/Dockerfile"
         package = PACKAGE_PREFIX + str(build["args"]["SERVICE"])
         assert package in packages, f"{name}: SERVICE names no workspace package ({package})"
-        if name in SETTINGS:
+        if name in HTTP_SERVICES:
             assert build["args"]["SERVICE"] == name
             module = package.replace("-", "_")
             assert (packages[package] / module / "app.py").is_file(), f"the image runs {module}.app:app"

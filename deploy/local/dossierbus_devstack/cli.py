@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="dossierbus", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     up_parser = commands.add_parser(
-        "up", help="start broker, database and the four services on 9092, 8001-8004"
+        "up", help="start broker, database, the four services and the console on 9092, 8001-8005"
     )
     defaults = Ports.fixed()
     up_parser.add_argument("--kafka-port", type=int, default=defaults.kafka)
@@ -107,6 +107,7 @@ def describe(stack: DevStack) -> str:
         f"  smtp sink   127.0.0.1:{stack.ports.smtp}",
     ]
     lines += [f"  {name:<11} {service.url()}" for name, service in stack.services.items()]
+    lines.append(f"  console token {stack.console_token}")
     lines.append(f"  logs        {stack.workdir / 'logs'}")
     lines.append(f"  admin token {stack.admin_token}  (registry onboarding: REGISTRY_ADMIN_TOKEN)")
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""The four services, each a uvicorn process of its own, as in production."""
+"""The bus services and the operator console, each a uvicorn process of its own, as in production."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import httpx
 
 from dossierbus_devstack.parts import ChildProcess, claim_port
 
-SERVICES = ("intake", "registry", "routing", "notifications")
+SERVICES = ("intake", "registry", "routing", "notifications", "console")
 
 
 class ServiceProcess:

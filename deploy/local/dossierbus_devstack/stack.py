@@ -1,6 +1,6 @@
-"""DevStack: broker, database, SMTP sink, the four services and the reference agencies, as one unit.
+"""DevStack: broker, database, SMTP sink, the services, the console and the reference agencies, as one unit.
 
-    async with DevStack() as stack:          # free loopback ports; Ports.fixed() for 9092, 1025, 8001-8004
+    async with DevStack() as stack:          # free loopback ports; Ports.fixed() for 9092, 1025, 8001-8005
         stack.url("intake", "/dossiers")
 
 A broker or database given by KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL (or the constructor) is used as it
@@ -83,6 +83,8 @@ class DevStack:
         """Statuses a reference agency reports, per agency code; the reference agency's default otherwise."""
         self.admin_token = secrets.token_urlsafe(24)
         """The registry's admin token, for onboarding agencies."""
+        self.console_token = secrets.token_urlsafe(24)
+        """The operator token the console asks for before it replays dead letters."""
         self.workdir = Path(tempfile.mkdtemp(prefix="dossierbus-"))
         self.spans_file = self.workdir / "spans.jsonl"
         self.mail = MailSink(self.ports.smtp)
@@ -128,6 +130,10 @@ class DevStack:
             "OTEL_BSP_SCHEDULE_DELAY": os.environ.get("OTEL_BSP_SCHEDULE_DELAY", "200"),
             # One pepper for the stack, so a pseudonymised identifier reads the same in every service.
             "PII_PEPPER": os.environ.get("PII_PEPPER") or secrets.token_hex(32),
+            # What the console reads: the services' APIs and, for trace links, TRACE_UI_URL if set.
+            "ROUTING_URL": f"http://127.0.0.1:{self.ports.services['routing']}",
+            "NOTIFICATIONS_URL": f"http://127.0.0.1:{self.ports.services['notifications']}",
+            "CONSOLE_TOKEN": self.console_token,
         }
         self.services = {
             name: ServiceProcess(name, self.ports.services[name], env, self.workdir / "logs" / f"{name}.log")
@@ -135,10 +141,13 @@ class DevStack:
         }
         try:
             async with asyncio.TaskGroup() as starting:  # one failure cancels the other starts
-                for service in self.services.values():
-                    starting.create_task(service.start())
+                for name, service in self.services.items():
+                    if name != "console":
+                        starting.create_task(service.start())
         except ExceptionGroup as failures:
             raise failures.exceptions[0] from None
+        # The console only reads the others: it starts after them rather than competing with their start.
+        await self.services["console"].start()
         if self.run_agencies:
             self.agency_keys = await self._issue_agency_keys(default_catalogue().agencies)
             self._agencies = [

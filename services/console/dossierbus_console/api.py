@@ -1,0 +1,171 @@
+"""The console's JSON API under /api, which the page calls; errors are RFC 9457 problems."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Awaitable
+from dataclasses import asdict
+from typing import Annotated, Any, TypeVar
+
+from aiokafka.errors import KafkaError
+from fastapi import APIRouter, Depends, Header, Path, Request
+from pydantic import BaseModel, Field
+
+from dossierbus_console.dead_letters import newest_letters, replay_event
+from dossierbus_console.queues import queue_snapshot
+from dossierbus_console.settings import ConsoleSettings
+from dossierbus_console.upstream import Upstreams
+from dossierbus_shared.http_errors import ProblemError
+from dossierbus_shared.kafka import DLQ_SUFFIX, KafkaSecurity
+
+router = APIRouter(prefix="/api", tags=["console"])
+
+DOSSIER_CODE = r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,63}$"
+TOPIC_NAME = r"^[A-Za-z0-9._\-]{1,249}$"
+DossierCode = Annotated[
+    str, Path(pattern=DOSSIER_CODE, description="Dossier code, e.g. 000.00.01.H26-261126-0001")
+]
+DlqTopic = Annotated[
+    str, Path(pattern=TOPIC_NAME, description="A dead-letter topic, e.g. dossier.submitted.dlq")
+]
+T = TypeVar("T")
+
+
+def settings_of(request: Request) -> ConsoleSettings:
+    settings: ConsoleSettings = request.app.state.settings
+    return settings
+
+
+def upstreams_of(request: Request) -> Upstreams:
+    upstreams: Upstreams = request.app.state.upstreams
+    return upstreams
+
+
+Settings = Annotated[ConsoleSettings, Depends(settings_of)]
+
+
+def require_operator(
+    settings: Settings,
+    authorization: Annotated[str | None, Header(description="Bearer <operator token>")] = None,
+) -> None:
+    expected = settings.console_token.get_secret_value()
+    if not expected:
+        raise ProblemError(403, "Forbidden", "replay is disabled: the console has no CONSOLE_TOKEN set")
+    scheme, _, given = (authorization or "").partition(" ")
+    # As bytes: compare_digest refuses str that is not ASCII, and a header may hold anything.
+    if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip().encode(), expected.encode()):
+        raise ProblemError(
+            401,
+            "Unauthorized",
+            "this action needs the operator token (Authorization: Bearer <token>)",
+            errors=[{"field": "authorization", "location": "header", "message": "missing or wrong token"}],
+        )
+
+
+@router.get("/config", summary="What the page needs to know about this console")
+async def config(settings: Settings) -> dict[str, Any]:
+    return {
+        "trace_ui_url": settings.trace_ui_url or None,
+        "replay_enabled": bool(settings.console_token.get_secret_value()),
+    }
+
+
+# `:path` so that a code with a slash is refused by the pattern, not by a route that does not match.
+@router.get(
+    "/dossiers/{code:path}", summary="A dossier's status, timeline with trace links, and notifications"
+)
+async def dossier(
+    code: DossierCode,
+    upstreams: Annotated[Upstreams, Depends(upstreams_of)],
+) -> dict[str, Any]:
+    return await upstreams.dossier(code)
+
+
+@router.get("/indicators", summary="Decision 766 indicators per agency and procedure (from routing)")
+async def indicators(upstreams: Annotated[Upstreams, Depends(upstreams_of)]) -> dict[str, Any]:
+    return await upstreams.indicators()
+
+
+@router.get("/queues", summary="Every topic with its offsets, and each consumer group's lag")
+async def queues(settings: Settings) -> dict[str, Any]:
+    snapshot = await _on_kafka(
+        settings, queue_snapshot(settings.kafka_bootstrap_servers, security=_security(settings))
+    )
+    return {
+        "topics": [asdict(topic) for topic in snapshot.topics if not topic.is_dlq],
+        "dead_letter_topics": [
+            {"name": topic.name, "letters": topic.records} for topic in snapshot.topics if topic.is_dlq
+        ],
+        "consumer_lag": [{**asdict(lag), "lag": lag.lag} for lag in snapshot.lags],
+    }
+
+
+@router.get("/dlq/{topic}", summary="The newest dead letters of one DLQ topic (without payloads)")
+async def dead_letters(
+    topic: DlqTopic,
+    settings: Settings,
+) -> dict[str, Any]:
+    _check_dlq(topic)
+    try:
+        letters, total = await _on_kafka(
+            settings,
+            newest_letters(
+                settings.kafka_bootstrap_servers, topic, settings.dead_letters_shown, _security(settings)
+            ),
+        )
+    except ValueError as error:
+        raise ProblemError(404, "Unknown topic", str(error)) from error
+    return {"topic": topic, "total": total, "letters": letters}
+
+
+class ReplayRequest(BaseModel):
+    event_id: str = Field(min_length=1, max_length=200, description="ce_id of the dead letter(s) to replay")
+
+
+@router.post(
+    "/dlq/{topic}/replay",
+    summary="Send one event's dead letters back to their original topic",
+    dependencies=[Depends(require_operator)],
+)
+async def replay(topic: DlqTopic, body: ReplayRequest, settings: Settings) -> dict[str, Any]:
+    _check_dlq(topic)
+    try:
+        replayed = await _on_kafka(
+            settings,
+            replay_event(settings.kafka_bootstrap_servers, topic, body.event_id, _security(settings)),
+        )
+    except ValueError as error:
+        raise ProblemError(404, "Unknown topic", str(error)) from error
+    if not replayed:
+        raise ProblemError(
+            404,
+            "Unknown dead letter",
+            f"no dead letter of event {body.event_id} in {topic}",
+            errors=[{"field": "event_id", "location": "body", "message": "not in this DLQ"}],
+        )
+    return {"topic": topic, "event_id": body.event_id, "replayed": replayed}
+
+
+def _check_dlq(topic: str) -> None:
+    if not topic.endswith(DLQ_SUFFIX):
+        raise ProblemError(
+            422,
+            "Invalid request",
+            f"{topic!r} is not a dead-letter topic (they end in {DLQ_SUFFIX!r})",
+            errors=[{"field": "topic", "location": "path", "message": f"must end in {DLQ_SUFFIX}"}],
+        )
+
+
+async def _on_kafka(settings: ConsoleSettings, work: Awaitable[T]) -> T:
+    try:
+        async with asyncio.timeout(settings.upstream_timeout_s):
+            return await work
+    except (KafkaError, TimeoutError) as error:
+        raise ProblemError(
+            502, "Broker unavailable", f"Kafka at {settings.kafka_bootstrap_servers}: {error!r}"
+        ) from error
+
+
+def _security(settings: ConsoleSettings) -> KafkaSecurity:
+    return KafkaSecurity.from_settings(settings)

@@ -1,0 +1,63 @@
+"""Operator console: `uvicorn dossierbus_console.app:app` serves the page at / and its API at /api."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from aiokafka.admin import AIOKafkaAdminClient
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from dossierbus_console.api import router
+from dossierbus_console.settings import ConsoleSettings
+from dossierbus_console.upstream import Upstreams
+from dossierbus_shared.http_errors import install_error_handlers
+from dossierbus_shared.kafka import KafkaSecurity
+
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
+    settings = settings or ConsoleSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with httpx.AsyncClient(timeout=settings.upstream_timeout_s) as client:
+            app.state.upstreams = Upstreams(settings, client)
+            yield
+
+    app = FastAPI(title="dossierbus console", lifespan=lifespan)
+    app.state.settings = settings
+    install_error_handlers(app)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def health() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readiness() -> JSONResponse:
+        # Ready when the broker answers; the services it reads are reported per request when they do not.
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            request_timeout_ms=3000,
+            **KafkaSecurity.from_settings(settings).client_options(),
+        )
+        try:
+            await admin.start()
+            await admin.list_topics()
+        except Exception as error:
+            return JSONResponse({"status": "not ready", "problems": [f"kafka: {error!r}"]}, status_code=503)
+        finally:
+            await admin.close()
+        return JSONResponse({"status": "ready"})
+
+    app.include_router(router)
+    app.mount("/", StaticFiles(directory=STATIC, html=True), name="static")
+    return app
+
+
+app = create_app()

@@ -1,0 +1,31 @@
+from pydantic import Field, SecretStr, field_validator
+
+from dossierbus_shared.settings import ServiceSettings
+
+
+class ConsoleSettings(ServiceSettings):
+    """The console keeps no tables: it reads the other services over HTTP and the broker directly."""
+
+    service_name: str = "console"
+    http_port: int = 8005
+    routing_url: str = Field(default="http://127.0.0.1:8003", description="Base URL of the routing service")
+    notifications_url: str = Field(
+        default="http://127.0.0.1:8004", description="Base URL of the notifications service"
+    )
+    trace_ui_url: str = Field(
+        default="http://localhost:16686/trace/{trace_id}",
+        description="Link to one trace in the tracing UI ({trace_id} is replaced); empty for no links",
+    )
+    console_token: SecretStr = Field(
+        default=SecretStr(""),
+        description="Operator token for actions that change the bus (DLQ replay); empty disables them",
+    )
+    upstream_timeout_s: float = Field(default=10, gt=0, description="Timeout for calls to services and Kafka")
+    dead_letters_shown: int = Field(default=500, ge=1, le=10_000, description="Newest letters listed per DLQ")
+
+    @field_validator("trace_ui_url")
+    @classmethod
+    def _has_trace_id(cls, value: str) -> str:
+        if value and "{trace_id}" not in value:
+            raise ValueError("must contain {trace_id}, e.g. http://localhost:16686/trace/{trace_id}")
+        return value

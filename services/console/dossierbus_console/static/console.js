@@ -1,0 +1,347 @@
+// The operator console page: dossier search, queues and lag, dead letters with replay, the 766 dashboard.
+// Everything from the API is put in the page as text (textContent), never as HTML.
+
+import { api, ApiError } from "./api.js";
+import { barChart } from "./charts.js";
+
+const $ = (selector) => document.querySelector(selector);
+const TOKEN_KEY = "dossierbus-console-token";
+
+function cell(value, className) {
+  const td = document.createElement("td");
+  if (value instanceof Node) td.append(value);
+  else td.textContent = value ?? "";
+  if (className) td.className = className;
+  return td;
+}
+
+function row(...cells) {
+  const tr = document.createElement("tr");
+  tr.append(...cells.map((value) => (value instanceof HTMLTableCellElement ? value : cell(value))));
+  return tr;
+}
+
+function fill(table, rows, empty) {
+  const body = table.querySelector("tbody");
+  body.replaceChildren(...rows);
+  if (!rows.length && empty) {
+    const td = cell(empty, "muted");
+    td.colSpan = table.querySelectorAll("thead th").length;
+    body.append(row(td));
+  }
+}
+
+function show(element, text) {
+  element.textContent = text;
+  element.hidden = !text;
+}
+
+function problemText(error) {
+  if (!(error instanceof ApiError)) return String(error);
+  const fields = (error.problem.errors || []).map((item) => item.field).filter(Boolean);
+  const title = error.problem.title && error.problem.title !== error.message ? `${error.problem.title}: ` : "";
+  return `${title}${error.message}${fields.length ? ` (${fields.join(", ")})` : ""}`;
+}
+
+const time = (iso) => (iso ? new Date(iso).toLocaleString(undefined, { hour12: false }) : "");
+const percent = (value) => (value === null || value === undefined ? "–" : `${(value * 100).toFixed(1)} %`);
+const num = (value) => cell(value ?? "", "num");
+
+// --- dossier ----------------------------------------------------------------------------------------
+
+async function searchDossier(code) {
+  show($("#dossier-error"), "");
+  $("#dossier-result").hidden = true;
+  try {
+    const dossier = await api(`/dossiers/${encodeURIComponent(code)}`);
+    renderDossier(dossier);
+  } catch (error) {
+    show($("#dossier-error"), problemText(error));
+  }
+}
+
+function renderDossier(dossier) {
+  const summary = $("#dossier-summary");
+  summary.replaceChildren();
+  const facts = [
+    ["Code", dossier.dossier_code],
+    ["Status", dossier.status],
+    ["Procedure", dossier.procedure_code],
+    ["Agency", dossier.agency_code || "–"],
+    ["Step", dossier.step || "–"],
+    ["Due", dossier.due_date],
+  ];
+  for (const [term, value] of facts) {
+    const dt = document.createElement("dt");
+    dt.textContent = term;
+    const dd = document.createElement("dd");
+    dd.textContent = value ?? "";
+    if (term === "Status") dd.className = `status status-${value}`;
+    summary.append(dt, dd);
+  }
+  renderSteps(dossier.steps);
+  fill(
+    $("#timeline"),
+    (dossier.timeline || []).map((entry) =>
+      row(
+        time(entry.at),
+        entry.event,
+        entry.status,
+        entry.agency_code,
+        entry.step,
+        entry.note,
+        entry.outcome,
+        cell(traceLink(entry)),
+      ),
+    ),
+    "No timeline entries yet.",
+  );
+  fill(
+    $("#notifications"),
+    (dossier.notifications || []).map((item) =>
+      row(time(item.created_at), item.channel, item.subject, item.status, num(item.attempts), time(item.delivered_at)),
+    ),
+    "No notifications sent.",
+  );
+  $("#dossier-result").hidden = false;
+}
+
+// Workflows with several agency steps list them; each step is shown with whatever it reports.
+function renderSteps(steps) {
+  const container = $("#dossier-steps");
+  container.replaceChildren();
+  if (!Array.isArray(steps) || !steps.length) return;
+  const heading = document.createElement("h3");
+  heading.textContent = "Steps";
+  const list = document.createElement("ol");
+  list.className = "steps";
+  for (const step of steps) {
+    const item = document.createElement("li");
+    item.textContent =
+      typeof step === "object" && step !== null
+        ? [step.step ?? step.name, step.agency_code ?? step.agency, step.status].filter(Boolean).join(" · ")
+        : String(step);
+    list.append(item);
+  }
+  container.append(heading, list);
+}
+
+function traceLink(entry) {
+  if (!entry.trace_id) return "";
+  if (!entry.trace_url) return entry.trace_id;
+  const link = document.createElement("a");
+  link.href = entry.trace_url;
+  link.target = "_blank";
+  link.rel = "noopener";
+  link.className = "trace";
+  link.dataset.traceId = entry.trace_id;
+  link.textContent = entry.trace_id.slice(0, 12) + "…";
+  link.title = entry.trace_id;
+  return link;
+}
+
+// --- queues and dead letters ------------------------------------------------------------------------
+
+async function loadQueues() {
+  show($("#queues-error"), "");
+  try {
+    const queues = await api("/queues");
+    fill(
+      $("#topics"),
+      queues.topics.map((topic) => row(topic.name, num(topic.partitions), num(topic.end_offset), num(topic.records))),
+      "No topics.",
+    );
+    fill(
+      $("#lag"),
+      queues.consumer_lag.map((item) =>
+        row(item.group, item.topic, num(item.committed), num(item.end_offset), cell(item.lag, item.lag ? "num lagging" : "num")),
+      ),
+      "No consumer group has committed an offset yet.",
+    );
+    fill(
+      $("#dlq-topics"),
+      queues.dead_letter_topics.map((topic) => {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "small";
+        button.textContent = "Show";
+        button.addEventListener("click", () => loadLetters(topic.name));
+        return row(topic.name, cell(topic.letters, topic.letters ? "num lagging" : "num"), cell(button));
+      }),
+      "No dead-letter topics.",
+    );
+  } catch (error) {
+    show($("#queues-error"), problemText(error));
+  }
+}
+
+let shownTopic = null;
+
+async function loadLetters(topic) {
+  shownTopic = topic;
+  const panel = $("#letters-panel");
+  panel.hidden = false;
+  $("#letters-title").textContent = topic;
+  try {
+    const result = await api(`/dlq/${encodeURIComponent(topic)}`);
+    const shown = result.letters.length < result.total ? ` (newest ${result.letters.length} shown)` : "";
+    $("#letters-title").textContent = `${topic}: ${result.total} letter(s)${shown}`;
+    fill(
+      $("#letters"),
+      result.letters.map((letter) => {
+        const replay = document.createElement("button");
+        replay.type = "button";
+        replay.className = "small replay";
+        replay.textContent = "Replay";
+        replay.disabled = !letter.event_id;
+        replay.title = letter.event_id ? `Send event ${letter.event_id} back to ${letter.original_topic}` : "no event id";
+        replay.addEventListener("click", () => replayLetter(topic, letter.event_id, replay));
+        const tr = row(
+          time(letter.failed_at),
+          letter.event_type,
+          letter.event_id,
+          letter.subject,
+          cell(letter.reason, "reason"),
+          letter.original_topic,
+          num(letter.original_offset),
+          letter.consumer_group,
+          cell(replay),
+        );
+        tr.dataset.eventId = letter.event_id || "";
+        return tr;
+      }),
+      "This DLQ is empty.",
+    );
+  } catch (error) {
+    fill($("#letters"), [], problemText(error));
+  }
+}
+
+async function replayLetter(topic, eventId, button) {
+  const result = $("#replay-result");
+  const token = $("#operator-token").value.trim();
+  if (!token) {
+    result.className = "error";
+    show(result, "Enter the operator token to replay.");
+    $("#operator-token").focus();
+    return;
+  }
+  button.disabled = true;
+  try {
+    const replayed = await api(`/dlq/${encodeURIComponent(topic)}/replay`, {
+      method: "POST",
+      body: { event_id: eventId },
+      token,
+    });
+    const targets = [...new Set(replayed.replayed.map((letter) => letter.original_topic))].join(", ");
+    result.className = "success";
+    show(result, `Replayed ${replayed.replayed.length} letter(s) of event ${eventId} to ${targets}.`);
+  } catch (error) {
+    result.className = "error";
+    show(result, `Replay failed: ${problemText(error)}`);
+  } finally {
+    button.disabled = false;
+  }
+  await loadQueues();
+}
+
+// --- Decision 766 -----------------------------------------------------------------------------------
+
+async function loadIndicators() {
+  const message = $("#indicators-message");
+  try {
+    const body = await api("/indicators");
+    const items = body.indicators || [];
+    if (!items.length) {
+      show(message, "No dossiers have been received yet: nothing to measure.");
+      $("#indicators-content").hidden = true;
+      return;
+    }
+    show(message, body.as_of ? `As of ${body.as_of}.` : "");
+    renderIndicators(items);
+  } catch (error) {
+    const notServed = error instanceof ApiError && error.status === 404;
+    show(
+      message,
+      notServed
+        ? `Decision 766 indicators are not available: ${error.message}.`
+        : `Could not load the indicators: ${problemText(error)}`,
+    );
+    $("#indicators-content").hidden = true;
+  }
+}
+
+function renderIndicators(items) {
+  const label = (item) => `${item.agency} · ${item.procedure}`;
+  const charts = $("#indicator-charts");
+  charts.replaceChildren(
+    barChart({ title: "Received", rows: items.map((item) => ({ label: label(item), value: item.received })) }),
+    barChart({ title: "Processed", rows: items.map((item) => ({ label: label(item), value: item.processed })) }),
+    ...[
+      ["On time", "on_time_rate"],
+      ["Online", "online_rate"],
+      ["Digitised results", "digitised_rate"],
+    ].map(([title, key]) =>
+      barChart({ title, rows: items.map((item) => ({ label: label(item), value: item[key] })), max: 1, format: percent }),
+    ),
+    barChart({
+      title: "Satisfaction (average rating)",
+      rows: items.map((item) => ({ label: label(item), value: item.satisfaction_average })),
+      max: 5,
+      format: (value) => value.toFixed(2),
+    }),
+  );
+  fill(
+    $("#indicator-table"),
+    items.map((item) =>
+      row(
+        item.agency,
+        item.procedure,
+        num(item.received),
+        num(item.processed),
+        num(percent(item.on_time_rate)),
+        num(percent(item.online_rate)),
+        num(percent(item.digitised_rate)),
+        num(item.satisfaction_average === null || item.satisfaction_average === undefined ? "–" : item.satisfaction_average.toFixed(2)),
+      ),
+    ),
+  );
+  $("#indicators-content").hidden = false;
+}
+
+// --- start --------------------------------------------------------------------------------------------
+
+function start() {
+  const token = $("#operator-token");
+  token.value = sessionStorage.getItem(TOKEN_KEY) || "";
+  token.addEventListener("input", () => sessionStorage.setItem(TOKEN_KEY, token.value.trim()));
+  $("#token-form").addEventListener("submit", (event) => event.preventDefault());
+  api("/config")
+    .then((config) => {
+      if (!config.replay_enabled) show($("#token-state"), "Replay is disabled on this console (no CONSOLE_TOKEN).");
+    })
+    .catch(() => {});
+
+  $("#dossier-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const code = $("#dossier-code").value.trim();
+    if (code) {
+      history.replaceState(null, "", `?dossier=${encodeURIComponent(code)}${location.hash}`);
+      searchDossier(code);
+    }
+  });
+  $("#queues-refresh").addEventListener("click", async () => {
+    await loadQueues();
+    if (shownTopic) await loadLetters(shownTopic);
+  });
+
+  const linked = new URLSearchParams(location.search).get("dossier");
+  if (linked) {
+    $("#dossier-code").value = linked;
+    searchDossier(linked);
+  }
+  loadQueues();
+  loadIndicators();
+}
+
+start();

@@ -1,0 +1,56 @@
+"""Fixtures for the console's tests: a malformed record put on a topic, and headless Chromium."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from playwright.async_api import Browser, async_playwright
+
+from dossierbus_devstack.stack import DevStack
+from dossierbus_shared.events import DossierVerified
+
+CHROMIUM = "/usr/bin/chromium"
+
+PutMalformed = Callable[[str], Awaitable[str]]
+
+
+@pytest.fixture
+async def put_malformed(stack: DevStack) -> AsyncIterator[PutMalformed]:
+    """Publish a record whose body is not JSON on `dossier.verified` (routing alone consumes it, so it
+    lands in `dossier.verified.dlq` once); returns its event id."""
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap)
+    await producer.start()
+
+    async def put(subject: str) -> str:
+        event_id = str(uuid.uuid4())
+        headers = [
+            ("ce_specversion", b"1.0"),
+            ("ce_id", event_id.encode()),
+            ("ce_source", b"urn:dossierbus:console-test"),
+            ("ce_type", DossierVerified.type.encode()),
+            ("ce_subject", subject.encode()),
+        ]
+        await producer.send_and_wait(DossierVerified.topic, value=b"{not json", key=b"k", headers=headers)
+        return event_id
+
+    try:
+        yield put
+    finally:
+        await producer.stop()
+
+
+@pytest.fixture(scope="session")
+async def chromium() -> AsyncIterator[Browser]:
+    """Debian's Chromium driven by Playwright; Playwright's own browser downloads are never used."""
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (python3 dev.py test does it)")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            yield browser
+        finally:
+            await browser.close()
