@@ -212,6 +212,11 @@ async def test_supplement_pauses_the_clock_and_resumes_it_moving_the_due_date(
     assert "no step of this dossier waits for a supplement" in again.json()["detail"]
 
     # The agency heard of the supplement on its inbox and finished the dossier.
+    inbox = await _events_for(stack.kafka_bootstrap, "agency.justice-hanoi.inbox", code, count=2)
+    [supplemented] = [event for event in inbox if "supplemented_at" in event]
+    assert supplemented["step"] == "birth-registration"
+    assert supplemented["documents"] == [document | {"sha256": None}]
+    assert supplemented["due_date"] == resumed["due_date"]
     final = await wait_final(http, stack, code)
     assert final["status"] == "returned"
     assert statuses_changed(final) == [
@@ -293,6 +298,13 @@ async def test_illegal_reports_are_refused_and_recorded_and_the_citizen_may_with
     assert steps_of(withdrawn.json()) == {"birth-registration": ("justice-hanoi", "cancelled")}
     assert entries(withdrawn.json(), "status-changed")[-1]["note"] == "withdrawn by the applicant: Nộp nhầm"
 
+    inbox = await _events_for(stack.kafka_bootstrap, "agency.justice-hanoi.inbox", code, count=2)
+    [cancelled] = [event for event in inbox if "cancelled_at" in event]
+    assert (cancelled["step"], cancelled["reason"]) == (
+        "birth-registration",
+        "withdrawn by the applicant: Nộp nhầm",
+    )
+
     again = await http.post(url, json={"applicant_personal_id": applicant})
     assert again.status_code == 409
     assert "cannot move from 'withdrawn' to 'withdrawn'" in again.json()["detail"]
@@ -326,14 +338,15 @@ async def _report(stack: DevStack, dossier_id: str, code: str, agency: str, step
         await producer.stop()
 
 
-async def _events_for(bootstrap: str, topic: str, code: str) -> list[dict[str, Any]]:
-    """The data of every event on `topic` whose subject is the dossier."""
+async def _events_for(bootstrap: str, topic: str, code: str, count: int = 1) -> list[dict[str, Any]]:
+    """The data of every event on `topic` whose subject is the dossier, once there are `count`."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=20)
     await consumer.start()
     found: list[dict[str, Any]] = []
     try:
         deadline = datetime.now(UTC) + timedelta(seconds=20)
-        while not found and datetime.now(UTC) < deadline:
+        while len(found) < count and datetime.now(UTC) < deadline:
+            found = []
             partitions = [
                 TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])
             ]
@@ -354,7 +367,7 @@ async def _events_for(bootstrap: str, topic: str, code: str) -> list[dict[str, A
                             found.append(json.loads(record.value or b"{}"))
                         if record.offset + 1 >= end[tp]:
                             remaining.discard(tp)
-            if not found:
+            if len(found) < count:
                 await asyncio.sleep(0.3)
     finally:
         await consumer.stop()
