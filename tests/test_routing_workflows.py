@@ -230,6 +230,46 @@ async def test_supplement_pauses_the_clock_and_resumes_it_moving_the_due_date(
     assert final["due_date"] == resumed["due_date"]
 
 
+async def test_linked_dossier_waits_until_every_step_has_its_supplement(
+    stack: DevStack, http: httpx.AsyncClient
+) -> None:
+    """The police ask for a supplement on both their steps: the dossier stays paused until both have it."""
+    body = linked_birth(27, "Bệnh viện Phụ sản Hà Nội [police-hanoi: asks for a supplement]")
+    code = (await submit(http, stack, body))["dossier_code"]
+    both_waiting = {
+        "permanent-residence": ("police-hanoi", "supplement_requested"),
+        "identity-card": ("police-hanoi", "supplement_requested"),
+    }
+    paused = await wait_until(http, stack, code, lambda d: both_waiting.items() <= steps_of(d).items())
+    assert paused["status"] == "supplement_requested"
+    assert paused["deadline"]["paused"] is True
+
+    url = stack.url("routing", f"/dossiers/{code}/supplement")
+    applicant = body["applicant"]["personal_id"]
+    unnamed = await http.post(url, json={"applicant_personal_id": applicant})
+    assert unnamed.status_code == 422
+    assert unnamed.json()["errors"][0]["field"] == "step"
+    assert "identity-card, permanent-residence" in unnamed.json()["detail"]
+    unknown = await http.post(url, json={"applicant_personal_id": applicant, "step": "passport"})
+    assert unknown.status_code == 422
+    assert "has no step 'passport'" in unknown.json()["detail"]
+
+    first = await http.post(url, json={"applicant_personal_id": applicant, "step": "permanent-residence"})
+    assert first.status_code == 200, first.text
+    assert first.json()["status"] == "supplement_requested"  # the identity card still waits
+    assert first.json()["deadline"]["paused"] is True
+    second = await http.post(url, json={"applicant_personal_id": applicant})  # the only one left
+    assert second.status_code == 200, second.text
+    assert second.json()["deadline"]["paused"] is False
+    assert len(entries(second.json(), "clock-paused")) == len(entries(second.json(), "clock-resumed")) == 1
+
+    final = await wait_final(http, stack, code)
+    assert final["status"] == "returned"
+    assert {status for _, status in steps_of(final).values()} == {"returned"}
+    assert final["deadline"]["supplement_requests"] == 1
+    assert_legal_path(statuses_changed(final))
+
+
 # --- overdue --------------------------------------------------------------------------------------
 
 
