@@ -5,6 +5,7 @@ from sqlalchemy import (
     DateTime,
     Index,
     Integer,
+    MetaData,
     PrimaryKeyConstraint,
     Table,
     Text,
@@ -14,7 +15,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
-from dossierbus_shared.db import metadata
+from dossierbus_shared.db import metadata as shared_metadata
+
+# Routing's own collection, with the shared naming convention: other services also have a "dossiers"
+# table, and tests that load routing beside them in one process must not clash on the name.
+metadata = MetaData(naming_convention=shared_metadata.naming_convention)
 
 dossiers = Table(
     "dossiers",
