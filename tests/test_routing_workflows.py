@@ -22,6 +22,7 @@ from dossierbus_routing.domain import check_transition
 from dossierbus_shared.calendar import vietnam_calendar
 from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.events import DossierOverdue, DossierStatus, DossierStatusReported
+from reference_agency.agency import load_signing_key, signature
 
 pytestmark = pytest.mark.slow
 
@@ -212,6 +213,11 @@ async def test_supplement_pauses_the_clock_and_resumes_it_moving_the_due_date(
     assert "no step of this dossier waits for a supplement" in again.json()["detail"]
 
     # The agency heard of the supplement on its inbox and finished the dossier.
+    inbox = await _events_for(stack.kafka_bootstrap, "agency.justice-hanoi.inbox", code, count=2)
+    [supplemented] = [event for event in inbox if "supplemented_at" in event]
+    assert supplemented["step"] == "birth-registration"
+    assert supplemented["documents"] == [document | {"sha256": None}]
+    assert supplemented["due_date"] == resumed["due_date"]
     final = await wait_final(http, stack, code)
     assert final["status"] == "returned"
     assert statuses_changed(final) == [
@@ -223,6 +229,46 @@ async def test_supplement_pauses_the_clock_and_resumes_it_moving_the_due_date(
         "returned",
     ]
     assert final["due_date"] == resumed["due_date"]
+
+
+async def test_linked_dossier_waits_until_every_step_has_its_supplement(
+    stack: DevStack, http: httpx.AsyncClient
+) -> None:
+    """The police ask for a supplement on both their steps: the dossier stays paused until both have it."""
+    body = linked_birth(27, "Bệnh viện Phụ sản Hà Nội [police-hanoi: asks for a supplement]")
+    code = (await submit(http, stack, body))["dossier_code"]
+    both_waiting = {
+        "permanent-residence": ("police-hanoi", "supplement_requested"),
+        "identity-card": ("police-hanoi", "supplement_requested"),
+    }
+    paused = await wait_until(http, stack, code, lambda d: both_waiting.items() <= steps_of(d).items())
+    assert paused["status"] == "supplement_requested"
+    assert paused["deadline"]["paused"] is True
+
+    url = stack.url("routing", f"/dossiers/{code}/supplement")
+    applicant = body["applicant"]["personal_id"]
+    unnamed = await http.post(url, json={"applicant_personal_id": applicant})
+    assert unnamed.status_code == 422
+    assert unnamed.json()["errors"][0]["field"] == "step"
+    assert "identity-card, permanent-residence" in unnamed.json()["detail"]
+    unknown = await http.post(url, json={"applicant_personal_id": applicant, "step": "passport"})
+    assert unknown.status_code == 422
+    assert "has no step 'passport'" in unknown.json()["detail"]
+
+    first = await http.post(url, json={"applicant_personal_id": applicant, "step": "permanent-residence"})
+    assert first.status_code == 200, first.text
+    assert first.json()["status"] == "supplement_requested"  # the identity card still waits
+    assert first.json()["deadline"]["paused"] is True
+    second = await http.post(url, json={"applicant_personal_id": applicant})  # the only one left
+    assert second.status_code == 200, second.text
+    assert second.json()["deadline"]["paused"] is False
+    assert len(entries(second.json(), "clock-paused")) == len(entries(second.json(), "clock-resumed")) == 1
+
+    final = await wait_final(http, stack, code)
+    assert final["status"] == "returned"
+    assert {status for _, status in steps_of(final).values()} == {"returned"}
+    assert final["deadline"]["supplement_requests"] == 1
+    assert_legal_path(statuses_changed(final))
 
 
 # --- overdue --------------------------------------------------------------------------------------
@@ -293,6 +339,13 @@ async def test_illegal_reports_are_refused_and_recorded_and_the_citizen_may_with
     assert steps_of(withdrawn.json()) == {"birth-registration": ("justice-hanoi", "cancelled")}
     assert entries(withdrawn.json(), "status-changed")[-1]["note"] == "withdrawn by the applicant: Nộp nhầm"
 
+    inbox = await _events_for(stack.kafka_bootstrap, "agency.justice-hanoi.inbox", code, count=2)
+    [cancelled] = [event for event in inbox if "cancelled_at" in event]
+    assert (cancelled["step"], cancelled["reason"]) == (
+        "birth-registration",
+        "withdrawn by the applicant: Nộp nhầm",
+    )
+
     again = await http.post(url, json={"applicant_personal_id": applicant})
     assert again.status_code == 409
     assert "cannot move from 'withdrawn' to 'withdrawn'" in again.json()["detail"]
@@ -318,22 +371,31 @@ async def _report(stack: DevStack, dossier_id: str, code: str, agency: str, step
         reported_at=datetime.now(UTC),
     )
     record = Envelope(report, source=f"urn:agency:{agency}").to_kafka()
+    # Signed with the agency's key: these reports are refused for what they say, not who sent them.
+    headers = {name: value.decode() for name, value in record.headers}
+    headers["ce_signature"] = signature(load_signing_key(stack.agency_keys[agency]), headers, record.value)
     producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap)
     await producer.start()
     try:
-        await producer.send_and_wait(record.topic, value=record.value, key=record.key, headers=record.headers)
+        await producer.send_and_wait(
+            record.topic,
+            value=record.value,
+            key=record.key,
+            headers=[(name, value.encode()) for name, value in headers.items()],
+        )
     finally:
         await producer.stop()
 
 
-async def _events_for(bootstrap: str, topic: str, code: str) -> list[dict[str, Any]]:
-    """The data of every event on `topic` whose subject is the dossier."""
+async def _events_for(bootstrap: str, topic: str, code: str, count: int = 1) -> list[dict[str, Any]]:
+    """The data of every event on `topic` whose subject is the dossier, once there are `count`."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=20)
     await consumer.start()
     found: list[dict[str, Any]] = []
     try:
         deadline = datetime.now(UTC) + timedelta(seconds=20)
-        while not found and datetime.now(UTC) < deadline:
+        while len(found) < count and datetime.now(UTC) < deadline:
+            found = []
             partitions = [
                 TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])
             ]
@@ -354,7 +416,7 @@ async def _events_for(bootstrap: str, topic: str, code: str) -> list[dict[str, A
                             found.append(json.loads(record.value or b"{}"))
                         if record.offset + 1 >= end[tp]:
                             remaining.discard(tp)
-            if not found:
+            if len(found) < count:
                 await asyncio.sleep(0.3)
     finally:
         await consumer.stop()

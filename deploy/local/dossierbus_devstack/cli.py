@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from dossierbus_devstack.parts import StackError
-from dossierbus_devstack.scenarios import birth_registration, wait_final, wait_for_notifications
+from dossierbus_devstack.scenarios import birth_registration, linked_birth, wait_final, wait_for_notifications
 from dossierbus_devstack.stack import DevStack, Ports, Span
 
 
@@ -69,8 +69,11 @@ async def run_demo(count: int) -> None:
         bodies = [birth_registration(index, email=f"citizen{index}@example.vn") for index in range(count)]
         impostor = birth_registration(count, email="impostor@example.vn")
         impostor["applicant"]["full_name"] = "Trần Văn Giả"  # does not match the population database
+        # The linked birth group: justice first, then police and social insurance in parallel; the
+        # health insurance card is refused, which ends that step alone.
+        linked = linked_birth(count + 1, "Bệnh viện Phụ sản Hà Nội [social-insurance-hanoi: rejects]")
         codes = []
-        for body in [*bodies, impostor]:
+        for body in [*bodies, impostor, linked]:
             response = await http.post(
                 stack.url("intake", "/dossiers"),
                 json=body,
@@ -120,8 +123,10 @@ def render(dossier: dict[str, Any], notifications: list[dict[str, Any]], spans: 
     for entry in dossier["timeline"]:
         at = datetime.fromisoformat(entry["at"]).strftime("%H:%M:%S.%f")[:-3]
         where = entry["agency_code"] or "routing"
+        step = (entry["step"] if entry["event"] != "status-changed" else None) or ""
         note = f"  {entry['note']}" if entry["note"] else ""
-        out.append(f"   {at}  {entry['event']:<15} {entry['status'] or '':<13} {where:<26}{note}".rstrip())
+        line = f"   {at}  {entry['event']:<15} {entry['status'] or '':<20} {where:<23}{step:<22}{note}"
+        out.append(line.rstrip())
     for notification in notifications:
         out.append(f"   notification {notification['status']:<10} {notification['subject']}")
     if spans:

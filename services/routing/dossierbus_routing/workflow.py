@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dossierbus_routing.adapters.tables import dossiers, steps, timeline
 from dossierbus_routing.deadlines import resume
 from dossierbus_routing.domain import (
-    DONE,
     OPEN,
     IllegalTransition,
     StepStatus,
@@ -79,6 +78,18 @@ class Cause:
     agency: str | None = None
     step: str | None = None
     note: str | None = None
+
+
+@dataclass
+class StepState:
+    """A step of one dossier as loaded for a change (the dossier row is locked meanwhile)."""
+
+    status: StepStatus
+    agency: str | None
+    documents: list[dict[str, Any]] = field(default_factory=list)
+
+
+Steps = dict[str, StepState]
 
 
 class UnknownStep(Exception):
@@ -158,21 +169,25 @@ class Workflow:
             session, verified.dossier_id, cause, "submitted", DossierStatus.RECEIVED, at=verified.submitted_at
         )
         dossier = await self._lock(session, verified.dossier_id)
+        state = {step.id: StepState(StepStatus.WAITING, None) for step in procedure.steps}
         if verified.outcome == "rejected":
             reason = "; ".join(verified.reasons)
-            await self._close_open_steps(session, dossier, procedure, cause, reason)
-            await self._change(session, dossier, DossierStatus.REJECTED, Cause(envelope.id, note=reason))
+            await self._close_open_steps(session, dossier, state, cause, reason)
+            await self._change(
+                session, dossier, state, DossierStatus.REJECTED, Cause(envelope.id, note=reason)
+            )
             return
-        dossier = await self._change(session, dossier, DossierStatus.ACCEPTED, cause)
-        await self._advance(session, dossier, procedure, cause)
+        dossier = await self._change(session, dossier, state, DossierStatus.ACCEPTED, cause)
+        await self._advance(session, dossier, procedure, state, cause)
 
     async def on_reported(self, session: AsyncSession, envelope: Envelope[DossierStatusReported]) -> None:
         report = envelope.data
         dossier = await self._lock(session, report.dossier_id)
         procedure = self._procedure(dossier.procedure_code)
         cause = Cause(envelope.id, report.agency_code, report.step, report.note)
+        state = await self._load_steps(session, dossier.id)
         try:
-            current = await self._reported_step(session, dossier, report)
+            current = self._reported_step(dossier, state, report)
             reached = check_step_report(current, report.status)
         except IllegalTransition as refused:
             log.warning(
@@ -187,8 +202,8 @@ class Workflow:
                 outcome="refused",
             )
             return
-        await self._set_step(session, dossier, report.step, reached, cause, report.result_documents)
-        await self._advance(session, dossier, procedure, cause, report.result_documents)
+        await self._set_step(session, dossier, state, report.step, reached, cause, report.result_documents)
+        await self._advance(session, dossier, procedure, state, cause, report.result_documents)
 
     async def record_refused_report(
         self, session: AsyncSession, envelope: Envelope[DossierStatusReported], reason: str
@@ -206,9 +221,7 @@ class Workflow:
                 outcome="refused",
             )
 
-    async def _reported_step(
-        self, session: AsyncSession, dossier: Dossier, report: DossierStatusReported
-    ) -> StepStatus:
+    def _reported_step(self, dossier: Dossier, state: Steps, report: DossierStatusReported) -> StepStatus:
         """The reported step's status, once the report is known to be the assigned agency's to make."""
         if is_final(DossierStatus(dossier.status)):
             raise IllegalTransition(
@@ -216,35 +229,31 @@ class Workflow:
                 report.status,
                 f"the dossier is already {dossier.status!r} (a final status); reports are no longer taken",
             )
-        row = (
-            await session.execute(
-                select(steps).where(steps.c.dossier_id == dossier.id, steps.c.step == report.step)
-            )
-        ).first()
-        if row is None:
+        step = state.get(report.step)
+        if step is None:
             raise IllegalTransition(
                 dossier.status,
                 report.status,
                 f"procedure {dossier.procedure_code} has no step {report.step!r}",
             )
-        if row.agency_code != report.agency_code:
+        if step.agency != report.agency_code:
             raise IllegalTransition(
-                row.status,
+                step.status,
                 report.status,
                 f"step {report.step!r} of this dossier is not assigned to agency {report.agency_code!r}",
             )
-        return StepStatus(row.status)
+        return step.status
 
     # --- the citizen's requests ----------------------------------------------------------------------
 
     async def withdraw(self, session: AsyncSession, dossier: Dossier, reason: str | None) -> None:
         """The citizen withdraws the dossier; IllegalTransition where the state machine does not allow it."""
         check_transition(DossierStatus(dossier.status), DossierStatus.WITHDRAWN, by_agency=False)
-        procedure = self._procedure(dossier.procedure_code)
         note = f"withdrawn by the applicant: {reason}" if reason else "withdrawn by the applicant"
         cause = Cause(note=note)
-        await self._close_open_steps(session, dossier, procedure, cause, note)
-        await self._change(session, dossier, DossierStatus.WITHDRAWN, cause)
+        state = await self._load_steps(session, dossier.id)
+        await self._close_open_steps(session, dossier, state, cause, note)
+        await self._change(session, dossier, state, DossierStatus.WITHDRAWN, cause)
 
     async def supplement(
         self,
@@ -257,10 +266,10 @@ class Workflow:
         """The citizen sends what an agency asked for: the step resumes, the clock restarts (the due date
         moves by the paused working days) and the agency hears of it on its inbox. Returns the step."""
         procedure = self._procedure(dossier.procedure_code)
-        rows = await self._steps(session, dossier.id)
+        state = await self._load_steps(session, dossier.id)
         if step_id is None:
             waiting = sorted(
-                row.step for row in rows.values() if row.status == StepStatus.SUPPLEMENT_REQUESTED
+                step for step, it in state.items() if it.status is StepStatus.SUPPLEMENT_REQUESTED
             )
             if not waiting:
                 raise IllegalTransition(
@@ -271,22 +280,27 @@ class Workflow:
             if len(waiting) > 1:
                 raise UnknownStep(f"several steps wait for a supplement ({', '.join(waiting)}); name one")
             step_id = waiting[0]
-        if step_id not in rows:
+        if step_id not in state:
             raise UnknownStep(f"procedure {dossier.procedure_code} has no step {step_id!r}")
-        row = rows[step_id]
-        if row.status != StepStatus.SUPPLEMENT_REQUESTED:
+        step = state[step_id]
+        if step.status is not StepStatus.SUPPLEMENT_REQUESTED:
             raise IllegalTransition(
-                row.status,
+                step.status,
                 StepStatus.PROCESSING,
-                f"step {step_id!r} does not wait for a supplement (its status is {row.status!r})",
+                f"step {step_id!r} does not wait for a supplement (its status is {step.status.value!r})",
             )
-        cause = Cause(agency=row.agency_code, step=step_id, note=note or "supplement sent by the applicant")
-        await self._set_step(session, dossier, step_id, StepStatus.PROCESSING, cause, event="supplemented")
-        dossier = await self._advance(session, dossier, procedure, cause)
+        agency = step.agency
+        if agency is None:  # an assigned step always has its agency
+            raise RuntimeError(f"step {step_id!r} of {dossier.code} has no agency")
+        cause = Cause(agency=agency, step=step_id, note=note or "supplement sent by the applicant")
+        await self._set_step(
+            session, dossier, state, step_id, StepStatus.PROCESSING, cause, event="supplemented"
+        )
+        dossier = await self._advance(session, dossier, procedure, state, cause)
         supplemented = DossierSupplemented(
             dossier_id=dossier.id,
             dossier_code=dossier.code,
-            agency_code=row.agency_code,
+            agency_code=agency,
             procedure_code=dossier.procedure_code,
             step=step_id,
             note=note,
@@ -304,36 +318,24 @@ class Workflow:
         session: AsyncSession,
         dossier: Dossier,
         procedure: Procedure,
+        state: Steps,
         cause: Cause,
         documents: Sequence[ResultDocument] = (),
     ) -> Dossier:
         """Start what can start, close what can never run, then move the dossier to its derived status."""
-        while True:
-            statuses = {
-                step: StepStatus(row.status) for step, row in (await self._steps(session, dossier.id)).items()
-            }
-            blocked = blocked_steps(procedure, statuses)
+        while blocked := blocked_steps(procedure, _statuses(state)):
             for step in blocked:
+                note = f"cannot start: needs {', '.join(step.after)}"
                 await self._set_step(
-                    session,
-                    dossier,
-                    step.id,
-                    StepStatus.CANCELLED,
-                    Cause(cause.event_id, step=step.id, note=f"cannot start: needs {', '.join(step.after)}"),
+                    session, dossier, state, step.id, StepStatus.CANCELLED, Cause(cause.event_id, note=note)
                 )
-            if not blocked:
-                break
-        if (rejected := fatal_rejection(procedure, statuses)) is not None:
-            reason = f"rejected at step {rejected.id!r}"
-            await self._close_open_steps(session, dossier, procedure, cause, reason)
+        if (rejected := fatal_rejection(procedure, _statuses(state))) is not None:
+            await self._close_open_steps(session, dossier, state, cause, f"rejected at step {rejected.id!r}")
         else:
-            for step in ready_steps(procedure, statuses):
-                await self._assign(session, dossier, procedure, step, cause)
-            statuses = {
-                step: StepStatus(row.status) for step, row in (await self._steps(session, dossier.id)).items()
-            }
-        for status in status_path(DossierStatus(dossier.status), derive_status(procedure, statuses)):
-            dossier = await self._change(session, dossier, status, cause, documents)
+            for step in ready_steps(procedure, _statuses(state)):
+                await self._assign(session, dossier, procedure, state, step, cause)
+        for status in status_path(DossierStatus(dossier.status), derive_status(procedure, _statuses(state))):
+            dossier = await self._change(session, dossier, state, status, cause, documents)
         return dossier
 
     async def _assign(
@@ -341,19 +343,19 @@ class Workflow:
         session: AsyncSession,
         dossier: Dossier,
         procedure: Procedure,
+        state: Steps,
         step: Step,
         cause: Cause,
     ) -> None:
         agency = self._agency_for(procedure, step, dossier)
         now = self.clock()
+        check_step_transition(state[step.id].status, StepStatus.ASSIGNED)
         await session.execute(
             update(steps)
             .where(steps.c.dossier_id == dossier.id, steps.c.step == step.id)
             .values(status=StepStatus.ASSIGNED.value, agency_code=agency, assigned_at=now, updated_at=now)
         )
-        await session.execute(
-            update(dossiers).where(dossiers.c.id == dossier.id).values(agency_code=agency, step=step.id)
-        )
+        state[step.id] = StepState(StepStatus.ASSIGNED, agency)
         assigned = DossierAssigned(
             dossier_id=dossier.id,
             dossier_code=dossier.code,
@@ -372,26 +374,22 @@ class Workflow:
         )
 
     async def _close_open_steps(
-        self, session: AsyncSession, dossier: Dossier, procedure: Procedure, cause: Cause, reason: str
+        self, session: AsyncSession, dossier: Dossier, state: Steps, cause: Cause, reason: str
     ) -> None:
         """Cancel every open step; an agency already holding one is told on its inbox."""
-        for step, row in (await self._steps(session, dossier.id)).items():
-            if StepStatus(row.status) not in OPEN:
+        for step_id, step in state.items():
+            if step.status not in OPEN:
                 continue
             await self._set_step(
-                session,
-                dossier,
-                step,
-                StepStatus.CANCELLED,
-                Cause(cause.event_id, row.agency_code, step, reason),
+                session, dossier, state, step_id, StepStatus.CANCELLED, Cause(cause.event_id, note=reason)
             )
-            if row.agency_code is not None:
+            if step.agency is not None:
                 cancelled = DossierStepCancelled(
                     dossier_id=dossier.id,
                     dossier_code=dossier.code,
-                    agency_code=row.agency_code,
+                    agency_code=step.agency,
                     procedure_code=dossier.procedure_code,
-                    step=step,
+                    step=step_id,
                     reason=reason,
                     cancelled_at=self.clock(),
                 )
@@ -401,39 +399,32 @@ class Workflow:
         self,
         session: AsyncSession,
         dossier: Dossier,
-        step: str,
+        state: Steps,
+        step_id: str,
         status: StepStatus,
         cause: Cause,
         documents: Sequence[ResultDocument] = (),
         *,
         event: str = "step-changed",
     ) -> None:
-        row = (
-            await session.execute(
-                select(steps).where(steps.c.dossier_id == dossier.id, steps.c.step == step).with_for_update()
-            )
-        ).one()
-        check_step_transition(StepStatus(row.status), status)  # a bug if it fails: the callers checked
+        step = state[step_id]
+        check_step_transition(step.status, status)  # a bug if it fails: the callers checked
         values: dict[str, Any] = {"status": status.value, "updated_at": self.clock()}
         if documents:
-            values["result_documents"] = [
-                *row.result_documents,
-                *(d.model_dump(mode="json") for d in documents),
-            ]
+            values["result_documents"] = [*step.documents, *(d.model_dump(mode="json") for d in documents)]
         await session.execute(
-            update(steps).where(steps.c.dossier_id == dossier.id, steps.c.step == step).values(**values)
+            update(steps).where(steps.c.dossier_id == dossier.id, steps.c.step == step_id).values(**values)
         )
-        agency = cause.agency or row.agency_code
-        if agency is not None:
-            await session.execute(
-                update(dossiers).where(dossiers.c.id == dossier.id).values(agency_code=agency, step=step)
-            )
-        await self.record(session, dossier.id, Cause(cause.event_id, agency, step, cause.note), event, status)
+        state[step_id] = StepState(status, step.agency, values.get("result_documents", step.documents))
+        await self.record(
+            session, dossier.id, Cause(cause.event_id, step.agency, step_id, cause.note), event, status
+        )
 
     async def _change(
         self,
         session: AsyncSession,
         dossier: Dossier,
+        state: Steps,
         status: DossierStatus,
         cause: Cause,
         documents: Sequence[ResultDocument] = (),
@@ -464,7 +455,10 @@ class Workflow:
             )
         ).one()
         if status is DossierStatus.RESULT_READY:
-            documents = await self._all_results(session, dossier)
+            # A linked dossier's result is every step's result.
+            documents = [
+                ResultDocument.model_validate(item) for it in state.values() for item in it.documents
+            ]
         changed = DossierStatusChanged(
             dossier_id=dossier.id,
             dossier_code=dossier.code,
@@ -487,11 +481,6 @@ class Workflow:
             )
         return dossier
 
-    async def _all_results(self, session: AsyncSession, dossier: Dossier) -> list[ResultDocument]:
-        """Every step's result documents: a linked dossier's result is all of them."""
-        rows = (await self._steps(session, dossier.id)).values()
-        return [ResultDocument.model_validate(item) for row in rows for item in row.result_documents]
-
     # --- storage -------------------------------------------------------------------------------------
 
     async def _lock(self, session: AsyncSession, dossier_id: UUID) -> Dossier:
@@ -502,9 +491,11 @@ class Workflow:
             raise PermanentError(f"report for unknown dossier {dossier_id}")
         return dossier
 
-    async def _steps(self, session: AsyncSession, dossier_id: UUID) -> dict[str, Row[Any]]:
+    async def _load_steps(self, session: AsyncSession, dossier_id: UUID) -> Steps:
         rows = (await session.execute(select(steps).where(steps.c.dossier_id == dossier_id))).all()
-        return {row.step: row for row in rows}
+        return {
+            row.step: StepState(StepStatus(row.status), row.agency_code, row.result_documents) for row in rows
+        }
 
     async def record(
         self,
@@ -533,4 +524,5 @@ class Workflow:
         )
 
 
-__all__ = ["DONE", "Cause", "Clock", "UnknownStep", "Workflow", "utc_now"]
+def _statuses(state: Steps) -> dict[str, StepStatus]:
+    return {step: it.status for step, it in state.items()}

@@ -28,9 +28,6 @@ dossiers = Table(
     Column("procedure_code", Text, nullable=False),
     Column("receiving_unit", Text),
     Column("status", Text, nullable=False),
-    # The step (and its agency) that changed last: the dossier's current place for a plain procedure.
-    Column("agency_code", Text),
-    Column("step", Text),
     Column("applicant_personal_id", Text, nullable=False),
     # What every step's agency is handed: the applicant, the form and the national facts (once-only).
     Column("handed_over", JSONB, nullable=False),

@@ -137,13 +137,17 @@ async def _view(session: AsyncSession, dossier: Dossier, catalogue: Catalogue) -
     ).all()
     procedure = catalogue.procedure(dossier.procedure_code)
     order = [step.id for step in procedure.steps] if procedure else sorted(step_rows)
+    # The step that changed last (with an agency): where the dossier is, for a plain procedure.
+    latest = max(
+        (row for row in step_rows.values() if row.agency_code), key=lambda row: row.updated_at, default=None
+    )
     return {
         "dossier_id": str(dossier.id),
         "dossier_code": dossier.code,
         "procedure_code": dossier.procedure_code,
         "status": dossier.status,
-        "agency_code": dossier.agency_code,
-        "step": dossier.step,
+        "agency_code": latest.agency_code if latest else None,
+        "step": latest.step if latest else None,
         "due_date": dossier.due_date.isoformat(),
         "deadline": {
             "appointment_date": dossier.appointment_date.isoformat(),
