@@ -111,6 +111,11 @@ class DevStack:
             "SMTP_PORT": str(self.ports.smtp),
             "SEED_CITIZENS": str(self.seed_citizens),
             "REGISTRY_ADMIN_TOKEN": self.admin_token,
+            "REGISTRY_URL": f"http://127.0.0.1:{self.ports.services['registry']}",
+            # A newly onboarded agency (and its webhook) is known to every service within a second, and
+            # a failing notification is retried within seconds: the stack is for watching things happen.
+            "AGENCY_DIRECTORY_REFRESH_S": "1",
+            "DELIVERY_BACKOFF_S": "0.2",
             "OTEL_BSP_SCHEDULE_DELAY": os.environ.get("OTEL_BSP_SCHEDULE_DELAY", "200"),
         }
         self.services = {
