@@ -1,5 +1,6 @@
 """Notifications service: `uvicorn dossierbus_notifications.app:app`."""
 
+import logging
 from pathlib import Path
 
 from dossierbus_notifications.adapters.email import EmailChannel
@@ -54,6 +55,9 @@ if settings.registry_url and settings.registry_admin_token:
     @service.background
     async def keep_directory_fresh() -> None:
         await directory.keep_fresh()
+
+else:
+    logging.getLogger(__name__).info("webhooks off: set REGISTRY_URL and REGISTRY_ADMIN_TOKEN to send them")
 
 
 notifier = Notifier(

@@ -132,11 +132,12 @@ def test_a_procedure_template_overrides_the_event_type_default() -> None:
 
 def test_overdue_templates_are_keyed_by_event_type() -> None:
     message = templates.render(
-        "dossier.overdue", CODE, procedure_code=BIRTH, language="en", values={"due_date": date(2026, 3, 3)}
+        "dossier.overdue", CODE, procedure_code=BIRTH, language=None, values={"due_date": date(2026, 3, 3)}
     )
 
     assert message is not None
-    assert message.subject == f"[{CODE}] Your dossier is overdue — we apologise"
+    assert message.subject == f"[{CODE}] Hồ sơ bị trễ hạn — xin lỗi / Your dossier is overdue — we apologise"
+    assert "chưa được giải quyết đúng hẹn ngày 03/03/2026" in message.body
     assert "appointment date of 2026-03-03" in message.body
 
 
