@@ -80,3 +80,4 @@ async def deliver_notifications() -> None:
 
 app = service.http_app(router, title="dossierbus notifications")
 app.state.directory = directory
+app.state.webhook_tolerance_s = settings.webhook_tolerance_s

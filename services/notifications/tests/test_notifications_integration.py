@@ -43,7 +43,9 @@ async def onboard_webhook_agency(
     )
     assert response.status_code == 201, response.text
     for _ in range(150):
-        known = (await http.get(stack.url("notifications", "/webhooks"))).json()["agencies"]
+        webhooks = (await http.get(stack.url("notifications", "/webhooks"))).json()
+        assert webhooks["signature"]["tolerance_s"] == 300
+        known = webhooks["agencies"]
         if any(agency["code"] == code for agency in known):
             return code, str(response.json()["credentials"]["webhook_secret"])
         await asyncio.sleep(0.1)

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_notifications.adapters.tables import delivery_attempts, notifications
 from dossierbus_notifications.delivery import requeue
+from dossierbus_notifications.signature import SIGNATURE_HEADER
 from dossierbus_shared.directory import AgencyDirectory
 from dossierbus_shared.http_errors import ProblemError
 from dossierbus_shared.service import Service
@@ -84,15 +85,20 @@ async def requeue_dead(delivery_id: int, request: Request) -> dict[str, Any]:
     return _view(row, [])
 
 
-@router.get("/webhooks", summary="The agency systems webhooks go to, as this service's directory has them")
+@router.get("/webhooks", summary="How webhooks are signed, and the agency systems they go to")
 async def webhook_subscribers(request: Request) -> dict[str, Any]:
     directory: AgencyDirectory = request.app.state.directory
     return {
+        "signature": {
+            "header": SIGNATURE_HEADER,
+            "scheme": "t=<unix time>,v1=hex(HMAC-SHA256(webhook_secret, '<t>.' + body))",
+            "tolerance_s": request.app.state.webhook_tolerance_s,
+        },
         "agencies": [
             {"code": entry.code, "webhook_url": entry.webhook_url}
             for entry in sorted(directory.entries.values(), key=lambda item: item.code)
             if entry.status == "active" and entry.webhook_url
-        ]
+        ],
     }
 
 
