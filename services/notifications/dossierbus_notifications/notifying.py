@@ -28,7 +28,7 @@ from dossierbus_notifications.messages import Message, Templates
 from dossierbus_shared.catalogue import Catalogue, default_catalogue
 from dossierbus_shared.directory import AgencyDirectory
 from dossierbus_shared.envelope import SPECVERSION, Envelope
-from dossierbus_shared.events import TYPE_PREFIX, DossierSubmitted, Event
+from dossierbus_shared.events import TYPE_PREFIX, DossierStatusChanged, DossierSubmitted, Event
 
 AWAITING_RECIPIENT = "awaiting_recipient"
 """A status change overtook the dossier's submission (different topics); filled in when it arrives.
@@ -36,10 +36,12 @@ Its message is in both languages: the applicant's preference is not known yet.""
 
 
 def template_key(envelope: Envelope[Any]) -> str:
-    """`dossier.submitted`, `dossier.overdue`; status changes by status: `dossier.status-changed.accepted`."""
+    """`dossier.submitted`, `dossier.overdue`; status changes by status: `dossier.status-changed.accepted`.
+    (Other events may carry a status too, the one the dossier had; only a status change is about it.)"""
     key = re.sub(r"\.v\d+$", "", envelope.type.removeprefix(TYPE_PREFIX))
-    status = getattr(envelope.data, "status", None)
-    return f"{key}.{status}" if status else key
+    if isinstance(envelope.data, DossierStatusChanged):
+        return f"{key}.{envelope.data.status}"
+    return key
 
 
 def cloud_event_json(envelope: Envelope[Any]) -> str:

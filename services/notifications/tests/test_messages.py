@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import ClassVar
 from uuid import uuid4
 
 import pytest
@@ -10,8 +11,17 @@ import pytest
 from dossierbus_notifications.messages import Message, Templates
 from dossierbus_notifications.notifying import template_key
 from dossierbus_shared.envelope import Envelope
+from dossierbus_shared.events import TYPE_PREFIX, DossierStatusChanged, Event
 from dossierbus_shared.events import DossierStatus as S
-from dossierbus_shared.events import DossierStatusChanged
+
+
+class OverdueShaped(Event):
+    """Shaped like the overdue event: it carries the status the dossier is in."""
+
+    type: ClassVar[str] = TYPE_PREFIX + "dossier.overdue.v1"
+    topic: ClassVar[str] = "dossier.overdue"
+    status: S
+
 
 CODE = "000.00.01.H26-260302-0007"
 BIRTH, DEATH = "1.001193", "1.000656"
@@ -153,3 +163,9 @@ def test_template_key_strips_prefix_and_version_and_adds_the_status() -> None:
     )
 
     assert template_key(Envelope(changed, source="urn:test")) == "dossier.status-changed.withdrawn"
+
+
+def test_template_key_of_other_events_ignores_a_status_they_carry() -> None:
+    overdue = OverdueShaped(dossier_id=uuid4(), dossier_code=CODE, status=S.PROCESSING)
+
+    assert template_key(Envelope(overdue, source="urn:test")) == "dossier.overdue"
