@@ -48,7 +48,7 @@ class Templates:
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
-            keep_trailing_newline=False,
+            auto_reload=False,  # the files ship with the service: compile each once, never stat again
         )
 
     def render(
