@@ -167,7 +167,7 @@ def services() -> list[ServiceSpec]:
         ),
         ServiceSpec(
             NotificationsSettings,
-            consumes=(DossierSubmitted.topic, DossierStatusChanged.topic),
+            consumes=(DossierSubmitted.topic, DossierStatusChanged.topic, DossierOverdue.topic),
             # The outgoing mail relay; overlays point it at the real one.
             environment={"SMTP_HOST": "smtp-relay", "SMTP_PORT": "25"},
         ),

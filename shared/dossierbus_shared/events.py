@@ -91,6 +91,9 @@ class Applicant(BaseModel):
     date_of_birth: date
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
     phone: str | None = Field(default=None, pattern=r"^\+?\d{8,15}$")
+    language: Literal["vi", "en"] | None = Field(
+        default=None, description="Language of the notifications; none: Vietnamese with English below"
+    )
 
 
 class ResultDocument(BaseModel):

@@ -91,8 +91,9 @@ class DevStack:
         self.services: dict[str, ServiceProcess] = {}
         self._broker: TansuBroker | None = None
         self._database: EmbeddedPostgres | None = None
-        self.agency_keys: dict[str, str] = {}
-        """Each reference agency's private key (PEM), issued by the registry at start."""
+        self.agency_credentials: dict[str, dict[str, str]] = {}
+        """What the registry issued each catalogue agency at start: API token, webhook secret, private key.
+        Use these rather than issuing new ones: the running reference agency keeps signing with its key."""
         self._agencies: list[asyncio.Task[None]] = []
         self._agencies_stop = asyncio.Event()
 
@@ -127,6 +128,8 @@ class DevStack:
             "OTHER_RECEIVING_UNITS": json.dumps(OTHER_RECEIVING_UNITS),
             # Overdue dossiers are looked for every second, so tests and the demo see them at once.
             "OVERDUE_CHECK_INTERVAL_S": os.environ.get("OVERDUE_CHECK_INTERVAL_S", "1"),
+            # A failing notification is retried within seconds: the stack is for watching things happen.
+            "DELIVERY_BACKOFF_S": "0.2",
             "OTEL_BSP_SCHEDULE_DELAY": os.environ.get("OTEL_BSP_SCHEDULE_DELAY", "200"),
             # One pepper for the stack, so a pseudonymised identifier reads the same in every service.
             "PII_PEPPER": os.environ.get("PII_PEPPER") or secrets.token_hex(32),
@@ -149,7 +152,7 @@ class DevStack:
         # The console only reads the others: it starts after them rather than competing with their start.
         await self.services["console"].start()
         if self.run_agencies:
-            self.agency_keys = await self._issue_agency_keys(default_catalogue().agencies)
+            self.agency_credentials = await self._issue_credentials(default_catalogue().agencies)
             self._agencies = [
                 asyncio.create_task(
                     run_agency(
@@ -190,10 +193,14 @@ class DevStack:
             self._database = EmbeddedPostgres(self.workdir / "postgres")
             self.database_url = await self._database.start()
 
-    async def _issue_agency_keys(self, codes: Iterable[str]) -> dict[str, str]:
-        """Issue each catalogue agency its credentials, as an operator would on onboarding; the private
-        keys the reference agencies sign their reports with."""
-        keys: dict[str, str] = {}
+    @property
+    def agency_keys(self) -> dict[str, str]:
+        """Each reference agency's private key (PEM), which it signs its reports with."""
+        return {code: issued["private_key_pem"] for code, issued in self.agency_credentials.items()}
+
+    async def _issue_credentials(self, codes: Iterable[str]) -> dict[str, dict[str, str]]:
+        """Issue each catalogue agency its credentials, as an operator would on onboarding."""
+        issued: dict[str, dict[str, str]] = {}
         async with httpx.AsyncClient(timeout=30) as http:
             for code in codes:
                 response = await http.post(
@@ -203,8 +210,8 @@ class DevStack:
                 )
                 if response.status_code != 200:
                     raise StackError(f"cannot issue credentials to agency {code}: {response.text}")
-                keys[code] = response.json()["credentials"]["private_key_pem"]
-        return keys
+                issued[code] = response.json()["credentials"]
+        return issued
 
     @staticmethod
     def agency_topics() -> list[str]:

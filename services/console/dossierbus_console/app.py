@@ -17,12 +17,15 @@ from dossierbus_console.settings import ConsoleSettings
 from dossierbus_console.upstream import Upstreams
 from dossierbus_shared.http_errors import install_error_handlers
 from dossierbus_shared.kafka import KafkaSecurity
+from dossierbus_shared.logs import configure_logging
+from dossierbus_shared.metrics import metrics_response
 
 STATIC = Path(__file__).parent / "static"
 
 
 def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     settings = settings or ConsoleSettings()
+    configure_logging(settings.service_name, log_format=settings.log_format, level=settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -33,6 +36,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     app = FastAPI(title="dossierbus console", lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
+    app.add_api_route("/metrics", metrics_response, methods=["GET"], include_in_schema=False)
 
     @app.get("/healthz", include_in_schema=False)
     async def health() -> dict[str, str]:

@@ -1,134 +1,58 @@
-"""Notifying: handlers queue one notification per event and recipient (the unique key de-duplicates even
-after redelivery); a dispatcher delivers queued ones, retrying with exponential backoff and jitter until
-the attempts run out, and records every outcome in the delivery log."""
+"""Delivering: a dispatcher sends due notifications through their channel, retrying with exponential
+backoff and jitter; when a notification's tries run out it is marked dead and kept (the channel's dead
+letter), until an operator re-queues it. Every attempt is written to the delivery log."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
-from uuid import UUID
+from typing import Any
 
 from sqlalchemy import Row, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from dossierbus_notifications import templates
-from dossierbus_notifications.adapters.tables import notifications, recipients
+from dossierbus_notifications.adapters.tables import delivery_attempts, notifications
+from dossierbus_notifications.channels import Channel, Outgoing
 from dossierbus_notifications.metrics import NOTIFICATION_FAILURES
 from dossierbus_shared.db import Database
-from dossierbus_shared.envelope import Envelope
-from dossierbus_shared.events import DossierStatusChanged, DossierSubmitted
 
 log = logging.getLogger(__name__)
 
-
-class Channel(Protocol):
-    name: str
-
-    async def send(self, recipient: str, subject: str, body: str, message_id: str) -> None: ...
+DEAD = "dead"
 
 
-AWAITING_RECIPIENT = "awaiting_recipient"
-"""A status change overtook the dossier's submission (different topics); filled in when it arrives."""
+@dataclass(frozen=True)
+class Attempt:
+    changes: dict[str, object]
+    logged: dict[str, object]
 
 
-class Notifier:
-    def __init__(self, db: Database, channel: Channel, *, max_attempts: int, backoff_s: float) -> None:
+class Dispatcher:
+    def __init__(
+        self, db: Database, channels: Mapping[str, Channel], *, max_attempts: int, backoff_s: float
+    ) -> None:
         self.db = db
-        self.channel = channel
+        self.channels = dict(channels)
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
-
-    async def on_submitted(self, session: AsyncSession, envelope: Envelope[DossierSubmitted]) -> None:
-        submitted = envelope.data
-        applicant = submitted.applicant
-        await session.execute(
-            insert(recipients)
-            .values(
-                dossier_id=submitted.dossier_id,
-                dossier_code=submitted.dossier_code,
-                email=applicant.email,
-                phone=applicant.phone,
-            )
-            .on_conflict_do_nothing()
-        )
-        await session.execute(
-            update(notifications)
-            .where(
-                notifications.c.dossier_id == submitted.dossier_id,
-                notifications.c.status == AWAITING_RECIPIENT,
-            )
-            .values(recipient=applicant.email or "", **self._deliverable(applicant.email))
-        )
-        message = templates.received(submitted.dossier_code, submitted.due_date.isoformat())
-        await self._queue(
-            session, envelope.id, submitted.dossier_id, submitted.dossier_code, applicant.email, message
-        )
-
-    async def on_status_changed(
-        self, session: AsyncSession, envelope: Envelope[DossierStatusChanged]
-    ) -> None:
-        changed = envelope.data
-        message = templates.status_changed(changed.dossier_code, changed.status, changed.note)
-        if message is None:
-            return
-        recipient = (
-            await session.execute(select(recipients).where(recipients.c.dossier_id == changed.dossier_id))
-        ).first()
-        await self._queue(
-            session,
-            envelope.id,
-            changed.dossier_id,
-            changed.dossier_code,
-            recipient.email if recipient else None,
-            message,
-            known=recipient is not None,
-        )
-
-    async def _queue(
-        self,
-        session: AsyncSession,
-        event_id: UUID,
-        dossier_id: UUID,
-        dossier_code: str,
-        email: str | None,
-        message: templates.Message,
-        *,
-        known: bool = True,
-    ) -> None:
-        values = {
-            "event_id": event_id,
-            "dossier_id": dossier_id,
-            "dossier_code": dossier_code,
-            "channel": self.channel.name,
-            "recipient": email or "",
-            "subject": message.subject,
-            "body": message.body,
-            **(self._deliverable(email) if known else {"status": AWAITING_RECIPIENT}),
-        }
-        await session.execute(insert(notifications).values(values).on_conflict_do_nothing())
-
-    @staticmethod
-    def _deliverable(email: str | None) -> dict[str, str]:
-        if email:
-            return {"status": "pending"}
-        return {"status": "undeliverable", "last_error": "the applicant gave no email address"}
 
     async def dispatch_forever(self, poll_interval_s: float) -> None:
         while True:
             try:
-                delivered = await self.dispatch_due()
+                tried = await self.dispatch_due()
             except Exception as error:  # database away: try again later
                 log.warning("notification dispatcher: %s", error)
-                delivered = 0
-            if not delivered:
+                tried = 0
+            if not tried:
                 await asyncio.sleep(poll_interval_s)
 
     async def dispatch_due(self, limit: int = 50) -> int:
-        """Try every due notification once; returns how many were tried."""
+        """Try every due notification once, concurrently; returns how many were tried."""
         async with self.db.transaction() as session:
             due = (
                 await session.execute(
@@ -142,34 +66,71 @@ class Notifier:
                     .with_for_update(skip_locked=True)
                 )
             ).all()
-            for row in due:
+            attempts = await asyncio.gather(*(self._attempt(row) for row in due))
+            for row, attempt in zip(due, attempts, strict=True):
                 await session.execute(
-                    update(notifications)
-                    .where(notifications.c.id == row.id)
-                    .values(**await self._attempt(row))
+                    update(notifications).where(notifications.c.id == row.id).values(**attempt.changes)
                 )
+                await session.execute(insert(delivery_attempts).values(attempt.logged))
         return len(due)
 
-    async def _attempt(self, row: Row[Any]) -> dict[str, object]:
+    async def _attempt(self, row: Row[Any]) -> Attempt:
         attempts = row.attempts + 1
+        started_at = datetime.now(UTC)
+        started = time.monotonic()
+        error: str | None = None
         try:
-            await self.channel.send(row.recipient, row.subject, row.body, f"{row.event_id}.{row.channel}")
-        except Exception as error:
-            NOTIFICATION_FAILURES.labels(
-                row.channel, "failed" if attempts >= self.max_attempts else "retry"
-            ).inc()
-            if attempts >= self.max_attempts:
-                log.error("notification %s failed for good: %s", row.id, error)
-                return {"attempts": attempts, "status": "failed", "last_error": str(error)}
-            delay = self.backoff_s * 2 ** (attempts - 1) * random.uniform(0.5, 1.5)
-            return {
+            channel = self.channels.get(row.channel)
+            if channel is None:
+                raise RuntimeError(f"the {row.channel} channel is not configured")
+            await channel.send(Outgoing(row.event_id, row.recipient, row.subject, row.body, attempts))
+        except Exception as failure:
+            error = str(failure) or type(failure).__name__  # a timeout has no message of its own
+        logged = {
+            "notification_id": row.id,
+            "attempt": attempts,
+            "started_at": started_at,
+            "duration_ms": round((time.monotonic() - started) * 1000),
+            "outcome": "failed" if error else "delivered",
+            "error": error,
+        }
+        if error is None:
+            changes: dict[str, object] = {
                 "attempts": attempts,
-                "last_error": str(error),
+                "status": "delivered",
+                "delivered_at": datetime.now(UTC),
+                "last_error": None,
+            }
+        elif attempts - row.attempts_at_requeue >= self.max_attempts:
+            log.error(
+                "%s notification %s is dead after %s attempts: %s", row.channel, row.id, attempts, error
+            )
+            NOTIFICATION_FAILURES.labels(row.channel, "failed").inc()
+            changes = {"attempts": attempts, "status": DEAD, "last_error": error}
+        else:
+            NOTIFICATION_FAILURES.labels(row.channel, "retry").inc()
+            tries = attempts - row.attempts_at_requeue
+            delay = self.backoff_s * 2 ** (tries - 1) * random.uniform(0.5, 1.5)
+            changes = {
+                "attempts": attempts,
+                "last_error": error,
                 "next_attempt_at": datetime.now(UTC) + timedelta(seconds=delay),
             }
-        return {
-            "attempts": attempts,
-            "status": "delivered",
-            "delivered_at": datetime.now(UTC),
-            "last_error": None,
-        }
+        return Attempt(changes, logged)
+
+
+async def requeue(db: Database, notification_id: int) -> Row[Any] | None:
+    """Put a dead notification back in the queue with a fresh set of tries; None if it is not dead."""
+    async with db.transaction() as session:
+        return (
+            await session.execute(
+                update(notifications)
+                .where(notifications.c.id == notification_id, notifications.c.status == DEAD)
+                .values(
+                    status="pending",
+                    attempts_at_requeue=notifications.c.attempts,
+                    next_attempt_at=datetime.now(UTC),
+                )
+                .returning(*notifications.c)
+            )
+        ).first()

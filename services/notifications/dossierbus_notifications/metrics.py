@@ -7,5 +7,6 @@ NOTIFICATION_FAILURES = Counter(
     "Failed delivery attempts, by channel and outcome: retry (tried again later) or failed (given up)",
     ["channel", "outcome"],
 )
-for outcome in ("retry", "failed"):  # present at zero, so that rate() and alerts see the series
-    NOTIFICATION_FAILURES.labels("email", outcome)
+for channel in ("email", "sms", "webhook"):  # present at zero, so that rate() and alerts see them
+    for outcome in ("retry", "failed"):
+        NOTIFICATION_FAILURES.labels(channel, outcome)

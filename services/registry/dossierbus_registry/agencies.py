@@ -142,14 +142,10 @@ class AgencyCatalogue:
         return AgencyRecord.from_row(row._mapping) if row else None
 
     async def webhook_secret(self, code: str) -> str | None:
+        """The secret the bus signs this agency's webhooks with; None for no agency or none issued."""
         async with self.db.transaction() as session:
-            return (
-                await session.execute(
-                    select(agencies.c.webhook_secret).where(
-                        agencies.c.code == code, agencies.c.status == "active"
-                    )
-                )
-            ).scalar_one_or_none()
+            secret = await session.scalar(select(agencies.c.webhook_secret).where(agencies.c.code == code))
+        return str(secret) if secret else None
 
     async def by_token(self, token: str) -> AgencyRecord | None:
         async with self.db.transaction() as session:

@@ -4,6 +4,8 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
+from dossierbus_notifications.channels import Outgoing
+
 
 class EmailChannel:
     """Email over SMTP. The Message-ID is derived from the notification, so a resend after a crash
@@ -17,11 +19,11 @@ class EmailChannel:
         self.sender = sender
         self.timeout_s = timeout_s
 
-    async def send(self, recipient: str, subject: str, body: str, message_id: str) -> None:
+    async def send(self, outgoing: Outgoing) -> None:
         message = EmailMessage()
         message["From"] = self.sender
-        message["To"] = recipient
-        message["Subject"] = subject
-        message["Message-ID"] = f"<{message_id}@dossierbus>"
-        message.set_content(body)
+        message["To"] = outgoing.recipient
+        message["Subject"] = outgoing.subject
+        message["Message-ID"] = f"<{outgoing.message_id}.email@dossierbus>"
+        message.set_content(outgoing.body)
         await aiosmtplib.send(message, hostname=self.host, port=self.port, timeout=self.timeout_s)

@@ -2,6 +2,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
     Table,
@@ -24,14 +25,20 @@ recipients = Table(
     Column("dossier_code", Text, nullable=False),
     Column("email", Text),
     Column("phone", Text),
+    Column("language", Text),
+    Column("procedure_code", Text),
+    Column("receiving_unit", Text),
 )
 
-# The delivery log: one row per event, channel and recipient, whatever happens to it.
+# One row per event, channel and recipient, whatever happens to it (the unique key de-duplicates).
+# Status: pending, delivered, dead (attempts ran out; kept, and re-queueable), undeliverable (no
+# address), awaiting_recipient (a status change that overtook the dossier's submission).
 notifications = Table(
     "notifications",
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
     Column("event_id", Uuid, nullable=False),
+    Column("event_type", Text, nullable=False),
     Column("dossier_id", Uuid, nullable=False, index=True),
     Column("dossier_code", Text, nullable=False),
     Column("channel", Text, nullable=False),
@@ -40,10 +47,30 @@ notifications = Table(
     Column("body", Text, nullable=False),
     Column("status", Text, nullable=False, server_default="pending"),
     Column("attempts", Integer, nullable=False, server_default="0"),
+    Column(
+        "attempts_at_requeue",
+        Integer,
+        nullable=False,
+        server_default="0",
+        comment="attempts when last re-queued: a re-queued delivery gets a fresh set of tries",
+    ),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("last_error", Text),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("delivered_at", DateTime(timezone=True)),
     UniqueConstraint("event_id", "channel", "recipient"),
     Index("ix_notifications_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+    Index("ix_notifications_status_channel", "status", "channel"),
+)
+
+# The delivery log proper: every attempt of every notification, with its outcome.
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("notification_id", BigInteger, ForeignKey("notifications.id"), primary_key=True),
+    Column("attempt", Integer, primary_key=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Column("outcome", Text, nullable=False),
+    Column("error", Text),
 )

@@ -96,6 +96,19 @@ async def directory_entry(code: AgencyCode, request: Request) -> dict[str, Any]:
     return agency.public_view()
 
 
+@router.get(
+    "/agencies/{code}/webhook-secret",
+    dependencies=[Operator],
+    summary="The secret webhooks to this agency are signed with (for the notifications service)",
+)
+async def webhook_secret(code: AgencyCode, request: Request) -> dict[str, str]:
+    catalogue: AgencyCatalogue = request.app.state.agencies
+    secret = await catalogue.webhook_secret(code)
+    if secret is None:
+        raise ProblemError(404, "Not found", f"no webhook secret issued to agency {code!r}")
+    return {"webhook_secret": secret}
+
+
 @router.post(
     "/agencies",
     status_code=201,
@@ -146,16 +159,3 @@ async def rotate(code: AgencyCode, body: Rotation, request: Request) -> dict[str
     except UnknownAgency:
         raise ProblemError(404, "Not found", f"no agency {code!r}") from None
     return {"credentials": _credentials(credentials)}
-
-
-@router.get(
-    "/agencies/{code}/webhook-secret",
-    dependencies=[Operator],
-    summary="The secret that signs webhooks to this agency (for the notifications service)",
-)
-async def webhook_secret(code: AgencyCode, request: Request) -> dict[str, Any]:
-    catalogue: AgencyCatalogue = request.app.state.agencies
-    secret = await catalogue.webhook_secret(code)
-    if secret is None:
-        raise ProblemError(404, "Not found", f"no agency {code!r} with a webhook secret")
-    return {"code": code, "webhook_secret": secret}

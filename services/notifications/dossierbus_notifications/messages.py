@@ -1,0 +1,123 @@
+"""What a citizen is told: Jinja2 templates kept as files in `templates/`, in Vietnamese and English.
+
+A template is found by event type (`dossier.submitted`, `dossier.overdue`; status changes by status,
+`dossier.status-changed.accepted`) and language, a procedure's own template first
+(`templates/procedures/<procedure code>/<key>.<lang>.j2`) and the event type's otherwise
+(`templates/<key>.<lang>.j2`). An event with no template tells the citizen nothing. Each template has
+the blocks `subject`, `body` and `sms` (the short text; the subject if absent).
+
+The applicant's `language` picks one language; without it the message is Vietnamese with English below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from dossierbus_shared.catalogue import Catalogue, default_catalogue
+
+LANGUAGES = ("vi", "en")
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+@dataclass(frozen=True)
+class Message:
+    subject: str
+    body: str
+    sms: str
+
+
+def format_day(day: date | None, language: str) -> str:
+    if day is None:
+        return ""
+    return day.strftime("%d/%m/%Y") if language == "vi" else day.isoformat()
+
+
+class Templates:
+    def __init__(self, directory: Path = TEMPLATES, catalogue: Catalogue | None = None) -> None:
+        self.catalogue = catalogue or default_catalogue()
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(directory),
+            # Messages are plain text; an HTML template (`.html.j2`) would be escaped.
+            autoescape=jinja2.select_autoescape(["html.j2"], default_for_string=False, default=False),
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            auto_reload=False,  # the files ship with the service: compile each once, never stat again
+        )
+
+    def render(
+        self,
+        key: str,
+        dossier_code: str,
+        *,
+        procedure_code: str | None,
+        language: str | None,
+        values: Mapping[str, Any],
+    ) -> Message | None:
+        """The message for this event, or None if the citizen is not told about it."""
+        wanted = [language] if language in LANGUAGES else list(LANGUAGES)
+        parts = [
+            part
+            for lang in wanted
+            if (part := self._render_one(key, lang, dossier_code, procedure_code, values)) is not None
+        ]
+        if not parts:
+            return None
+        return Message(
+            subject=f"[{dossier_code}] " + " / ".join(part.subject for part in parts),
+            body="\n\n".join(part.body for part in parts) + "\n",
+            sms="\n".join(part.sms for part in parts),
+        )
+
+    def _render_one(
+        self,
+        key: str,
+        language: str,
+        dossier_code: str,
+        procedure_code: str | None,
+        values: Mapping[str, Any],
+    ) -> Message | None:
+        names = [f"{key}.{language}.j2"]
+        if procedure_code:
+            names.insert(0, f"procedures/{procedure_code}/{key}.{language}.j2")
+        try:
+            template = self.env.select_template(names)
+        except jinja2.TemplatesNotFound:
+            return None
+        context = template.new_context(self._context(language, dossier_code, procedure_code, values))
+
+        def block(name: str) -> str:
+            return "".join(template.blocks[name](context)).strip()
+
+        subject = block("subject")
+        return Message(
+            subject=subject,
+            body=block("body"),
+            sms=block("sms") if "sms" in template.blocks else subject,
+        )
+
+    def _context(
+        self, language: str, dossier_code: str, procedure_code: str | None, values: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        procedure = self.catalogue.procedure(procedure_code) if procedure_code else None
+        agency_code = values.get("agency_code")
+        agency = self.catalogue.agencies.get(agency_code) if agency_code else None
+        due = values.get("due_date")
+        return {
+            **values,
+            "dossier_code": dossier_code,
+            "procedure": _name(procedure.name, language) if procedure else (procedure_code or ""),
+            "agency": _name(agency.name, language) if agency else (agency_code or ""),
+            "due_date": format_day(due if isinstance(due, date) else None, language),
+            "note": values.get("note") or "",
+        }
+
+
+def _name(names: Mapping[str, str], language: str) -> str:
+    return names.get(language) or names.get("vi") or next(iter(names.values()), "")
