@@ -6,9 +6,10 @@ from datetime import date
 
 import pytest
 
-from dossierbus_registry.domain import personal_id_problems, verify
+from dossierbus_registry.domain import verify
 from dossierbus_registry.synthetic import PROVINCES, citizens, personal_id
 from dossierbus_shared.events import Applicant
+from dossierbus_shared.identifiers import personal_id_problems
 
 PEOPLE = list(citizens(2000))
 
