@@ -3,11 +3,12 @@ a national API gateway over HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import select
+import asyncpg
+from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -53,6 +54,35 @@ class ReferenceNationalDatabases:
         self, session: AsyncSession, records: Iterable[Enterprise], chunk: int = 5000
     ) -> None:
         await _load(session, enterprises, [asdict(record) for record in records], chunk)
+
+
+async def copy_rows(db: Database, table: Table, batches: Iterable[Sequence[tuple[Any, ...]]]) -> int:
+    """Bulk-load rows (in table column order) with PostgreSQL COPY; rows already present are kept.
+
+    Into an empty table the rows go straight in; otherwise they are staged in a temporary table and
+    merged with ON CONFLICT DO NOTHING, so seeding twice is harmless. Returns the rows added.
+    """
+    columns = [column.name for column in table.columns]
+    async with db.engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        pg: asyncpg.Connection = raw.driver_connection
+        async with pg.transaction():
+            # Serialise concurrent loaders (two registry processes starting at once) on the table.
+            await pg.execute(f"LOCK TABLE {table.name} IN SHARE ROW EXCLUSIVE MODE")
+            empty = not await pg.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table.name})")
+            target = table.name if empty else f"staging_{table.name}"
+            if not empty:
+                await pg.execute(f"CREATE TEMP TABLE {target} (LIKE {table.name}) ON COMMIT DROP")
+            copied = 0
+            for batch in batches:
+                await pg.copy_records_to_table(target, records=batch, columns=columns)
+                copied += len(batch)
+            if empty:
+                return copied
+            status = await pg.execute(
+                f"INSERT INTO {table.name} SELECT * FROM {target} ON CONFLICT DO NOTHING"
+            )
+            return int(status.split()[-1])
 
 
 async def _load(session: AsyncSession, table: object, rows: list[dict[str, object]], chunk: int) -> None:
