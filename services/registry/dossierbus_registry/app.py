@@ -4,11 +4,11 @@ from pathlib import Path
 
 from prometheus_client import make_asgi_app
 
-from dossierbus_registry.adapters.population import ReferenceNationalDatabases
 from dossierbus_registry.agencies import AgencyCatalogue
 from dossierbus_registry.consents import Consents
 from dossierbus_registry.entrypoints import agencies, citizens, consents, lookups
 from dossierbus_registry.lookups import Lookups
+from dossierbus_registry.national import national_databases
 from dossierbus_registry.seeding import seed
 from dossierbus_registry.settings import RegistrySettings
 from dossierbus_registry.verification import Verification
@@ -23,7 +23,10 @@ service = Service(
     consumes=[DossierSubmitted.topic, DossierStatusChanged.topic],
     produces=[DossierVerified.topic],
 )
-national = ReferenceNationalDatabases(service.db)
+national_setup = national_databases(settings, service.db)
+national = national_setup.databases
+if national_setup.listener is not None:
+    service.background(national_setup.listener.run)
 verification = Verification(default_catalogue(), national)
 service.consumer.on(DossierSubmitted)(verification.on_submitted)
 service.consumer.on(DossierStatusChanged)(verification.on_status_changed)

@@ -17,8 +17,16 @@ from dossierbus_registry.domain import Citizen, Enterprise
 from dossierbus_shared.db import Database
 
 
+class NationalDatabaseUnavailable(Exception):
+    """The national database could not answer (down, timing out, refusing): retry later.
+
+    Distinct from "not found", which is an answer (None)."""
+
+
 class NationalDatabases(Protocol):
-    """Population (by 12-digit personal ID) and business registration (by tax code) lookups."""
+    """Population (by 12-digit personal ID) and business registration (by tax code, 10 or 13 digits
+    without the dash) lookups. None means the database answered that it holds no such record; an
+    outage raises NationalDatabaseUnavailable."""
 
     async def citizen(self, personal_id: str) -> Citizen | None: ...
 

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from dossierbus_registry.adapters.population import NationalDatabaseUnavailable
 from dossierbus_registry.entrypoints.auth import CallingAgency
 from dossierbus_registry.lookups import LookupRequest, Lookups
 from dossierbus_registry.purpose import Refused
@@ -60,6 +61,8 @@ async def _answer(lookups: Lookups, call: Any) -> dict[str, Any]:
             refusal.detail,
             errors=[{"field": "purpose", "type": refusal.reason, "message": refusal.detail}],
         ) from None
+    except NationalDatabaseUnavailable as outage:
+        raise ProblemError(503, "National database unavailable", str(outage)) from None
     return {"found": result.found, "facts": result.facts}
 
 
