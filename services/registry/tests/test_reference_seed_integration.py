@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from dossierbus_registry.adapters.cache import CachedNationalDatabases
+from dossierbus_registry.adapters.changes import ChangeListener
 from dossierbus_registry.adapters.population import ReferenceNationalDatabases
 from dossierbus_registry.admin_units import COMMUNES
 from dossierbus_registry.seeding import seed
@@ -91,3 +94,35 @@ async def test_seeding_again_adds_nothing(seeded: Database) -> None:
     again = await seed(seeded, 1_000, 100)
     assert [(item.generated > 0, item.added) for item in again] == [(True, 0), (True, 0)]
     assert await rows(seeded, "SELECT count(*) FROM citizens") == [(CITIZENS,)]
+
+
+async def test_a_changed_record_leaves_the_cache_through_notify(seeded: Database) -> None:
+    cache = CachedNationalDatabases(ReferenceNationalDatabases(seeded), ttl_s=3600)
+    listener = ChangeListener(seeded, cache)
+    listening = asyncio.create_task(listener.run())
+    someone = next(citizens(1))
+    renamed = "Trần Thị Mới"
+    try:
+        await asyncio.wait_for(listener.listening.wait(), 10)
+        assert await cache.citizen(someone.personal_id) == someone
+        assert await cache.citizen(someone.personal_id) == someone
+        assert cache.hits == 1
+        await rename(seeded, someone.personal_id, renamed)
+        for _ in range(200):
+            record = await cache.citizen(someone.personal_id)
+            if record and record.full_name == renamed:
+                break
+            await asyncio.sleep(0.05)
+        assert record and record.full_name == renamed
+        assert listener.notices == 1
+    finally:
+        listening.cancel()
+        await rename(seeded, someone.personal_id, someone.full_name)
+
+
+async def rename(db: Database, personal_id: str, name: str) -> None:
+    async with db.transaction() as session:
+        await session.execute(
+            text("UPDATE citizens SET full_name = :name WHERE personal_id = :id"),
+            {"name": name, "id": personal_id},
+        )

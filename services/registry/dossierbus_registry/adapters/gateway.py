@@ -111,7 +111,9 @@ class HttpNationalDatabases:
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_attempt(self.attempts),
-                wait=wait_exponential_jitter(initial=self.backoff_s, max=self.backoff_s * 8),
+                wait=wait_exponential_jitter(
+                    multiplier=self.backoff_s, max=self.backoff_s * 8, jitter=self.backoff_s
+                ),
                 retry=retry_if_exception_type(_Transient),
                 reraise=True,
             ):
