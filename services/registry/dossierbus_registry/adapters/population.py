@@ -8,7 +8,7 @@ from dataclasses import asdict
 from typing import Any, Protocol
 
 import asyncpg
-from sqlalchemy import Table, select
+from sqlalchemy import Select, Table, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,18 +40,19 @@ class ReferenceNationalDatabases:
         self.db = db
 
     async def citizen(self, personal_id: str) -> Citizen | None:
-        async with self.db.transaction() as session:
-            row = (
-                await session.execute(select(citizens).where(citizens.c.personal_id == personal_id))
-            ).first()
-        return Citizen(**row._mapping) if row else None
+        row = await self._first(select(citizens).where(citizens.c.personal_id == personal_id))
+        return Citizen(**row) if row else None
 
     async def enterprise(self, tax_code: str) -> Enterprise | None:
-        async with self.db.transaction() as session:
-            row = (
-                await session.execute(select(enterprises).where(enterprises.c.tax_code == tax_code))
-            ).first()
-        return Enterprise(**row._mapping) if row else None
+        row = await self._first(select(enterprises).where(enterprises.c.tax_code == tax_code))
+        return Enterprise(**row) if row else None
+
+    async def _first(self, query: Select[Any]) -> dict[str, Any] | None:
+        # One SELECT needs no transaction: autocommit spares the BEGIN and ROLLBACK round trips.
+        async with self.db.engine.connect() as connection:
+            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            row = (await autocommit.execute(query)).first()
+        return dict(row._mapping) if row else None
 
     async def load_citizens(
         self, session: AsyncSession, records: Iterable[Citizen], chunk: int = 5000
