@@ -3,14 +3,11 @@ a national API gateway over HTTP."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any, Protocol
 
 import asyncpg
 from sqlalchemy import Select, Table, select
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_registry.adapters.tables import citizens, enterprises
 from dossierbus_registry.domain import Citizen, Enterprise
@@ -54,16 +51,6 @@ class ReferenceNationalDatabases:
             row = (await autocommit.execute(query)).first()
         return dict(row._mapping) if row else None
 
-    async def load_citizens(
-        self, session: AsyncSession, records: Iterable[Citizen], chunk: int = 5000
-    ) -> None:
-        await _load(session, citizens, [asdict(record) for record in records], chunk)
-
-    async def load_enterprises(
-        self, session: AsyncSession, records: Iterable[Enterprise], chunk: int = 5000
-    ) -> None:
-        await _load(session, enterprises, [asdict(record) for record in records], chunk)
-
 
 async def copy_rows(db: Database, table: Table, batches: Iterable[Sequence[tuple[Any, ...]]]) -> int:
     """Bulk-load rows (in table column order) with PostgreSQL COPY; rows already present are kept.
@@ -83,18 +70,19 @@ async def copy_rows(db: Database, table: Table, batches: Iterable[Sequence[tuple
             if not empty:
                 await pg.execute(f"CREATE TEMP TABLE {target} (LIKE {table.name}) ON COMMIT DROP")
             copied = 0
-            for batch in batches:
-                await pg.copy_records_to_table(target, records=batch, columns=columns)
-                copied += len(batch)
+
+            async def streamed() -> AsyncIterator[tuple[Any, ...]]:
+                # One COPY for all batches: PostgreSQL stores a batch while the next is generated.
+                nonlocal copied
+                for batch in batches:
+                    copied += len(batch)
+                    for row in batch:
+                        yield row
+
+            await pg.copy_records_to_table(target, records=streamed(), columns=columns)
             if empty:
                 return copied
             status = await pg.execute(
                 f"INSERT INTO {table.name} SELECT * FROM {target} ON CONFLICT DO NOTHING"
             )
             return int(status.split()[-1])
-
-
-async def _load(session: AsyncSession, table: object, rows: list[dict[str, object]], chunk: int) -> None:
-    # Chunked: one statement may carry at most 32767 bind parameters.
-    for start in range(0, len(rows), chunk):
-        await session.execute(insert(table).values(rows[start : start + chunk]).on_conflict_do_nothing())  # type: ignore[arg-type]
