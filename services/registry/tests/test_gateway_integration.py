@@ -41,6 +41,8 @@ class Gateway:
         """Answer this many next requests with 503."""
         self.down = False
         self.delay_s = 0.0
+        self.broken = False
+        """Answer 200 with a record that lacks its fields."""
         self.app = FastAPI()
         self.app.get("/api/citizens/{key}")(self._citizen)
         self.app.get("/api/enterprises/{key}")(self._enterprise)
@@ -53,6 +55,8 @@ class Gateway:
             return Response(status_code=503)
         if record is None:
             return Response(status_code=404)
+        if self.broken:
+            return {"personal_id": record.get("personal_id")}
         return {
             name: value.isoformat() if isinstance(value, date) else value for name, value in record.items()
         }
@@ -163,4 +167,23 @@ async def test_a_gateway_that_is_not_there() -> None:
     national = adapter(f"http://127.0.0.1:{free_port()}/api")
     with pytest.raises(NationalDatabaseUnavailable, match="ConnectError"):
         await national.citizen(AN.personal_id)
+    await national.aclose()
+
+
+async def test_an_incomplete_record_is_refused_but_does_not_open_the_breaker(
+    gateway: tuple[Gateway, str],
+) -> None:
+    fake, url = gateway
+    national = adapter(url)
+    fake.down = True
+    for _ in range(2):
+        with pytest.raises(NationalDatabaseUnavailable):
+            await national.citizen(AN.personal_id)
+    await asyncio.sleep(0.5)
+    fake.down, fake.broken = False, True
+    with pytest.raises(NationalDatabaseUnavailable, match="incomplete Citizen record"):
+        await national.citizen(AN.personal_id)  # the half-open trial: the gateway answered
+    assert national.breaker.state == "closed"
+    fake.broken = False
+    assert await national.citizen(AN.personal_id) == AN
     await national.aclose()

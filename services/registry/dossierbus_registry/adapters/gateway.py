@@ -65,6 +65,9 @@ class CircuitBreaker:
         self.opened_at = None
         self._trial_running = False
 
+    def abandoned(self) -> None:
+        self._trial_running = False
+
     def failed(self) -> None:
         self.failures += 1
         self._trial_running = False
@@ -124,6 +127,12 @@ class HttpNationalDatabases:
             raise NationalDatabaseUnavailable(
                 f"national API gateway failed {self.attempts} times on {path}: {failure}"
             ) from failure
+        except NationalDatabaseUnavailable:
+            self.breaker.succeeded()  # it answered, if not usefully: the gateway itself is up
+            raise
+        except BaseException:
+            self.breaker.abandoned()  # cancelled: neither a success nor a failure
+            raise
         self.breaker.succeeded()
         return record
 
