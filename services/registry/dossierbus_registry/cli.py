@@ -7,12 +7,14 @@ import asyncio
 import sys
 
 from dossierbus_registry import agency_cli
-from dossierbus_registry.seeding import seed
-from dossierbus_registry.settings import RegistrySettings
-from dossierbus_shared.db import Database
 
 
 async def run_seed(citizen_count: int, enterprise_count: int, seed_value: int) -> None:
+    # Imported here: the agency commands talk HTTP and should not pay for the database libraries.
+    from dossierbus_registry.seeding import seed
+    from dossierbus_registry.settings import RegistrySettings
+    from dossierbus_shared.db import Database
+
     settings = RegistrySettings()
     db = Database(settings.database_url, settings.db_schema)
     try:
