@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any, Protocol
 
 import asyncpg
-from sqlalchemy import Select, Table, select
+from sqlalchemy import Table
 
 from dossierbus_registry.adapters.tables import citizens, enterprises
 from dossierbus_registry.domain import Citizen, Enterprise
@@ -37,19 +37,33 @@ class ReferenceNationalDatabases:
         self.db = db
 
     async def citizen(self, personal_id: str) -> Citizen | None:
-        row = await self._first(select(citizens).where(citizens.c.personal_id == personal_id))
+        row = await self._first(_CITIZEN, personal_id)
         return Citizen(**row) if row else None
 
     async def enterprise(self, tax_code: str) -> Enterprise | None:
-        row = await self._first(select(enterprises).where(enterprises.c.tax_code == tax_code))
+        row = await self._first(_ENTERPRISE, tax_code)
         return Enterprise(**row) if row else None
 
-    async def _first(self, query: Select[Any]) -> dict[str, Any] | None:
-        # One SELECT needs no transaction: autocommit spares the BEGIN and ROLLBACK round trips.
+    async def _first(self, query: str, key: str) -> dict[str, Any] | None:
+        # The hot path of every lookup: one prepared SELECT by primary key on the driver connection,
+        # outside any transaction, without SQLAlchemy's statement and result layers (a third of the
+        # CPU per lookup).
         async with self.db.engine.connect() as connection:
-            autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-            row = (await autocommit.execute(query)).first()
-        return dict(row._mapping) if row else None
+            raw = await connection.get_raw_connection()
+            pg: asyncpg.Connection = raw.driver_connection
+            row = await pg.fetchrow(query, key)
+        return dict(row) if row else None
+
+
+def _by_key(table: Table) -> str:
+    (key,) = table.primary_key.columns
+    return (
+        f"SELECT {', '.join(column.name for column in table.columns)} FROM {table.name} WHERE {key.name} = $1"
+    )
+
+
+_CITIZEN = _by_key(citizens)
+_ENTERPRISE = _by_key(enterprises)
 
 
 async def copy_rows(db: Database, table: Table, batches: Iterable[Sequence[tuple[Any, ...]]]) -> int:
