@@ -15,6 +15,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dossierbus_shared.identifiers import PersonalId
+
 TYPE_PREFIX = "vn.gov.dossierbus."
 SCHEMA_BASE_URL = "https://schemas.dossierbus.gov.vn/events/"
 
@@ -84,7 +86,7 @@ class Event(BaseModel):
 class Applicant(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    personal_id: str = Field(
+    personal_id: PersonalId = Field(
         pattern=PERSONAL_ID_PATTERN, description="12-digit personal identification number"
     )
     full_name: str = Field(min_length=1, max_length=200)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from dossierbus_registry.synthetic import citizens
+from dossierbus_shared.identifiers import tax_check_digit
 
 if TYPE_CHECKING:
     from dossierbus_devstack.stack import DevStack
@@ -110,7 +111,11 @@ BUSINESS = "2.001610"
 
 async def enterprise_of(stack: DevStack, representative: int) -> str:
     """A fresh active enterprise in the reference business database, represented by that citizen."""
-    tax_code = f"01{uuid.uuid4().int % 10**8:08d}"
+    check = None
+    while check is None:  # about one prefix in eleven has no valid check digit
+        prefix = f"01{uuid.uuid4().int % 10**7:07d}"
+        check = tax_check_digit(prefix)
+    tax_code = f"{prefix}{check}"
     async with stack.database() as db:
         await db.execute(
             """INSERT INTO registry.enterprises VALUES ($1, 'Công ty TNHH Sen Vàng', 'Công ty TNHH',

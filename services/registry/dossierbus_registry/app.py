@@ -2,13 +2,13 @@
 
 from pathlib import Path
 
-from dossierbus_registry.adapters.population import ReferenceNationalDatabases
 from dossierbus_registry.agencies import AgencyCatalogue
 from dossierbus_registry.consents import Consents
 from dossierbus_registry.entrypoints import agencies, citizens, consents, lookups
 from dossierbus_registry.lookups import Lookups
+from dossierbus_registry.national import national_databases
+from dossierbus_registry.seeding import seed
 from dossierbus_registry.settings import RegistrySettings
-from dossierbus_registry.synthetic import citizens as synthetic_citizens
 from dossierbus_registry.verification import Verification
 from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.events import DossierStatusChanged, DossierSubmitted, DossierVerified
@@ -21,7 +21,10 @@ service = Service(
     consumes=[DossierSubmitted.topic, DossierStatusChanged.topic],
     produces=[DossierVerified.topic],
 )
-national = ReferenceNationalDatabases(service.db)
+national_setup = national_databases(settings, service.db)
+national = national_setup.databases
+if national_setup.listener is not None:
+    service.background(national_setup.listener.run)
 verification = Verification(default_catalogue(), national)
 service.consumer.on(DossierSubmitted)(verification.on_submitted)
 service.consumer.on(DossierStatusChanged)(verification.on_status_changed)
@@ -32,8 +35,7 @@ agency_catalogue = AgencyCatalogue(service.db, settings.kafka_bootstrap_servers,
 async def load_reference_data() -> None:
     await agency_catalogue.load_catalogue_file(default_catalogue())
     if settings.seed_citizens:
-        async with service.db.transaction() as session:
-            await national.load_citizens(session, synthetic_citizens(settings.seed_citizens))
+        await seed(service.db, settings.seed_citizens, settings.seed_enterprises)
 
 
 app = service.http_app(

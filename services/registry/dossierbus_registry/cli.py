@@ -7,18 +7,18 @@ import asyncio
 import sys
 
 from dossierbus_registry import agency_cli
-from dossierbus_registry.adapters.population import ReferenceNationalDatabases
-from dossierbus_registry.settings import RegistrySettings
-from dossierbus_registry.synthetic import citizens
-from dossierbus_shared.db import Database
 
 
-async def seed(count: int, seed_value: int) -> None:
+async def run_seed(citizen_count: int, enterprise_count: int, seed_value: int) -> None:
+    # Imported here: the agency commands talk HTTP and should not pay for the database libraries.
+    from dossierbus_registry.seeding import seed
+    from dossierbus_registry.settings import RegistrySettings
+    from dossierbus_shared.db import Database
+
     settings = RegistrySettings()
     db = Database(settings.database_url, settings.db_schema)
     try:
-        async with db.transaction() as session:
-            await ReferenceNationalDatabases(db).load_citizens(session, citizens(count, seed_value))
+        await seed(db, citizen_count, enterprise_count, seed_value, report=print)
     finally:
         await db.dispose()
 
@@ -27,16 +27,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="dossierbus-registry")
     commands = parser.add_subparsers(dest="command", required=True)
     seed_parser = commands.add_parser(
-        "seed", help="load synthetic citizens (DATABASE_URL; run after start-up)"
+        "seed",
+        help="load synthetic citizens and enterprises (DATABASE_URL, DB_SCHEMA; run after start-up)",
     )
-    seed_parser.add_argument("--count", type=int, default=1000)
+    seed_parser.add_argument("--citizens", "--count", dest="citizens", type=int, default=1000)
+    seed_parser.add_argument("--enterprises", type=int, default=0)
     seed_parser.add_argument("--seed", type=int, default=766)
     agency_cli.add_commands(commands)
     args = parser.parse_args()
     if args.command == "agency":
         sys.exit(agency_cli.run(args))
-    asyncio.run(seed(args.count, args.seed))
-    print(f"loaded {args.count} synthetic citizens")
+    asyncio.run(run_seed(args.citizens, args.enterprises, args.seed))
 
 
 if __name__ == "__main__":

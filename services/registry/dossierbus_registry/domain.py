@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from dossierbus_shared.events import Applicant
+from dossierbus_shared.identifiers import personal_id_problems, tax_code_problems
 
 
 @dataclass(frozen=True)
@@ -56,16 +57,6 @@ def normalise_name(name: str) -> str:
     return " ".join(unicodedata.normalize("NFC", name).casefold().split())
 
 
-def personal_id_problems(personal_id: str, date_of_birth: date) -> list[str]:
-    """Structure of the 12-digit number: province (3), century and sex (1), birth year (2), random (6)."""
-    if len(personal_id) != 12 or not personal_id.isdigit():
-        return ["personal_id must be 12 digits"]
-    century = (int(personal_id[3]) // 2 + 19) * 100
-    if century + int(personal_id[4:6]) != date_of_birth.year:
-        return ["personal_id does not match the applicant's year of birth"]
-    return []
-
-
 def verify(applicant: Applicant, citizen: Citizen | None) -> list[str]:
     """Why the applicant does not match the national record; empty when verified."""
     problems = personal_id_problems(applicant.personal_id, applicant.date_of_birth)
@@ -82,6 +73,9 @@ def verify(applicant: Applicant, citizen: Citizen | None) -> list[str]:
 
 def verify_enterprise(tax_code: str, enterprise: Enterprise | None, applicant_id: str) -> list[str]:
     """Why the enterprise cannot be acted for by this applicant; empty when it can."""
+    problems = tax_code_problems(tax_code)
+    if problems:
+        return problems
     if enterprise is None:
         return [f"tax code {tax_code!r} not found in the national business registration database"]
     problems = []

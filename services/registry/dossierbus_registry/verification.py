@@ -18,6 +18,7 @@ from dossierbus_registry.once_only import count_fields
 from dossierbus_shared.catalogue import Catalogue
 from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.events import DossierStatusChanged, DossierSubmitted, DossierVerified
+from dossierbus_shared.identifiers import normalise_tax_code, tax_code_problems
 from dossierbus_shared.outbox import stage
 
 SOURCE = "urn:dossierbus:registry"
@@ -41,8 +42,9 @@ class Verification:
         if procedure is None:
             reasons.append(f"unknown procedure {submitted.procedure_code!r}")
         elif procedure.enterprise_field:
-            tax_code = str(submitted.form.get(procedure.enterprise_field, ""))
-            enterprise = await self.national.enterprise(tax_code)
+            tax_code = normalise_tax_code(str(submitted.form.get(procedure.enterprise_field, "")))
+            # A malformed code is refused by verify_enterprise without asking the national database.
+            enterprise = None if tax_code_problems(tax_code) else await self.national.enterprise(tax_code)
             reasons += verify_enterprise(tax_code, enterprise, submitted.applicant.personal_id)
             if enterprise and not reasons:
                 facts |= {

@@ -7,8 +7,9 @@ from datetime import date
 
 import pytest
 
-from dossierbus_registry.domain import Citizen, normalise_name, personal_id_problems, verify
+from dossierbus_registry.domain import Citizen, normalise_name, verify
 from dossierbus_shared.events import Applicant
+from dossierbus_shared.identifiers import personal_id_problems
 
 CITIZEN = Citizen(
     personal_id="001085123456",  # Hà Nội, male born in the 1900s, 1985

@@ -6,9 +6,16 @@ from datetime import date
 
 import pytest
 
-from dossierbus_registry.domain import personal_id_problems, verify
-from dossierbus_registry.synthetic import PROVINCES, citizens, personal_id
+from dossierbus_registry.admin_units import COMMUNES
+from dossierbus_registry.domain import verify
+from dossierbus_registry.synthetic import citizens, enterprises, personal_id
 from dossierbus_shared.events import Applicant
+from dossierbus_shared.identifiers import (
+    PROVINCES_2004,
+    PROVINCES_2025,
+    personal_id_problems,
+    tax_code_problems,
+)
 
 PEOPLE = list(citizens(2000))
 
@@ -35,8 +42,30 @@ def test_personal_ids_are_twelve_digits_with_a_known_province() -> None:
     for person in PEOPLE:
         assert len(person.personal_id) == 12, person
         assert person.personal_id.isdigit(), person
-        assert person.personal_id[:3] in PROVINCES, person
-        assert person.permanent_address.endswith(PROVINCES[person.personal_id[:3]]), person
+        assert person.personal_id[1:3] in PROVINCES_2004, person
+        assert person.permanent_address.endswith(PROVINCES_2025[person.province_code]), person
+        assert (person.commune_code, person.permanent_address.split(", ")[2]) in COMMUNES[
+            person.province_code
+        ]
+
+
+def test_birth_provinces_and_residences_are_spread() -> None:
+    assert len({person.personal_id[:3] for person in PEOPLE}) == 63
+    assert {person.province_code for person in PEOPLE} == set(COMMUNES)
+
+
+def test_enterprises_are_deterministic_with_valid_codes() -> None:
+    representatives = [person.personal_id for person in PEOPLE[:100]]
+    firms = list(enterprises(500, representatives))
+    first = list(enterprises(20, representatives))  # 20 head offices, and their branches
+    assert firms[: len(first)] == first
+    assert len({firm.tax_code for firm in firms}) == len(firms) >= 500
+    for firm in firms:
+        assert tax_code_problems(firm.tax_code) == [], firm
+        assert firm.legal_representative_id in representatives
+    branches = [firm for firm in firms if len(firm.tax_code) == 13]
+    assert branches
+    assert all(branch.tax_code[10:] != "000" for branch in branches)
 
 
 def test_century_and_sex_digit_follows_the_rule() -> None:
@@ -58,6 +87,11 @@ def test_synthetic_citizens_verify_against_themselves() -> None:
             personal_id=person.personal_id, full_name=person.full_name, date_of_birth=person.date_of_birth
         )
         assert verify(applicant, person) == []
+
+
+def test_surnames_follow_their_frequency() -> None:
+    share = sum(person.full_name.startswith("Nguyễn ") for person in PEOPLE) / len(PEOPLE)
+    assert 0.3 < share < 0.45
 
 
 def test_names_are_three_vietnamese_parts() -> None:

@@ -12,6 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from dossierbus_shared.events import AGENCY_CODE_PATTERN
+from dossierbus_shared.identifiers import PersonalId, TaxCode
 
 
 class Strict(BaseModel):
@@ -31,7 +32,7 @@ class LegalBasis(Strict):
 
 
 class FormField(Strict):
-    type: Literal["string", "date", "integer", "boolean", "enum"]
+    type: Literal["string", "date", "integer", "boolean", "enum", "personal_id", "tax_code"]
     required: bool = True
     max_length: int | None = None
     values: list[str] | None = None
@@ -49,6 +50,10 @@ class FormField(Strict):
                 return bool
             case "enum":
                 return Literal[tuple(self.values or ())]
+            case "personal_id":
+                return PersonalId
+            case "tax_code":
+                return TaxCode
 
 
 class Step(Strict):

@@ -14,6 +14,7 @@ from dossierbus_registry.entrypoints.auth import CallingAgency
 from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.events import PERSONAL_ID_PATTERN
 from dossierbus_shared.http_errors import ProblemError
+from dossierbus_shared.identifiers import PersonalId
 
 router = APIRouter(tags=["consents"])
 
@@ -21,7 +22,7 @@ router = APIRouter(tags=["consents"])
 class ConsentGiven(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    personal_id: str = Field(pattern=PERSONAL_ID_PATTERN)
+    personal_id: PersonalId = Field(pattern=PERSONAL_ID_PATTERN)
     procedure_code: str = Field(min_length=1, max_length=32)
     dossier_code: str | None = Field(default=None, max_length=64, description="Only for this dossier")
     granted_via: Literal["vneid", "portal", "counter", "paper"]

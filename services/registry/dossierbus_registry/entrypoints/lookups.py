@@ -7,11 +7,13 @@ from typing import Any, Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from dossierbus_registry.adapters.population import NationalDatabaseUnavailable
 from dossierbus_registry.entrypoints.auth import CallingAgency
 from dossierbus_registry.lookups import LookupRequest, Lookups
 from dossierbus_registry.purpose import Refused
 from dossierbus_shared.events import PERSONAL_ID_PATTERN
 from dossierbus_shared.http_errors import ProblemError
+from dossierbus_shared.identifiers import PersonalId, TaxCode
 
 router = APIRouter(tags=["lookups"])
 
@@ -20,8 +22,8 @@ class Subject(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     procedure_code: str = Field(min_length=1, max_length=32)
-    personal_id: str | None = Field(default=None, pattern=PERSONAL_ID_PATTERN)
-    tax_code: str | None = Field(default=None, pattern=r"^\d{10}(-?\d{3})?$")
+    personal_id: PersonalId | None = Field(default=None, pattern=PERSONAL_ID_PATTERN)
+    tax_code: TaxCode | None = Field(default=None, description="10 digits, or 13 for a branch (`-` optional)")
     consent_id: str | None = Field(default=None, max_length=64)
     fields: list[str] | None = Field(
         default=None, description="Only these facts; default: every fact the procedure needs"
@@ -40,7 +42,7 @@ class Subject(BaseModel):
             dossier_code=dossier_code,
             consent_id=self.consent_id,
             database=database,
-            subject=self.personal_id or (self.tax_code or "").replace("-", ""),
+            subject=self.personal_id or self.tax_code or "",
             fields=self.fields,
         )
 
@@ -59,6 +61,8 @@ async def _answer(lookups: Lookups, call: Any) -> dict[str, Any]:
             refusal.detail,
             errors=[{"field": "purpose", "type": refusal.reason, "message": refusal.detail}],
         ) from None
+    except NationalDatabaseUnavailable as outage:
+        raise ProblemError(503, "National database unavailable", str(outage)) from None
     return {"found": result.found, "facts": result.facts}
 
 

@@ -1,0 +1,190 @@
+"""HttpNationalDatabases against a real HTTP gateway (uvicorn on a free port) that fails, then recovers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import asdict
+from datetime import date
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi import FastAPI, Response
+
+from dossierbus_devstack.parts import free_port
+from dossierbus_registry.adapters.gateway import CircuitBreaker, CircuitOpen, HttpNationalDatabases
+from dossierbus_registry.adapters.population import NationalDatabaseUnavailable
+from dossierbus_registry.domain import Citizen, Enterprise
+
+AN = Citizen(
+    "001085123456", "Nguyễn Văn An", date(1985, 4, 12), "male", "Số 1, phường Ba Đình, Hà Nội", "01", "00004"
+)
+VINAMILK = Enterprise(
+    "0300588569",
+    "Công ty Cổ phần Sữa Việt Nam",
+    "Công ty cổ phần",
+    "001085123456",
+    "Số 10 Tân Trào, phường Tân Hưng, TP. Hồ Chí Minh",
+    "79",
+    date(2003, 11, 20),
+    "active",
+)
+
+
+class Gateway:
+    """A national API gateway whose health the test controls."""
+
+    def __init__(self) -> None:
+        self.hits = 0
+        self.failing = 0
+        """Answer this many next requests with 503."""
+        self.down = False
+        self.delay_s = 0.0
+        self.broken = False
+        """Answer 200 with a record that lacks its fields."""
+        self.app = FastAPI()
+        self.app.get("/api/citizens/{key}")(self._citizen)
+        self.app.get("/api/enterprises/{key}")(self._enterprise)
+
+    async def _answer(self, record: Any) -> Any:
+        self.hits += 1
+        await asyncio.sleep(self.delay_s)
+        if self.down or self.failing > 0:
+            self.failing = max(self.failing - 1, 0)
+            return Response(status_code=503)
+        if record is None:
+            return Response(status_code=404)
+        if self.broken:
+            return {"personal_id": record.get("personal_id")}
+        return {
+            name: value.isoformat() if isinstance(value, date) else value for name, value in record.items()
+        }
+
+    async def _citizen(self, key: str) -> Any:
+        return await self._answer(asdict(AN) if key == AN.personal_id else None)
+
+    async def _enterprise(self, key: str) -> Any:
+        return await self._answer(asdict(VINAMILK) if key == VINAMILK.tax_code else None)
+
+
+@pytest.fixture
+async def gateway() -> AsyncIterator[tuple[Gateway, str]]:
+    fake = Gateway()
+    port = free_port()
+    # log_config=None: leave the process's logging (shared by every test) as it is.
+    server = uvicorn.Server(uvicorn.Config(fake.app, host="127.0.0.1", port=port, log_config=None))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    try:
+        yield fake, f"http://127.0.0.1:{port}/api"
+    finally:
+        server.should_exit = True
+        await task
+
+
+def adapter(url: str, **options: Any) -> HttpNationalDatabases:
+    return HttpNationalDatabases(
+        url,
+        timeout_s=options.pop("timeout_s", 2.0),
+        attempts=3,
+        backoff_s=0.01,
+        breaker=CircuitBreaker(failure_threshold=2, reset_after_s=0.5),
+        **options,
+    )
+
+
+async def test_found_and_not_found(gateway: tuple[Gateway, str]) -> None:
+    _fake, url = gateway
+    national = adapter(url)
+    assert await national.citizen(AN.personal_id) == AN
+    assert await national.citizen("001085999999") is None
+    assert await national.enterprise(VINAMILK.tax_code) == VINAMILK
+    assert await national.enterprise("0100109106") is None
+    await national.aclose()
+
+
+async def test_a_passing_failure_is_retried(gateway: tuple[Gateway, str]) -> None:
+    fake, url = gateway
+    national = adapter(url)
+    fake.failing = 2
+    assert await national.citizen(AN.personal_id) == AN
+    assert fake.hits == 3
+    assert national.breaker.state == "closed"
+    await national.aclose()
+
+
+async def test_an_outage_opens_the_breaker_and_recovery_closes_it(gateway: tuple[Gateway, str]) -> None:
+    fake, url = gateway
+    national = adapter(url)
+    fake.down = True
+    for lookup in range(2):
+        with pytest.raises(NationalDatabaseUnavailable, match="failed 3 times") as caught:
+            await national.citizen(AN.personal_id)
+        assert not isinstance(caught.value, CircuitOpen)
+        assert fake.hits == 3 * (lookup + 1)
+    assert national.breaker.state == "open"
+
+    # Open: refused at once, the gateway is left alone.
+    with pytest.raises(CircuitOpen):
+        await national.enterprise(VINAMILK.tax_code)
+    assert fake.hits == 6
+
+    fake.down = False
+    await asyncio.sleep(0.5)
+    assert national.breaker.state == "half-open"
+    assert await national.citizen(AN.personal_id) == AN
+    assert national.breaker.state == "closed"
+    assert fake.hits == 7
+    await national.aclose()
+
+
+async def test_a_failed_trial_opens_the_breaker_again(gateway: tuple[Gateway, str]) -> None:
+    fake, url = gateway
+    national = adapter(url)
+    fake.down = True
+    for _ in range(2):
+        with pytest.raises(NationalDatabaseUnavailable):
+            await national.citizen(AN.personal_id)
+    await asyncio.sleep(0.5)
+    with pytest.raises(NationalDatabaseUnavailable, match="failed 3 times"):
+        await national.citizen(AN.personal_id)
+    assert national.breaker.state == "open"
+    await national.aclose()
+
+
+async def test_timeouts_are_an_outage_not_an_absence(gateway: tuple[Gateway, str]) -> None:
+    fake, url = gateway
+    national = adapter(url, timeout_s=0.1)
+    fake.delay_s = 0.5
+    with pytest.raises(NationalDatabaseUnavailable, match="ReadTimeout"):
+        await national.citizen(AN.personal_id)
+    assert fake.hits == 3
+    await national.aclose()
+
+
+async def test_a_gateway_that_is_not_there() -> None:
+    national = adapter(f"http://127.0.0.1:{free_port()}/api")
+    with pytest.raises(NationalDatabaseUnavailable, match="ConnectError"):
+        await national.citizen(AN.personal_id)
+    await national.aclose()
+
+
+async def test_an_incomplete_record_is_refused_but_does_not_open_the_breaker(
+    gateway: tuple[Gateway, str],
+) -> None:
+    fake, url = gateway
+    national = adapter(url)
+    fake.down = True
+    for _ in range(2):
+        with pytest.raises(NationalDatabaseUnavailable):
+            await national.citizen(AN.personal_id)
+    await asyncio.sleep(0.5)
+    fake.down, fake.broken = False, True
+    with pytest.raises(NationalDatabaseUnavailable, match="incomplete Citizen record"):
+        await national.citizen(AN.personal_id)  # the half-open trial: the gateway answered
+    assert national.breaker.state == "closed"
+    fake.broken = False
+    assert await national.citizen(AN.personal_id) == AN
+    await national.aclose()
