@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 from typing import Any
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from dossierbus_devstack.scenarios import birth_registration, submit, wait_final
+from dossierbus_devstack.scenarios import birth_registration, business_dossier, submit, wait_final
 from dossierbus_devstack.stack import DevStack
 
 pytestmark = pytest.mark.slow
@@ -72,32 +71,6 @@ async def rate_finished(http: httpx.AsyncClient, stack: DevStack, code: str, sco
             return response
         await asyncio.sleep(0.1)
     raise AssertionError(f"intake never learnt that {code} is finished")
-
-
-async def live_business_dossier(http: httpx.AsyncClient, stack: DevStack) -> str:
-    """A business-registration-change dossier, which the test stack's registration office keeps in
-    processing."""
-    body = birth_registration(25)
-    tax_code = f"01{uuid.uuid4().int % 10**8:08d}"
-    async with stack.database() as connection:
-        await connection.execute(
-            "INSERT INTO registry.enterprises (tax_code, name, legal_form, legal_representative_id,"
-            " head_office_address, province_code, registered_on, status) VALUES ($1, 'Công ty TNHH Sen',"
-            " 'Công ty TNHH', $2, 'Số 5, phường Ba Đình, Hà Nội', '01', '2019-03-01', 'active')",
-            tax_code,
-            body["applicant"]["personal_id"],
-        )
-    body.update(
-        procedure_code="2.001610",
-        form={"tax_code": tax_code, "change": "head_office_address", "new_value": "Số 9, phường Hoàn Kiếm"},
-    )
-    code = str((await submit(http, stack, body))["dossier_code"])
-    for _ in range(300):
-        response = await http.get(stack.url("routing", f"/dossiers/{code}"))
-        if response.status_code == 200 and response.json()["status"] == "processing":
-            return code
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{code} never reached processing")
 
 
 async def test_indicators_count_what_the_bus_did_once(stack: DevStack, http: httpx.AsyncClient) -> None:
@@ -222,7 +195,7 @@ async def consumed(stack: DevStack, partition: TopicPartition, offset: int, time
 async def test_rating_is_validated_and_given_once_the_dossier_is_finished(
     stack: DevStack, http: httpx.AsyncClient
 ) -> None:
-    live = await live_business_dossier(http, stack)
+    live, _ = await business_dossier(http, stack, representative=25)  # kept in processing
     early = await rate(http, stack, live, 4)
     assert early.status_code == 409
     assert early.json()["errors"][0] == {

@@ -24,18 +24,13 @@ async def test_an_agency_onboarded_by_the_registry_passes_the_contract_kit(
     stack: DevStack, http: httpx.AsyncClient, tmp_path: Path
 ) -> None:
     code = f"justice-hue-{uuid.uuid4().hex[:4]}"
-    onboarded = await http.post(
-        stack.url("registry", "/agencies"),
-        json={
-            "code": code,
-            "identifier": "000.00.03.H46",
-            "name": {"vi": "Sở Tư pháp (Huế)", "en": "Hue Department of Justice"},
-            "sector": "justice",
-        },
-        headers={"Authorization": f"Bearer {stack.admin_token}"},
+    onboarded = await stack.onboard(
+        code=code,
+        identifier="000.00.03.H46",
+        name={"vi": "Sở Tư pháp (Huế)", "en": "Hue Department of Justice"},
+        sector="justice",
     )
-    assert onboarded.status_code == 201, onboarded.text
-    private_pem = onboarded.json()["credentials"]["private_key_pem"]  # shown once: the agency keeps it
+    private_pem = onboarded["credentials"]["private_key_pem"]  # shown once: the agency keeps it
     entry = (await http.get(stack.url("registry", f"/agencies/{code}"))).json()
     assert (entry["inbox_topic"], entry["reports_topic"]) == (
         f"agency.{code}.inbox",

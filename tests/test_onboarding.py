@@ -24,19 +24,14 @@ async def test_an_agency_onboarded_at_runtime_gets_its_dossiers_and_its_signed_r
 ) -> None:
     code = f"justice-danang-{uuid.uuid4().hex[:6]}"
     unit = OTHER_RECEIVING_UNITS[0]
-    onboarded = await http.post(
-        stack.url("registry", "/agencies"),
-        json={
-            "code": code,
-            "identifier": "000.00.01.H48",
-            "name": {"vi": "Phòng Tư pháp (Đà Nẵng)", "en": "Civil status office, Da Nang"},
-            "sector": "justice",
-            "handles": [{"procedure_code": BIRTH, "step": "birth-registration", "receiving_unit": unit}],
-        },
-        headers={"Authorization": f"Bearer {stack.admin_token}"},
+    onboarded = await stack.onboard(
+        code=code,
+        identifier="000.00.01.H48",
+        name={"vi": "Phòng Tư pháp (Đà Nẵng)", "en": "Civil status office, Da Nang"},
+        sector="justice",
+        handles=[{"procedure_code": BIRTH, "step": "birth-registration", "receiving_unit": unit}],
     )
-    assert onboarded.status_code == 201, onboarded.text
-    private_key_pem = onboarded.json()["credentials"]["private_key_pem"]
+    private_key_pem = onboarded["credentials"]["private_key_pem"]
 
     stop = asyncio.Event()
     agency = asyncio.create_task(

@@ -220,6 +220,20 @@ class DevStack:
     def url(self, service: str, path: str = "") -> str:
         return self.services[service].url(path)
 
+    async def onboard(self, **agency: Any) -> dict[str, Any]:
+        """Onboard an agency through the registry API, as an operator would: its directory entry and the
+        credentials issued to it (`POST /agencies`)."""
+        async with httpx.AsyncClient(timeout=30) as http:
+            response = await http.post(
+                self.url("registry", "/agencies"),
+                json=agency,
+                headers={"Authorization": f"Bearer {self.admin_token}"},
+            )
+        if response.status_code != 201:
+            raise StackError(f"cannot onboard agency {agency.get('code')}: {response.text}")
+        onboarded: dict[str, Any] = response.json()
+        return onboarded
+
     def kill(self, service: str) -> None:
         """kill -9 one service."""
         self.services[service].kill()

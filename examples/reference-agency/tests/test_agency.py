@@ -264,9 +264,10 @@ def test_trace_context_is_continued_or_else_restarted() -> None:
 
 def test_reports_are_signed_so_the_bus_verifies_them_with_the_registered_key() -> None:
     """The agency's own signing code and the bus's verifier agree (dossierbus_shared.signing)."""
+    from dossierbus_registry.agencies import new_key_pair
     from dossierbus_shared.signing import BadSignature, load_public_key, verify
 
-    private_pem, public_pem = _key_pair()
+    private_pem, public_pem = new_key_pair()
     _, value, raw_headers = assigned_record("justice-hanoi")
     inbox = {k: v.decode() for k, v in raw_headers}
     _, report, report_headers = build_report(
@@ -285,22 +286,6 @@ def test_reports_are_signed_so_the_bus_verifies_them_with_the_registered_key() -
         )
     *_, unsigned_headers = build_report(json.loads(value), "justice-hanoi", "processing", inbox)
     assert "ce_signature" not in dict(unsigned_headers)
-
-
-def _key_pair() -> tuple[str, str]:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    key = Ed25519PrivateKey.generate()
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public_pem = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private_pem, public_pem
 
 
 @pytest.mark.parametrize(

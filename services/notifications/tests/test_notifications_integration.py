@@ -30,24 +30,19 @@ async def onboard_webhook_agency(
 ) -> tuple[str, str]:
     """A new agency with a webhook, once the notifications service knows it: (code, webhook secret)."""
     code = f"hook-{uuid.uuid4().hex[:8]}"
-    response = await http.post(
-        stack.url("registry", "/agencies"),
-        json={
-            "code": code,
-            "identifier": "000.00.09.H26",
-            "name": {"vi": "Hệ thống một cửa thử", "en": "Test agency system"},
-            "sector": "justice",
-            "webhook_url": webhook_url,
-        },
-        headers={"Authorization": f"Bearer {stack.admin_token}"},
+    onboarded = await stack.onboard(
+        code=code,
+        identifier="000.00.09.H26",
+        name={"vi": "Hệ thống một cửa thử", "en": "Test agency system"},
+        sector="justice",
+        webhook_url=webhook_url,
     )
-    assert response.status_code == 201, response.text
     for _ in range(150):
         webhooks = (await http.get(stack.url("notifications", "/webhooks"))).json()
         assert webhooks["signature"]["tolerance_s"] == 300
         known = webhooks["agencies"]
         if any(agency["code"] == code for agency in known):
-            return code, str(response.json()["credentials"]["webhook_secret"])
+            return code, str(onboarded["credentials"]["webhook_secret"])
         await asyncio.sleep(0.1)
     raise AssertionError(f"the notifications service never learned of {code}'s webhook")
 
