@@ -9,12 +9,12 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from aiokafka.structs import ConsumerRecord
 from opentelemetry import trace
-from opentelemetry.trace import Status, StatusCode
+from opentelemetry.trace import Span, Status, StatusCode
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +24,7 @@ from dossierbus_shared.envelope import Envelope, MalformedEvent, describe, heade
 from dossierbus_shared.events import Event
 from dossierbus_shared.inbox import first_delivery
 from dossierbus_shared.metrics import EVENTS_CONSUMED, HANDLER_DURATION, event_type_label
-from dossierbus_shared.telemetry import mark_dossier, process_span
+from dossierbus_shared.telemetry import dossier_scope, mark_dossier, process_span
 from dossierbus_shared.versions import UPCASTERS, Upcasters
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,7 @@ Handler = Callable[[AsyncSession, Envelope[Any]], Awaitable[None]]
 
 
 PROCESSED, DUPLICATE, DEAD_LETTERED = "processed", "duplicate", "dead_lettered"
+ROLLED_BACK = "rolled_back"  # a batch outcome only: its records are then processed alone
 
 
 class PermanentError(Exception):
@@ -95,25 +96,46 @@ class EventConsumer:
         return envelope if upcast is None else dataclasses.replace(envelope, data=upcast)
 
     async def process(self, record: ConsumerRecord[bytes, bytes]) -> None:
-        """Process one record inside a CONSUMER span of the record's trace, counting the outcome."""
-        event_type = event_type_label(header_map(record.headers).get("ce_type"))
-        started = time.perf_counter()
-        with process_span(record, self.dead_letters.consumer_group) as span:
-            outcome = await self._process(record)
-            if outcome == DEAD_LETTERED:
-                span.set_status(Status(StatusCode.ERROR, "dead-lettered"))
-        HANDLER_DURATION.labels(record.topic, event_type).observe(time.perf_counter() - started)
-        EVENTS_CONSUMED.labels(record.topic, event_type, outcome).inc()
+        await self.process_batch([record])
 
-    async def _process(self, record: ConsumerRecord[bytes, bytes]) -> str:
-        """Returns the outcome: processed, duplicate or dead_lettered."""
+    async def process_batch(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        """Process the records of one fetch in order, in one transaction: one commit (and one offset
+        commit) for the lot instead of one per record. Malformed and refused records are dead-lettered on
+        the way; if any record of the batch fails, the batch is rolled back and each of its records is
+        processed alone, with its own retries and dead letter."""
+        run: list[_Pending] = []
+        for record in records:
+            pending = _Pending(record, process_span(record, self.dead_letters.consumer_group))
+            with dossier_scope(), trace.use_span(pending.span, end_on_exit=False):
+                ready = await self._prepare(record)
+                if ready is not None and ready.authenticate is not None:
+                    ready = await self._authenticate_early(ready)
+            if ready is None:
+                pending.end(DEAD_LETTERED)
+            elif ready.authenticate is None:
+                run.append(dataclasses.replace(pending, ready=ready))
+            else:  # authentication could not be decided (e.g. the registry is away): retried alone
+                await self._apply_run(run)
+                run = []
+                await self._process_alone(dataclasses.replace(pending, ready=ready))
+        await self._apply_run(run)
+
+    async def _process_alone(self, pending: _Pending, *, failed: Exception | None = None) -> None:
+        assert pending.ready is not None
+        with dossier_scope(), trace.use_span(pending.span, end_on_exit=False):
+            mark_dossier(pending.ready.envelope.subject, pending.ready.envelope.key)
+            outcome = await self._apply_alone(pending.ready, failed=failed)
+        pending.end(outcome)
+
+    async def _prepare(self, record: ConsumerRecord[bytes, bytes]) -> _Ready | None:
+        """Parse the record and find its handler; dead-letter it (returning None) when it has none."""
         try:
             envelope = Envelope.from_kafka(record.value, record.headers)
         except MalformedEvent as error:
             await self.dead_letters.publish(
                 record, reason=error.reason, error_type="MalformedEvent", attempts=1
             )
-            return DEAD_LETTERED
+            return None
         mark_dossier(envelope.subject, envelope.key)
         try:
             envelope = self.as_handled(envelope)
@@ -121,43 +143,149 @@ class EventConsumer:
             await self.dead_letters.publish(
                 record, reason=error.reason, error_type="MalformedEvent", attempts=1
             )
-            return DEAD_LETTERED
+            return None
         handler = self.handlers.get(type(envelope.data))
         if handler is None:
             reason = f"this consumer does not handle {envelope.type}"
             await self.dead_letters.publish(
                 record, reason=reason, error_type="UnhandledEventType", attempts=1
             )
-            return DEAD_LETTERED
-        authenticate = self.authenticators.get(type(envelope.data))
-        attempts = 0
+            return None
+        return _Ready(record, envelope, handler, self.authenticators.get(type(envelope.data)))
+
+    async def _authenticate_early(self, ready: _Ready) -> _Ready | None:
+        """Authenticate before the batch's transaction: authentic -> no authentication left to do;
+        refused -> dead-lettered (None); undecided -> unchanged, to be retried alone."""
+        assert ready.authenticate is not None
+        try:
+            await ready.authenticate(ready.envelope)
+        except Unauthenticated as error:
+            await self._refuse(ready, error, attempts=1)
+            return None
+        except Exception as error:
+            log.warning("cannot authenticate %s %s yet: %s", ready.envelope.type, ready.envelope.id, error)
+            return ready
+        return dataclasses.replace(ready, authenticate=None)
+
+    async def _apply_run(self, run: list[_Pending]) -> None:
+        """Apply parsed, authenticated records in one transaction; their spans end once it commits."""
+        if len(run) <= 1:
+            for pending in run:
+                await self._process_alone(pending)
+            return
+        firsts: list[bool] = []
+        try:
+            async with self.db.transaction() as session:
+                for pending in run:
+                    assert pending.ready is not None
+                    with dossier_scope(), trace.use_span(pending.span, end_on_exit=False):
+                        mark_dossier(pending.ready.envelope.subject, pending.ready.envelope.key)
+                        firsts.append(await self._apply(session, pending.ready))
+        except Exception as error:
+            # The record that failed (none when the commit did) has had its first try.
+            culprit = run[len(firsts)] if len(firsts) < len(run) else None
+            log.warning(
+                "batch of %s records rolled back (%s: %s); processing them one by one",
+                len(run),
+                type(error).__name__,
+                error,
+            )
+            for pending in run:
+                pending.end(ROLLED_BACK, error if pending is culprit else None)
+            for pending in run:
+                span = process_span(pending.record, self.dead_letters.consumer_group)
+                failed = error if pending is culprit else None
+                await self._process_alone(_Pending(pending.record, span, pending.ready), failed=failed)
+            return
+        for pending, first in zip(run, firsts, strict=True):
+            pending.end(PROCESSED if first else DUPLICATE)
+
+    async def _apply(self, session: AsyncSession, ready: _Ready) -> bool:
+        """Record the event in the inbox and, on its first delivery, apply its handler; whether it was
+        the first delivery."""
+        record, envelope = ready.record, ready.envelope
+        first = await first_delivery(session, envelope, record.topic, record.partition, record.offset)
+        if first:
+            await ready.handler(session, envelope)
+        else:
+            log.info("duplicate %s %s ignored", envelope.type, envelope.id)
+        return first
+
+    async def _apply_alone(self, ready: _Ready, *, failed: Exception | None = None) -> str:
+        """Authenticate and apply one record in its own transaction, retrying a bounded number of times,
+        then dead-lettering; `failed`: how its first attempt (in a batch) already failed. Returns the
+        outcome: processed, duplicate or dead_lettered."""
+        attempts, error = (0, None) if failed is None else (1, failed)
         while True:
+            if error is not None and (outcome := await self._after_failure(ready, error, attempts)):
+                return outcome
             attempts += 1
             try:
-                if authenticate is not None:
-                    await authenticate(envelope)
+                if ready.authenticate is not None:
+                    await ready.authenticate(ready.envelope)
                 async with self.db.transaction() as session:
-                    first = await first_delivery(
-                        session, envelope, record.topic, record.partition, record.offset
-                    )
-                    if first:
-                        await handler(session, envelope)
-                if not first:
-                    log.info("duplicate %s %s ignored", envelope.type, envelope.id)
+                    first = await self._apply(session, ready)
                 return PROCESSED if first else DUPLICATE
-            except PermanentError as error:
-                if isinstance(error, Unauthenticated):
-                    log.warning("refused %s %s: %s", envelope.type, envelope.id, error)
-                await self.dead_letters.publish(
-                    record, reason=str(error), error_type=type(error).__name__, attempts=attempts
-                )
-                return DEAD_LETTERED
-            except Exception as error:
-                if attempts > self.retries:
-                    await self.dead_letters.publish(
-                        record, reason=f"{error}", error_type=type(error).__name__, attempts=attempts
-                    )
-                    return DEAD_LETTERED
-                trace.get_current_span().record_exception(error)
-                log.warning("attempt %s of %s failed for %s: %s", attempts, envelope.id, envelope.type, error)
-                await asyncio.sleep(self.backoff_s * 2 ** (attempts - 1))
+            except Exception as caught:
+                error = caught
+
+    async def _after_failure(self, ready: _Ready, error: Exception, attempts: int) -> str | None:
+        """Dead-letter the record when the error is permanent or its tries are used up (returning the
+        outcome); else wait before the next try (returning None)."""
+        if isinstance(error, Unauthenticated):
+            await self._refuse(ready, error, attempts=attempts)
+            return DEAD_LETTERED
+        if isinstance(error, PermanentError) or attempts > self.retries:
+            await self.dead_letters.publish(
+                ready.record, reason=str(error), error_type=type(error).__name__, attempts=attempts
+            )
+            return DEAD_LETTERED
+        trace.get_current_span().record_exception(error)
+        log.warning(
+            "attempt %s of %s failed for %s: %s", attempts, ready.envelope.id, ready.envelope.type, error
+        )
+        await asyncio.sleep(self.backoff_s * 2 ** (attempts - 1))
+        return None
+
+    async def _refuse(self, ready: _Ready, error: Unauthenticated, *, attempts: int) -> None:
+        log.warning("refused %s %s: %s", ready.envelope.type, ready.envelope.id, error)
+        await self.dead_letters.publish(
+            ready.record, reason=str(error), error_type=type(error).__name__, attempts=attempts
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class _Ready:
+    """A parsed record with the handler that takes it, and the authentication it still needs."""
+
+    record: ConsumerRecord[bytes, bytes]
+    envelope: Envelope[Any]
+    handler: Handler
+    authenticate: Authenticator | None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Pending:
+    """A record of a batch with its span, open until the record's outcome is known."""
+
+    record: ConsumerRecord[bytes, bytes]
+    span: Span
+    ready: _Ready | None = None
+    started: float = dataclasses.field(default_factory=time.perf_counter)
+
+    def end(self, outcome: str, error: Exception | None = None) -> None:
+        if error is not None:
+            self.span.record_exception(error)
+        if outcome == DEAD_LETTERED:
+            self.span.set_status(Status(StatusCode.ERROR, "dead-lettered"))
+        elif outcome == ROLLED_BACK:
+            self.span.set_status(Status(StatusCode.ERROR, "rolled back with its batch; processed alone"))
+        self.span.end()
+        if outcome != ROLLED_BACK:  # counted when processed alone
+            _count(self.record, outcome, time.perf_counter() - self.started)
+
+
+def _count(record: ConsumerRecord[bytes, bytes], outcome: str, seconds: float) -> None:
+    event_type = event_type_label(header_map(record.headers).get("ce_type"))
+    HANDLER_DURATION.labels(record.topic, event_type).observe(seconds)
+    EVENTS_CONSUMED.labels(record.topic, event_type, outcome).inc()

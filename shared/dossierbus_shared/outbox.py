@@ -79,10 +79,13 @@ async def stage(session: AsyncSession, *envelopes: Envelope[Any]) -> None:
             }
         )
     await session.execute(outbox.insert(), rows)
-    # Delivered at commit only; wakes the relay without waiting for its next poll.
-    await session.execute(
-        text("SELECT pg_notify(:channel, '')"), {"channel": notify_channel(_schema(session))}
-    )
+    # Delivered at commit only; wakes the relay without waiting for its next poll. Once per transaction
+    # is enough (a batch of consumed records stages many times in one).
+    if not session.info.get("relay_notified"):
+        await session.execute(
+            text("SELECT pg_notify(:channel, '')"), {"channel": notify_channel(_schema(session))}
+        )
+        session.info["relay_notified"] = True
 
 
 def _schema(session: AsyncSession) -> str:

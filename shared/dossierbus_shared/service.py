@@ -123,6 +123,10 @@ class Service:
             ack_policy=AckPolicy.NACK_ON_ERROR,
             auto_offset_reset="earliest",
             fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
+            # What one fetch holds is applied in one transaction (EventConsumer.process_batch).
+            batch=True,
+            max_records=self.settings.consumer_batch_size,
+            batch_timeout_ms=self.settings.kafka_fetch_max_wait_ms,
             title=f"{self.settings.service_name}.consumer",
             # The consumer parses the envelope itself, so a body that is not JSON becomes a dead letter
             # with its reason instead of an error inside FastStream's own decoding.
@@ -131,7 +135,7 @@ class Service:
 
         @subscriber
         async def receive(message: KafkaMessage) -> None:
-            await self.consumer.process(message.raw_message)
+            await self.consumer.process_batch(message.raw_message)
 
     def on_startup(self, hook: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
         """Run `hook` after migrations, before consuming starts."""

@@ -41,6 +41,9 @@ class ServiceSettings(BaseSettings):
     )
     consumer_retries: int = Field(default=3, ge=0, le=20, description="Tries before a record goes to its DLQ")
     consumer_retry_backoff_s: float = Field(default=0.2, ge=0)
+    consumer_batch_size: int = Field(
+        default=100, ge=1, le=10_000, description="Most records one fetch applies in one transaction"
+    )
     outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
     outbox_poll_interval_s: float = Field(default=1.0, gt=0)
     http_host: str = "127.0.0.1"

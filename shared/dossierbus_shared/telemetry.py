@@ -279,9 +279,9 @@ def send_span(
         yield span
 
 
-@contextmanager
-def process_span(record: ConsumerRecord[bytes, bytes], consumer_group: str) -> Iterator[Span]:
-    """A CONSUMER span for processing one record, continuing the trace in its headers."""
+def process_span(record: ConsumerRecord[bytes, bytes], consumer_group: str) -> Span:
+    """A CONSUMER span for processing one record, continuing the trace in its headers; the caller ends it
+    (a batch ends its records' spans once the batch has committed)."""
     headers = header_map(record.headers)
     attributes: dict[str, AttributeValue] = {
         messaging.MESSAGING_SYSTEM: "kafka",
@@ -298,13 +298,9 @@ def process_span(record: ConsumerRecord[bytes, bytes], consumer_group: str) -> I
         attributes[messaging.MESSAGING_MESSAGE_ID] = headers["ce_id"]
     if record.value is not None:
         attributes[messaging.MESSAGING_MESSAGE_BODY_SIZE] = len(record.value)
-    with (
-        dossier_scope(),
-        tracer("dossierbus.messaging").start_as_current_span(
-            f"process {record.topic}",
-            context=context_from(headers),
-            kind=SpanKind.CONSUMER,
-            attributes=attributes,
-        ) as span,
-    ):
-        yield span
+    return tracer("dossierbus.messaging").start_span(
+        f"process {record.topic}",
+        context=context_from(headers),
+        kind=SpanKind.CONSUMER,
+        attributes=attributes,
+    )
