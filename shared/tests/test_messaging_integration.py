@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_shared import events
@@ -206,6 +206,82 @@ async def test_failing_handler_is_retried_then_dead_lettered_and_replay_brings_i
     )
     assert [letter.event_id for letter in replayed] == [str(poison.id)]
     await wait_until(lambda: attempts.count(13) == 4)
+
+
+async def produce(bootstrap: str, envelopes: Iterable[Envelope[Ping]]) -> None:
+    async with kafka_producer(bootstrap) as producer:
+        for envelope in envelopes:
+            record = envelope.to_kafka()
+            await producer.send_and_wait(record.topic, record.value, key=record.key, headers=record.headers)
+
+
+async def inbox_transactions(service: Service, dossier: uuid.UUID) -> tuple[int, int]:
+    """(inbox rows, distinct transactions that wrote them) for one dossier's pings."""
+    async with service.db.transaction() as session:
+        rows, transactions = (
+            await session.execute(
+                text("SELECT count(*), count(DISTINCT xmin::text) FROM inbox WHERE subject = :subject"),
+                {"subject": f"PING-{dossier.hex[:6]}"},
+            )
+        ).one()
+    return rows, transactions
+
+
+async def wait_for_inbox(service: Service, dossier: uuid.UUID, rows: int) -> tuple[int, int]:
+    async with asyncio.timeout(30):
+        while (found := await inbox_transactions(service, dossier))[0] < rows:
+            await asyncio.sleep(0.05)
+    assert found[0] == rows
+    return found
+
+
+async def test_records_fetched_together_are_applied_in_one_transaction(service: Service) -> None:
+    dossier = uuid.uuid4()
+    applied: list[int] = []
+
+    @service.consumer.on(Ping)
+    async def record(session: AsyncSession, envelope: Envelope[Ping]) -> None:
+        if envelope.data.dossier_id == dossier:
+            applied.append(envelope.data.step)
+
+    # Published before the consumer starts, so its first fetch holds them all (one key: one partition).
+    await produce(service.settings.kafka_bootstrap_servers, (ping(dossier, step) for step in range(20)))
+    await service.start()
+    _, transactions = await wait_for_inbox(service, dossier, 20)
+    assert applied == list(range(20))
+    assert transactions < 20  # one per record before batching; one per fetch now
+
+
+async def test_a_failing_record_rolls_its_batch_back_and_the_rest_are_applied_once(service: Service) -> None:
+    dossier = uuid.uuid4()
+    calls: list[int] = []
+
+    @service.consumer.on(Ping)
+    async def flaky(session: AsyncSession, envelope: Envelope[Ping]) -> None:
+        if envelope.data.dossier_id == dossier:
+            calls.append(envelope.data.step)
+            if envelope.data.step == 5:
+                raise ConnectionError("agency system unavailable")
+
+    await produce(service.settings.kafka_bootstrap_servers, (ping(dossier, step) for step in range(10)))
+    await service.start()
+    await wait_until(lambda: 9 in calls)  # records are applied in order: 9 is the last
+    # The poison had its tries (the batch's, then two retries alone) and went to the DLQ ...
+    assert calls.count(5) == 3
+    letters = [
+        letter
+        async for letter, _ in read_dead_letters(
+            service.settings.kafka_bootstrap_servers, Ping.topic + ".dlq"
+        )
+        if letter.key == str(dossier).encode()
+    ]
+    assert [(letter.failure["error_type"], letter.failure["attempts"]) for letter in letters] == [
+        ("ConnectionError", "3")
+    ]
+    # ... and the others of its batch were applied again one by one, in order, each taking effect once.
+    again = [step for step in calls[calls.index(5) + 1 :] if step != 5]
+    assert again == sorted(again) and again[-4:] == [6, 7, 8, 9]
+    await wait_for_inbox(service, dossier, 9)
 
 
 async def test_replaying_a_topic_that_is_not_a_dlq_is_refused(kafka_bootstrap: str) -> None:
