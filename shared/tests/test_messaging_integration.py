@@ -154,13 +154,13 @@ async def test_a_redelivered_event_has_one_effect(service: Service) -> None:
     async with kafka_producer(service.settings.kafka_bootstrap_servers) as producer:
         for _ in range(3):
             await producer.send_and_wait(record.topic, record.value, key=record.key, headers=record.headers)
-    await wait_until(lambda: effects == [7])
+    await wait_for_inbox(service, envelope.data.dossier_id, 1)
+    await asyncio.sleep(0.5)
+    assert effects == [7]
     async with service.db.transaction() as session:
         recorded = await session.scalar(
             select(func.count()).select_from(inbox).where(inbox.c.event_id == envelope.id)
         )
-    await asyncio.sleep(0.5)
-    assert effects == [7]
     assert recorded == 1
 
 
