@@ -54,25 +54,29 @@ class AgencyDirectory:
         directory.entries = {entry.code: entry for entry in entries}
         return directory
 
-    async def refresh(self) -> None:
-        async with httpx.AsyncClient(timeout=self.timeout_s) as http:
-            response = await http.get(f"{self.registry_url}/agencies")
-            response.raise_for_status()
+    async def refresh(self, http: httpx.AsyncClient | None = None) -> None:
+        if http is None:
+            async with httpx.AsyncClient(timeout=self.timeout_s) as own:
+                return await self.refresh(own)
+        response = await http.get(f"{self.registry_url}/agencies")
+        response.raise_for_status()
         self.entries = {entry.code: entry for entry in _ENTRIES.validate_python(response.json()["agencies"])}
         self.refreshed_at = time.monotonic()
 
     async def keep_fresh(self) -> None:
         """Refresh forever; on failure keep the last good copy and try again at the next interval."""
-        while True:
-            try:
-                await self.refresh()
-            except (httpx.HTTPError, ValueError, KeyError) as error:
-                log.warning(
-                    "agency directory: refresh from %s failed, keeping the last copy: %s",
-                    self.registry_url,
-                    error,
-                )
-            await asyncio.sleep(self.refresh_s)
+        # One client for the lifetime: a new one per refresh would rebuild its TLS context every time.
+        async with httpx.AsyncClient(timeout=self.timeout_s) as http:
+            while True:
+                try:
+                    await self.refresh(http)
+                except (httpx.HTTPError, ValueError, KeyError) as error:
+                    log.warning(
+                        "agency directory: refresh from %s failed, keeping the last copy: %s",
+                        self.registry_url,
+                        error,
+                    )
+                await asyncio.sleep(self.refresh_s)
 
     def agency(self, code: str) -> DirectoryEntry | None:
         entry = self.entries.get(code)
