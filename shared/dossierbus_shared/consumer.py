@@ -22,7 +22,7 @@ from dossierbus_shared.db import Database
 from dossierbus_shared.dlq import DeadLetterPublisher
 from dossierbus_shared.envelope import Envelope, MalformedEvent, describe, header_map
 from dossierbus_shared.events import Event
-from dossierbus_shared.inbox import first_delivery
+from dossierbus_shared.inbox import first_deliveries
 from dossierbus_shared.metrics import EVENTS_CONSUMED, HANDLER_DURATION, event_type_label
 from dossierbus_shared.telemetry import dossier_scope, mark_dossier, process_span
 from dossierbus_shared.versions import UPCASTERS, Upcasters
@@ -176,11 +176,17 @@ class EventConsumer:
         firsts: list[bool] = []
         try:
             async with self.db.transaction() as session:
+                readies = [pending.ready for pending in run if pending.ready is not None]
+                new = await first_deliveries(session, [(ready.envelope, ready.record) for ready in readies])
                 for pending in run:
                     assert pending.ready is not None
+                    envelope = pending.ready.envelope
+                    first = envelope.id in new
+                    new.discard(envelope.id)  # the same event twice in one fetch: the second is a duplicate
                     with dossier_scope(), trace.use_span(pending.span, end_on_exit=False):
-                        mark_dossier(pending.ready.envelope.subject, pending.ready.envelope.key)
-                        firsts.append(await self._apply(session, pending.ready))
+                        mark_dossier(envelope.subject, envelope.key)
+                        await self._handle(session, pending.ready, first)
+                    firsts.append(first)
         except Exception as error:
             # The record that failed (none when the commit did) has had its first try.
             culprit = run[len(firsts)] if len(firsts) < len(run) else None
@@ -203,13 +209,15 @@ class EventConsumer:
     async def _apply(self, session: AsyncSession, ready: _Ready) -> bool:
         """Record the event in the inbox and, on its first delivery, apply its handler; whether it was
         the first delivery."""
-        record, envelope = ready.record, ready.envelope
-        first = await first_delivery(session, envelope, record.topic, record.partition, record.offset)
-        if first:
-            await ready.handler(session, envelope)
-        else:
-            log.info("duplicate %s %s ignored", envelope.type, envelope.id)
+        first = ready.envelope.id in await first_deliveries(session, [(ready.envelope, ready.record)])
+        await self._handle(session, ready, first)
         return first
+
+    async def _handle(self, session: AsyncSession, ready: _Ready, first: bool) -> None:
+        if first:
+            await ready.handler(session, ready.envelope)
+        else:
+            log.info("duplicate %s %s ignored", ready.envelope.type, ready.envelope.id)
 
     async def _apply_alone(self, ready: _Ready, *, failed: Exception | None = None) -> str:
         """Authenticate and apply one record in its own transaction, retrying a bounded number of times,

@@ -4,8 +4,11 @@ as the event's effect, so a redelivered event finds its id and does nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
+from aiokafka.structs import ConsumerRecord
 from sqlalchemy import BigInteger, Column, DateTime, Integer, Table, Text, Uuid, func
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,22 +30,27 @@ inbox = Table(
 )
 
 
-async def first_delivery(
-    session: AsyncSession, envelope: Envelope[Any], topic: str, partition: int, offset: int
-) -> bool:
-    """Record the event as processed; False when it already was (a redelivery)."""
-    result = await session.execute(
-        insert(inbox)
-        .values(
-            event_id=envelope.id,
-            event_type=envelope.type,
-            source=envelope.source,
-            subject=envelope.subject,
-            topic=topic,
-            partition=partition,
-            offset=offset,
-        )
-        .on_conflict_do_nothing(index_elements=[inbox.c.event_id])
-        .returning(inbox.c.event_id)
+async def first_deliveries(
+    session: AsyncSession, received: Sequence[tuple[Envelope[Any], ConsumerRecord[bytes, bytes]]]
+) -> set[UUID]:
+    """Record events as processed, in one statement; the ids of those not processed before (the others
+    are redeliveries). An id received twice in `received` is new at most once."""
+    if not received:
+        return set()
+    rows = [
+        {
+            "event_id": envelope.id,
+            "event_type": envelope.type,
+            "source": envelope.source,
+            "subject": envelope.subject,
+            "topic": record.topic,
+            "partition": record.partition,
+            "offset": record.offset,
+        }
+        for envelope, record in received
+    ]
+    inserted = await session.execute(
+        insert(inbox).on_conflict_do_nothing(index_elements=[inbox.c.event_id]).returning(inbox.c.event_id),
+        rows,
     )
-    return result.first() is not None
+    return set(inserted.scalars())

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -149,13 +150,16 @@ async def test_a_redelivered_event_has_one_effect(service: Service) -> None:
         if received.data.dossier_id == envelope.data.dossier_id:  # the topic also holds earlier tests' pings
             effects.append(received.data.step)
 
+    def duplicates() -> float:
+        labels = {"topic": Ping.topic, "event_type": Ping.type, "outcome": "duplicate"}
+        return REGISTRY.get_sample_value("dossierbus_events_consumed_total", labels) or 0
+
+    bootstrap = service.settings.kafka_bootstrap_servers
+    await produce(bootstrap, [envelope, envelope])  # before the consumer starts: both in one fetch
     await service.start()
-    record = envelope.to_kafka()
-    async with kafka_producer(service.settings.kafka_bootstrap_servers) as producer:
-        for _ in range(3):
-            await producer.send_and_wait(record.topic, record.value, key=record.key, headers=record.headers)
     await wait_for_inbox(service, envelope.data.dossier_id, 1)
-    await asyncio.sleep(0.5)
+    await produce(bootstrap, [envelope])  # and once more, in a later fetch
+    await wait_until(lambda: duplicates() == 2)
     assert effects == [7]
     async with service.db.transaction() as session:
         recorded = await session.scalar(

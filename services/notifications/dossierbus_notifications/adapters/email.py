@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import socket
 from email.message import EmailMessage
 
 import aiosmtplib
@@ -18,6 +20,13 @@ class EmailChannel:
         self.port = port
         self.sender = sender
         self.timeout_s = timeout_s
+        self._local_hostname: str | None = None
+
+    async def local_hostname(self) -> str:
+        """The name this host gives in EHLO, looked up once (aiosmtplib would look it up per message)."""
+        if self._local_hostname is None:
+            self._local_hostname = await asyncio.to_thread(socket.getfqdn)
+        return self._local_hostname
 
     async def send(self, outgoing: Outgoing) -> None:
         message = EmailMessage()
@@ -26,4 +35,10 @@ class EmailChannel:
         message["Subject"] = outgoing.subject
         message["Message-ID"] = f"<{outgoing.message_id}.email@dossierbus>"
         message.set_content(outgoing.body)
-        await aiosmtplib.send(message, hostname=self.host, port=self.port, timeout=self.timeout_s)
+        await aiosmtplib.send(
+            message,
+            hostname=self.host,
+            port=self.port,
+            timeout=self.timeout_s,
+            local_hostname=await self.local_hostname(),
+        )
