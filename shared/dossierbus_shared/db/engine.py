@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from sqlalchemy import MetaData
@@ -35,6 +35,16 @@ def async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+_BEFORE_COMMIT = "before_commit"
+
+
+def before_commit(session: AsyncSession, hook: Callable[[AsyncSession], Awaitable[None]]) -> None:
+    """Run `hook` at the end of the transaction, just before it commits (as the last of its work)."""
+    if "schema" not in session.info:
+        raise RuntimeError("session has no schema; open it with Database.transaction()")
+    session.info.setdefault(_BEFORE_COMMIT, []).append(hook)
+
+
 class Database:
     """An engine bound to one service's schema, and the transactions on it."""
 
@@ -51,10 +61,13 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: commits on success, rolls back on any error."""
+        """One unit of work: commits on success (after its `before_commit` hooks), rolls back on any
+        error."""
         async with self.sessions() as session, session.begin():
             session.info["schema"] = self.schema
             yield session
+            for hook in session.info.pop(_BEFORE_COMMIT, []):
+                await hook(session)
 
     async def dispose(self) -> None:
         await self.engine.dispose()
