@@ -205,6 +205,17 @@ async def test_delivery_queries_refuse_bad_input_naming_the_field(
     assert missing.status_code == 404
 
 
+async def test_a_vietnamese_email_arrives_with_its_subject_and_body_intact(
+    stack: DevStack, http: httpx.AsyncClient, mail: MailSink
+) -> None:
+    receipt = await submit(http, stack, birth_registration(8, email="nguoi.viet@example.vn"))
+    code = receipt["dossier_code"]
+    subject = f"[{code}] Giấy tiếp nhận hồ sơ và hẹn trả kết quả / Receipt and appointment"
+    received = await mail.wait_for(code, count=1)
+    [receipt_mail] = [message for message in received if str(message["Subject"]) == subject]
+    assert "Hồ sơ" in receipt_mail.get_content()
+
+
 async def test_email_in_the_applicants_language_and_withdrawal_is_told(
     stack: DevStack, http: httpx.AsyncClient, mail: MailSink
 ) -> None:
