@@ -1,6 +1,9 @@
 """Consuming events exactly once in effect: parse, de-duplicate through the inbox, apply the handler in the
 same transaction, retry a bounded number of times, then dead-letter. The Kafka offset is committed only
 after the database commit (or the dead letter) is done.
+
+The records of one fetch share one transaction, so a busy consumer pays for a commit per fetch, not per
+record; a record that fails sends its batch back to be applied one record at a time.
 """
 
 from __future__ import annotations
@@ -96,6 +99,7 @@ class EventConsumer:
         return envelope if upcast is None else dataclasses.replace(envelope, data=upcast)
 
     async def process(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        """Process one record (a batch of one)."""
         await self.process_batch([record])
 
     async def process_batch(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
@@ -173,23 +177,24 @@ class EventConsumer:
             for pending in run:
                 await self._process_alone(pending)
             return
+        readies = [pending.ready for pending in run if pending.ready is not None]
         firsts: list[bool] = []
+        culprit: _Pending | None = None  # the record whose handler is running
         try:
             async with self.db.transaction() as session:
-                readies = [pending.ready for pending in run if pending.ready is not None]
                 new = await first_deliveries(session, [(ready.envelope, ready.record) for ready in readies])
-                for pending in run:
-                    assert pending.ready is not None
-                    envelope = pending.ready.envelope
-                    first = envelope.id in new
-                    new.discard(envelope.id)  # the same event twice in one fetch: the second is a duplicate
+                for pending, ready in zip(run, readies, strict=True):
+                    first = ready.envelope.id in new
+                    new.discard(ready.envelope.id)  # the same event twice in one fetch: then a duplicate
+                    culprit = pending
                     with dossier_scope(), trace.use_span(pending.span, end_on_exit=False):
-                        mark_dossier(envelope.subject, envelope.key)
-                        await self._handle(session, pending.ready, first)
+                        mark_dossier(ready.envelope.subject, ready.envelope.key)
+                        await self._handle(session, ready, first)
+                    culprit = None
                     firsts.append(first)
         except Exception as error:
-            # The record that failed (none when the commit did) has had its first try.
-            culprit = run[len(firsts)] if len(firsts) < len(run) else None
+            # A record whose handler failed has had its first try; the others (or all, when the inbox
+            # or the commit failed) start afresh.
             log.warning(
                 "batch of %s records rolled back (%s: %s); processing them one by one",
                 len(run),
