@@ -25,6 +25,8 @@ def free_port() -> int:
 def claim_port(port: int, what: str) -> int:
     """`port`, or a clear error naming what wanted it when another program already listens there."""
     with socket.socket() as probe:
+        # As the servers bind: a closed connection lingering in TIME_WAIT does not make the port taken.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError as error:

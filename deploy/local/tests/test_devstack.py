@@ -35,6 +35,19 @@ def test_a_taken_port_is_named_with_what_wanted_it(occupied: int) -> None:
         claim_port(occupied, "the Kafka broker")
 
 
+def test_a_port_whose_server_has_stopped_is_free_while_its_connections_linger() -> None:
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn, Tansu and aiosmtpd do
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            served, _ = listener.accept()
+            served.close()  # the server closes first, so its side lingers in TIME_WAIT
+            client.recv(1)
+    assert claim_port(port, "the Kafka broker") == port
+
+
 async def test_a_taken_service_port_stops_the_start_and_leaves_nothing_running(
     occupied: int, kafka_bootstrap: str, database_url: str
 ) -> None:
