@@ -45,7 +45,7 @@ DEAD_LETTERS = Counter(
 )
 HANDLER_DURATION = Histogram(
     "dossierbus_handler_duration_seconds",
-    "Time to process one consumed record (parse, inbox, handler, commit; retries included)",
+    "Time to process one consumed record (parse, inbox, handler, the commit of its batch; retries included)",
     ["topic", "event_type"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )

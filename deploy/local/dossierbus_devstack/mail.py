@@ -29,12 +29,20 @@ class MailSink:
     def stop(self) -> None:
         self._controller.stop()
 
-    def for_dossier(self, code: str) -> list[EmailMessage]:
+    def for_dossier(self, code: str, subject_containing: str = "") -> list[EmailMessage]:
         """Messages about one dossier: notifications put its code first in the subject."""
-        return [message for message in self.messages if str(message["Subject"]).startswith(f"[{code}]")]
+        return [
+            message
+            for message in self.messages
+            if (subject := str(message["Subject"])).startswith(f"[{code}]") and subject_containing in subject
+        ]
 
-    async def wait_for(self, code: str, count: int, timeout_s: float = 30) -> list[EmailMessage]:
+    async def wait_for(
+        self, code: str, count: int, *, subject_containing: str = "", timeout_s: float = 30
+    ) -> list[EmailMessage]:
+        """At least `count` messages about the dossier (whose subject contains `subject_containing`);
+        more may have arrived, in the order they did."""
         async with asyncio.timeout(timeout_s):
-            while len(found := self.for_dossier(code)) < count:
+            while len(found := self.for_dossier(code, subject_containing)) < count:
                 await asyncio.sleep(0.05)
         return found
