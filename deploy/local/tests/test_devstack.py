@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from dossierbus_devstack.parts import StackError, claim_port, free_port
+from dossierbus_devstack.parts import StackError, claim_port
 from dossierbus_devstack.services import SERVICES
 from dossierbus_devstack.stack import DevStack, Ports
 
@@ -82,10 +83,25 @@ def test_up_names_the_taken_broker_port_and_exits_1(occupied: int) -> None:
     assert "Traceback" not in result.stderr
 
 
+def free_block(count: int) -> int:
+    """The first of `count` consecutive free ports below the ephemeral range, where no outgoing
+    connection of a busy machine (the rest of the suite) can take one between this check and `up`."""
+    ephemeral_start = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for base in random.sample(range(20_000, ephemeral_start - count, count), 200):
+        try:
+            for port in range(base, base + count):
+                claim_port(port, "the test")
+        except StackError:
+            continue
+        return base
+    raise AssertionError("no free block of ports below the ephemeral range")
+
+
 def test_up_serves_until_ctrl_c_then_stops_every_part() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
-    http = free_port()
-    ports = Ports.fixed(kafka=free_port(), smtp=free_port(), http=http)
+    base = free_block(2 + len(SERVICES))  # the broker, the SMTP sink, then the services in a row
+    http = base + 2
+    ports = Ports.fixed(kafka=base, smtp=base + 1, http=http)
     command = [
         DOSSIERBUS,
         "up",
