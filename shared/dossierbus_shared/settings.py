@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+OptionalSecret = Annotated[SecretStr | None, BeforeValidator(lambda value: None if value == "" else value)]
+"""A secret whose absence turns something off; set but empty (`PII_PEPPER=` or `${PII_PEPPER:-}` in
+docker-compose.yml) counts as absent, never as an empty secret."""
 
 
 class ServiceSettings(BaseSettings):
@@ -78,7 +82,7 @@ class ServiceSettings(BaseSettings):
         default="json", description="One JSON object per log line, or text"
     )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING, ERROR or CRITICAL")
-    pii_pepper: SecretStr | None = Field(
+    pii_pepper: OptionalSecret = Field(
         default=None,
         description="Secret key of the pseudonyms that replace personal identifiers in spans and logs",
     )

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, model_validator
 
-from dossierbus_shared.settings import ServiceSettings
+from dossierbus_shared.settings import OptionalSecret, ServiceSettings
 
 
 class NotificationsSettings(ServiceSettings):
@@ -17,11 +17,11 @@ class NotificationsSettings(ServiceSettings):
     sms_gateway_url: str | None = Field(
         default=None, description="The SMS gateway's send endpoint; no SMS are sent without one"
     )
-    sms_gateway_token: SecretStr | None = Field(default=None, description="Sent as a bearer token")
+    sms_gateway_token: OptionalSecret = Field(default=None, description="Sent as a bearer token")
     sms_timeout_s: float = Field(default=10.0, gt=0)
     # webhooks to agency systems
     # (the registry's address, REGISTRY_URL, and DIRECTORY_REFRESH_S are every service's settings)
-    registry_admin_token: SecretStr | None = Field(
+    registry_admin_token: OptionalSecret = Field(
         default=None,
         description="Operator token for reading agencies' webhook secrets from the registry; no webhooks "
         "without it",

@@ -4,7 +4,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 
-from dossierbus_shared.settings import ServiceSettings
+from dossierbus_shared.settings import OptionalSecret, ServiceSettings
 
 
 class RegistrySettings(ServiceSettings):
@@ -20,7 +20,7 @@ class RegistrySettings(ServiceSettings):
         ge=0,
         description="With SEED_CITIZENS: load this many synthetic enterprises (and their branches) too",
     )
-    registry_admin_token: SecretStr | None = Field(
+    registry_admin_token: OptionalSecret = Field(
         default=None,
         description="Bearer token of the operators who onboard agencies; onboarding is off without one",
     )

@@ -1,0 +1,16 @@
+"""Settings from the environment: a secret set but empty is absent, so it turns its feature off instead
+of becoming an empty key or token (docker-compose.yml passes `${PII_PEPPER:-}`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from dossierbus_shared.settings import ServiceSettings
+
+
+def test_a_pepper_set_but_empty_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PII_PEPPER", "")
+    assert ServiceSettings().pii_pepper is None
+    monkeypatch.setenv("PII_PEPPER", "a-real-secret-of-some-length")
+    pepper = ServiceSettings().pii_pepper
+    assert pepper is not None and pepper.get_secret_value() == "a-real-secret-of-some-length"
