@@ -103,6 +103,7 @@ class Service:
             self.samplers.add(self.kafka_sampler)
         self.ready = False
         self._startup_hooks: list[Callable[[], Awaitable[None]]] = []
+        self._shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
         self._workers: list[Callable[[], Coroutine[Any, Any, None]]] = [self.relay.run, self.samplers.run]
         self._tasks: list[asyncio.Task[None]] = []
         if self.consumes:
@@ -140,6 +141,11 @@ class Service:
     def on_startup(self, hook: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
         """Run `hook` after migrations, before consuming starts."""
         self._startup_hooks.append(hook)
+        return hook
+
+    def on_shutdown(self, hook: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+        """Run `hook` when the service stops, after its workers and before its connections close."""
+        self._shutdown_hooks.append(hook)
         return hook
 
     def background(
@@ -180,6 +186,11 @@ class Service:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        for hook in self._shutdown_hooks:
+            try:
+                await hook()
+            except Exception as error:  # the rest of the shutdown still happens
+                log.warning("shutdown hook %s failed: %s", getattr(hook, "__qualname__", hook), error)
         await self.broker.stop()
         await self.kafka_sampler.close()
         await self.producer.stop()

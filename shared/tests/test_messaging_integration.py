@@ -291,6 +291,32 @@ async def test_a_failing_record_rolls_its_batch_back_and_the_rest_are_applied_on
     await wait_for_inbox(service, dossier, 9)
 
 
+async def test_shutdown_hooks_run_when_the_service_stops_even_if_one_fails(
+    kafka_bootstrap: str, database_url: str
+) -> None:
+    settings = ServiceSettings(
+        service_name=f"t{uuid.uuid4().hex[:10]}",
+        database_url=database_url,
+        kafka_bootstrap_servers=kafka_bootstrap,
+    )
+    service = Service(settings, migrations=MIGRATIONS)
+    closed: list[str] = []
+
+    @service.on_shutdown
+    async def failing() -> None:
+        closed.append("failing")
+        raise ConnectionError("already gone")
+
+    @service.on_shutdown
+    async def close_client() -> None:
+        closed.append("client")
+
+    await service.start()
+    assert closed == []
+    await service.stop()
+    assert closed == ["failing", "client"]
+
+
 async def test_replaying_a_topic_that_is_not_a_dlq_is_refused(kafka_bootstrap: str) -> None:
     with pytest.raises(ValueError, match="not a dead-letter topic"):
         await replay(kafka_bootstrap, Ping.topic)

@@ -25,6 +25,8 @@ national_setup = national_databases(settings, service.db)
 national = national_setup.databases
 if national_setup.listener is not None:
     service.background(national_setup.listener.run)
+if national_setup.gateway is not None:
+    service.on_shutdown(national_setup.gateway.aclose)
 verification = Verification(default_catalogue(), national)
 service.consumer.on(DossierSubmitted)(verification.on_submitted)
 service.consumer.on(DossierStatusChanged)(verification.on_status_changed)
