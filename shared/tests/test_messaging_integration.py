@@ -19,6 +19,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_shared import events
+from dossierbus_shared.db import after_commit
 from dossierbus_shared.db.migrate import upgrade_async
 from dossierbus_shared.dlq.replay import read_dead_letters, replay
 from dossierbus_shared.envelope import Envelope, header_map
@@ -126,6 +127,19 @@ async def test_a_rolled_back_transaction_publishes_nothing(service: Service) -> 
         await stage(session, ping(dossier, 1))
     records = await records_with_keys(service.settings.kafka_bootstrap_servers, Ping.topic, [dossier], 1)
     assert steps_by_dossier(records) == {str(dossier).encode(): [1]}
+
+
+async def test_after_commit_hooks_run_only_once_the_transaction_has_committed(service: Service) -> None:
+    ran: list[str] = []
+    with pytest.raises(RuntimeError):
+        async with service.db.transaction() as session:
+            after_commit(session, lambda: ran.append("rolled back"))
+            raise RuntimeError("the state change failed")
+    async with service.db.transaction() as session:
+        after_commit(session, lambda: ran.append("committed"))
+        await session.execute(text("SELECT 1"))
+        assert ran == []
+    assert ran == ["committed"]
 
 
 async def test_two_relays_share_the_outbox_without_duplicates_or_reordering(service: Service) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_registry.adapters.tables import dossiers
+from dossierbus_shared.db import after_commit
 from dossierbus_shared.events import DossierSubmitted
 
 FIELDS = Counter(
@@ -21,15 +22,20 @@ FIELDS = Counter(
 IDENTITY_FIELDS = {"applicant.personal_id", "applicant.email", "applicant.phone"}
 
 
-def count_fields(submitted: DossierSubmitted, national_facts: int) -> tuple[int, int]:
-    """(fields from national data, fields typed): facts delivered plus prefilled fields, versus the rest."""
+def count_fields(session: AsyncSession, submitted: DossierSubmitted, national_facts: int) -> tuple[int, int]:
+    """(fields from national data, fields typed): facts delivered plus prefilled fields, versus the rest.
+    Counted in the metric once the session's transaction commits (a retried handler counts once)."""
     given = {f"applicant.{name}" for name in ("full_name", "date_of_birth")} | {
         f"form.{name}" for name in submitted.form
     }
     prefilled = given & set(submitted.prefilled)
     from_national, typed = national_facts + len(prefilled), len(given - prefilled - IDENTITY_FIELDS)
-    FIELDS.labels(submitted.procedure_code, "national").inc(from_national)
-    FIELDS.labels(submitted.procedure_code, "typed").inc(typed)
+
+    def count() -> None:
+        FIELDS.labels(submitted.procedure_code, "national").inc(from_national)
+        FIELDS.labels(submitted.procedure_code, "typed").inc(typed)
+
+    after_commit(session, count)
     return from_national, typed
 
 

@@ -53,7 +53,7 @@ class Verification:
                 }
         if procedure and citizen and not reasons:
             facts |= {name: citizen.fact(name) for name in procedure.national_facts.get("population", [])}
-        from_national, typed = count_fields(submitted, len(facts))
+        from_national, typed = count_fields(session, submitted, len(facts))
         await session.execute(
             insert(dossiers)
             .values(

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlalchemy import MetaData
 from sqlalchemy.engine import make_url
@@ -35,14 +36,25 @@ def async_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-_BEFORE_COMMIT = "before_commit"
+_BEFORE_COMMIT, _AFTER_COMMIT = "before_commit", "after_commit"
 
 
 def before_commit(session: AsyncSession, hook: Callable[[AsyncSession], Awaitable[None]]) -> None:
     """Run `hook` at the end of the transaction, just before it commits (as the last of its work)."""
+    _hooks(session, _BEFORE_COMMIT).append(hook)
+
+
+def after_commit(session: AsyncSession, hook: Callable[[], None]) -> None:
+    """Run `hook` once the transaction has committed, never if it rolls back: for effects outside the
+    database, such as metrics, that must not count work a rollback undid."""
+    _hooks(session, _AFTER_COMMIT).append(hook)
+
+
+def _hooks(session: AsyncSession, when: str) -> list[Any]:
     if "schema" not in session.info:
         raise RuntimeError("session has no schema; open it with Database.transaction()")
-    session.info.setdefault(_BEFORE_COMMIT, []).append(hook)
+    hooks: list[Any] = session.info.setdefault(when, [])
+    return hooks
 
 
 class Database:
@@ -61,13 +73,16 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: commits on success (after its `before_commit` hooks), rolls back on any
-        error."""
-        async with self.sessions() as session, session.begin():
-            session.info["schema"] = self.schema
-            yield session
-            for hook in session.info.pop(_BEFORE_COMMIT, []):
-                await hook(session)
+        """One unit of work: commits on success (between its `before_commit` and `after_commit` hooks),
+        rolls back on any error."""
+        async with self.sessions() as session:
+            async with session.begin():
+                session.info["schema"] = self.schema
+                yield session
+                for hook in session.info.pop(_BEFORE_COMMIT, []):
+                    await hook(session)
+            for after in session.info.pop(_AFTER_COMMIT, []):
+                after()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
