@@ -259,15 +259,19 @@ class DevStack:
     async def spans_for(
         self, dossier_code: str, until: Callable[[list[Span]], bool] = bool, timeout_s: float = 20
     ) -> list[Span]:
-        """Every span of the traces that touched this dossier, once `until` holds for them."""
+        """Every span of the traces that touched this dossier, once `until` holds for them and no more
+        have arrived for half a second (services export spans in batches, as they finish)."""
         deadline = time.monotonic() + timeout_s
+        previous: list[Span] | None = None
         while True:
             spans = self.spans()
             traces = {s["trace_id"] for s in spans if s["attributes"].get("dossier.code") == dossier_code}
             found = [span for span in spans if span["trace_id"] in traces]
-            if until(found) or time.monotonic() > deadline:
+            settled = previous is not None and len(found) == len(previous)
+            if (until(found) and settled) or time.monotonic() > deadline:
                 return found
-            await asyncio.sleep(0.1)
+            previous = found
+            await asyncio.sleep(0.5)
 
 
 def _report_agency_failure(task: asyncio.Task[None]) -> None:
