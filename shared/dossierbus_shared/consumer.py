@@ -107,7 +107,7 @@ class EventConsumer:
         commit) for the lot instead of one per record. Malformed and refused records are dead-lettered on
         the way; if any record of the batch fails, the batch is rolled back and each of its records is
         processed alone, with its own retries and dead letter."""
-        run: list[_Pending] = []
+        run: list[tuple[_Pending, _Ready]] = []
         for record in records:
             pending = _Pending(record, process_span(record, self.dead_letters.consumer_group))
             with dossier_scope(), trace.use_span(pending.span, end_on_exit=False):
@@ -117,18 +117,19 @@ class EventConsumer:
             if ready is None:
                 pending.end(DEAD_LETTERED)
             elif ready.authenticate is None:
-                run.append(dataclasses.replace(pending, ready=ready))
+                run.append((pending, ready))
             else:  # authentication could not be decided (e.g. the registry is away): retried alone
                 await self._apply_run(run)
                 run = []
-                await self._process_alone(dataclasses.replace(pending, ready=ready))
+                await self._process_alone(pending, ready)
         await self._apply_run(run)
 
-    async def _process_alone(self, pending: _Pending, *, failed: Exception | None = None) -> None:
-        assert pending.ready is not None
+    async def _process_alone(
+        self, pending: _Pending, ready: _Ready, *, failed: Exception | None = None
+    ) -> None:
         with dossier_scope(), trace.use_span(pending.span, end_on_exit=False):
-            mark_dossier(pending.ready.envelope.subject, pending.ready.envelope.key)
-            outcome = await self._apply_alone(pending.ready, failed=failed)
+            mark_dossier(ready.envelope.subject, ready.envelope.key)
+            outcome = await self._apply_alone(ready, failed=failed)
         pending.end(outcome)
 
     async def _prepare(self, record: ConsumerRecord[bytes, bytes]) -> _Ready | None:
@@ -171,19 +172,18 @@ class EventConsumer:
             return ready
         return dataclasses.replace(ready, authenticate=None)
 
-    async def _apply_run(self, run: list[_Pending]) -> None:
+    async def _apply_run(self, run: list[tuple[_Pending, _Ready]]) -> None:
         """Apply parsed, authenticated records in one transaction; their spans end once it commits."""
         if len(run) <= 1:
-            for pending in run:
-                await self._process_alone(pending)
+            for pending, ready in run:
+                await self._process_alone(pending, ready)
             return
-        readies = [pending.ready for pending in run if pending.ready is not None]
         firsts: list[bool] = []
         culprit: _Pending | None = None  # the record whose handler is running
         try:
             async with self.db.transaction() as session:
-                new = await first_deliveries(session, [(ready.envelope, ready.record) for ready in readies])
-                for pending, ready in zip(run, readies, strict=True):
+                new = await first_deliveries(session, [(ready.envelope, ready.record) for _, ready in run])
+                for pending, ready in run:
                     first = ready.envelope.id in new
                     new.discard(ready.envelope.id)  # the same event twice in one fetch: then a duplicate
                     culprit = pending
@@ -201,14 +201,14 @@ class EventConsumer:
                 type(error).__name__,
                 error,
             )
-            for pending in run:
+            for pending, _ in run:
                 pending.end(ROLLED_BACK, error if pending is culprit else None)
-            for pending in run:
+            for pending, ready in run:
                 span = process_span(pending.record, self.dead_letters.consumer_group)
                 failed = error if pending is culprit else None
-                await self._process_alone(_Pending(pending.record, span, pending.ready), failed=failed)
+                await self._process_alone(_Pending(pending.record, span), ready, failed=failed)
             return
-        for pending, first in zip(run, firsts, strict=True):
+        for (pending, _), first in zip(run, firsts, strict=True):
             pending.end(PROCESSED if first else DUPLICATE)
 
     async def _apply(self, session: AsyncSession, ready: _Ready) -> bool:
@@ -283,7 +283,6 @@ class _Pending:
 
     record: ConsumerRecord[bytes, bytes]
     span: Span
-    ready: _Ready | None = None
     started: float = dataclasses.field(default_factory=time.perf_counter)
 
     def end(self, outcome: str, error: Exception | None = None) -> None:
