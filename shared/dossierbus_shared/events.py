@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 from typing import Any, ClassVar, Literal
 from uuid import UUID
 
@@ -25,7 +25,7 @@ PERSONAL_ID_PATTERN = r"^\d{12}$"
 
 
 class DossierStatus(StrEnum):
-    """Dossier statuses, with the code each has when synchronised to the national portal (DVCQG)."""
+    """Dossier statuses; `national_status` gives each change's code on the national portal (DVCQG)."""
 
     RECEIVED = "received"
     ACCEPTED = "accepted"
@@ -37,22 +37,43 @@ class DossierStatus(StrEnum):
     RETURNED = "returned"
     WITHDRAWN = "withdrawn"
 
-    @property
-    def national_code(self) -> int | None:
-        return _NATIONAL_CODES[self]
+
+class NationalStatus(IntEnum):
+    """The dossier status codes of the national public service portal (TrangThaiHoSo, DVCQG) [V-impl: the
+    same table in several provincial one-stop systems; docs/rules.md names them]."""
+
+    SUBMITTED = 1  # Mới đăng ký
+    RECEIVED = 2  # Được tiếp nhận
+    NOT_RECEIVED = 3  # Không được tiếp nhận: refused at the one-stop counter
+    PROCESSING = 4  # Đang xử lý
+    SUPPLEMENT_REQUESTED = 5  # Yêu cầu bổ sung giấy tờ
+    FINANCIAL_OBLIGATION = 6  # Yêu cầu thực hiện nghĩa vụ tài chính
+    WITHDRAWAL_REQUESTED = 7  # Công dân yêu cầu rút hồ sơ
+    STOPPED = 8  # Dừng xử lý: refused or stopped after it was received (Circular 03/2025 form 05)
+    PROCESSED = 9  # Đã xử lý xong
+    RETURNED = 10  # Đã trả kết quả
 
 
-_NATIONAL_CODES: dict[DossierStatus, int | None] = {
-    DossierStatus.RECEIVED: 1,
-    DossierStatus.ACCEPTED: 2,
-    DossierStatus.REJECTED: 3,
-    DossierStatus.PROCESSING: 4,
-    DossierStatus.SUPPLEMENT_REQUESTED: 5,
-    DossierStatus.WITHDRAWN: 7,
-    DossierStatus.RESULT_READY: 9,
-    DossierStatus.RETURNED: 10,
+_NATIONAL: dict[DossierStatus, NationalStatus | None] = {
+    DossierStatus.RECEIVED: NationalStatus.SUBMITTED,
+    DossierStatus.ACCEPTED: NationalStatus.RECEIVED,
+    DossierStatus.PROCESSING: NationalStatus.PROCESSING,
+    DossierStatus.SUPPLEMENT_REQUESTED: NationalStatus.SUPPLEMENT_REQUESTED,
+    DossierStatus.WITHDRAWN: NationalStatus.WITHDRAWAL_REQUESTED,
+    DossierStatus.RESULT_READY: NationalStatus.PROCESSED,
+    DossierStatus.RETURNED: NationalStatus.RETURNED,
     DossierStatus.TRANSFERRED: None,  # local status "liên thông", not a national code
 }
+
+
+def national_status(status: DossierStatus, previous: DossierStatus | None) -> NationalStatus | None:
+    """The national code of a dossier reaching `status` from `previous`. A rejection before the dossier
+    was received (accepted) is "not received" (3); once received, a refusal stops processing (8)."""
+    if status is DossierStatus.REJECTED:
+        if previous in (None, DossierStatus.RECEIVED):
+            return NationalStatus.NOT_RECEIVED
+        return NationalStatus.STOPPED
+    return _NATIONAL[status]
 
 
 class Channel(StrEnum):
@@ -122,6 +143,11 @@ class DossierSubmitted(Event):
     )
     submitted_at: datetime
     due_date: date
+    deadline_provisional: bool = Field(
+        default=False,
+        description="The due date runs through a year whose holiday schedule is not yet announced: it is "
+        "computed from the statutory holidays and may move when the schedule is decided",
+    )
 
 
 class DossierVerified(Event):
@@ -161,6 +187,10 @@ class DossierAssigned(Event):
     form: dict[str, Any]
     national_facts: dict[str, str] = Field(default_factory=dict)
     due_date: date
+    deadline_provisional: bool = Field(
+        default=False,
+        description="The due date runs through a year whose holiday schedule is not yet announced",
+    )
     assigned_at: datetime
 
 
@@ -193,6 +223,13 @@ class DossierStatusChanged(Event):
     result_documents: list[ResultDocument] = Field(default_factory=list)
     due_date: date
     changed_at: datetime
+    national_status: int | None = Field(
+        default=None,
+        ge=1,
+        le=10,
+        description="The national portal's status code (TrangThaiHoSo 1-10) of this change; none for a "
+        "local status such as transferred",
+    )
 
 
 class DossierSupplemented(Event):

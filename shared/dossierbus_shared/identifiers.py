@@ -131,6 +131,11 @@ PROVINCES_2025: dict[str, str] = {
 
 Each merged province kept the code of one predecessor, so every current code is also a 2004 code."""
 
+LAST_COUNTRY_CODE = "894"
+"""The highest ISO 3166-1 numeric country code (Zambia). A birth registered abroad puts a country code where
+a province code would be [V: Decree 137/2015 Art. 13]; that the code is ISO 3166-1 numeric is [I]. No
+country code begins with 9, so an ID beginning with 9 is refused rather than taken for one."""
+
 TAX_CODE_WEIGHTS = (31, 29, 23, 19, 17, 13, 7, 5, 3)
 _TAX_CODE = re.compile(r"([0-9]{10})(?:-?([0-9]{3}))?")
 _PERSONAL_ID = re.compile(r"[0-9]{12}")
@@ -153,9 +158,14 @@ def personal_id_problems(
         return ["personal_id must be 12 digits"]
     problems = []
     province = personal_id[:3]
-    # A leading non-zero digit is the country code of a birth registered abroad.
-    if province[0] == "0" and province[1:] not in PROVINCES_2004:
-        problems.append(f"personal_id starts with {province}, which is not a province of registration")
+    if province[0] == "0":
+        if province[1:] not in PROVINCES_2004:
+            problems.append(f"personal_id starts with {province}, which is not a province of registration")
+    elif province > LAST_COUNTRY_CODE:
+        problems.append(
+            f"personal_id starts with {province}: neither a province (001-096) nor a country code "
+            f"(at most {LAST_COUNTRY_CODE})"
+        )
     year = birth_year(personal_id)
     if date_of_birth is not None:
         if year != date_of_birth.year:

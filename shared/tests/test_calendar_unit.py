@@ -1,14 +1,13 @@
-"""Working days for deadlines: weekends, public holidays, closing time, years beyond the file."""
+"""Working days for deadlines: weekends, public holidays, closing time."""
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from dossierbus_shared.calendar import WorkingCalendar, parse_calendar, vietnam_calendar
+from dossierbus_shared.calendar import WorkingCalendar, vietnam_calendar
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 
@@ -25,8 +24,8 @@ def calendar() -> WorkingCalendar:
 def test_shipped_calendar_settings(calendar: WorkingCalendar) -> None:
     assert calendar.timezone.key == "Asia/Ho_Chi_Minh"
     assert calendar.closing_time == time(17, 0)
-    assert {2025, 2026} <= calendar.covered_years
-    assert set(calendar.fixed_holidays) == {(1, 1), (4, 30), (5, 1), (9, 2)}
+    assert calendar.is_announced(2025) and calendar.is_announced(2026)
+    assert not calendar.is_announced(2027) and not calendar.is_announced(2028)
 
 
 @pytest.mark.parametrize("day", [date(2026, 3, 7), date(2026, 3, 8), date(2030, 6, 1), date(2030, 6, 2)])
@@ -134,59 +133,10 @@ def test_naive_datetime_is_refused(calendar: WorkingCalendar) -> None:
         calendar.due_date(datetime(2026, 3, 2, 10, 0), 1)
 
 
-def test_years_not_in_the_file_use_fixed_holidays_only(calendar: WorkingCalendar) -> None:
-    assert 2030 not in calendar.covered_years
-    # Fixed-date holidays on weekdays in 2030.
-    for day in (date(2030, 1, 1), date(2030, 4, 30), date(2030, 5, 1), date(2030, 9, 2)):
-        assert day.weekday() < 5
-        assert not calendar.is_working_day(day), day
-    # Lunar and announced days are unknown beyond the file: 2030-02-04 is a Monday around Tết.
-    assert calendar.is_working_day(date(2030, 2, 4))
-    assert calendar.is_working_day(date(2030, 9, 3))
-
-
 def test_holidays_of_a_covered_year_do_not_leak_into_other_years(calendar: WorkingCalendar) -> None:
     # 27 Apr is a holiday in 2026 only (compensatory day); 27 Apr 2027 is a Tuesday.
     assert not calendar.is_working_day(date(2026, 4, 27))
     assert calendar.is_working_day(date(2027, 4, 27))
-
-
-def test_deadline_running_into_an_uncovered_year_skips_its_fixed_holidays(calendar: WorkingCalendar) -> None:
-    # Thursday 31 Dec 2026 + 1 working day: Friday 1 Jan 2027 is New Year, so Monday 4 Jan.
-    assert calendar.due_date(local(2026, 12, 31, 10), 1) == date(2027, 1, 4)
-
-
-def test_uncovered_year_logs_a_warning(calendar: WorkingCalendar, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="dossierbus_shared.calendar"):
-        assert calendar.due_date(local(2030, 6, 3, 10), 1) == date(2030, 6, 4)
-
-    assert "2030" in caplog.text
-
-
-def test_covered_year_does_not_warn(calendar: WorkingCalendar, caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="dossierbus_shared.calendar"):
-        calendar.due_date(local(2026, 6, 3, 10), 1)
-
-    assert caplog.records == []
-
-
-def test_parse_calendar_from_a_document() -> None:
-    calendar = parse_calendar(
-        {
-            "timezone": "Asia/Ho_Chi_Minh",
-            "closing_time": "16:30",
-            "fixed_holidays": ["01-01"],
-            "years": {2040: [date(2040, 3, 5)]},
-        }
-    )
-
-    assert calendar.closing_time == time(16, 30)
-    assert calendar.covered_years == frozenset({2040})
-    assert not calendar.is_working_day(date(2040, 3, 5))
-    # 1 Jan 2040 is a Sunday anyway; 2 Jan 2040 is a working day in a covered year without it listed.
-    assert calendar.is_working_day(date(2040, 1, 2))
-    assert not calendar.is_working_day(date(2041, 1, 1))
-    assert calendar.clock_start(datetime(2040, 3, 6, 16, 45, tzinfo=HCM)) == date(2040, 3, 7)
 
 
 def test_vietnam_calendar_is_loaded_once() -> None:

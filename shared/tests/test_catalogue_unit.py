@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from dossierbus_shared.catalogue import Catalogue, Procedure, default_catalogue, load_catalogue
+from dossierbus_shared.events import Channel
 
 BIRTH = "1.001193"
 DEATH = "1.000656"
@@ -54,7 +55,9 @@ def test_shipped_catalogue_loads() -> None:
 
 def test_shipped_procedures_are_as_published(birth: Procedure) -> None:
     assert birth.name["vi"] == "Đăng ký khai sinh"
-    assert birth.processing_working_days == 1
+    # Same day; the next working day when received after 15:00 (the published limit of 1.001193).
+    limit = birth.limit_for(Channel.DIRECT)
+    assert (limit.amount, limit.unit, limit.cutoff) == (0, "working_days", time(15, 0))
     assert birth.applicant == "citizen"
     assert [step.agency for step in birth.steps] == ["justice-hanoi"]
     assert birth.form["child_sex"].values == ["male", "female"]
@@ -338,3 +341,37 @@ def test_step_ids_are_unique() -> None:
 def test_unknown_rejection_rule_is_refused() -> None:
     with pytest.raises(ValidationError, match="on_rejection"):
         _procedure_with_steps([{"id": "a", "agency": "x1", "on_rejection": "ignore"}])
+
+
+def test_2001610_is_not_used_for_a_change_of_registration() -> None:
+    """2.001610 is published as the establishment of a private enterprise (đăng ký thành lập doanh nghiệp
+    tư nhân), so the change of enterprise registration must not carry it."""
+    catalogue = default_catalogue()
+    assert "2.001610" not in catalogue.procedures
+    change = catalogue.procedures["2.001199"]
+    assert change.name["vi"] == "Đăng ký thay đổi nội dung đăng ký doanh nghiệp"
+
+
+@pytest.mark.parametrize("code", ["1.000656", "2.002913"])
+def test_a_deceased_personal_id_is_validated(code: str) -> None:
+    """Death registration: the deceased's personal ID is a 12-digit ID of the Law on Identity 2023 Art. 12."""
+    procedure = default_catalogue().procedures[code]
+    form = {
+        "deceased_personal_id": "001085012345",
+        "date_of_death": "2026-03-01",
+        "place_of_death": "Hà Nội",
+        "relationship": "con",
+    }
+    assert procedure.validate_form(form)
+    for wrong in ("12345", "999085012345", "abcdefghijkl"):
+        with pytest.raises(ValidationError, match="deceased_personal_id"):
+            procedure.validate_form({**form, "deceased_personal_id": wrong})
+
+
+def test_a_procedure_needs_exactly_one_time_limit() -> None:
+    data = default_catalogue().procedures["1.001193"].model_dump()
+    with pytest.raises(ValidationError, match="either time_limit or processing_working_days"):
+        Procedure.model_validate({**data, "processing_working_days": 2})
+    data.pop("time_limit")
+    with pytest.raises(ValidationError, match="either time_limit or processing_working_days"):
+        Procedure.model_validate(data)

@@ -20,7 +20,9 @@ from dossierbus_shared.events import (
     DossierStatusReported,
     DossierStepCancelled,
     DossierSupplemented,
+    NationalStatus,
     agency_topics,
+    national_status,
 )
 
 
@@ -120,28 +122,41 @@ def test_events_reject_bad_agency_codes(code: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "code"),
+    ("status", "previous", "code"),
     [
-        (DossierStatus.RECEIVED, 1),
-        (DossierStatus.ACCEPTED, 2),
-        (DossierStatus.REJECTED, 3),
-        (DossierStatus.PROCESSING, 4),
-        (DossierStatus.SUPPLEMENT_REQUESTED, 5),
-        (DossierStatus.WITHDRAWN, 7),
-        (DossierStatus.RESULT_READY, 9),
-        (DossierStatus.RETURNED, 10),
-        (DossierStatus.TRANSFERRED, None),
+        (DossierStatus.RECEIVED, None, 1),
+        (DossierStatus.ACCEPTED, DossierStatus.RECEIVED, 2),
+        (DossierStatus.PROCESSING, DossierStatus.ACCEPTED, 4),
+        (DossierStatus.SUPPLEMENT_REQUESTED, DossierStatus.PROCESSING, 5),
+        (DossierStatus.WITHDRAWN, DossierStatus.PROCESSING, 7),
+        (DossierStatus.RESULT_READY, DossierStatus.PROCESSING, 9),
+        (DossierStatus.RETURNED, DossierStatus.RESULT_READY, 10),
+        (DossierStatus.TRANSFERRED, DossierStatus.PROCESSING, None),
     ],
 )
-def test_national_code(status: DossierStatus, code: int | None) -> None:
-    assert status.national_code == code
+def test_national_code(status: DossierStatus, previous: DossierStatus | None, code: int | None) -> None:
+    assert national_status(status, previous) == code
 
 
-def test_every_status_has_a_national_code_entry_and_codes_are_distinct() -> None:
-    codes = [status.national_code for status in DossierStatus if status.national_code is not None]
+def test_a_refusal_at_reception_is_not_received_and_a_later_one_is_stopped() -> None:
+    """DVCQG TrangThaiHoSo: 3 "Không được tiếp nhận" is a refusal at the one-stop counter (Circular
+    03/2025 form 03); once received, a refusal stops processing: 8 "Dừng xử lý" (form 05)."""
+    assert national_status(DossierStatus.REJECTED, DossierStatus.RECEIVED) is NationalStatus.NOT_RECEIVED
+    assert national_status(DossierStatus.REJECTED, None) is NationalStatus.NOT_RECEIVED
+    for during in (
+        DossierStatus.ACCEPTED,
+        DossierStatus.PROCESSING,
+        DossierStatus.SUPPLEMENT_REQUESTED,
+        DossierStatus.TRANSFERRED,
+    ):
+        assert national_status(DossierStatus.REJECTED, during) is NationalStatus.STOPPED
 
-    assert len(codes) == len(DossierStatus) - 1
-    assert len(set(codes)) == len(codes)
+
+def test_the_national_code_table_is_complete() -> None:
+    """All ten national codes, financial obligation (6) and stopped (8) included."""
+    assert [code.value for code in NationalStatus] == list(range(1, 11))
+    assert NationalStatus.FINANCIAL_OBLIGATION == 6
+    assert NationalStatus.STOPPED == 8
 
 
 def test_status_values_are_the_wire_strings() -> None:

@@ -105,7 +105,7 @@ async def wait_for_notifications(
     raise AssertionError(f"{code}: expected {count} settled notifications, got {notifications}")
 
 
-BUSINESS = "2.001610"
+BUSINESS = "2.001199"
 """Business registration change: the stack's registration office keeps these dossiers in processing."""
 
 

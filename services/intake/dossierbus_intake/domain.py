@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from dossierbus_shared.calendar import WorkingCalendar
+from dossierbus_shared.calendar import Deadline, WorkingCalendar
 from dossierbus_shared.catalogue import Catalogue, Procedure
 from dossierbus_shared.events import Applicant, Channel
 
@@ -22,7 +22,11 @@ class SubmissionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     procedure_code: str = Field(min_length=1, max_length=32)
-    channel: Channel = Channel.ONLINE
+    channel: Channel = Field(
+        default=Channel.DIRECT,
+        description="How the dossier was submitted. Absent: direct (at the counter), as the national portal "
+        "counts a dossier without a channel (KenhThucHien 1 or null), so it never inflates the online rate",
+    )
     receiving_unit: str | None = Field(
         default=None,
         pattern=UNIT_IDENTIFIER_PATTERN,
@@ -102,5 +106,13 @@ def dossier_code(receiving_unit: str, day: date, sequence: int) -> str:
     return f"{receiving_unit}-{day:%y%m%d}-{sequence:04d}"
 
 
+def appointment(
+    calendar: WorkingCalendar, procedure: Procedure, channel: Channel, received_at: datetime
+) -> Deadline:
+    """The appointment (ngày hẹn trả) under the procedure's time limit for this channel."""
+    return calendar.deadline(received_at, procedure.limit_for(channel))
+
+
 def appointment_date(calendar: WorkingCalendar, procedure: Procedure, received_at: datetime) -> date:
-    return calendar.due_date(received_at, procedure.processing_working_days)
+    """The appointment date of a dossier submitted at the counter."""
+    return appointment(calendar, procedure, Channel.DIRECT, received_at).due_date

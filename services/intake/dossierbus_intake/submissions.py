@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dossierbus_intake.adapters.tables import daily_sequences, dossiers
 from dossierbus_intake.domain import (
     SubmissionRequest,
-    appointment_date,
+    appointment,
     dossier_code,
     validate_submission,
 )
-from dossierbus_shared.calendar import WorkingCalendar
+from dossierbus_shared.calendar import PROVISIONAL_DEADLINES, WorkingCalendar
 from dossierbus_shared.catalogue import Catalogue
 from dossierbus_shared.db import Database
 from dossierbus_shared.envelope import Envelope
@@ -39,6 +39,7 @@ class Receipt:
     procedure_code: str
     submitted_at: datetime
     appointment_date: date
+    deadline_provisional: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -48,6 +49,7 @@ class Receipt:
             "status": "received",
             "submitted_at": self.submitted_at.isoformat(),
             "appointment_date": self.appointment_date.isoformat(),
+            "deadline_provisional": self.deadline_provisional,
         }
 
 
@@ -73,8 +75,9 @@ class Submissions:
                 now = datetime.now(UTC)
                 local_day = now.astimezone(self.calendar.timezone).date()
                 code = dossier_code(unit, local_day, await self._next_sequence(session, unit, local_day))
+                deadline = appointment(self.calendar, procedure, request.channel, now)
                 receipt = Receipt(
-                    uuid.uuid4(), code, procedure.code, now, appointment_date(self.calendar, procedure, now)
+                    uuid.uuid4(), code, procedure.code, now, deadline.due_date, deadline.provisional
                 )
                 mark_dossier(code, str(receipt.dossier_id))
                 await session.execute(
@@ -102,8 +105,11 @@ class Submissions:
                     prefilled=request.prefilled,
                     submitted_at=now,
                     due_date=receipt.appointment_date,
+                    deadline_provisional=receipt.deadline_provisional,
                 )
                 await stage(session, Envelope(event, source=f"urn:dossierbus:intake:{unit}"))
+            if receipt.deadline_provisional:
+                PROVISIONAL_DEADLINES.labels("submitted").inc()
             return receipt, True
         except IntegrityError:
             # A concurrent request with the same key won the race: answer as it did.
@@ -120,7 +126,13 @@ class Submissions:
             return None
         if row.request_fingerprint != fingerprint:
             raise IdempotencyConflict(idempotency_key)
-        return Receipt(row.id, row.code, row.procedure_code, row.submitted_at, row.due_date)
+        return Receipt(
+            row.id, row.code, row.procedure_code, row.submitted_at, row.due_date, self._provisional(row)
+        )
+
+    def _provisional(self, row: Any) -> bool:
+        """Whether the appointment date is still provisional (its years' schedules not all announced)."""
+        return self.calendar.is_provisional(self.calendar.local_date(row.submitted_at), row.due_date)
 
     async def _next_sequence(self, session: AsyncSession, unit: str, day: date) -> int:
         statement = (
@@ -146,4 +158,5 @@ class Submissions:
             "channel": row.channel,
             "submitted_at": row.submitted_at.isoformat(),
             "appointment_date": row.due_date.isoformat(),
+            "deadline_provisional": self._provisional(row),
         }

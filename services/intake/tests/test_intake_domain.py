@@ -13,12 +13,14 @@ from pydantic import ValidationError
 from dossierbus_intake.domain import (
     SubmissionRefused,
     SubmissionRequest,
+    appointment,
     appointment_date,
     dossier_code,
     validate_submission,
 )
-from dossierbus_shared.calendar import vietnam_calendar
+from dossierbus_shared.calendar import TimeLimit, vietnam_calendar
 from dossierbus_shared.catalogue import Catalogue, load_catalogue
+from dossierbus_shared.events import Channel
 
 HCM = ZoneInfo("Asia/Ho_Chi_Minh")
 BIRTH = "1.001193"
@@ -212,29 +214,50 @@ def test_fingerprint_differs_for_different_bodies(changes: dict[str, Any]) -> No
 # --- appointment date ----------------------------------------------------------------------------------
 
 
-def test_appointment_date_uses_the_procedures_working_days(catalogue: Catalogue) -> None:
+def test_appointment_date_uses_the_procedures_time_limit(catalogue: Catalogue) -> None:
     birth = catalogue.procedures[BIRTH]
-    three_days = birth.model_copy(update={"processing_working_days": 3})
+    three_days = birth.model_copy(update={"time_limit": TimeLimit(amount=3)})
     monday_10 = datetime(2026, 3, 2, 10, 0, tzinfo=HCM)
 
-    assert appointment_date(vietnam_calendar(), birth, monday_10) == date(2026, 3, 3)
+    # Birth registration: the same day (before 15:00).
+    assert appointment_date(vietnam_calendar(), birth, monday_10) == date(2026, 3, 2)
     assert appointment_date(vietnam_calendar(), three_days, monday_10) == date(2026, 3, 5)
 
 
 def test_appointment_date_skips_tet(catalogue: Catalogue) -> None:
-    friday_before_tet = datetime(2026, 2, 13, 3, 0, tzinfo=UTC)  # 10:00 in Hanoi
+    friday_before_tet_afternoon = datetime(2026, 2, 13, 9, 0, tzinfo=UTC)  # 16:00 in Hanoi, after 15:00
 
-    assert appointment_date(vietnam_calendar(), catalogue.procedures[BIRTH], friday_before_tet) == date(
-        2026, 2, 23
-    )
+    assert appointment_date(
+        vietnam_calendar(), catalogue.procedures[BIRTH], friday_before_tet_afternoon
+    ) == date(2026, 2, 23)
 
 
 def test_appointment_date_after_closing_time(catalogue: Catalogue) -> None:
     monday_evening = datetime(2026, 3, 2, 17, 30, tzinfo=HCM)
 
     assert appointment_date(vietnam_calendar(), catalogue.procedures[BIRTH], monday_evening) == date(
-        2026, 3, 4
+        2026, 3, 3
     )
+
+
+def test_a_submission_without_a_channel_is_direct() -> None:
+    """The national portal counts a dossier without a channel (KenhThucHien null) as direct (1), so a
+    missing channel must not count as online for indicator 3.3."""
+    without_channel = body()
+    del without_channel["channel"]
+    assert SubmissionRequest.model_validate(without_channel).channel is Channel.DIRECT
+    assert request().channel is Channel.ONLINE
+
+
+def test_an_appointment_in_an_unannounced_year_is_provisional(catalogue: Catalogue) -> None:
+    received = datetime(2027, 2, 3, 9, 0, tzinfo=HCM)
+    deadline = appointment(vietnam_calendar(), catalogue.procedures[BIRTH], Channel.ONLINE, received)
+
+    assert deadline.due_date == date(2027, 2, 3)
+    assert deadline.provisional
+    assert not appointment(
+        vietnam_calendar(), catalogue.procedures[BIRTH], Channel.ONLINE, datetime(2026, 3, 2, 9, tzinfo=HCM)
+    ).provisional
 
 
 def test_appointment_date_refuses_naive_time(catalogue: Catalogue) -> None:

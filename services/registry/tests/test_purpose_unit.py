@@ -19,7 +19,7 @@ from dossierbus_registry.purpose import (
 from dossierbus_shared.catalogue import default_catalogue
 
 BIRTH = default_catalogue().procedure("1.001193")
-BUSINESS = default_catalogue().procedure("2.001610")
+BUSINESS = default_catalogue().procedure("2.001199")
 TODAY = date(2026, 11, 25)
 NOW = datetime(2026, 11, 25, 9, tzinfo=UTC)
 PERSON = "001085123456"
@@ -99,7 +99,7 @@ def consent(**change: object) -> Consent:
     fields: dict[str, object] = {
         "id": uuid.uuid4(),
         "personal_id": PERSON,
-        "procedure_code": "2.001610",
+        "procedure_code": "2.001199",
         "dossier_code": None,
         "granted_at": NOW - timedelta(days=1),
         "expires_at": None,

@@ -9,7 +9,7 @@ transaction together with the inbox record, so a redelivered event is never coun
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -21,6 +21,7 @@ from dossierbus_routing.indicators import (
     RESULT_STATUSES,
     Counts,
     finished_on_time,
+    judged_as_of,
     overdue_from,
     supersedes_end,
 )
@@ -101,7 +102,12 @@ class IndicatorProjection:
             "status": changed.status.value,
             "due_date": changed.due_date,
             "supplement_requests": supplements,
-            "overdue_from": overdue_from(changed.due_date, supplements, changed_on),
+            "overdue_from": overdue_from(
+                changed.due_date,
+                supplements,
+                changed_on,
+                paused=changed.status is DossierStatus.SUPPLEMENT_REQUESTED,
+            ),
             "has_result": row.has_result or changed.status in RESULT_STATUSES,
             "result_digitised": row.result_digitised or bool(changed.result_documents),
         }
@@ -146,9 +152,14 @@ class IndicatorProjection:
         received_to: date | None = None,
     ) -> list[Counts]:
         """Counts per agency and procedure of the dossiers received in the period (local dates,
-        inclusive), their state as of `today`."""
+        inclusive), their state at the end of the day they are judged on: the period's last day for a
+        past period, else `today` (`judged_as_of`). A dossier that ended after that day counts as
+        unfinished then."""
         d, r = indicator_dossiers, indicator_ratings
-        unfinished = d.c.ended_at.is_(None)
+        as_of = judged_as_of(today, received_to)
+        end_of_day = datetime.combine(as_of + timedelta(days=1), time(0), self.calendar.timezone)
+        ended = and_(d.c.ended_at.is_not(None), d.c.ended_at < end_of_day)
+        unfinished = ~ended
 
         def count(condition: ColumnElement[bool]) -> ColumnElement[int]:
             return func.count().filter(condition)
@@ -160,11 +171,11 @@ class IndicatorProjection:
                 func.count().label("received"),
                 count(d.c.channel == Channel.ONLINE.value).label("online"),
                 count(d.c.population_data_used).label("population_data_used"),
-                count(d.c.ended_at.is_not(None)).label("processed"),
-                count(d.c.on_time.is_(True)).label("on_time"),
-                count(d.c.on_time.is_(False)).label("late"),
+                count(ended).label("processed"),
+                count(and_(ended, d.c.on_time.is_(True))).label("on_time"),
+                count(and_(ended, d.c.on_time.is_(False))).label("late"),
                 count(unfinished).label("in_progress"),
-                count(and_(unfinished, d.c.overdue_from <= today)).label("overdue_in_progress"),
+                count(and_(unfinished, d.c.overdue_from <= as_of)).label("overdue_in_progress"),
                 count(d.c.has_result).label("with_result"),
                 count(and_(d.c.has_result, d.c.result_digitised)).label("digitised_results"),
                 count(and_(d.c.has_result, d.c.result_digitised, d.c.form_digitised)).label(

@@ -39,10 +39,29 @@ def finished_on_time(
     return supplement_requests <= 1 and ended_at.astimezone(timezone).date() <= due_date
 
 
-def overdue_from(due_date: date, supplement_requests: int, changed_on: date) -> date:
-    """The first local day on which an unfinished dossier counts as overdue."""
+NEVER = date.max
+"""`overdue_from` of a dossier that cannot become overdue in its current state (the column is not null)."""
+
+
+def overdue_from(due_date: date, supplement_requests: int, changed_on: date, *, paused: bool = False) -> date:
+    """The first local day on which an unfinished dossier counts as overdue.
+
+    A second supplement request makes it overdue at once. A dossier paused for its only supplement
+    request is judged at the time of that request (DVCQG 766 description: a lone "Yêu cầu bổ sung" is the
+    end time), as routing judges it: not overdue while it waits when asked on or before its due date,
+    overdue from the request when asked after it."""
     after_due = due_date + timedelta(days=1)
-    return min(after_due, changed_on) if supplement_requests > 1 else after_due
+    if supplement_requests > 1:
+        return min(after_due, changed_on)
+    if paused:
+        return changed_on if changed_on > due_date else NEVER
+    return after_due
+
+
+def judged_as_of(today: date, received_to: date | None) -> date:
+    """The day unfinished dossiers are judged on: the period's last day for a past period (DVCQG 766
+    description: an unfinished dossier's end time is the end of the period), else today."""
+    return min(today, received_to) if received_to else today
 
 
 def rate(part: int, whole: int) -> float | None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -36,7 +36,7 @@ from dossierbus_routing.domain import (
     ready_steps,
     status_path,
 )
-from dossierbus_shared.calendar import WorkingCalendar
+from dossierbus_shared.calendar import PROVISIONAL_DEADLINES, WorkingCalendar
 from dossierbus_shared.catalogue import Catalogue, Procedure, Step
 from dossierbus_shared.consumer import PermanentError
 from dossierbus_shared.directory import AgencyDirectory
@@ -51,6 +51,7 @@ from dossierbus_shared.events import (
     DossierSupplemented,
     DossierVerified,
     ResultDocument,
+    national_status,
 )
 from dossierbus_shared.outbox import stage
 
@@ -115,6 +116,20 @@ class Workflow:
         else the catalogue's."""
         return self.directory.handler(procedure.code, step.id, dossier.receiving_unit) or step.agency
 
+    def _provisional(self, submitted_at: datetime, due_date: date) -> bool:
+        return self.calendar.is_provisional(self.calendar.local_date(submitted_at), due_date)
+
+    def _deadline_note(self, submitted_at: datetime, due_date: date) -> str:
+        """The timeline's word on the due date: provisional while a year it runs through is unannounced."""
+        years = self.calendar.unannounced_years(self.calendar.local_date(submitted_at), due_date)
+        if not years:
+            return f"due {due_date.isoformat()}; deadline_provisional=false"
+        listed = ", ".join(str(year) for year in years)
+        return (
+            f"due {due_date.isoformat()}; deadline_provisional=true: the holiday schedule of {listed} "
+            "is not yet announced"
+        )
+
     def _procedure(self, code: str) -> Procedure:
         procedure = self.catalogue.procedure(code)
         if procedure is None:
@@ -166,7 +181,12 @@ class Workflow:
         )
         cause = Cause(envelope.id)
         await self.record(
-            session, verified.dossier_id, cause, "submitted", DossierStatus.RECEIVED, at=verified.submitted_at
+            session,
+            verified.dossier_id,
+            Cause(envelope.id, note=self._deadline_note(verified.submitted_at, verified.due_date)),
+            "submitted",
+            DossierStatus.RECEIVED,
+            at=verified.submitted_at,
         )
         dossier = await self._lock(session, verified.dossier_id)
         state = {step.id: StepState(StepStatus.WAITING, None) for step in procedure.steps}
@@ -366,11 +386,15 @@ class Workflow:
             form=dossier.handed_over["form"],
             national_facts=dossier.handed_over["national_facts"],
             due_date=dossier.due_date,
+            deadline_provisional=self._provisional(dossier.submitted_at, dossier.due_date),
             assigned_at=now,
         )
         await stage(session, Envelope(assigned, source=SOURCE))
+        if assigned.deadline_provisional:
+            PROVISIONAL_DEADLINES.labels("assigned").inc()
+        note = self._deadline_note(dossier.submitted_at, dossier.due_date)
         await self.record(
-            session, dossier.id, Cause(cause.event_id, agency, step.id), "assigned", StepStatus.ASSIGNED
+            session, dossier.id, Cause(cause.event_id, agency, step.id, note), "assigned", StepStatus.ASSIGNED
         )
 
     async def _close_open_steps(
@@ -471,6 +495,7 @@ class Workflow:
             result_documents=list(documents),
             due_date=dossier.due_date,
             changed_at=now,
+            national_status=national_status(status, previous),
         )
         await stage(session, Envelope(changed, source=SOURCE))
         await self.record(session, dossier.id, cause, "status-changed", status)

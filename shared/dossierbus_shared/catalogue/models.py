@@ -11,7 +11,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
-from dossierbus_shared.events import AGENCY_CODE_PATTERN
+from dossierbus_shared.calendar import TimeLimit
+from dossierbus_shared.events import AGENCY_CODE_PATTERN, Channel
 from dossierbus_shared.identifiers import PersonalId, TaxCode
 
 
@@ -77,7 +78,15 @@ class Procedure(Strict):
     version: int
     name: dict[str, str]
     legal_basis: list[LegalBasis]
-    processing_working_days: int = Field(ge=0)
+    processing_working_days: int | None = Field(
+        default=None, ge=0, description="Shorthand for a time_limit of whole working days"
+    )
+    time_limit: TimeLimit | None = Field(
+        default=None, description="The time limit (thời hạn giải quyết) for every channel, or for paper ones"
+    )
+    online_time_limit: TimeLimit | None = Field(
+        default=None, description="The limit for dossiers submitted online, where the law sets another"
+    )
     applicant: Literal["citizen", "business"]
     form: dict[str, FormField]
     national_facts: dict[Literal["population", "business"], list[str]] = Field(
@@ -110,6 +119,20 @@ class Procedure(Strict):
                     )
             seen.add(step.id)
         return self
+
+    @model_validator(mode="after")
+    def _has_one_time_limit(self) -> Procedure:
+        if (self.processing_working_days is None) == (self.time_limit is None):
+            raise ValueError(f"procedure {self.code}: give either time_limit or processing_working_days")
+        return self
+
+    def limit_for(self, channel: Channel) -> TimeLimit:
+        """The time limit that applies to a dossier submitted through `channel`."""
+        if channel is Channel.ONLINE and self.online_time_limit is not None:
+            return self.online_time_limit
+        if self.time_limit is not None:
+            return self.time_limit
+        return TimeLimit(amount=self.processing_working_days or 0)
 
     @model_validator(mode="after")
     def _purpose_is_complete(self) -> Procedure:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from dossierbus_routing.indicator_projection import IndicatorProjection
-from dossierbus_routing.indicators import report
+from dossierbus_routing.indicators import judged_as_of, report
 from dossierbus_shared.http_errors import ProblemError
 from dossierbus_shared.service import Service
 
@@ -26,7 +26,8 @@ async def indicators(
     ] = None,
 ) -> dict[str, Any]:
     """Counts, rates and the points of the Decision 766 components the bus measures, for the dossiers
-    received in the period; unfinished dossiers are judged as of today."""
+    received in the period; unfinished dossiers are judged as of the period's last day (today for a period
+    that has not ended)."""
     projection: IndicatorProjection = request.app.state.indicators
     errors = []
     if agency is not None and agency not in projection.catalogue.agencies:
@@ -52,7 +53,7 @@ async def indicators(
             received_to=received_to,
         )
     return {
-        "as_of": today.isoformat(),
+        "as_of": judged_as_of(today, received_to).isoformat(),
         "from": received_from.isoformat() if received_from else None,
         "to": received_to.isoformat() if received_to else None,
         "indicators": [report(item) for item in counts],
