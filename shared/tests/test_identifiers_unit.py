@@ -137,6 +137,15 @@ def test_country_code_of_a_birth_abroad_is_accepted() -> None:
     assert personal_id_problems("840085123456") == []
 
 
+@pytest.mark.parametrize("prefix", ["900", "940", "999"])
+def test_a_personal_id_beginning_with_9_is_not_a_country_code(prefix: str) -> None:
+    """Decree 137/2015 Art. 13: the first three digits are the province (001-096) or the country of a birth
+    registered abroad; country codes (ISO 3166-1 numeric [I]) end at 894, so none begins with 9."""
+    problems = personal_id_problems(f"{prefix}085123456")
+    assert len(problems) == 1
+    assert "neither a province" in problems[0]
+
+
 def test_year_and_sex_inconsistencies_are_each_reported() -> None:
     assert personal_id_problems("003185123456", date(1986, 1, 1), "male") == [
         "personal_id starts with 003, which is not a province of registration",

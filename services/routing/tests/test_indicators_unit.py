@@ -10,8 +10,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from dossierbus_routing.indicator_metrics import IndicatorCollector
 from dossierbus_routing.indicators import (
+    NEVER,
     Counts,
     finished_on_time,
+    judged_as_of,
     overdue_from,
     rate,
     report,
@@ -208,3 +210,22 @@ def test_gauges_follow_the_snapshot() -> None:
     assert 'dossierbus_766_received{agency="police-hanoi",procedure="1.000656"} 1.0' in (
         generate_latest(registry).decode()
     )
+
+
+def test_a_dossier_paused_for_its_only_supplement_is_not_overdue_while_it_waits() -> None:
+    """Routing does not call a paused dossier overdue (its due date moves when it resumes), and the DVCQG
+    766 description judges a lone supplement request at the time of the request: asked on or before the
+    due date, the dossier is not overdue while it waits."""
+    assert overdue_from(DUE_MONDAY, 1, date(2026, 11, 27), paused=True) == NEVER
+    assert overdue_from(DUE_MONDAY, 1, DUE_MONDAY, paused=True) == NEVER
+    # Asked after the due date: overdue from the request.
+    assert overdue_from(DUE_MONDAY, 1, date(2026, 12, 2), paused=True) == date(2026, 12, 2)
+    # A second request is overdue at once, paused or not.
+    assert overdue_from(DUE_MONDAY, 2, date(2026, 11, 27), paused=True) == date(2026, 11, 27)
+
+
+def test_a_past_period_is_judged_at_its_end_not_today() -> None:
+    """DVCQG 766 description, indicator 2.1: an unfinished dossier's end time is the end of the period."""
+    assert judged_as_of(date(2026, 12, 15), date(2026, 11, 30)) == date(2026, 11, 30)
+    assert judged_as_of(date(2026, 12, 15), date(2026, 12, 31)) == date(2026, 12, 15)
+    assert judged_as_of(date(2026, 12, 15), None) == date(2026, 12, 15)
