@@ -81,6 +81,8 @@ async def test_linked_birth_group_runs_across_three_agencies(
     assert dossier["status"] == "returned"
     # The appointment date on the citizen's receipt is the deadline routing keeps.
     assert dossier["deadline"]["appointment_date"] == receipt["appointment_date"] == dossier["due_date"]
+    # So is whether that date is provisional (a year without an announced holiday schedule).
+    assert dossier["deadline"]["deadline_provisional"] is receipt["deadline_provisional"]
     assert [(step["step"], step["agency_code"], step["status"]) for step in dossier["steps"]] == [
         (step, agency, "returned") for step, agency in BIRTH_GROUP_STEPS
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,6 +19,7 @@ from dossierbus_intake.domain import (
     dossier_code,
     validate_submission,
 )
+from dossierbus_intake.submissions import Receipt
 from dossierbus_shared.calendar import TimeLimit, vietnam_calendar
 from dossierbus_shared.catalogue import Catalogue, load_catalogue
 from dossierbus_shared.events import Channel
@@ -263,3 +265,16 @@ def test_an_appointment_in_an_unannounced_year_is_provisional(catalogue: Catalog
 def test_appointment_date_refuses_naive_time(catalogue: Catalogue) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         appointment_date(vietnam_calendar(), catalogue.procedures[BIRTH], datetime(2026, 3, 2, 10))
+
+
+def test_the_appointment_slip_says_whether_its_date_is_provisional() -> None:
+    slip = Receipt(
+        uuid.uuid4(),
+        "000.00.01.H26-270203-0001",
+        BIRTH,
+        datetime(2027, 2, 3, 2, tzinfo=UTC),
+        date(2027, 2, 3),
+        True,
+    )
+    assert slip.as_json()["deadline_provisional"] is True
+    assert slip.as_json()["appointment_date"] == "2027-02-03"

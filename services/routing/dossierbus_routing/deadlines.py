@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from dossierbus_routing.domain import is_final
-from dossierbus_shared.calendar import WorkingCalendar
+from dossierbus_shared.calendar import WorkingCalendar, vietnam_calendar
 from dossierbus_shared.events import DossierStatus
 
 
@@ -29,3 +29,11 @@ def is_overdue(status: DossierStatus, due_date: date, today: date) -> bool:
     if is_final(status) or status is DossierStatus.SUPPLEMENT_REQUESTED:
         return False
     return today > due_date
+
+
+def deadline_provisional(
+    submitted_at: datetime, due_date: date, calendar: WorkingCalendar | None = None
+) -> bool:
+    """Whether a due date runs through a year whose holiday schedule is not yet announced."""
+    calendar = calendar or vietnam_calendar()
+    return calendar.is_provisional(calendar.local_date(submitted_at), due_date)

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_routing.adapters.tables import dossiers, steps, timeline
-from dossierbus_routing.deadlines import resume
+from dossierbus_routing.deadlines import deadline_provisional, resume
 from dossierbus_routing.domain import (
     OPEN,
     IllegalTransition,
@@ -117,7 +117,7 @@ class Workflow:
         return self.directory.handler(procedure.code, step.id, dossier.receiving_unit) or step.agency
 
     def _provisional(self, submitted_at: datetime, due_date: date) -> bool:
-        return self.calendar.is_provisional(self.calendar.local_date(submitted_at), due_date)
+        return deadline_provisional(submitted_at, due_date, self.calendar)
 
     def _deadline_note(self, submitted_at: datetime, due_date: date) -> str:
         """The timeline's word on the due date: provisional while a year it runs through is unannounced."""

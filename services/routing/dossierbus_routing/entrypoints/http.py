@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_routing.adapters.tables import dossiers, steps, timeline
+from dossierbus_routing.deadlines import deadline_provisional
 from dossierbus_routing.domain import IllegalTransition
 from dossierbus_routing.workflow import Dossier, UnknownStep, Workflow
 from dossierbus_shared.catalogue import Catalogue
@@ -152,6 +153,7 @@ async def _view(session: AsyncSession, dossier: Dossier, catalogue: Catalogue) -
         "deadline": {
             "appointment_date": dossier.appointment_date.isoformat(),
             "due_date": dossier.due_date.isoformat(),
+            "deadline_provisional": deadline_provisional(dossier.submitted_at, dossier.due_date),
             "paused": dossier.paused_since is not None,
             "paused_since": dossier.paused_since.isoformat() if dossier.paused_since else None,
             "paused_working_days": dossier.paused_working_days,
