@@ -139,6 +139,7 @@ def test_value_is_plain_json_with_the_field_names_of_the_event() -> None:
         "prefilled",
         "submitted_at",
         "due_date",
+        "deadline_provisional",
     }
     assert payload["dossier_id"] == str(DOSSIER_ID)
     assert payload["dossier_code"] == DOSSIER_CODE
