@@ -33,9 +33,12 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     due = commands.add_parser("due", help="the due date of a dossier received at a given time")
     due.add_argument("--received", required=True, type=_received, help="e.g. 2027-02-03T09:00+07:00")
-    limit = due.add_mutually_exclusive_group(required=True)
-    limit.add_argument("--working-days", type=int, help="a limit of whole working days (0: the same day)")
-    limit.add_argument("--procedure", help="a procedure code of the catalogue: its own time limit")
+    due.add_argument("--working-days", type=int, help="a limit of whole working days (0: the same day)")
+    due.add_argument(
+        "--procedure",
+        help="a procedure code of the catalogue: its time limit for the channel; with --working-days, "
+        "that many working days with the procedure's cut-off time",
+    )
     due.add_argument(
         "--channel", choices=[channel.value for channel in Channel], default=Channel.DIRECT.value
     )
@@ -47,15 +50,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _limit(args: argparse.Namespace) -> TimeLimit:
+    if args.working_days is None and args.procedure is None:
+        raise SystemExit("dossierbus-calendar: give --working-days, --procedure, or both")
+    if args.working_days is not None and args.working_days < 0:
+        raise SystemExit("dossierbus-calendar: --working-days must not be negative")
     if args.procedure is None:
-        if args.working_days < 0:
-            raise SystemExit("dossierbus-calendar: --working-days must not be negative")
         return TimeLimit(amount=args.working_days)
     procedure = default_catalogue().procedure(args.procedure)
     if procedure is None:
         known = ", ".join(sorted(default_catalogue().procedures))
         raise SystemExit(f"dossierbus-calendar: no procedure {args.procedure!r} (known: {known})")
-    return procedure.limit_for(Channel(args.channel))
+    limit = procedure.limit_for(Channel(args.channel))
+    if args.working_days is None:
+        return limit
+    return TimeLimit(amount=args.working_days, cutoff=limit.cutoff, basis=limit.basis)
 
 
 def due(calendar: WorkingCalendar, args: argparse.Namespace) -> int:

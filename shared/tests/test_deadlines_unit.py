@@ -226,3 +226,19 @@ def test_cli_days_lists_each_day_with_its_source(capsys: pytest.CaptureFixture[s
     text = capsys.readouterr().out
     assert "2026-01-02 Fri  off" in text and "12729/VPCP-KGVX" in text
     assert "2026-01-10 Sat  working" in text
+
+
+def test_cli_working_days_with_a_procedure_take_its_cut_off(capsys: pytest.CaptureFixture[str]) -> None:
+    # 15:30 is after birth registration's 15:00 cut-off: 2 working days from Tuesday 3 Mar 2026.
+    received = "2026-03-02T15:30+07:00"
+    assert (
+        main(["due", "--received", received, "--working-days", "2", "--procedure", "1.001193", "--json"]) == 0
+    )
+    assert json.loads(capsys.readouterr().out)["due_date"] == "2026-03-05"
+    assert main(["due", "--received", received, "--working-days", "2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["due_date"] == "2026-03-04"
+
+
+def test_cli_needs_a_limit() -> None:
+    with pytest.raises(SystemExit, match="give --working-days"):
+        main(["due", "--received", "2027-02-03T09:00+07:00"])
