@@ -89,7 +89,7 @@ async def run_demo(count: int) -> None:
     print(
         "dossierbus demo: starting broker, database, SMTP sink, the four services and the reference agencies"
     )
-    async with DevStack() as stack, httpx.AsyncClient(timeout=30) as http:
+    async with DevStack() as stack, httpx.AsyncClient(timeout=30, headers=stack.headers("portal")) as http:
         print(describe(stack), "\n", flush=True)
         bodies = [birth_registration(index, email=f"citizen{index}@example.vn") for index in range(count)]
         impostor = birth_registration(count, email="impostor@example.vn")

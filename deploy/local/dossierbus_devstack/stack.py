@@ -159,6 +159,7 @@ class DevStack:
             "PORTAL_TOKEN": self.portal_token,
             "OPERATOR_TOKEN": self.operator_token,
             "AUDITOR_TOKEN": self.auditor_token,
+            "TRACKING_SECRET_KEY": secrets.token_hex(32),
         }
         self.services = {
             name: ServiceProcess(name, self.ports.services[name], env, self.workdir / "logs" / f"{name}.log")
