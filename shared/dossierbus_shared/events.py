@@ -148,6 +148,11 @@ class DossierSubmitted(Event):
         description="The due date runs through a year whose holiday schedule is not yet announced: it is "
         "computed from the statutory holidays and may move when the schedule is decided",
     )
+    tracking_secret: str | None = Field(
+        default=None,
+        description="The receipt's tracking secret, for the receipt e-mail only: with the dossier code it "
+        "lets a citizen without eID follow the dossier. Internal topic; never on an agency's inbox",
+    )
 
 
 class DossierVerified(Event):

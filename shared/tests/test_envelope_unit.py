@@ -140,6 +140,7 @@ def test_value_is_plain_json_with_the_field_names_of_the_event() -> None:
         "submitted_at",
         "due_date",
         "deadline_provisional",
+        "tracking_secret",
     }
     assert payload["dossier_id"] == str(DOSSIER_ID)
     assert payload["dossier_code"] == DOSSIER_CODE

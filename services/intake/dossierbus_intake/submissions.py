@@ -19,6 +19,7 @@ from dossierbus_intake.domain import (
     dossier_code,
     validate_submission,
 )
+from dossierbus_intake.tracking import TrackingSecrets, tracking_digest
 from dossierbus_shared.calendar import PROVISIONAL_DEADLINES, WorkingCalendar
 from dossierbus_shared.catalogue import Catalogue
 from dossierbus_shared.db import Database
@@ -40,8 +41,11 @@ class Receipt:
     submitted_at: datetime
     appointment_date: date
     deadline_provisional: bool = False
+    tracking_secret: str | None = None
+    """None only for a retry answered after TRACKING_SECRET_KEY changed (see dossierbus_intake.tracking)."""
 
     def as_json(self) -> dict[str, Any]:
+        tracking = {"tracking_secret": self.tracking_secret} if self.tracking_secret else {}
         return {
             "dossier_id": str(self.dossier_id),
             "dossier_code": self.dossier_code,
@@ -50,14 +54,30 @@ class Receipt:
             "submitted_at": self.submitted_at.isoformat(),
             "appointment_date": self.appointment_date.isoformat(),
             "deadline_provisional": self.deadline_provisional,
+            **tracking,
         }
+
+
+@dataclass(frozen=True)
+class TrackedDossier:
+    """What intake keeps of a dossier for deciding who may see it, and the view it shows."""
+
+    applicant_personal_id: str
+    tracking_secret_sha256: str | None
+    view: dict[str, Any]
 
 
 class Submissions:
     def __init__(
-        self, db: Database, catalogue: Catalogue, calendar: WorkingCalendar, receiving_units: list[str]
+        self,
+        db: Database,
+        catalogue: Catalogue,
+        calendar: WorkingCalendar,
+        receiving_units: list[str],
+        tracking: TrackingSecrets | None = None,
     ) -> None:
         self.db = db
+        self.tracking = tracking or TrackingSecrets(None)
         self.catalogue = catalogue
         self.calendar = calendar
         self.receiving_units = receiving_units
@@ -76,8 +96,16 @@ class Submissions:
                 local_day = now.astimezone(self.calendar.timezone).date()
                 code = dossier_code(unit, local_day, await self._next_sequence(session, unit, local_day))
                 deadline = appointment(self.calendar, procedure, request.channel, now)
+                dossier_id = uuid.uuid4()
+                tracking_secret = self.tracking.secret_of(dossier_id)
                 receipt = Receipt(
-                    uuid.uuid4(), code, procedure.code, now, deadline.due_date, deadline.provisional
+                    dossier_id,
+                    code,
+                    procedure.code,
+                    now,
+                    deadline.due_date,
+                    deadline.provisional,
+                    tracking_secret,
                 )
                 mark_dossier(code, str(receipt.dossier_id))
                 await session.execute(
@@ -92,6 +120,8 @@ class Submissions:
                         form=form,
                         submitted_at=now,
                         due_date=receipt.appointment_date,
+                        tracking_secret_sha256=tracking_digest(tracking_secret),
+                        status="received",
                     )
                 )
                 event = DossierSubmitted(
@@ -106,6 +136,7 @@ class Submissions:
                     submitted_at=now,
                     due_date=receipt.appointment_date,
                     deadline_provisional=receipt.deadline_provisional,
+                    tracking_secret=tracking_secret,
                 )
                 await stage(session, Envelope(event, source=f"urn:dossierbus:intake:{unit}"))
             if receipt.deadline_provisional:
@@ -126,8 +157,19 @@ class Submissions:
             return None
         if row.request_fingerprint != fingerprint:
             raise IdempotencyConflict(idempotency_key)
+        secret = (
+            self.tracking.secret_of(row.id)
+            if self.tracking.matches(row.id, row.tracking_secret_sha256)
+            else None
+        )
         return Receipt(
-            row.id, row.code, row.procedure_code, row.submitted_at, row.due_date, self._provisional(row)
+            row.id,
+            row.code,
+            row.procedure_code,
+            row.submitted_at,
+            row.due_date,
+            self._provisional(row),
+            secret,
         )
 
     def _provisional(self, row: Any) -> bool:
@@ -146,17 +188,22 @@ class Submissions:
         )
         return int((await session.execute(statement)).scalar_one())
 
-    async def find(self, code: str) -> dict[str, Any] | None:
+    async def find(self, code: str) -> TrackedDossier | None:
         async with self.db.transaction() as session:
             row = (await session.execute(select(dossiers).where(dossiers.c.code == code))).first()
         if row is None:
             return None
-        return {
-            "dossier_id": str(row.id),
-            "dossier_code": row.code,
-            "procedure_code": row.procedure_code,
-            "channel": row.channel,
-            "submitted_at": row.submitted_at.isoformat(),
-            "appointment_date": row.due_date.isoformat(),
-            "deadline_provisional": self._provisional(row),
-        }
+        return TrackedDossier(
+            applicant_personal_id=row.applicant["personal_id"],
+            tracking_secret_sha256=row.tracking_secret_sha256,
+            view={
+                "dossier_id": str(row.id),
+                "dossier_code": row.code,
+                "procedure_code": row.procedure_code,
+                "channel": row.channel,
+                "status": row.status,
+                "submitted_at": row.submitted_at.isoformat(),
+                "appointment_date": row.due_date.isoformat(),
+                "deadline_provisional": self._provisional(row),
+            },
+        )
