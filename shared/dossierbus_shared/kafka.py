@@ -21,6 +21,13 @@ log = logging.getLogger(__name__)
 
 DLQ_SUFFIX = ".dlq"
 
+MAX_MESSAGE_BYTES = 1_048_576
+"""The largest record batch (1 MiB) the services produce and their topics accept (`max.message.bytes`, set
+on the topics they create and declared in docker-compose.yml and the Kubernetes KafkaTopic resources). A
+failed record whose copy would not fit is dead-lettered by reference (dossierbus_shared.dlq.letters)."""
+
+TOPIC_CONFIG = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
+
 _FASTSTREAM_SASL: dict[str, type[SASLPlaintext | SASLScram256 | SASLScram512]] = {
     "PLAIN": SASLPlaintext,
     "SCRAM-SHA-256": SASLScram256,
@@ -108,6 +115,7 @@ class Producer:
             client_id=f"dossierbus-{self.settings.service_name}",
             acks="all",
             linger_ms=2,
+            max_request_size=MAX_MESSAGE_BYTES,
             request_timeout_ms=self.settings.kafka_request_timeout_ms,
         )
         await self._producer.start()
@@ -168,7 +176,15 @@ async def ensure_topics(
         if not missing:
             return
         response = await admin.create_topics(
-            [NewTopic(name, num_partitions=partitions, replication_factor=replication) for name in missing]
+            [
+                NewTopic(
+                    name,
+                    num_partitions=partitions,
+                    replication_factor=replication,
+                    topic_configs=TOPIC_CONFIG,
+                )
+                for name in missing
+            ]
         )
         failed = creation_failures(response.topic_errors)
         if failed:
