@@ -1,5 +1,5 @@
 """Kafka clients configured once: how to connect (security), producer settings and explicit topic
-creation. Every aiokafka or FastStream client the services create takes its connection from here."""
+creation. Every Kafka client the services create takes its connection from here."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import for_code
 from aiokafka.helpers import create_ssl_context
-from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from dossierbus_shared.settings import ServiceSettings
 
@@ -27,12 +26,6 @@ on the topics they create and declared in docker-compose.yml and the Kubernetes 
 failed record whose copy would not fit is dead-lettered by reference (dossierbus_shared.dlq.letters)."""
 
 TOPIC_CONFIG = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
-
-_FASTSTREAM_SASL: dict[str, type[SASLPlaintext | SASLScram256 | SASLScram512]] = {
-    "PLAIN": SASLPlaintext,
-    "SCRAM-SHA-256": SASLScram256,
-    "SCRAM-SHA-512": SASLScram512,
-}
 
 
 @dataclass(frozen=True)
@@ -80,20 +73,6 @@ class KafkaSecurity:
                 "sasl_plain_password": self.sasl_password,
             }
         return options
-
-    def broker_security(self) -> BaseSecurity | None:
-        """The same, in the form FastStream's KafkaBroker takes (it hands it on to aiokafka)."""
-        if self.uses_sasl:
-            sasl = _FASTSTREAM_SASL[str(self.sasl_mechanism)]
-            return sasl(
-                str(self.sasl_username),
-                str(self.sasl_password),
-                ssl_context=self.ssl_context(),
-                use_ssl=self.uses_tls,
-            )
-        if self.uses_tls:
-            return BaseSecurity(ssl_context=self.ssl_context(), use_ssl=True)
-        return None
 
 
 PLAINTEXT = KafkaSecurity()

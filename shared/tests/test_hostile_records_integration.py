@@ -28,7 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_shared import events
 from dossierbus_shared.dlq import DeadLetter, DeadLetterPublisher
-from dossierbus_shared.dlq.replay import read_dead_letters, replay
+from dossierbus_shared.dlq.cli import cannot_replay
+from dossierbus_shared.dlq.replay import fetch_original, read_dead_letters, replay
 from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.kafka import MAX_MESSAGE_BYTES
 from dossierbus_shared.service import Service
@@ -206,6 +207,9 @@ async def test_a_header_name_that_is_not_utf8_is_dead_lettered_and_its_neighbour
         assert letter.value == value
         # The name no producer can send again is kept by its bytes, the value unchanged.
         assert ("dlq_header_hex_782dfffe", b"whatever") in letter.headers
+        # The operator can still read the original from its topic.
+        original = await fetch_original(kafka_bootstrap, Report.topic, 0, offset)
+        assert [name.encode("utf-8", "surrogateescape") for name, _ in original.headers][-1] == b"x-\xff\xfe"
         assert [step for _, step in applied] == [2]
         await keeps_consuming(service, applied, Report)
 
@@ -276,6 +280,9 @@ async def test_a_5mb_value_is_dead_lettered_by_reference_and_its_neighbour_appli
         assert (letter.partition, letter.offset) in [
             (kept.partition, kept.offset) for kept in outcome.by_reference
         ]
+        assert f"dossierbus-dlq original {Report.topic} 3 {offset} " in cannot_replay(letter)
+        original = await fetch_original(kafka_bootstrap, Report.topic, 3, offset)
+        assert hashlib.sha256(original.value or b"").hexdigest() == failure["value_sha256"]
         await keeps_consuming(service, applied, Report)
 
 

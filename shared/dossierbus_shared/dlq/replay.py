@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from dossierbus_shared import record_batches
 from dossierbus_shared.dlq.letters import DeadLetter
 from dossierbus_shared.envelope import header_map
 from dossierbus_shared.kafka import DLQ_SUFFIX, PLAINTEXT, KafkaSecurity
@@ -34,6 +35,7 @@ async def read_dead_letters(
     Without a group every letter is read; with one, only those not yet committed by that group.
     """
     check_dlq_topic(topic)
+    record_batches.install()  # a DLQ topic, too, may hold any bytes
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers,
         group_id=group_id,
@@ -154,6 +156,7 @@ async def fetch_original(
 ) -> Original:
     """The record at `offset` of a partition (e.g. the original of a letter by reference), read with no
     consumer group. Raises ValueError when the topic no longer holds it (retention)."""
+    record_batches.install()  # the original may be the hostile record itself
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers,
         enable_auto_commit=False,
