@@ -29,6 +29,7 @@ from dossierbus_shared.envelope import Envelope, MalformedEvent, describe, heade
 from dossierbus_shared.events import Event
 from dossierbus_shared.inbox import first_deliveries
 from dossierbus_shared.metrics import EVENTS_CONSUMED, HANDLER_DURATION, event_type_label
+from dossierbus_shared.record_batches import unreadable_batch
 from dossierbus_shared.telemetry import dossier_scope, mark_dossier, process_span
 from dossierbus_shared.versions import UPCASTERS, Upcasters
 
@@ -156,6 +157,8 @@ class EventConsumer:
 
     async def _prepare(self, record: ConsumerRecord[bytes, bytes]) -> _Ready | _Refusal:
         """Parse the record and find its handler; why it is to be dead-lettered when it has none."""
+        if (unreadable := unreadable_batch(record.key, record.headers)) is not None:
+            return _Refusal(unreadable, "UnreadableRecordBatch")
         try:
             envelope = Envelope.from_kafka(record.value, record.headers)
         except MalformedEvent as error:

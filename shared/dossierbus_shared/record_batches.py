@@ -8,6 +8,12 @@ that fails, again by a lenient reader that keeps such a name with its bytes esca
 `name.encode("utf-8", "surrogateescape")` gives the bytes back). The envelope parser then refuses the
 record, and it is dead-lettered like any other malformed record.
 
+A batch that no reader can parse (a CRC that does not match, record lengths that do not add up, data
+that does not decompress) would also fail every fetch of its partition. It is handed on instead as one
+stand-in record at the offset of its first unread record: no key, the batch's raw bytes as value, and
+the single header UNREADABLE_BATCH naming what is wrong. The consumer dead-letters it, and the partition
+goes on after the batch.
+
 `install()` makes aiokafka's fetcher read through this module; it is the one place that reaches into
 aiokafka, and it checks that the place it replaces is still there.
 """
@@ -15,7 +21,7 @@ aiokafka, and it checks that the place it replaces is still there.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from aiokafka.consumer import fetcher
@@ -28,6 +34,16 @@ _LENGTH_OFFSET = 8  # every message format starts with Offset (int64), Length (i
 _LOG_OVERHEAD = 12
 _MAGIC_OFFSET = 16  # ... and has its Magic byte here
 _MIN_LEGACY_BATCH = _LOG_OVERHEAD + 14  # the smallest v0 message
+
+UNREADABLE_BATCH = "dossierbus-unreadable-batch"
+"""The header of a stand-in record for a batch no reader can parse; its value says why."""
+
+
+def unreadable_batch(key: bytes | None, headers: Sequence[tuple[str, bytes | None]]) -> str | None:
+    """Why the record is the stand-in for an unreadable batch; None for any other record."""
+    if key is None and len(headers) == 1 and headers[0][0] == UNREADABLE_BATCH:
+        return (headers[0][1] or b"").decode("utf-8", "replace")
+    return None
 
 
 class LenientMemoryRecords:
@@ -67,15 +83,19 @@ class LenientMemoryRecords:
 
 class _LenientBatch:
     """A v2 record batch read by aiokafka's fast reader, and by `_EscapingBatch` from the first record that
-    reader cannot decode (the records already returned are not returned again)."""
+    reader cannot decode (the records already returned are not returned again); a stand-in record for
+    what neither can read."""
 
     def __init__(self, data: bytes) -> None:
         self._data = data
         self._fast = DefaultRecordBatch(data)
         self._records: Iterator[Any] | None = None
 
-    def __getattr__(self, name: str) -> Any:  # base_offset, next_offset, validate_crc, is_control_batch ...
+    def __getattr__(self, name: str) -> Any:  # base_offset, next_offset, is_control_batch ...
         return getattr(self._fast, name)
+
+    def validate_crc(self) -> bool:
+        return True  # checked when read: a mismatch becomes a stand-in record, not a failed fetch
 
     def __iter__(self) -> _LenientBatch:
         return self
@@ -86,19 +106,29 @@ class _LenientBatch:
         return next(self._records)
 
     def _read(self) -> Iterator[Any]:
+        if not self._fast.validate_crc():
+            yield self._stand_in(self._fast.base_offset, "the record batch's CRC does not match its bytes")
+            return
         returned = -1
         try:
             for record in self._fast:
                 returned = record.offset
                 yield record
             return
-        except (CorruptRecordException, UnicodeDecodeError) as error:
-            failure = error
+        except Exception:  # e.g. a header name that is not UTF-8: read again below
+            pass
         try:
             escaped = list(_EscapingBatch(self._data))
-        except Exception:
-            raise failure from None  # not a header name: the batch is corrupt
+        except Exception as error:
+            first_unread = max(returned + 1, self._fast.base_offset)
+            yield self._stand_in(first_unread, f"unreadable record batch: {type(error).__name__}: {error}")
+            return
         yield from (record for record in escaped if record.offset > returned)
+
+    def _stand_in(self, offset: int, reason: str) -> _DefaultRecordPy:
+        fast = self._fast
+        header = (UNREADABLE_BATCH, reason[:1000].encode())
+        return _DefaultRecordPy(offset, fast.max_timestamp, fast.timestamp_type, None, self._data, [header])
 
 
 class _EscapingBatch(_DefaultRecordBatchPy):  # type: ignore[misc]  # final only for typing

@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.errors import KafkaConnectionError
 from aiokafka.protocol.produce import ProduceRequest
 from aiokafka.record.default_records import _DefaultRecordBatchBuilderPy
+from aiokafka.record.util import calc_crc32c
 from aiokafka.structs import ConsumerRecord
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,6 +49,14 @@ class Report(events.Event):
     step: int
 
 
+class BrokenReport(events.Event):
+    """The same on a topic of its own, for the test that writes a batch no client can read."""
+
+    type: ClassVar[str] = "vn.gov.dossierbus.test.broken-report.v1"
+    topic: ClassVar[str] = f"test.{RUN}.broken-reports"
+    step: int
+
+
 class FlakyReport(events.Event):
     """The same on a topic of its own, for the test whose dead letters fail at first."""
 
@@ -60,6 +69,7 @@ class FlakyReport(events.Event):
 def reports_in_catalogue(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(events.CATALOGUE, Report.type, Report)
     monkeypatch.setitem(events.CATALOGUE, FlakyReport.type, FlakyReport)
+    monkeypatch.setitem(events.CATALOGUE, BrokenReport.type, BrokenReport)
 
 
 Applied = list[tuple[uuid.UUID, int]]
@@ -121,6 +131,10 @@ def genuine(event_type: type[events.Event], step: int) -> tuple[uuid.UUID, Recor
 
 async def write_batch(bootstrap: str, topic: str, partition: int, records: list[Record]) -> int:
     """Append one record batch holding `records` to a partition, as the bytes say; its base offset."""
+    return await write_raw(bootstrap, topic, partition, record_batch(records))
+
+
+def record_batch(records: list[Record]) -> bytes:
     builder = _DefaultRecordBatchBuilderPy(
         magic=2,
         compression_type=0,
@@ -133,7 +147,10 @@ async def write_batch(bootstrap: str, topic: str, partition: int, records: list[
     now = int(time.time() * 1000)
     for offset, (key, value, headers) in enumerate(records):
         assert builder.append(offset, timestamp=now, key=key, value=value, headers=headers) is not None
-    batch = bytes(builder.build())
+    return bytes(builder.build())
+
+
+async def write_raw(bootstrap: str, topic: str, partition: int, batch: bytes) -> int:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
     await producer.start()
     try:
@@ -335,6 +352,28 @@ async def test_a_dead_letter_that_cannot_be_sent_backs_off_its_partition_while_o
         for failures, gap in enumerate(gaps, start=1):
             assert gap >= backoff.delay(failures) * 0.9, (failures, gaps)
         await keeps_consuming(service, applied, FlakyReport)
+
+
+async def test_a_batch_no_client_can_parse_is_dead_lettered_whole_and_its_partition_goes_on(
+    kafka_bootstrap: str, database_url: str
+) -> None:
+    _, record = genuine(BrokenReport, 1)
+    broken = bytearray(record_batch([record]))
+    name_length = broken.index(b"ce_specversion") - 1
+    broken[name_length] = 0x7E  # a header name running past the end of its record ...
+    broken[17:21] = calc_crc32c(bytes(broken[21:])).to_bytes(4, "big")  # ... under a valid CRC
+    offset = await write_raw(kafka_bootstrap, BrokenReport.topic, 0, bytes(broken))
+    behind, behind_record = genuine(BrokenReport, 2)
+    await write_batch(kafka_bootstrap, BrokenReport.topic, 0, [behind_record])
+
+    async with consuming(kafka_bootstrap, database_url, BrokenReport) as (service, applied):
+        await service.start()
+        await wait_until(lambda: (behind, 2) in applied)
+        letter = await letter_of(service, BrokenReport.topic, 0, offset)
+        assert letter.failure["error_type"] == "UnreadableRecordBatch"
+        assert letter.failure["reason"].startswith("unreadable record batch: CorruptRecordException")
+        assert letter.value == bytes(broken)  # the batch as the broker holds it
+        await keeps_consuming(service, applied, BrokenReport)
 
 
 def test_backoff_doubles_from_its_floor_up_to_its_cap() -> None:

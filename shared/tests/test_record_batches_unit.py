@@ -11,7 +11,7 @@ from aiokafka.record.memory_records import MemoryRecords
 from aiokafka.record.util import calc_crc32c
 
 from dossierbus_shared import record_batches
-from dossierbus_shared.record_batches import LenientMemoryRecords
+from dossierbus_shared.record_batches import UNREADABLE_BATCH, LenientMemoryRecords, unreadable_batch
 
 
 class RawName(str):
@@ -53,7 +53,8 @@ def read(data: bytes, reader: type = LenientMemoryRecords) -> list[tuple[int, by
     found = []
     while records.has_next():
         next_batch = records.next_batch()
-        assert next_batch.validate_crc()
+        if not next_batch.validate_crc():
+            raise CorruptRecordException("CRC")
         found += [(record.offset, record.value, list(record.headers)) for record in next_batch]
     return found
 
@@ -96,14 +97,37 @@ def test_a_fetch_that_ends_mid_batch_stops_before_it() -> None:
     assert [offset for offset, _, _ in read(whole + whole[:20])] == [1]
 
 
-def test_a_batch_corrupt_otherwise_still_fails() -> None:
-    data = bytearray(batch(GENUINE))
-    name_length = data.index(b"ce_id") - 1
-    data[name_length] = 0x7E  # the header name runs past the record's end
+def test_a_batch_no_reader_can_parse_becomes_one_stand_in_record() -> None:
+    data = bytearray(batch(GENUINE, GENUINE, base_offset=10))
+    name_length = data.rindex(b"ce_id") - 1
+    data[name_length] = 0x7E  # the second record's header name runs past its end
     data[17:21] = calc_crc32c(bytes(data[21:])).to_bytes(4, "big")  # with a valid CRC all the same
-
     with pytest.raises(CorruptRecordException):
-        read(bytes(data))
+        read(bytes(data), MemoryRecords)
+
+    found = read(bytes(data) + batch(GENUINE, base_offset=12))  # and the batch after it
+
+    assert [offset for offset, _, _ in found] == [10, 11, 12]
+    _, value, headers = found[1]
+    assert value == bytes(data)  # the batch's raw bytes, for whoever looks into it
+    reason = unreadable_batch(None, headers)
+    assert reason is not None and reason.startswith("unreadable record batch: CorruptRecordException")
+
+
+def test_a_batch_whose_crc_does_not_match_becomes_one_stand_in_record() -> None:
+    data = bytearray(batch(GENUINE, GENUINE, base_offset=5))
+    data[-1] ^= 0x01
+
+    [(offset, value, headers)] = read(bytes(data))
+
+    assert (offset, value) == (5, bytes(data))
+    assert unreadable_batch(None, headers) == "the record batch's CRC does not match its bytes"
+
+
+def test_only_the_stand_in_is_taken_for_one() -> None:
+    assert unreadable_batch(b"key", [(UNREADABLE_BATCH, b"x")]) is None
+    assert unreadable_batch(None, [(UNREADABLE_BATCH, b"x"), ("ce_id", b"1")]) is None
+    assert unreadable_batch(None, [("ce_id", b"1")]) is None
 
 
 def test_install_makes_the_fetcher_read_leniently() -> None:
