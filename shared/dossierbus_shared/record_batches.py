@@ -26,7 +26,12 @@ from typing import Any
 
 from aiokafka.consumer import fetcher
 from aiokafka.errors import CorruptRecordException
-from aiokafka.record.default_records import DefaultRecordBatch, _DefaultRecordBatchPy, _DefaultRecordPy
+from aiokafka.record.default_records import (
+    DefaultRecordBase,
+    DefaultRecordBatch,
+    _DefaultRecordBatchPy,
+    _DefaultRecordPy,
+)
 from aiokafka.record.legacy_records import LegacyRecordBatch
 from aiokafka.record.util import decode_varint
 
@@ -63,14 +68,22 @@ class LenientMemoryRecords:
         end = self._next_end()
         if end is None:
             return None
-        batch = memoryview(self._buffer)[self._pos : end]
+        batch = bytes(memoryview(self._buffer)[self._pos : end])
         self._pos = end
         if len(batch) < _MIN_LEGACY_BATCH:
-            raise CorruptRecordException("record batch shorter than the minimum record overhead")
+            return _UnreadableBatch(batch, "record batch shorter than the minimum record overhead")
         magic = batch[_MAGIC_OFFSET]
-        if magic >= 2:
-            return _LenientBatch(bytes(batch))
-        return LegacyRecordBatch(batch, magic)  # formats without headers
+        if magic >= 2 and len(batch) < DefaultRecordBase.HEADER_STRUCT.size:
+            return _UnreadableBatch(batch, "record batch shorter than its header")
+        try:
+            if magic >= 2:
+                return _LenientBatch(batch)
+            legacy = LegacyRecordBatch(batch, magic)  # formats without headers
+        except Exception as error:
+            return _UnreadableBatch(batch, f"unreadable record batch: {type(error).__name__}: {error}")
+        if not legacy.validate_crc():
+            return _UnreadableBatch(batch, "the record batch's CRC does not match its bytes")
+        return legacy
 
     def _next_end(self) -> int | None:
         """Where the next complete batch ends; None when none is left (a fetch may end mid-batch)."""
@@ -127,8 +140,34 @@ class _LenientBatch:
 
     def _stand_in(self, offset: int, reason: str) -> _DefaultRecordPy:
         fast = self._fast
-        header = (UNREADABLE_BATCH, reason[:1000].encode())
-        return _DefaultRecordPy(offset, fast.max_timestamp, fast.timestamp_type, None, self._data, [header])
+        return _stand_in(offset, fast.max_timestamp, fast.timestamp_type, self._data, reason)
+
+
+class _UnreadableBatch:
+    """A batch whose header cannot even be read: one stand-in record at its base offset."""
+
+    is_control_batch = False
+    is_transactional = False
+    producer_id = None
+
+    def __init__(self, data: bytes, reason: str) -> None:
+        (self.base_offset,) = struct.unpack_from(">q", data)
+        self.next_offset = self.base_offset + 1
+        self._records = iter([_stand_in(self.base_offset, -1, 0, data, reason)])
+
+    def validate_crc(self) -> bool:
+        return True  # what is wrong is said by the stand-in record
+
+    def __iter__(self) -> Iterator[_DefaultRecordPy]:
+        return self._records
+
+    def __next__(self) -> _DefaultRecordPy:
+        return next(self._records)
+
+
+def _stand_in(offset: int, timestamp: int, timestamp_type: int, data: bytes, reason: str) -> _DefaultRecordPy:
+    header = (UNREADABLE_BATCH, reason[:1000].encode())
+    return _DefaultRecordPy(offset, timestamp, timestamp_type, None, data, [header])
 
 
 class _EscapingBatch(_DefaultRecordBatchPy):  # type: ignore[misc]  # final only for typing

@@ -124,6 +124,18 @@ def test_a_batch_whose_crc_does_not_match_becomes_one_stand_in_record() -> None:
     assert unreadable_batch(None, headers) == "the record batch's CRC does not match its bytes"
 
 
+def test_a_batch_too_short_for_its_header_becomes_one_stand_in_record() -> None:
+    whole = batch(GENUINE, base_offset=3)
+    short = (3).to_bytes(8, "big") + (20).to_bytes(4, "big") + whole[12:32]
+
+    found = read(short + batch(GENUINE, base_offset=4))
+
+    assert [offset for offset, _, _ in found] == [3, 4]
+    _, value, headers = found[0]
+    assert value == short
+    assert unreadable_batch(None, headers) == "record batch shorter than its header"
+
+
 def test_only_the_stand_in_is_taken_for_one() -> None:
     assert unreadable_batch(b"key", [(UNREADABLE_BATCH, b"x")]) is None
     assert unreadable_batch(None, [(UNREADABLE_BATCH, b"x"), ("ce_id", b"1")]) is None
