@@ -24,6 +24,7 @@ from dossierbus_notifications.settings import NotificationsSettings
 from dossierbus_registry.settings import RegistrySettings
 from dossierbus_routing.settings import RoutingSettings
 from dossierbus_shared.catalogue import default_catalogue
+from dossierbus_shared.kafka import MAX_MESSAGE_BYTES
 from dossierbus_shared.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -353,6 +354,8 @@ def test_kafka_runs_kraft_without_topic_auto_creation(services: dict[str, dict[s
     assert set(env["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
     # The services create their topics (and DLQs) at start-up; production brokers do not auto-create.
     assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    # No record larger than the services can dead-letter.
+    assert int(env["KAFKA_MESSAGE_MAX_BYTES"]) == MAX_MESSAGE_BYTES
     advertised = kafka_listeners("KAFKA_ADVERTISED_LISTENERS", env)
     bound = kafka_listeners("KAFKA_LISTENERS", env)
     published = dict(published_ports(services["kafka"]))

@@ -35,7 +35,7 @@ from dossierbus_registry.settings import RegistrySettings
 from dossierbus_routing.settings import RoutingSettings
 from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.events import FIXED_TOPICS, agency_topics
-from dossierbus_shared.kafka import DLQ_SUFFIX, with_dlq
+from dossierbus_shared.kafka import DLQ_SUFFIX, MAX_MESSAGE_BYTES, with_dlq
 from dossierbus_shared.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -306,6 +306,7 @@ def test_kafka_runs_kraft_with_durable_defaults(base: list[Doc]) -> None:
     assert config["transaction.state.log.min.isr"] == 2
     assert config["auto.create.topics.enable"] is False, "topics are declared, not created by accident"
     assert config.get("unclean.leader.election.enable") is False
+    assert config["message.max.bytes"] == MAX_MESSAGE_BYTES, "no larger records than can be dead-lettered"
     assert kafka["spec"]["kafka"]["authorization"]["type"] == "simple", "ACLs are enforced"
     for listener in kafka["spec"]["kafka"]["listeners"]:
         assert listener["tls"] is True, f"listener {listener['name']} must use TLS"
@@ -334,6 +335,7 @@ def test_every_topic_is_declared_with_replication_3_and_min_insync_2(base: list[
         assert doc["metadata"]["labels"]["strimzi.io/cluster"] == cluster, topic
         assert spec["replicas"] == 3, f"{topic}: replicas {spec['replicas']}"
         assert int(spec["config"]["min.insync.replicas"]) == 2, f"{topic}: min.insync.replicas"
+        assert int(spec["config"]["max.message.bytes"]) == MAX_MESSAGE_BYTES, f"{topic}: max.message.bytes"
         assert isinstance(spec["partitions"], int) and spec["partitions"] >= 1, topic
         assert re.fullmatch(r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?", doc["metadata"]["name"]), topic
     stray = set(declared) - bus_topics()

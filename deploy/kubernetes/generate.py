@@ -40,7 +40,7 @@ from dossierbus_shared.events import (
     DossierVerified,
     agency_topics,
 )
-from dossierbus_shared.kafka import DLQ_SUFFIX, with_dlq
+from dossierbus_shared.kafka import DLQ_SUFFIX, MAX_MESSAGE_BYTES, with_dlq
 from dossierbus_shared.settings import ServiceSettings
 
 HERE = Path(__file__).resolve().parent
@@ -201,7 +201,12 @@ def topic_partitions(topic: str) -> int:
 
 
 def kafka_topic(topic: str) -> dict[str, Any]:
-    config: dict[str, Any] = {"min.insync.replicas": MIN_INSYNC_REPLICAS, "cleanup.policy": "delete"}
+    config: dict[str, Any] = {
+        "min.insync.replicas": MIN_INSYNC_REPLICAS,
+        "cleanup.policy": "delete",
+        # No larger than the services can dead-letter (dossierbus_shared.kafka.MAX_MESSAGE_BYTES).
+        "max.message.bytes": MAX_MESSAGE_BYTES,
+    }
     if topic.endswith(DLQ_SUFFIX):
         config["retention.ms"] = DLQ_RETENTION_MS
     return {

@@ -3,7 +3,9 @@ same transaction, retry a bounded number of times, then dead-letter. The Kafka o
 after the database commit (or the dead letter) is done.
 
 The records of one fetch share one transaction, so a busy consumer pays for a commit per fetch, not per
-record; a record that fails sends its batch back to be applied one record at a time.
+record; a record that fails sends its batch back to be applied one record at a time. Records are finished
+strictly in order (a dead letter is sent only once the records before it are applied), so when a dead
+letter cannot be sent, everything before that record is done: DeadLetterFailed says which record it is.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from dossierbus_shared.envelope import Envelope, MalformedEvent, describe, heade
 from dossierbus_shared.events import Event
 from dossierbus_shared.inbox import first_deliveries
 from dossierbus_shared.metrics import EVENTS_CONSUMED, HANDLER_DURATION, event_type_label
+from dossierbus_shared.record_batches import unreadable_batch
 from dossierbus_shared.telemetry import dossier_scope, mark_dossier, process_span
 from dossierbus_shared.versions import UPCASTERS, Upcasters
 
@@ -38,6 +41,7 @@ Handler = Callable[[AsyncSession, Envelope[Any]], Awaitable[None]]
 
 PROCESSED, DUPLICATE, DEAD_LETTERED = "processed", "duplicate", "dead_lettered"
 ROLLED_BACK = "rolled_back"  # a batch outcome only: its records are then processed alone
+DEFERRED = "deferred"  # its dead letter could not be sent: the record is read and tried again later
 
 
 class PermanentError(Exception):
@@ -52,6 +56,15 @@ class Unauthenticated(PermanentError):
 Authenticator = Callable[[Envelope[Any]], Awaitable[None]]
 
 
+class DeadLetterFailed(Exception):
+    """The dead letter of `record` could not be sent (e.g. the broker is away). The records before it in
+    its batch are finished; it and those after it are not, and must be read again."""
+
+    def __init__(self, record: ConsumerRecord[bytes, bytes], cause: Exception) -> None:
+        super().__init__(f"cannot dead-letter {record.topic}[{record.partition}]@{record.offset}: {cause}")
+        self.record = record
+
+
 class EventConsumer:
     def __init__(
         self,
@@ -60,12 +73,14 @@ class EventConsumer:
         *,
         retries: int = 3,
         backoff_s: float = 0.2,
+        backoff_max_s: float = 30.0,
         upcasters: Upcasters = UPCASTERS,
     ) -> None:
         self.db = db
         self.dead_letters = dead_letters
         self.retries = retries
         self.backoff_s = backoff_s
+        self.backoff_max_s = backoff_max_s
         self.upcasters = upcasters
         self.handlers: dict[type[Event], Handler] = {}
         self.authenticators: dict[type[Event], Authenticator] = {}
@@ -106,16 +121,24 @@ class EventConsumer:
         """Process the records of one fetch in order, in one transaction: one commit (and one offset
         commit) for the lot instead of one per record. Malformed and refused records are dead-lettered on
         the way; if any record of the batch fails, the batch is rolled back and each of its records is
-        processed alone, with its own retries and dead letter."""
+        processed alone, with its own retries and dead letter. Raises DeadLetterFailed when a dead letter
+        cannot be sent."""
         run: list[tuple[_Pending, _Ready]] = []
         for record in records:
             pending = _Pending(record, process_span(record, self.dead_letters.consumer_group))
             with dossier_scope(), trace.use_span(pending.span, end_on_exit=False):
                 ready = await self._prepare(record)
-                if ready is not None and ready.authenticate is not None:
+                if isinstance(ready, _Ready) and ready.authenticate is not None:
                     ready = await self._authenticate_early(ready)
-            if ready is None:
-                pending.end(DEAD_LETTERED)
+            if isinstance(ready, _Refusal):  # the records before it first, so they finish in order
+                await self._apply_run(run)
+                run = []
+                with dossier_scope(), trace.use_span(pending.span, end_on_exit=False):
+                    if ready.envelope is not None:
+                        mark_dossier(ready.envelope.subject, ready.envelope.key)
+                    sending = self._dead_letter(record, ready.reason, ready.error_type, 1)
+                    outcome = await pending.settle(sending)
+                pending.end(outcome)
             elif ready.authenticate is None:
                 run.append((pending, ready))
             else:  # authentication could not be decided (e.g. the registry is away): retried alone
@@ -129,44 +152,36 @@ class EventConsumer:
     ) -> None:
         with dossier_scope(), trace.use_span(pending.span, end_on_exit=False):
             mark_dossier(ready.envelope.subject, ready.envelope.key)
-            outcome = await self._apply_alone(ready, failed=failed)
+            outcome = await pending.settle(self._apply_alone(ready, failed=failed))
         pending.end(outcome)
 
-    async def _prepare(self, record: ConsumerRecord[bytes, bytes]) -> _Ready | None:
-        """Parse the record and find its handler; dead-letter it (returning None) when it has none."""
+    async def _prepare(self, record: ConsumerRecord[bytes, bytes]) -> _Ready | _Refusal:
+        """Parse the record and find its handler; why it is to be dead-lettered when it has none."""
+        if (unreadable := unreadable_batch(record.key, record.headers)) is not None:
+            return _Refusal(unreadable, "UnreadableRecordBatch")
         try:
             envelope = Envelope.from_kafka(record.value, record.headers)
         except MalformedEvent as error:
-            await self.dead_letters.publish(
-                record, reason=error.reason, error_type="MalformedEvent", attempts=1
-            )
-            return None
+            return _Refusal(error.reason, "MalformedEvent")
         mark_dossier(envelope.subject, envelope.key)
         try:
             envelope = self.as_handled(envelope)
         except MalformedEvent as error:
-            await self.dead_letters.publish(
-                record, reason=error.reason, error_type="MalformedEvent", attempts=1
-            )
-            return None
+            return _Refusal(error.reason, "MalformedEvent", envelope)
         handler = self.handlers.get(type(envelope.data))
         if handler is None:
-            reason = f"this consumer does not handle {envelope.type}"
-            await self.dead_letters.publish(
-                record, reason=reason, error_type="UnhandledEventType", attempts=1
-            )
-            return None
+            return _Refusal(f"this consumer does not handle {envelope.type}", "UnhandledEventType", envelope)
         return _Ready(record, envelope, handler, self.authenticators.get(type(envelope.data)))
 
-    async def _authenticate_early(self, ready: _Ready) -> _Ready | None:
+    async def _authenticate_early(self, ready: _Ready) -> _Ready | _Refusal:
         """Authenticate before the batch's transaction: authentic -> no authentication left to do;
-        refused -> dead-lettered (None); undecided -> unchanged, to be retried alone."""
+        refused -> why, to be dead-lettered; undecided -> unchanged, to be retried alone."""
         assert ready.authenticate is not None
         try:
             await ready.authenticate(ready.envelope)
         except Unauthenticated as error:
-            await self._refuse(ready, error, attempts=1)
-            return None
+            log.warning("refused %s %s: %s", ready.envelope.type, ready.envelope.id, error)
+            return _Refusal(str(error), type(error).__name__, ready.envelope)
         except Exception as error:
             log.warning("cannot authenticate %s %s yet: %s", ready.envelope.type, ready.envelope.id, error)
             return ready
@@ -249,22 +264,36 @@ class EventConsumer:
             await self._refuse(ready, error, attempts=attempts)
             return DEAD_LETTERED
         if isinstance(error, PermanentError) or attempts > self.retries:
-            await self.dead_letters.publish(
-                ready.record, reason=str(error), error_type=type(error).__name__, attempts=attempts
-            )
+            await self._dead_letter(ready.record, str(error), type(error).__name__, attempts)
             return DEAD_LETTERED
         trace.get_current_span().record_exception(error)
         log.warning(
             "attempt %s of %s failed for %s: %s", attempts, ready.envelope.id, ready.envelope.type, error
         )
-        await asyncio.sleep(self.backoff_s * 2 ** (attempts - 1))
+        await asyncio.sleep(min(self.backoff_s * 2 ** (attempts - 1), self.backoff_max_s))
         return None
 
     async def _refuse(self, ready: _Ready, error: Unauthenticated, *, attempts: int) -> None:
         log.warning("refused %s %s: %s", ready.envelope.type, ready.envelope.id, error)
-        await self.dead_letters.publish(
-            ready.record, reason=str(error), error_type=type(error).__name__, attempts=attempts
-        )
+        await self._dead_letter(ready.record, str(error), type(error).__name__, attempts)
+
+    async def _dead_letter(
+        self, record: ConsumerRecord[bytes, bytes], reason: str, error_type: str, attempts: int
+    ) -> str:
+        try:
+            await self.dead_letters.publish(record, reason=reason, error_type=error_type, attempts=attempts)
+        except Exception as error:
+            raise DeadLetterFailed(record, error) from error
+        return DEAD_LETTERED
+
+
+@dataclasses.dataclass(frozen=True)
+class _Refusal:
+    """Why a record is dead-lettered without being applied."""
+
+    reason: str
+    error_type: str
+    envelope: Envelope[Any] | None = None  # when it could be parsed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -285,6 +314,14 @@ class _Pending:
     span: Span
     started: float = dataclasses.field(default_factory=time.perf_counter)
 
+    async def settle(self, outcome: Awaitable[str]) -> str:
+        """The record's outcome; if getting it raises, its span ends as deferred before the error goes on."""
+        try:
+            return await outcome
+        except Exception as error:
+            self.end(DEFERRED, error)
+            raise
+
     def end(self, outcome: str, error: Exception | None = None) -> None:
         if error is not None:
             self.span.record_exception(error)
@@ -292,8 +329,10 @@ class _Pending:
             self.span.set_status(Status(StatusCode.ERROR, "dead-lettered"))
         elif outcome == ROLLED_BACK:
             self.span.set_status(Status(StatusCode.ERROR, "rolled back with its batch; processed alone"))
+        elif outcome == DEFERRED:
+            self.span.set_status(Status(StatusCode.ERROR, "not finished; read again later"))
         self.span.end()
-        if outcome != ROLLED_BACK:  # counted when processed alone
+        if outcome not in (ROLLED_BACK, DEFERRED):  # counted when finished
             _count(self.record, outcome, time.perf_counter() - self.started)
 
 

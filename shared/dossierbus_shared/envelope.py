@@ -19,7 +19,11 @@ from dossierbus_shared.events import CATALOGUE, Event
 SPECVERSION = "1.0"
 CONTENT_TYPE = "application/json"
 
-Headers = Sequence[tuple[str, bytes]]
+Headers = Sequence[tuple[str, bytes | None]]
+"""Kafka headers as aiokafka gives them: a name that is not UTF-8 arrives with its bytes escaped
+(dossierbus_shared.record_batches), a value may be any bytes or none."""
+
+REQUIRED_HEADERS = ("ce_specversion", "ce_id", "ce_source", "ce_type")
 E = TypeVar("E", bound=Event)
 
 
@@ -92,25 +96,41 @@ class Envelope(Generic[E]):
 
     @classmethod
     def from_kafka(cls, value: bytes | None, headers: Headers) -> Envelope[Any]:
-        """Parse and validate a record; raise MalformedEvent naming exactly what is wrong."""
+        """Parse and validate a record; raise MalformedEvent naming exactly what is wrong, whatever the
+        bytes (no other exception escapes: a record that cannot be read is a record to dead-letter)."""
+        try:
+            return cls._parse(value, headers)
+        except MalformedEvent:
+            raise
+        except Exception as error:  # e.g. RecursionError from JSON nested too deep
+            raise MalformedEvent(f"unreadable record: {type(error).__name__}: {error}"[:500]) from None
+
+    @classmethod
+    def _parse(cls, value: bytes | None, headers: Headers) -> Envelope[Any]:
+        for name, _ in headers:
+            if not _is_utf8(name):
+                raw = name.encode("utf-8", "surrogateescape")
+                raise MalformedEvent(f"header name {raw[:100]!r} is not UTF-8")
         attributes = header_map(headers)
-        for required in ("ce_specversion", "ce_id", "ce_source", "ce_type"):
+        for required in REQUIRED_HEADERS:
             if required not in attributes:
-                raise MalformedEvent(f"missing header {required}")
+                raise MalformedEvent(_why_missing(required, headers))
         if attributes["ce_specversion"] != SPECVERSION:
-            raise MalformedEvent(f"unsupported ce_specversion {attributes['ce_specversion']!r}")
+            raise MalformedEvent(f"unsupported ce_specversion {attributes['ce_specversion'][:100]!r}")
         event_type = CATALOGUE.get(attributes["ce_type"])
         if event_type is None:
-            raise MalformedEvent(f"unknown event type {attributes['ce_type']!r}")
+            raise MalformedEvent(f"unknown event type {attributes['ce_type'][:200]!r}")
         try:
             event_id = UUID(attributes["ce_id"])
         except ValueError:
-            raise MalformedEvent(f"ce_id {attributes['ce_id']!r} is not a UUID") from None
+            raise MalformedEvent(f"ce_id {attributes['ce_id'][:100]!r} is not a UUID") from None
         time = _rfc3339(attributes["ce_time"]) if "ce_time" in attributes else None
         try:
             payload = json.loads(value or b"")
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
             raise MalformedEvent(f"data is not valid JSON: {error}") from None
+        except RecursionError:
+            raise MalformedEvent("data is not valid JSON: nested too deep") from None
         try:
             data: Any = event_type.model_validate(payload)
         except ValidationError as error:
@@ -124,21 +144,39 @@ class Envelope(Generic[E]):
         )
 
 
+def _why_missing(name: str, headers: Headers) -> str:
+    values = [value for header, value in headers if header == name]
+    if not values:
+        return f"missing header {name}"
+    if values[0] is None:
+        return f"header {name} has no value"
+    return f"header {name} is not UTF-8"
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # escaped bytes (surrogates) of a name that was not UTF-8
+        return False
+    return True
+
+
 def _rfc3339(value: str) -> datetime:
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         parsed = None
     if parsed is None or parsed.tzinfo is None or "T" not in value.upper():
-        raise MalformedEvent(f"ce_time {value!r} is not an RFC 3339 timestamp with a UTC offset")
+        raise MalformedEvent(f"ce_time {value[:100]!r} is not an RFC 3339 timestamp with a UTC offset")
     return parsed
 
 
 def header_map(headers: Headers) -> dict[str, str]:
-    """Headers as text; a repeated header keeps its first value, an undecodable one is dropped."""
+    """Headers as text; a repeated header keeps its first value, one whose name or value is not UTF-8 is
+    dropped."""
     result: dict[str, str] = {}
     for name, value in headers:
-        if name in result or value is None:
+        if name in result or value is None or not _is_utf8(name):
             continue
         try:
             result[name] = value.decode()

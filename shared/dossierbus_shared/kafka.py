@@ -1,5 +1,5 @@
 """Kafka clients configured once: how to connect (security), producer settings and explicit topic
-creation. Every aiokafka or FastStream client the services create takes its connection from here."""
+creation. Every Kafka client the services create takes its connection from here."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import for_code
 from aiokafka.helpers import create_ssl_context
-from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
 from dossierbus_shared.settings import ServiceSettings
 
@@ -21,11 +20,12 @@ log = logging.getLogger(__name__)
 
 DLQ_SUFFIX = ".dlq"
 
-_FASTSTREAM_SASL: dict[str, type[SASLPlaintext | SASLScram256 | SASLScram512]] = {
-    "PLAIN": SASLPlaintext,
-    "SCRAM-SHA-256": SASLScram256,
-    "SCRAM-SHA-512": SASLScram512,
-}
+MAX_MESSAGE_BYTES = 1_048_576
+"""The largest record batch (1 MiB) the services produce and their topics accept (`max.message.bytes`, set
+on the topics they create and declared in docker-compose.yml and the Kubernetes KafkaTopic resources). A
+failed record whose copy would not fit is dead-lettered by reference (dossierbus_shared.dlq.letters)."""
+
+TOPIC_CONFIG = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
 
 
 @dataclass(frozen=True)
@@ -74,20 +74,6 @@ class KafkaSecurity:
             }
         return options
 
-    def broker_security(self) -> BaseSecurity | None:
-        """The same, in the form FastStream's KafkaBroker takes (it hands it on to aiokafka)."""
-        if self.uses_sasl:
-            sasl = _FASTSTREAM_SASL[str(self.sasl_mechanism)]
-            return sasl(
-                str(self.sasl_username),
-                str(self.sasl_password),
-                ssl_context=self.ssl_context(),
-                use_ssl=self.uses_tls,
-            )
-        if self.uses_tls:
-            return BaseSecurity(ssl_context=self.ssl_context(), use_ssl=True)
-        return None
-
 
 PLAINTEXT = KafkaSecurity()
 
@@ -108,6 +94,7 @@ class Producer:
             client_id=f"dossierbus-{self.settings.service_name}",
             acks="all",
             linger_ms=2,
+            max_request_size=MAX_MESSAGE_BYTES,
             request_timeout_ms=self.settings.kafka_request_timeout_ms,
         )
         await self._producer.start()
@@ -168,7 +155,15 @@ async def ensure_topics(
         if not missing:
             return
         response = await admin.create_topics(
-            [NewTopic(name, num_partitions=partitions, replication_factor=replication) for name in missing]
+            [
+                NewTopic(
+                    name,
+                    num_partitions=partitions,
+                    replication_factor=replication,
+                    topic_configs=TOPIC_CONFIG,
+                )
+                for name in missing
+            ]
         )
         failed = creation_failures(response.topic_errors)
         if failed:

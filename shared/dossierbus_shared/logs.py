@@ -1,7 +1,6 @@
 """Logging configured once for every service: one line per record, JSON by default (LOG_FORMAT=json|text,
 LOG_LEVEL), with the service, the active trace and span ids and the dossier being handled, and with
-personal identifiers replaced by pseudonyms. uvicorn's and FastStream's loggers go through the same
-handler.
+personal identifiers replaced by pseudonyms. uvicorn's loggers go through the same handler.
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ from dossierbus_shared.telemetry import current_dossier_code
 LogFormat = Literal["json", "text"]
 
 # Loggers that install handlers of their own; theirs are removed so that every line has one format.
-FOREIGN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "faststream", "faststream.access.kafka")
+FOREIGN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 
 class ContextFilter(logging.Filter):
@@ -93,7 +92,7 @@ def configure_logging(
     service: str, *, log_format: LogFormat = "json", level: str = "INFO"
 ) -> logging.Handler:
     """Install the one handler on the root logger (replacing one installed before) and route uvicorn's
-    and FastStream's loggers through it. Returns the handler."""
+    loggers through it. Returns the handler."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonLineFormatter() if log_format == "json" else TextFormatter())
     handler.addFilter(ContextFilter(service))

@@ -16,10 +16,6 @@ from typing import Any
 from aiokafka.errors import KafkaConnectionError
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
-from faststream import AckPolicy
-from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
-from faststream.message import StreamMessage
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from sqlalchemy import text
 
@@ -34,6 +30,7 @@ from dossierbus_shared.metrics import KafkaSampler, Sampler, Samplers, metrics_r
 from dossierbus_shared.outbox import OutboxRelay
 from dossierbus_shared.privacy import set_pepper
 from dossierbus_shared.settings import ServiceSettings
+from dossierbus_shared.subscription import Subscription
 from dossierbus_shared.telemetry import setup_telemetry
 
 log = logging.getLogger(__name__)
@@ -66,23 +63,12 @@ class Service:
         self.db = Database(settings.database_url, settings.db_schema)
         self.kafka_security = KafkaSecurity.from_settings(settings)
         self.producer = Producer(settings)
-        self.broker = KafkaBroker(
-            settings.kafka_bootstrap_servers,
-            security=self.kafka_security.broker_security(),
-            client_id=f"dossierbus-{settings.service_name}",
-            request_timeout_ms=settings.kafka_request_timeout_ms,
-            # How soon a new topic matching `consumes_matching` is noticed.
-            metadata_max_age_ms=settings.kafka_metadata_max_age_ms,
-            # Through the service's log handler; its per-message access log at DEBUG (failures are
-            # logged by the consumer). Spans come from the consumer, not from a FastStream middleware.
-            logger=logging.getLogger("faststream.kafka"),
-            log_level=logging.DEBUG,
-        )
         self.consumer = EventConsumer(
             self.db,
             DeadLetterPublisher(self.producer, settings.consumer_group),
             retries=settings.consumer_retries,
             backoff_s=settings.consumer_retry_backoff_s,
+            backoff_max_s=settings.consumer_retry_backoff_max_s,
         )
         self.relay = OutboxRelay(
             self.db,
@@ -106,37 +92,19 @@ class Service:
         self._shutdown_hooks: list[Callable[[], Awaitable[None]]] = []
         self._workers: list[Callable[[], Coroutine[Any, Any, None]]] = [self.relay.run, self.samplers.run]
         self._tasks: list[asyncio.Task[None]] = []
+        self.subscription: Subscription | None = None
         if self.consumes:
-            self._subscribe()
+            self.subscription = self._subscribe()
+            self._workers.append(self.subscription.run)
 
-    def _subscribe(self) -> None:
-        # ACK after processing, re-read on an unhandled error (only possible when even the DLQ is
-        # unreachable); never FastStream's default ACK_FIRST, which is at-most-once.
+    def _subscribe(self) -> Subscription:
         # Kafka subscribes to a list of topics or to one pattern, not both: a pattern covers both.
-        topics, pattern = self.consumes, None
+        # What one fetch of a partition holds is applied in one transaction (EventConsumer.process_batch).
         if self.consumes_matching:
             named = "|".join(re.escape(topic) for topic in self.consumes)
-            topics, pattern = [], f"^(?:{named}|{self.consumes_matching})$"
-        subscriber = self.broker.subscriber(
-            *topics,
-            pattern=pattern,
-            group_id=self.settings.consumer_group,
-            ack_policy=AckPolicy.NACK_ON_ERROR,
-            auto_offset_reset="earliest",
-            fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
-            # What one fetch holds is applied in one transaction (EventConsumer.process_batch).
-            batch=True,
-            max_records=self.settings.consumer_batch_size,
-            batch_timeout_ms=self.settings.kafka_fetch_max_wait_ms,
-            title=f"{self.settings.service_name}.consumer",
-            # The consumer parses the envelope itself, so a body that is not JSON becomes a dead letter
-            # with its reason instead of an error inside FastStream's own decoding.
-            decoder=_undecoded,
-        )
-
-        @subscriber
-        async def receive(message: KafkaMessage) -> None:
-            await self.consumer.process_batch(message.raw_message)
+            pattern = f"^(?:{named}|{self.consumes_matching})$"
+            return Subscription(self.settings, self.consumer.process_batch, pattern=pattern)
+        return Subscription(self.settings, self.consumer.process_batch, topics=self.consumes)
 
     def on_startup(self, hook: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
         """Run `hook` after migrations, before consuming starts."""
@@ -171,7 +139,8 @@ class Service:
                 security=self.kafka_security,
             )
             await self.producer.start()
-            await self.broker.start()
+            if self.subscription is not None:
+                await self.subscription.start()
         except KafkaConnectionError as error:
             raise StartupError(
                 f"{settings.service_name}: cannot reach Kafka at {settings.kafka_bootstrap_servers}: {error}"
@@ -191,7 +160,8 @@ class Service:
                 await hook()
             except Exception as error:  # the rest of the shutdown still happens
                 log.warning("shutdown hook %s failed: %s", getattr(hook, "__qualname__", hook), error)
-        await self.broker.stop()
+        if self.subscription is not None:
+            await self.subscription.stop()
         await self.kafka_sampler.close()
         await self.producer.stop()
         await self.db.dispose()
@@ -235,7 +205,3 @@ class Service:
         if problems:
             return JSONResponse({"status": "not ready", "problems": problems}, status_code=503)
         return JSONResponse({"status": "ready"})
-
-
-async def _undecoded(message: StreamMessage[Any]) -> bytes:
-    return message.body

@@ -48,6 +48,9 @@ class ServiceSettings(BaseSettings):
     )
     consumer_retries: int = Field(default=3, ge=0, le=20, description="Tries before a record goes to its DLQ")
     consumer_retry_backoff_s: float = Field(default=0.2, ge=0)
+    consumer_retry_backoff_max_s: float = Field(
+        default=30.0, gt=0, description="Longest wait between tries of a record (the wait doubles per try)"
+    )
     consumer_batch_size: int = Field(
         default=100, ge=1, le=10_000, description="Most records one fetch applies in one transaction"
     )

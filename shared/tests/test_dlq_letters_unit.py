@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 
 from aiokafka.structs import ConsumerRecord
 
 from dossierbus_shared.dlq import DeadLetter, dead_letter_headers
+from dossierbus_shared.dlq.letters import letter_for
+from dossierbus_shared.kafka import MAX_MESSAGE_BYTES
 
 ORIGINAL_HEADERS = [
     ("ce_specversion", b"1.0"),
@@ -17,7 +20,9 @@ ORIGINAL_HEADERS = [
 ]
 
 
-def record(headers: list[tuple[str, bytes]] | None = None) -> ConsumerRecord[bytes, bytes]:
+def record(
+    headers: list[tuple[str, bytes]] | None = None, value: bytes = b'{"dossier_id": 1}'
+) -> ConsumerRecord[bytes, bytes]:
     return ConsumerRecord(
         topic="dossier.submitted",
         partition=3,
@@ -25,10 +30,10 @@ def record(headers: list[tuple[str, bytes]] | None = None) -> ConsumerRecord[byt
         timestamp=0,
         timestamp_type=0,
         key=b"dossier-id",
-        value=b'{"dossier_id": 1}',
+        value=value,
         checksum=None,
         serialized_key_size=10,
-        serialized_value_size=17,
+        serialized_value_size=len(value),
         headers=list(ORIGINAL_HEADERS if headers is None else headers),
     )
 
@@ -130,3 +135,54 @@ def test_original_topic_falls_back_to_the_dlq_topic_name() -> None:
 
 def test_event_id_is_none_without_ce_id() -> None:
     assert dead_letter([("dlq_reason", b"r")]).event_id is None
+
+
+def letter(source: ConsumerRecord[bytes, bytes]) -> DeadLetter:
+    sent = letter_for(
+        source, reason="too big", error_type="MalformedEvent", consumer_group="routing", attempts=1
+    )
+    assert sent.size <= MAX_MESSAGE_BYTES
+    return DeadLetter("dossier.submitted.dlq", 0, 9, sent.key, sent.value, sent.headers)  # type: ignore[arg-type]
+
+
+def test_a_record_that_fits_is_copied_whole() -> None:
+    copied = letter(record())
+
+    assert copied.value == b'{"dossier_id": 1}' and copied.key == b"dossier-id"
+    assert not copied.by_reference
+
+
+def test_a_record_too_large_to_copy_is_dead_lettered_by_reference() -> None:
+    huge = b"x" * MAX_MESSAGE_BYTES
+
+    referenced = letter(record(value=huge))
+
+    assert referenced.value is None and referenced.by_reference
+    failure = referenced.failure
+    assert failure["value_size"] == str(MAX_MESSAGE_BYTES)
+    assert failure["value_sha256"] == hashlib.sha256(huge).hexdigest()
+    assert (failure["original_topic"], failure["original_partition"], failure["original_offset"]) == (
+        "dossier.submitted",
+        "3",
+        "41",
+    )
+    assert list(referenced.original_headers()) == ORIGINAL_HEADERS  # they fit: kept
+    assert referenced.key == b"dossier-id"
+
+
+def test_headers_too_large_to_copy_are_left_out_and_said_so() -> None:
+    referenced = letter(record(headers=[("padding", b"x" * MAX_MESSAGE_BYTES)]))
+
+    assert referenced.by_reference
+    assert list(referenced.original_headers()) == []
+    assert referenced.failure["omitted"] == "headers"
+
+
+def test_a_header_name_that_is_not_utf8_is_kept_by_its_bytes() -> None:
+    hostile = b"x-\xff".decode("utf-8", "surrogateescape")
+
+    added = letter_headers(record=record([("ce_id", b"1"), (hostile, b"\xfe")]))
+
+    assert added[:2] == [("ce_id", b"1"), ("dlq_header_hex_782dff", b"\xfe")]
+    for name, _ in added:
+        name.encode("utf-8")  # every name can be sent

@@ -14,7 +14,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from faststream.kafka.security import parse_security
 from pydantic import ValidationError
 
 from dossierbus_shared.dlq import cli as dlq_cli
@@ -81,7 +80,6 @@ def scram_over_tls(monkeypatch: pytest.MonkeyPatch, ca_file: Path) -> ServiceSet
 def test_plaintext_by_default() -> None:
     security = KafkaSecurity.from_settings(ServiceSettings())
     assert security.client_options() == {"security_protocol": "PLAINTEXT"}
-    assert security.broker_security() is None
 
 
 def test_scram_over_tls_from_the_environment(monkeypatch: pytest.MonkeyPatch, ca_file: Path) -> None:
@@ -99,39 +97,6 @@ def test_scram_over_tls_from_the_environment(monkeypatch: pytest.MonkeyPatch, ca
     assert "s3cret" not in repr(security)
 
 
-def test_faststream_gets_the_same_connection_as_aiokafka(
-    monkeypatch: pytest.MonkeyPatch, ca_file: Path
-) -> None:
-    """The services' consumer (FastStream) and producer and admin client (aiokafka) connect alike."""
-    security = KafkaSecurity.from_settings(scram_over_tls(monkeypatch, ca_file))
-    broker_options = parse_security(security.broker_security())
-    client_options = security.client_options()
-    broker_context = broker_options.pop("ssl_context")
-    client_context = client_options.pop("ssl_context")
-    assert broker_options == client_options
-    assert trusted_names(broker_context) == trusted_names(client_context)
-
-
-@pytest.mark.parametrize(
-    ("mechanism", "protocol"),
-    [("SCRAM-SHA-256", "SASL_PLAINTEXT"), ("PLAIN", "SASL_SSL"), ("SCRAM-SHA-512", "SASL_PLAINTEXT")],
-)
-def test_every_sasl_mechanism_maps_to_faststream(
-    monkeypatch: pytest.MonkeyPatch, mechanism: str, protocol: str
-) -> None:
-    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", protocol)
-    monkeypatch.setenv("KAFKA_SASL_MECHANISM", mechanism)
-    monkeypatch.setenv("KAFKA_SASL_USERNAME", "u")
-    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "p")
-    security = KafkaSecurity.from_settings(ServiceSettings())
-    broker_options = parse_security(security.broker_security())
-    client_options = security.client_options()
-    assert (broker_options.pop("ssl_context") is None) == (protocol == "SASL_PLAINTEXT")
-    assert (client_options.pop("ssl_context", None) is None) == (protocol == "SASL_PLAINTEXT")
-    assert broker_options == client_options
-    assert broker_options["sasl_mechanism"] == mechanism
-
-
 def test_tls_without_sasl(monkeypatch: pytest.MonkeyPatch, ca_file: Path) -> None:
     monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SSL")
     monkeypatch.setenv("KAFKA_SSL_CAFILE", str(ca_file))
@@ -139,7 +104,6 @@ def test_tls_without_sasl(monkeypatch: pytest.MonkeyPatch, ca_file: Path) -> Non
     options = security.client_options()
     assert options["security_protocol"] == "SSL" and "sasl_mechanism" not in options
     assert CA_NAME in trusted_names(options["ssl_context"])
-    assert parse_security(security.broker_security())["security_protocol"] == "SSL"
 
 
 async def test_aiokafka_clients_accept_the_options(monkeypatch: pytest.MonkeyPatch, ca_file: Path) -> None:

@@ -225,7 +225,7 @@ async def test_failing_handler_is_retried_then_dead_lettered_and_replay_brings_i
     replayed = await replay(
         service.settings.kafka_bootstrap_servers, Ping.topic + ".dlq", event_ids={str(poison.id)}
     )
-    assert [letter.event_id for letter in replayed] == [str(poison.id)]
+    assert [letter.event_id for letter in replayed.replayed] == [str(poison.id)]
     await wait_until(lambda: attempts.count(13) == 4)
 
 

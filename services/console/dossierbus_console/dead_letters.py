@@ -8,6 +8,7 @@ from typing import Any
 from dossierbus_shared.dlq import DeadLetter
 from dossierbus_shared.dlq.replay import read_dead_letters, replay
 from dossierbus_shared.envelope import header_map
+from dossierbus_shared.http_errors import ProblemError
 from dossierbus_shared.kafka import PLAINTEXT, KafkaSecurity
 
 
@@ -29,7 +30,9 @@ def letter_view(letter: DeadLetter) -> dict[str, Any]:
         "consumer_group": failure.get("consumer_group"),
         "attempts": _int(failure.get("attempts")),
         "failed_at": failure.get("failed_at"),
-        "size": len(letter.value or b""),
+        "size": _int(failure.get("value_size")) if letter.by_reference else len(letter.value or b""),
+        # Too large to copy: the letter says where the original is, and cannot be replayed.
+        "by_reference": letter.by_reference,
     }
 
 
@@ -56,9 +59,19 @@ async def newest_letters(
 async def replay_event(
     bootstrap_servers: str, topic: str, event_id: str, security: KafkaSecurity = PLAINTEXT
 ) -> list[dict[str, Any]]:
-    """Send the letters of one event back to their original topic; what was replayed."""
-    replayed = await replay(bootstrap_servers, topic, event_ids={event_id}, security=security)
-    return [letter_view(letter) for letter in replayed]
+    """Send the letters of one event back to their original topic; what was replayed. A letter by
+    reference cannot be: 409, saying where its original is."""
+    outcome = await replay(bootstrap_servers, topic, event_ids={event_id}, security=security)
+    if outcome.by_reference and not outcome.replayed:
+        letter = letter_view(outcome.by_reference[0])
+        raise ProblemError(
+            409,
+            "Dead letter by reference",
+            f"the letter holds no value (too large to copy); its original is "
+            f"{letter['original_topic']}[{letter['original_partition']}]@{letter['original_offset']}: "
+            "save it with `dossierbus-dlq original` and republish it by hand if it is to be processed",
+        )
+    return [letter_view(letter) for letter in outcome.replayed]
 
 
 def _failed_at(view: dict[str, Any]) -> tuple[str, int, int]:

@@ -78,6 +78,16 @@ _DEAD_LETTER_HEADERS: dict[str, dict[str, Any]] = {
     letters.CONSUMER_GROUP: {"type": "string", "description": "Consumer group that gave up on it"},
     letters.ATTEMPTS: {"type": "string", "description": "How many times it was tried"},
     letters.FAILED_AT: {"type": "string", "description": "When it was dead-lettered, RFC 3339"},
+    letters.BY_REFERENCE: {
+        "type": "string",
+        "description": "`true` when the record was too large to copy: the letter has no value",
+    },
+    letters.VALUE_SIZE: {"type": "string", "description": "By reference: the original value's bytes"},
+    letters.VALUE_SHA256: {"type": "string", "description": "By reference: its SHA-256, hex"},
+    letters.OMITTED: {
+        "type": "string",
+        "description": "By reference: `headers` or `headers,key` when those did not fit either",
+    },
 }
 
 
@@ -244,7 +254,9 @@ def asyncapi_document(catalogue: Mapping[str, type[Event]] = CATALOGUE) -> dict[
         "name": "dead-letter",
         "title": "Dead letter",
         "summary": "The original record unchanged (it may be malformed), with the reason in dlq_* headers",
-        "payload": {"description": "The original value, byte for byte"},
+        "payload": {
+            "description": "The original value, byte for byte; none on a letter by reference (over 1 MiB)"
+        },
         "traits": [{"$ref": "#/components/messageTraits/deadLetter"}],
     }
     return {
