@@ -63,7 +63,12 @@ class Service:
         configure_logging(settings.service_name, log_format=settings.log_format, level=settings.log_level)
         set_pepper(settings.pii_pepper.get_secret_value() if settings.pii_pepper else None)
         self.tracer_provider = setup_telemetry(settings.service_name, settings.spans_file)
-        self.db = Database(settings.database_url, settings.db_schema)
+        self.db = Database(
+            settings.database_url,
+            settings.db_schema,
+            pool_size=settings.db_pool_size,
+            pool_timeout_s=settings.db_pool_timeout_s,
+        )
         self.kafka_security = KafkaSecurity.from_settings(settings)
         self.producer = Producer(settings)
         self.broker = KafkaBroker(

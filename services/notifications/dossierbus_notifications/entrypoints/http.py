@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dossierbus_notifications.adapters.tables import delivery_attempts, notifications
 from dossierbus_notifications.delivery import requeue
 from dossierbus_notifications.signature import SIGNATURE_HEADER
+from dossierbus_shared.bounds import RowId
 from dossierbus_shared.directory import AgencyDirectory
 from dossierbus_shared.http_errors import ProblemError
 from dossierbus_shared.service import Service
@@ -69,7 +70,7 @@ async def deliveries(
     status_code=202,
     summary="Send a dead notification again, with a fresh set of tries",
 )
-async def requeue_dead(delivery_id: int, request: Request) -> dict[str, Any]:
+async def requeue_dead(delivery_id: RowId, request: Request) -> dict[str, Any]:
     service: Service = request.app.state.service
     row = await requeue(service.db, delivery_id)
     if row is None:

@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from dossierbus_registry.consents import Consents, UnknownConsent
 from dossierbus_registry.entrypoints.auth import CallingAgency
+from dossierbus_shared.bounds import BoundedDatetime
 from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.events import PERSONAL_ID_PATTERN
 from dossierbus_shared.http_errors import ProblemError
@@ -29,7 +30,7 @@ class ConsentGiven(BaseModel):
     evidence: str = Field(
         min_length=1, max_length=2000, description="What proves the affirmative act (screen, form, signature)"
     )
-    expires_at: AwareDatetime | None = None
+    expires_at: BoundedDatetime | None = None
 
 
 @router.post("/consents", status_code=201, summary="Record a citizen's explicit consent to lookups")
