@@ -82,7 +82,7 @@ def problem_responses(
     return {status: {"model": Problem, "description": text} for status, text in descriptions.items()}
 
 
-COMMON_RESPONSES = problem_responses(422, 500, 503)
+COMMON_RESPONSES = problem_responses(400, 422, 500, 503)
 """What any operation of any service may answer."""
 
 

@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse
 from dossierbus_intake.domain import SubmissionRefused, SubmissionRequest
 from dossierbus_intake.ratings import AlreadyRated, NotFinished, RatingRequest, Ratings, UnknownDossier
 from dossierbus_intake.submissions import IdempotencyConflict, Submissions
-from dossierbus_shared.http_errors import ProblemError, problem
+from dossierbus_shared.http_errors import ProblemError, problem, problem_responses
 
 router = APIRouter(tags=["dossiers"])
 
@@ -50,7 +50,9 @@ async def submit_dossier(
     )
 
 
-@router.get("/dossiers/{code}", summary="The receipt of a submitted dossier")
+@router.get(
+    "/dossiers/{code}", summary="The receipt of a submitted dossier", responses=problem_responses(404)
+)
 async def get_dossier(code: str, request: Request) -> dict[str, object]:
     found = await submissions(request).find(code)
     if found is None:
@@ -58,7 +60,12 @@ async def get_dossier(code: str, request: Request) -> dict[str, object]:
     return found
 
 
-@router.post("/dossiers/{code}/rating", status_code=202, summary="Rate how a dossier was handled")
+@router.post(
+    "/dossiers/{code}/rating",
+    status_code=202,
+    summary="Rate how a dossier was handled",
+    responses=problem_responses(404, described={409: "Not finished yet, or already rated"}),
+)
 async def rate_dossier(code: str, body: RatingRequest, request: Request) -> JSONResponse:
     """One satisfaction rating (1 to 5) per dossier, once its processing has ended (returned, rejected
     or withdrawn). Sending the same score again answers the recorded rating; a different score is

@@ -15,7 +15,7 @@ from dossierbus_routing.domain import IllegalTransition
 from dossierbus_routing.workflow import Dossier, UnknownStep, Workflow
 from dossierbus_shared.catalogue import Catalogue
 from dossierbus_shared.events import PERSONAL_ID_PATTERN, ResultDocument
-from dossierbus_shared.http_errors import ProblemError
+from dossierbus_shared.http_errors import ProblemError, problem_responses
 from dossierbus_shared.service import Service
 from dossierbus_shared.telemetry import mark_dossier
 
@@ -43,7 +43,11 @@ class Supplement(CitizenRequest):
     documents: list[ResultDocument] = Field(default_factory=list, max_length=50)
 
 
-@router.get("/dossiers/{code}", summary="A dossier's status, steps, deadline and timeline")
+@router.get(
+    "/dossiers/{code}",
+    summary="A dossier's status, steps, deadline and timeline",
+    responses=problem_responses(404),
+)
 async def dossier_view(code: str, request: Request) -> dict[str, Any]:
     service: Service = request.app.state.service
     async with service.db.transaction() as session:
@@ -56,7 +60,7 @@ async def dossier_view(code: str, request: Request) -> dict[str, Any]:
 @router.post(
     "/dossiers/{code}/withdrawal",
     summary="The applicant withdraws the dossier (where its status allows it)",
-    responses={403: {"description": "Not the applicant"}, 409: {"description": "Not allowed now"}},
+    responses=problem_responses(404, described={403: "Not the applicant", 409: "Not allowed now"}),
 )
 async def withdraw(code: str, body: Withdrawal, request: Request) -> dict[str, Any]:
     service: Service = request.app.state.service
@@ -73,7 +77,7 @@ async def withdraw(code: str, body: Withdrawal, request: Request) -> dict[str, A
 @router.post(
     "/dossiers/{code}/supplement",
     summary="The applicant sends the supplement an agency asked for; the step and its clock resume",
-    responses={403: {"description": "Not the applicant"}, 409: {"description": "No supplement awaited"}},
+    responses=problem_responses(404, described={403: "Not the applicant", 409: "No supplement awaited"}),
 )
 async def supplement(code: str, body: Supplement, request: Request) -> dict[str, Any]:
     service: Service = request.app.state.service
