@@ -8,6 +8,7 @@ import asyncio
 import json
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -22,16 +23,6 @@ pytestmark = pytest.mark.slow
 
 BURST = 1000
 """Concurrent submissions under one key: many times the intake's 20 database connections."""
-
-
-def auth_headers(stack: DevStack, service: str) -> dict[str, str]:
-    """What a legitimate caller of `service` sends; a request refused for its input must be refused
-    whoever sends it."""
-    tokens = {
-        "registry": stack.admin_token,
-        "console": stack.console_token,
-    }
-    return {"Authorization": f"Bearer {tokens[service]}"} if service in tokens else {}
 
 
 def fields(answer: httpx.Response) -> set[str]:
@@ -96,9 +87,15 @@ async def test_nul_or_an_unpaired_surrogate_in_a_submission_is_a_422_and_leaks_n
     ],
 )
 async def test_nul_or_a_surrogate_anywhere_is_a_422_naming_the_field_in_every_service(
-    stack: DevStack, http: httpx.AsyncClient, service: str, method: str, path: str, body: bytes | None
+    stack: DevStack,
+    http: httpx.AsyncClient,
+    authorization: Callable[[str], dict[str, str]],
+    service: str,
+    method: str,
+    path: str,
+    body: bytes | None,
 ) -> None:
-    headers = {**auth_headers(stack, service), "content-type": "application/json"}
+    headers = {**authorization(service), "content-type": "application/json"}
     answer = await http.request(method, stack.url(service, path), content=body, headers=headers)
     named = fields(answer)
     assert named & {"code", "reason", "procedure_code", "event_id"}, named
@@ -111,7 +108,7 @@ async def test_an_id_past_a_bigint_is_a_422(stack: DevStack, http: httpx.AsyncCl
 
 @pytest.mark.parametrize("expires_at", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+14:00"])
 async def test_a_date_no_calendar_can_hold_is_a_422(
-    stack: DevStack, http: httpx.AsyncClient, expires_at: str
+    stack: DevStack, http: httpx.AsyncClient, authorization: Callable[[str], dict[str, str]], expires_at: str
 ) -> None:
     body = birth_registration(62)
     answer = await http.post(
@@ -123,7 +120,7 @@ async def test_a_date_no_calendar_can_hold_is_a_422(
             "evidence": "screen 12",
             "expires_at": expires_at,
         },
-        headers={"Authorization": f"Bearer {stack.agency_credentials['justice-hanoi']['api_token']}"},
+        headers=authorization("registry"),
     )
     assert fields(answer) == {"expires_at"}
 
