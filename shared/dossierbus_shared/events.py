@@ -15,6 +15,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from dossierbus_shared.bounds import BoundedDate
 from dossierbus_shared.identifiers import PersonalId
 
 TYPE_PREFIX = "vn.gov.dossierbus."
@@ -111,7 +112,7 @@ class Applicant(BaseModel):
         pattern=PERSONAL_ID_PATTERN, description="12-digit personal identification number"
     )
     full_name: str = Field(min_length=1, max_length=200)
-    date_of_birth: date
+    date_of_birth: BoundedDate
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
     phone: str | None = Field(default=None, pattern=r"^\+?\d{8,15}$")
     language: Literal["vi", "en"] | None = Field(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -14,7 +15,8 @@ from opentelemetry import trace
 from pythonjsonlogger.core import RESERVED_ATTRS
 from pythonjsonlogger.json import JsonFormatter
 
-from dossierbus_shared.privacy import redact_text
+from dossierbus_shared.privacy import is_personal_field, pseudonym, redact_text
+from dossierbus_shared.safe_errors import is_database_error, outline, type_name
 from dossierbus_shared.telemetry import current_dossier_code
 
 LogFormat = Literal["json", "text"]
@@ -41,10 +43,48 @@ class ContextFilter(logging.Filter):
         return True
 
 
+LOG_FIELDS = frozenset(
+    {
+        # set by ContextFilter
+        "service",
+        "trace_id",
+        "span_id",
+        "dossier_code",
+        # FastStream's context and the bus's own
+        "topic",
+        "partition",
+        "offset",
+        "group_id",
+        "message_id",
+        "event_id",
+        "event_type",
+        "attempt",
+        "status_code",
+        "duration_ms",
+    }
+)
+"""`extra=` fields written to a log line as they are; personal fields only as pseudonyms, others dropped."""
+
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn's, dropped by the formatter
+}
+
+
 class RedactFilter(logging.Filter):
-    """Replaces personal identifiers in the message (arguments merged in) and the exception text."""
+    """Keeps payload values out of a line: `extra=` fields by the LOG_FIELDS allowlist, exceptions of the
+    database (whose messages quote the values a statement failed on) by type, and personal identifiers
+    in the message (arguments merged in) and the exception text by pseudonym."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        for name in [name for name in vars(record) if name not in _RECORD_ATTRIBUTES]:
+            if is_personal_field(name):
+                setattr(record, name, pseudonym(str(getattr(record, name))))
+            elif name not in LOG_FIELDS:
+                delattr(record, name)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_withheld(arg) for arg in record.args)
         message = record.getMessage()
         redacted = redact_text(message)
         if redacted != message or record.args:
@@ -52,6 +92,21 @@ class RedactFilter(logging.Filter):
         if record.exc_text:
             record.exc_text = redact_text(record.exc_text)
         return True
+
+
+def _withheld(argument: object) -> object:
+    if isinstance(argument, BaseException) and is_database_error(argument):
+        return f"{type_name(argument)} (message withheld)"
+    return argument
+
+
+def exception_text(exc_info: Any, formatted: Callable[[Any], str]) -> str:
+    """A logged exception: a database error by its types and frames only, any other with personal
+    identifiers pseudonymised."""
+    error = exc_info[1] if isinstance(exc_info, tuple) else None
+    if isinstance(error, BaseException) and is_database_error(error):
+        return outline(error)
+    return redact_text(formatted(exc_info))
 
 
 class JsonLineFormatter(JsonFormatter):
@@ -73,7 +128,7 @@ class JsonLineFormatter(JsonFormatter):
         super().add_fields(log_data, record, message_dict)
 
     def formatException(self, ei: Any) -> str:
-        return redact_text(str(super().formatException(ei)))
+        return exception_text(ei, lambda info: str(super(JsonLineFormatter, self).formatException(info)))
 
 
 class TextFormatter(logging.Formatter):
@@ -85,7 +140,7 @@ class TextFormatter(logging.Formatter):
         )
 
     def formatException(self, ei: Any) -> str:
-        return redact_text(super().formatException(ei))
+        return exception_text(ei, super().formatException)
 
 
 def configure_logging(

@@ -28,12 +28,19 @@ PERSONAL_FIELDS = frozenset(
     {"personal_id", "tax_code", "full_name", "date_of_birth", "email", "phone", "applicant"}
 )
 
-_DIGITS = r"(?:\d{10}-\d{3}|\d{13}|\d{12}|\d{10})"  # tax codes 10 / 10-3 / 13, personal IDs 12, phones 10
+# Personal IDs (12 digits; old identity cards 9), tax codes (10, 10-3, 13), phones (10, or 11 with 84):
+# a run of exactly these lengths, glued to letters or not (`CCCD001090000001`), not part of a longer
+# number or of a decimal one.
+_DIGITS = r"(?:\d{10}-\d{3}|\d{13}|\d{12}|\d{11}|\d{10}|\d{9})"
+# Phones written in groups (`091 234 5678`, `+84 91 234 5678`).
+_GROUPED_PHONE = r"(?:\+84|84|0)(?:[ -]?\d){8,10}"
 _PERSONAL_TEXT = re.compile(
     # A UUID is kept whole (its last group may be twelve digits); hex ids are single longer tokens.
     r"(?P<uuid>\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)"
-    rf"|(?<!\w)(?<!\d\.){_DIGITS}(?!\w|\.\d)"  # not part of a word or of a decimal number
-    r"|\+84\d{9}(?!\w)"
+    r"|(?P<hex>\b(?=[0-9a-f]*[a-f])[0-9a-f]{16,}\b)"  # trace and span ids, digests
+    rf"|(?<!\d)(?<!\d\.){_DIGITS}(?!\d|\.\d)"
+    rf"|(?<![\d+])(?<!\d\.){_GROUPED_PHONE}(?![ -]?\d|\.\d)"
+    r"|\+84\d{9}(?!\d)"
     r"|[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+"
 )
 
@@ -66,7 +73,7 @@ def redact_text(text: str) -> str:
 
 
 def _replace(match: re.Match[str]) -> str:
-    return match.group() if match["uuid"] else pseudonym(match.group())
+    return match.group() if match["uuid"] or match["hex"] else pseudonym(match.group())
 
 
 def is_personal_field(name: str) -> bool:

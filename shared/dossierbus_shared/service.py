@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from sqlalchemy import text
 
+from dossierbus_shared.auth import document_authentication
 from dossierbus_shared.consumer import EventConsumer
 from dossierbus_shared.db import Database
 from dossierbus_shared.db.migrate import upgrade_async
@@ -60,7 +61,12 @@ class Service:
         configure_logging(settings.service_name, log_format=settings.log_format, level=settings.log_level)
         set_pepper(settings.pii_pepper.get_secret_value() if settings.pii_pepper else None)
         self.tracer_provider = setup_telemetry(settings.service_name, settings.spans_file)
-        self.db = Database(settings.database_url, settings.db_schema)
+        self.db = Database(
+            settings.database_url,
+            settings.db_schema,
+            pool_size=settings.db_pool_size,
+            pool_timeout_s=settings.db_pool_timeout_s,
+        )
         self.kafka_security = KafkaSecurity.from_settings(settings)
         self.producer = Producer(settings)
         self.consumer = EventConsumer(
@@ -182,6 +188,7 @@ class Service:
         app.add_api_route("/readyz", self._readiness, methods=["GET"], include_in_schema=False)
         app.add_api_route("/metrics", metrics_response, methods=["GET"], include_in_schema=False)
         for router in routers:
+            document_authentication(router)
             app.include_router(router)
         app.state.service = self
         FastAPIInstrumentor.instrument_app(

@@ -30,6 +30,15 @@ class ServiceSettings(BaseSettings):
     )
     database_schema: str = ""
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    db_pool_size: int = Field(
+        default=10, ge=1, le=500, description="Database connections kept open (as many again on demand)"
+    )
+    db_pool_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        le=60,
+        description="How long a request waits for a free connection before it is answered 503 (Retry-After)",
+    )
     kafka_fetch_max_wait_ms: int = Field(default=20, ge=1, le=5000)
     kafka_request_timeout_ms: int = Field(default=30_000, ge=1000)
     kafka_metadata_max_age_ms: int = Field(

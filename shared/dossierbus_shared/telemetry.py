@@ -6,14 +6,19 @@ OTEL_SDK_DISABLED, OTEL_PROPAGATORS. OTEL_TRACES_EXPORTER names the exporters by
 (`otlp`, `console`, ...); unset, spans go to OTLP only when an OTLP endpoint is configured. `SPANS_FILE`
 also writes spans as JSON lines, which the demo and the end-to-end tests read back.
 
-Every exporter sees spans through `RedactingSpanExporter`: personal identifiers in attribute values,
-event attributes and status messages are replaced by keyed pseudonyms before anything leaves the process.
+Every exporter sees spans through `RedactingSpanExporter`, which exports an attribute only if its key is
+in `EXPORTED_ATTRIBUTES`, and a personal field (`applicant.personal_id`, `tax_code`, ...) only as its keyed
+pseudonym; every other attribute is dropped, whatever its value looks like (a pattern cannot tell every
+phone number or ID from an ordinary number). Exceptions are exported by their type alone: their messages
+and stack traces may quote the values a statement failed on. Span names and other status messages, free
+text written by the code, are still pseudonymised by pattern.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -43,6 +48,42 @@ from dossierbus_shared.privacy import is_personal_field, pseudonym, redact_text
 
 DOSSIER_CODE = "dossier.code"
 DOSSIER_ID = "dossier.id"
+
+EXPORTED_ATTRIBUTES = frozenset(
+    {
+        DOSSIER_CODE,
+        DOSSIER_ID,
+        # messaging (send_span, process_span)
+        messaging.MESSAGING_SYSTEM,
+        messaging.MESSAGING_OPERATION_TYPE,
+        messaging.MESSAGING_OPERATION_NAME,
+        messaging.MESSAGING_DESTINATION_NAME,
+        messaging.MESSAGING_DESTINATION_PARTITION_ID,
+        messaging.MESSAGING_CONSUMER_GROUP_NAME,
+        messaging.MESSAGING_KAFKA_OFFSET,
+        messaging.MESSAGING_KAFKA_MESSAGE_KEY,  # the dossier id
+        messaging.MESSAGING_MESSAGE_ID,
+        messaging.MESSAGING_MESSAGE_BODY_SIZE,
+        # HTTP server spans: the route template, never the path or query (they may hold personal IDs),
+        # the client's address or its user agent
+        "http.method",
+        "http.request.method",
+        "http.route",
+        "http.status_code",
+        "http.response.status_code",
+        "http.scheme",
+        "url.scheme",
+        "http.flavor",
+        "network.protocol.version",
+        "net.host.port",
+        "server.port",
+        # exceptions, by type only
+        "exception.type",
+        "exception.escaped",
+        "error.type",
+    }
+)
+"""The span and event attributes exported as they are; add a key here to export it."""
 
 _dossier_code: ContextVar[str | None] = ContextVar("dossier_code", default=None)
 _provider: TracerProvider | None = None
@@ -138,7 +179,7 @@ class RedactingSpanExporter(SpanExporter):
 def redacted_span(span: ReadableSpan) -> ReadableSpan:
     status = span.status
     if status.description:
-        status = Status(status.status_code, redact_text(status.description))
+        status = Status(status.status_code, redacted_status(status.description))
     return ReadableSpan(
         name=redact_text(span.name),
         context=span.context,
@@ -158,17 +199,25 @@ def redacted_span(span: ReadableSpan) -> ReadableSpan:
 
 
 def redacted_attributes(attributes: Attributes) -> dict[str, AttributeValue]:
-    return {name: _redacted(name, value) for name, value in (attributes or {}).items()}
+    """The allowed attributes as they are, personal fields as pseudonyms, nothing else."""
+    exported: dict[str, AttributeValue] = {}
+    for name, value in (attributes or {}).items():
+        if name in EXPORTED_ATTRIBUTES:
+            exported[name] = value
+        elif is_personal_field(name):
+            exported[name] = pseudonym(str(value))
+    return exported
 
 
-def _redacted(name: str, value: AttributeValue) -> AttributeValue:
-    if is_personal_field(name):
-        return pseudonym(str(value))
-    if isinstance(value, str):
-        return redact_text(value)
-    if isinstance(value, tuple | list) and value and isinstance(value[0], str):
-        return [redact_text(str(item)) for item in value]
-    return value
+_EXCEPTION_STATUS = re.compile(r"^(?P<type>[A-Za-z_][\w.]*): ")
+
+
+def redacted_status(description: str) -> str:
+    """An exception's status (`ValueError: <message>`, as the SDK sets it) as its type alone; any other
+    status message pseudonymised by pattern."""
+    if match := _EXCEPTION_STATUS.match(description):
+        return match["type"]
+    return redact_text(description)
 
 
 class JsonLinesSpanExporter(SpanExporter):

@@ -16,10 +16,11 @@ from dossierbus_console.dead_letters import newest_letters, replay_event
 from dossierbus_console.queues import queue_snapshot
 from dossierbus_console.settings import ConsoleSettings
 from dossierbus_console.upstream import Upstreams
-from dossierbus_shared.http_errors import ProblemError
+from dossierbus_shared.http_errors import ProblemError, problem_responses
 from dossierbus_shared.kafka import DLQ_SUFFIX, KafkaSecurity
 
 router = APIRouter(prefix="/api", tags=["console"])
+UPSTREAM_DOWN = {502: "A service or the broker the console reads did not answer"}
 
 DOSSIER_CODE = r"^[A-Za-z0-9][A-Za-z0-9.\-]{0,63}$"
 TOPIC_NAME = r"^[A-Za-z0-9._\-]{1,249}$"
@@ -73,7 +74,9 @@ async def config(settings: Settings) -> dict[str, Any]:
 
 # `:path` so that a code with a slash is refused by the pattern, not by a route that does not match.
 @router.get(
-    "/dossiers/{code:path}", summary="A dossier's status, timeline with trace links, and notifications"
+    "/dossiers/{code:path}",
+    summary="A dossier's status, timeline with trace links, and notifications",
+    responses=problem_responses(404, described=UPSTREAM_DOWN),
 )
 async def dossier(
     code: DossierCode,
@@ -82,12 +85,20 @@ async def dossier(
     return await upstreams.dossier(code)
 
 
-@router.get("/indicators", summary="Decision 766 indicators per agency and procedure (from routing)")
+@router.get(
+    "/indicators",
+    summary="Decision 766 indicators per agency and procedure (from routing)",
+    responses=problem_responses(404, described=UPSTREAM_DOWN),
+)
 async def indicators(upstreams: Annotated[Upstreams, Depends(upstreams_of)]) -> dict[str, Any]:
     return await upstreams.indicators()
 
 
-@router.get("/queues", summary="Every topic with its offsets, and each consumer group's lag")
+@router.get(
+    "/queues",
+    summary="Every topic with its offsets, and each consumer group's lag",
+    responses=problem_responses(described=UPSTREAM_DOWN),
+)
 async def queues(settings: Settings) -> dict[str, Any]:
     snapshot = await _on_kafka(
         settings, queue_snapshot(settings.kafka_bootstrap_servers, security=_security(settings))
@@ -101,7 +112,11 @@ async def queues(settings: Settings) -> dict[str, Any]:
     }
 
 
-@router.get("/dlq/{topic}", summary="The newest dead letters of one DLQ topic (without payloads)")
+@router.get(
+    "/dlq/{topic}",
+    summary="The newest dead letters of one DLQ topic (without payloads)",
+    responses=problem_responses(404, described=UPSTREAM_DOWN),
+)
 async def dead_letters(
     topic: DlqTopic,
     settings: Settings,
@@ -127,6 +142,7 @@ class ReplayRequest(BaseModel):
     "/dlq/{topic}/replay",
     summary="Send one event's dead letters back to their original topic",
     dependencies=[Depends(require_operator)],
+    responses=problem_responses(401, 403, 404, described=UPSTREAM_DOWN),
 )
 async def replay(topic: DlqTopic, body: ReplayRequest, settings: Settings) -> dict[str, Any]:
     _check_dlq(topic)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -82,12 +83,30 @@ class Submissions:
         self.calendar = calendar
         self.receiving_units = receiving_units
         """The units this intake serves; the first is the default."""
+        self._in_flight: dict[tuple[str, str], asyncio.Task[tuple[Receipt, bool]]] = {}
 
     async def submit(self, request: SubmissionRequest, idempotency_key: str) -> tuple[Receipt, bool]:
-        """The receipt, and whether this call created the dossier (False: a retry of an earlier call)."""
+        """The receipt, and whether this call created the dossier (False: a retry of an earlier call).
+
+        Identical requests (same key, same body) arriving together share one piece of work: a portal
+        retrying in a burst costs one transaction, not one database connection per retry. Across
+        replicas the unique key in the database settles the race."""
+        fingerprint = request.fingerprint()
+        flight = (idempotency_key, fingerprint)
+        if (running := self._in_flight.get(flight)) is not None:
+            receipt, _ = await asyncio.shield(running)
+            return receipt, False
+        # A task of its own: a caller that goes away does not cancel the work the others wait for.
+        task = asyncio.create_task(self._submit(request, idempotency_key, fingerprint))
+        self._in_flight[flight] = task
+        task.add_done_callback(lambda _: self._in_flight.pop(flight, None))
+        return await asyncio.shield(task)
+
+    async def _submit(
+        self, request: SubmissionRequest, idempotency_key: str, fingerprint: str
+    ) -> tuple[Receipt, bool]:
         procedure, form = validate_submission(request, self.catalogue, self.receiving_units)
         unit = request.receiving_unit or self.receiving_units[0]
-        fingerprint = request.fingerprint()
         if existing := await self._replay(idempotency_key, fingerprint):
             return existing, False
         try:

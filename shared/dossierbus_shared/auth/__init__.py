@@ -5,6 +5,7 @@ from dossierbus_shared.auth.dependencies import (
     Authenticator,
     authenticated,
     authenticator_of,
+    document_authentication,
     identified,
 )
 from dossierbus_shared.auth.oidc import InvalidToken, IssuerUnavailable, OidcVerifier
@@ -20,6 +21,7 @@ __all__ = [
     "StaticTokens",
     "authenticated",
     "authenticator_of",
+    "document_authentication",
     "identified",
     "token_digest",
 ]

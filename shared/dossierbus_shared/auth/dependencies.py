@@ -13,13 +13,15 @@ from __future__ import annotations
 import logging
 from typing import Annotated, Any, Protocol
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from dossierbus_shared.auth.callers import Caller, Role
 from dossierbus_shared.auth.oidc import InvalidToken, IssuerUnavailable, OidcVerifier
 from dossierbus_shared.auth.tokens import StaticTokens, agency_by_digest
-from dossierbus_shared.http_errors import ProblemError
+from dossierbus_shared.http_errors import ProblemError, problem_responses
 from dossierbus_shared.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -134,4 +136,23 @@ def authenticated(*roles: Role) -> Any:
             raise ProblemError(403, "Forbidden", f"the {caller.role.value} role may not do this")
         return caller
 
+    dependency.checks_role = True  # type: ignore[attr-defined]
     return Depends(dependency)
+
+
+def document_authentication(router: APIRouter) -> None:
+    """Add 401 (and 403 where a role is checked) to the OpenAPI answers of every route of `router` that
+    says who is calling, so what each operation may answer is documented where the check is, not route
+    by route. Call before the router is included in its app."""
+    for route in router.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        calls = {dependant.call for dependant in _dependants(route.dependant)}
+        if _optional_caller not in calls:
+            continue
+        statuses = (401, 403) if any(getattr(call, "checks_role", False) for call in calls) else (401,)
+        route.responses = {**problem_responses(*statuses), **route.responses}
+
+
+def _dependants(dependant: Dependant) -> list[Dependant]:
+    return [dependant, *(nested for child in dependant.dependencies for nested in _dependants(child))]

@@ -11,6 +11,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
+from dossierbus_shared.bounds import BoundedDate, Int64
 from dossierbus_shared.calendar import TimeLimit
 from dossierbus_shared.events import AGENCY_CODE_PATTERN, Channel
 from dossierbus_shared.identifiers import PersonalId, TaxCode
@@ -44,9 +45,9 @@ class FormField(Strict):
             case "string":
                 return str
             case "date":
-                return date
+                return BoundedDate
             case "integer":
-                return int
+                return Int64
             case "boolean":
                 return bool
             case "enum":

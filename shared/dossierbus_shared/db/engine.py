@@ -60,13 +60,18 @@ def _hooks(session: AsyncSession, when: str) -> list[Any]:
 class Database:
     """An engine bound to one service's schema, and the transactions on it."""
 
-    def __init__(self, url: str, schema: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, schema: str, *, pool_size: int = 10, pool_timeout_s: float = 5.0) -> None:
         self.schema = schema
         self.engine: AsyncEngine = create_async_engine(
             async_url(url),
             pool_size=pool_size,
             max_overflow=pool_size,
+            # A bounded wait: when every connection is busy a request fails fast (sqlalchemy.exc.
+            # TimeoutError, answered 503 with Retry-After) instead of queueing for minutes.
+            pool_timeout=pool_timeout_s,
             pool_pre_ping=True,
+            # Statements' parameters are citizens' data: never in exception messages (and so in logs).
+            hide_parameters=True,
             connect_args={"server_settings": {"search_path": schema}},
         )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)

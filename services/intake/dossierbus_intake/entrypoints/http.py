@@ -10,7 +10,7 @@ from dossierbus_intake.ratings import AlreadyRated, NotFinished, RatingRequest, 
 from dossierbus_intake.submissions import IdempotencyConflict, Submissions, TrackedDossier
 from dossierbus_intake.tracking import TRACKING_SECRET_HEADER, tracking_secret_matches
 from dossierbus_shared.auth import Caller, Role, authenticated, identified
-from dossierbus_shared.http_errors import ProblemError, problem
+from dossierbus_shared.http_errors import ProblemError, problem, problem_responses
 
 router = APIRouter(tags=["dossiers"])
 
@@ -69,7 +69,11 @@ async def submit_dossier(
     )
 
 
-@router.get("/dossiers/{code}", summary="The receipt of a submitted dossier, and its latest status")
+@router.get(
+    "/dossiers/{code}",
+    summary="The receipt of a submitted dossier, and its latest status",
+    responses=problem_responses(403, 404),
+)
 async def get_dossier(
     code: str,
     request: Request,
@@ -105,7 +109,12 @@ def _may_see(dossier: TrackedDossier, caller: Caller | None, tracking_secret: st
     return caller.role in {Role.PORTAL, Role.OPERATOR} or caller.is_citizen(dossier.applicant_personal_id)
 
 
-@router.post("/dossiers/{code}/rating", status_code=202, summary="Rate how a dossier was handled")
+@router.post(
+    "/dossiers/{code}/rating",
+    status_code=202,
+    summary="Rate how a dossier was handled",
+    responses=problem_responses(404, described={409: "Not finished yet, or already rated"}),
+)
 async def rate_dossier(
     code: str,
     body: RatingRequest,

@@ -12,8 +12,9 @@ from dossierbus_notifications.adapters.tables import delivery_attempts, notifica
 from dossierbus_notifications.delivery import requeue
 from dossierbus_notifications.signature import SIGNATURE_HEADER
 from dossierbus_shared.auth import Caller, Role, authenticated
+from dossierbus_shared.bounds import RowId
 from dossierbus_shared.directory import AgencyDirectory
-from dossierbus_shared.http_errors import ProblemError
+from dossierbus_shared.http_errors import ProblemError, problem_responses
 from dossierbus_shared.service import Service
 
 router = APIRouter(tags=["notifications"])
@@ -82,8 +83,9 @@ async def deliveries(
     "/deliveries/{delivery_id}/requeue",
     status_code=202,
     summary="Send a dead notification again, with a fresh set of tries",
+    responses=problem_responses(404, described={409: "Not dead: only dead deliveries re-queue"}),
 )
-async def requeue_dead(delivery_id: int, request: Request, _caller: Operator) -> dict[str, Any]:
+async def requeue_dead(delivery_id: RowId, request: Request, _caller: Operator) -> dict[str, Any]:
     service: Service = request.app.state.service
     row = await requeue(service.db, delivery_id)
     if row is None:

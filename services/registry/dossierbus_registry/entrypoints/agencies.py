@@ -18,7 +18,7 @@ from dossierbus_registry.agencies import (
 from dossierbus_registry.entrypoints.auth import Operator
 from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.events import AGENCY_CODE_PATTERN
-from dossierbus_shared.http_errors import ProblemError
+from dossierbus_shared.http_errors import ProblemError, problem_responses
 
 router = APIRouter(tags=["agencies"])
 AgencyCode = Annotated[str, Path(pattern=AGENCY_CODE_PATTERN)]
@@ -87,7 +87,7 @@ async def directory(request: Request) -> dict[str, Any]:
     return {"agencies": [agency.public_view() for agency in await catalogue.all()]}
 
 
-@router.get("/agencies/{code}", summary="One agency's directory entry")
+@router.get("/agencies/{code}", summary="One agency's directory entry", responses=problem_responses(404))
 async def directory_entry(code: AgencyCode, request: Request) -> dict[str, Any]:
     catalogue: AgencyCatalogue = request.app.state.agencies
     agency = await catalogue.get(code)
@@ -100,6 +100,7 @@ async def directory_entry(code: AgencyCode, request: Request) -> dict[str, Any]:
     "/agencies/{code}/webhook-secret",
     dependencies=[Operator],
     summary="The secret webhooks to this agency are signed with (for the notifications service)",
+    responses=problem_responses(401, 404),
 )
 async def webhook_secret(code: AgencyCode, request: Request) -> dict[str, str]:
     catalogue: AgencyCatalogue = request.app.state.agencies
@@ -114,6 +115,7 @@ async def webhook_secret(code: AgencyCode, request: Request) -> dict[str, str]:
     status_code=201,
     dependencies=[Operator],
     summary="Onboard an agency: create its topics and issue its credentials (shown once)",
+    responses=problem_responses(401, described={409: "The agency exists"}),
 )
 async def onboard(body: Onboarding, request: Request) -> dict[str, Any]:
     catalogue: AgencyCatalogue = request.app.state.agencies
@@ -146,6 +148,7 @@ class Rotation(BaseModel):
     "/agencies/{code}/credentials",
     dependencies=[Operator],
     summary="Issue new credentials to an agency; the previous token and secret stop working",
+    responses=problem_responses(401, 404),
 )
 async def rotate(code: AgencyCode, body: Rotation, request: Request) -> dict[str, Any]:
     catalogue: AgencyCatalogue = request.app.state.agencies

@@ -10,14 +10,18 @@ from dossierbus_registry import access_log
 from dossierbus_registry.entrypoints.auth import CallingAgency
 from dossierbus_registry.lookups import PORTAL_SECTOR
 from dossierbus_registry.once_only import once_only_report
-from dossierbus_shared.http_errors import ProblemError
+from dossierbus_shared.http_errors import ProblemError, problem_responses
 from dossierbus_shared.service import Service
 
 router = APIRouter(tags=["citizens"])
 Subject = Annotated[str, Path(pattern=r"^\d{10}(\d{2,3})?$", description="A personal ID or a tax code")]
 
 
-@router.get("/access-log/{subject}", summary="Who read a citizen's (or an enterprise's) data, when and why")
+@router.get(
+    "/access-log/{subject}",
+    summary="Who read a citizen's (or an enterprise's) data, when and why",
+    responses=problem_responses(401, 403),
+)
 async def who_read_my_data(subject: Subject, agency: CallingAgency, request: Request) -> dict[str, Any]:
     # The citizen asks through a one-stop portal, after the portal has identified them.
     if agency.sector != PORTAL_SECTOR:

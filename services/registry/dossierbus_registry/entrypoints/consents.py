@@ -7,13 +7,14 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from dossierbus_registry.consents import Consents, UnknownConsent
 from dossierbus_registry.entrypoints.auth import CallingAgency
+from dossierbus_shared.bounds import BoundedDatetime
 from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.events import PERSONAL_ID_PATTERN
-from dossierbus_shared.http_errors import ProblemError
+from dossierbus_shared.http_errors import ProblemError, problem_responses
 from dossierbus_shared.identifiers import PersonalId
 
 router = APIRouter(tags=["consents"])
@@ -29,10 +30,15 @@ class ConsentGiven(BaseModel):
     evidence: str = Field(
         min_length=1, max_length=2000, description="What proves the affirmative act (screen, form, signature)"
     )
-    expires_at: AwareDatetime | None = None
+    expires_at: BoundedDatetime | None = None
 
 
-@router.post("/consents", status_code=201, summary="Record a citizen's explicit consent to lookups")
+@router.post(
+    "/consents",
+    status_code=201,
+    summary="Record a citizen's explicit consent to lookups",
+    responses=problem_responses(401),
+)
 async def give(body: ConsentGiven, agency: CallingAgency, request: Request) -> dict[str, Any]:
     if default_catalogue().procedure(body.procedure_code) is None:
         detail = f"procedure_code {body.procedure_code!r} is not in the catalogue"
@@ -52,7 +58,11 @@ async def give(body: ConsentGiven, agency: CallingAgency, request: Request) -> d
     )
 
 
-@router.post("/consents/{consent_id}/withdraw", summary="Withdraw a consent; later lookups are refused")
+@router.post(
+    "/consents/{consent_id}/withdraw",
+    summary="Withdraw a consent; later lookups are refused",
+    responses=problem_responses(401, 404),
+)
 async def withdraw(consent_id: uuid.UUID, agency: CallingAgency, request: Request) -> dict[str, Any]:
     consents: Consents = request.app.state.consents
     try:
@@ -61,7 +71,11 @@ async def withdraw(consent_id: uuid.UUID, agency: CallingAgency, request: Reques
         raise ProblemError(404, "Not found", f"no consent {consent_id}") from None
 
 
-@router.get("/consents/{personal_id}", summary="A citizen's consents, withdrawn ones included")
+@router.get(
+    "/consents/{personal_id}",
+    summary="A citizen's consents, withdrawn ones included",
+    responses=problem_responses(401),
+)
 async def of_citizen(
     personal_id: Annotated[str, Path(pattern=PERSONAL_ID_PATTERN)], agency: CallingAgency, request: Request
 ) -> dict[str, Any]:

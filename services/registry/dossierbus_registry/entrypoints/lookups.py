@@ -12,7 +12,7 @@ from dossierbus_registry.entrypoints.auth import CallingAgency
 from dossierbus_registry.lookups import LookupRequest, Lookups
 from dossierbus_registry.purpose import Refused
 from dossierbus_shared.events import PERSONAL_ID_PATTERN
-from dossierbus_shared.http_errors import ProblemError
+from dossierbus_shared.http_errors import ProblemError, problem_responses
 from dossierbus_shared.identifiers import PersonalId, TaxCode
 
 router = APIRouter(tags=["lookups"])
@@ -67,7 +67,9 @@ async def _answer(lookups: Lookups, call: Any) -> dict[str, Any]:
 
 
 @router.post(
-    "/lookups", summary="Facts about the subject of a live dossier, limited to its procedure's needs"
+    "/lookups",
+    summary="Facts about the subject of a live dossier, limited to its procedure's needs",
+    responses=problem_responses(401, described={403: "Refused: no purpose for it"}),
 )
 async def lookup(body: Lookup, agency: CallingAgency, request: Request) -> dict[str, Any]:
     lookups: Lookups = request.app.state.lookups
@@ -75,7 +77,9 @@ async def lookup(body: Lookup, agency: CallingAgency, request: Request) -> dict[
 
 
 @router.post(
-    "/prefill", summary="The facts a portal fills into a procedure's form instead of asking (consent needed)"
+    "/prefill",
+    summary="The facts a portal fills into a procedure's form instead of asking (consent needed)",
+    responses=problem_responses(401, described={403: "Refused: no purpose for it"}),
 )
 async def prefill(body: Subject, agency: CallingAgency, request: Request) -> dict[str, Any]:
     lookups: Lookups = request.app.state.lookups

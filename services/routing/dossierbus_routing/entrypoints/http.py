@@ -18,7 +18,7 @@ from dossierbus_routing.workflow import Dossier, UnknownStep, Workflow
 from dossierbus_shared.auth import Caller, Role, authenticated
 from dossierbus_shared.catalogue import Catalogue
 from dossierbus_shared.events import PERSONAL_ID_PATTERN, ResultDocument
-from dossierbus_shared.http_errors import ProblemError
+from dossierbus_shared.http_errors import ProblemError, problem_responses
 from dossierbus_shared.service import Service
 from dossierbus_shared.telemetry import mark_dossier
 
@@ -48,7 +48,11 @@ class Supplement(CitizenRequest):
     documents: list[ResultDocument] = Field(default_factory=list, max_length=50)
 
 
-@router.get("/dossiers/{code}", summary="A dossier's status, steps, deadline and timeline")
+@router.get(
+    "/dossiers/{code}",
+    summary="A dossier's status, steps, deadline and timeline",
+    responses=problem_responses(404),
+)
 async def dossier_view(
     code: str,
     request: Request,
@@ -82,7 +86,7 @@ async def _may_read(session: AsyncSession, dossier: Dossier, caller: Caller) -> 
 @router.post(
     "/dossiers/{code}/withdrawal",
     summary="The applicant withdraws the dossier (where its status allows it)",
-    responses={403: {"description": "Not the applicant"}, 409: {"description": "Not allowed now"}},
+    responses=problem_responses(404, described={403: "Not the applicant", 409: "Not allowed now"}),
 )
 async def withdraw(
     code: str,
@@ -105,7 +109,7 @@ async def withdraw(
 @router.post(
     "/dossiers/{code}/supplement",
     summary="The applicant sends the supplement an agency asked for; the step and its clock resume",
-    responses={403: {"description": "Not the applicant"}, 409: {"description": "No supplement awaited"}},
+    responses=problem_responses(404, described={403: "Not the applicant", 409: "No supplement awaited"}),
 )
 async def supplement(
     code: str,

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -8,6 +7,7 @@ from fastapi import APIRouter, Query, Request
 from dossierbus_routing.indicator_projection import IndicatorProjection
 from dossierbus_routing.indicators import judged_as_of, report
 from dossierbus_shared.auth import Caller, Role, authenticated
+from dossierbus_shared.bounds import BoundedDate
 from dossierbus_shared.http_errors import ProblemError
 from dossierbus_shared.service import Service
 
@@ -20,10 +20,10 @@ async def indicators(
     agency: Annotated[str | None, Query(description="Agency code, e.g. justice-hanoi")] = None,
     procedure: Annotated[str | None, Query(description="Procedure code (mã TTHC), e.g. 1.001193")] = None,
     received_from: Annotated[
-        date | None, Query(alias="from", description="First day of receipt (local date, inclusive)")
+        BoundedDate | None, Query(alias="from", description="First day of receipt (local date, inclusive)")
     ] = None,
     received_to: Annotated[
-        date | None, Query(alias="to", description="Last day of receipt (local date, inclusive)")
+        BoundedDate | None, Query(alias="to", description="Last day of receipt (local date, inclusive)")
     ] = None,
     *,
     _caller: Annotated[Caller, authenticated(Role.OPERATOR, Role.PORTAL)],

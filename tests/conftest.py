@@ -1,0 +1,33 @@
+"""Fixtures of the end-to-end tests that call the services as their legitimate callers would."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from dossierbus_devstack.stack import DevStack
+
+
+@pytest.fixture(scope="session")
+def bearer_tokens(stack: DevStack) -> dict[str, str]:
+    """The token each service's legitimate caller sends, as `Authorization: Bearer <token>`; a service
+    not named here is called without one. Extend it as services learn their callers' roles.
+
+    The registry is called as an agency: its onboarding operations then refuse the call, rather than
+    create agencies and topics for whatever a test generates."""
+    return {
+        "registry": stack.agency_credentials["justice-hanoi"]["api_token"],
+        "console": stack.console_token,
+    }
+
+
+@pytest.fixture(scope="session")
+def authorization(bearer_tokens: dict[str, str]) -> Callable[[str], dict[str, str]]:
+    """`authorization(service)`: the headers that carry the token of `service`'s caller, if any."""
+
+    def headers(service: str) -> dict[str, str]:
+        token = bearer_tokens.get(service)
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    return headers
