@@ -135,7 +135,7 @@ class EventConsumer:
     async def _prepare(self, record: ConsumerRecord[bytes, bytes]) -> _Ready | None:
         """Parse the record and find its handler; dead-letter it (returning None) when it has none."""
         try:
-            envelope = Envelope.from_kafka(record.value, record.headers)
+            envelope = Envelope.from_kafka(record.value, record.headers, topic=record.topic)
         except MalformedEvent as error:
             await self.dead_letters.publish(
                 record, reason=error.reason, error_type="MalformedEvent", attempts=1

@@ -45,6 +45,8 @@ class Received:
 
     value: bytes
     attributes: dict[str, str]
+    topic: str | None = None
+    """The topic it was consumed from: a report is only its agency's on that agency's reports topic."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ class Envelope(Generic[E]):
         )
 
     @classmethod
-    def from_kafka(cls, value: bytes | None, headers: Headers) -> Envelope[Any]:
+    def from_kafka(cls, value: bytes | None, headers: Headers, *, topic: str | None = None) -> Envelope[Any]:
         """Parse and validate a record; raise MalformedEvent naming exactly what is wrong."""
         attributes = header_map(headers)
         for required in ("ce_specversion", "ce_id", "ce_source", "ce_type"):
@@ -120,7 +122,7 @@ class Envelope(Generic[E]):
             source=attributes["ce_source"],
             id=event_id,
             time=time or datetime.now(UTC),
-            received=Received(value or b"", attributes),
+            received=Received(value or b"", attributes, topic),
         )
 
 

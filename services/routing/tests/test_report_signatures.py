@@ -56,12 +56,19 @@ def signed(value: bytes, headers: dict[str, str], private_key_pem: str) -> dict[
     return headers | {"ce_signature": signature(load_signing_key(private_key_pem), headers, value)}
 
 
-async def send(stack: DevStack, dossier: dict[str, Any], value: bytes, headers: dict[str, str]) -> None:
+async def send(
+    stack: DevStack,
+    dossier: dict[str, Any],
+    value: bytes,
+    headers: dict[str, str],
+    *,
+    topic: str = f"agency.{OFFICE}.reports",
+) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap, enable_idempotence=False)
     await producer.start()
     try:
         await producer.send_and_wait(
-            f"agency.{OFFICE}.reports",
+            topic,
             value=value,
             key=dossier["dossier_id"].encode(),
             headers=[(name, text.encode()) for name, text in headers.items()],
@@ -122,3 +129,39 @@ async def test_forged_unsigned_stale_and_replayed_reports_are_refused_and_a_sign
     dossier, applied = await entries_after(http, stack, code, seen + len(attempts), 1)
     assert dossier["status"] == "result_ready"
     assert (applied[0]["status"], applied[0]["outcome"]) == ("result_ready", "applied")
+
+
+async def test_a_report_that_names_another_agency_than_its_signer_or_arrives_on_its_topic_is_refused(
+    stack: DevStack, http: httpx.AsyncClient
+) -> None:
+    """The office's key verifies the office's reports only: one that claims another agency as its source,
+    or that is slipped into another agency's topic, is refused though its signature is the office's."""
+    code, _ = await business_dossier(http, stack, representative=22)
+    dossier = (await http.get(stack.url("routing", f"/dossiers/{code}"))).json()
+    seen = len(dossier["timeline"])
+    office_key = stack.agency_keys[OFFICE]
+    other = "justice-hanoi"
+
+    value, headers = report(dossier, "result_ready")
+    posing = headers | {"ce_source": f"urn:agency:{other}"}
+    attempts = [
+        ("does not match agency_code", signed(value, posing, office_key), f"agency.{OFFICE}.reports"),
+        (
+            "arrived on 'agency.justice-hanoi.reports'",
+            signed(value, headers, office_key),
+            f"agency.{other}.reports",
+        ),
+    ]
+    for _, attempt_headers, topic in attempts:
+        await send(stack, dossier, value, attempt_headers, topic=topic)
+
+    dossier, refused = await entries_after(http, stack, code, seen, len(attempts))
+    assert dossier["status"] == "processing"
+    for (reason, *_), entry in zip(attempts, refused, strict=True):
+        assert (entry["event"], entry["outcome"]) == ("report-refused", "refused"), entry
+        assert entry["note"].startswith("unauthenticated report:") and reason in entry["note"], entry
+
+    # Neither spent the report's id: the office's genuine report, on its own topic, is applied.
+    await send(stack, dossier, value, signed(value, headers, office_key))
+    dossier, applied = await entries_after(http, stack, code, seen + len(attempts), 1)
+    assert (dossier["status"], applied[0]["outcome"]) == ("result_ready", "applied")
