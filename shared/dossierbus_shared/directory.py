@@ -34,6 +34,8 @@ class DirectoryEntry(BaseModel):
     webhook_url: str | None = None
     public_key: str | None = None
     handles: list[Handles] = []
+    result_domains: list[str] = []
+    """Host names the agency publishes result documents on (https only; see result_urls)."""
 
 
 _ENTRIES = TypeAdapter(list[DirectoryEntry])

@@ -36,7 +36,7 @@ from dossierbus_devstack.services import SERVICES, ServiceProcess
 from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.events import FIXED_TOPICS, agency_topics
 from dossierbus_shared.kafka import ensure_topics, with_dlq
-from reference_agency.agency import DEFAULT_STEPS, run_agency
+from reference_agency.agency import DEFAULT_STEPS, result_host, run_agency
 
 log = logging.getLogger("dossierbus.devstack")
 
@@ -199,7 +199,8 @@ class DevStack:
         return {code: issued["private_key_pem"] for code, issued in self.agency_credentials.items()}
 
     async def _issue_credentials(self, codes: Iterable[str]) -> dict[str, dict[str, str]]:
-        """Issue each catalogue agency its credentials, as an operator would on onboarding."""
+        """Issue each catalogue agency its credentials and register the host its results are published
+        on, as an operator would on onboarding."""
         issued: dict[str, dict[str, str]] = {}
         async with httpx.AsyncClient(timeout=30) as http:
             for code in codes:
@@ -211,6 +212,13 @@ class DevStack:
                 if response.status_code != 200:
                     raise StackError(f"cannot issue credentials to agency {code}: {response.text}")
                 issued[code] = response.json()["credentials"]
+                response = await http.put(
+                    self.url("registry", f"/agencies/{code}/result-domains"),
+                    json={"result_domains": [result_host(code)]},
+                    headers={"Authorization": f"Bearer {self.admin_token}"},
+                )
+                if response.status_code != 200:
+                    raise StackError(f"cannot register the result domain of agency {code}: {response.text}")
         return issued
 
     @staticmethod

@@ -17,7 +17,7 @@ from dossierbus_devstack.scenarios import business_dossier
 from dossierbus_devstack.stack import DevStack
 from dossierbus_registry.agencies import new_key_pair
 from dossierbus_shared.dlq.replay import read_dead_letters
-from reference_agency.agency import load_signing_key, signature
+from reference_agency.agency import load_signing_key, result_host, signature
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +26,11 @@ REPORTED = "vn.gov.dossierbus.dossier.status-reported.v1"
 
 
 def report(
-    dossier: dict[str, Any], status: str, *, at: datetime | None = None
+    dossier: dict[str, Any],
+    status: str,
+    *,
+    at: datetime | None = None,
+    documents: list[dict[str, str]] | None = None,
 ) -> tuple[bytes, dict[str, str]]:
     """An unsigned result report for the office's step of a live dossier: (value, headers)."""
     when = (at or datetime.now(UTC)).isoformat()
@@ -37,6 +41,7 @@ def report(
             "agency_code": OFFICE,
             "step": dossier["step"],
             "status": status,
+            "result_documents": documents or [],
             "reported_at": when,
         }
     ).encode()
@@ -165,3 +170,65 @@ async def test_a_report_that_names_another_agency_than_its_signer_or_arrives_on_
     await send(stack, dossier, value, signed(value, headers, office_key))
     dossier, applied = await entries_after(http, stack, code, seen + len(attempts), 1)
     assert (dossier["status"], applied[0]["outcome"]) == ("result_ready", "applied")
+
+
+async def test_a_result_link_that_is_not_https_on_a_host_the_agency_registered_is_refused(
+    stack: DevStack, http: httpx.AsyncClient
+) -> None:
+    """Result links go to the citizen: a signed report may only link to https on its agency's hosts."""
+    code, _ = await business_dossier(http, stack, representative=23)
+    dossier = (await http.get(stack.url("routing", f"/dossiers/{code}"))).json()
+    seen = len(dossier["timeline"])
+    office_key = stack.agency_keys[OFFICE]
+    entry = (await http.get(stack.url("registry", f"/agencies/{OFFICE}"))).json()
+    assert entry["result_domains"] == [result_host(OFFICE)]
+
+    links = [
+        ("javascript:alert(document.cookie)", "is not an https URL"),
+        (f"http://{result_host(OFFICE)}/r.pdf", "is not an https URL"),
+        ("https://results.evil.example/r.pdf", "is not on a domain the agency registered"),
+        (f"https://{result_host('justice-hanoi')}/r.pdf", "is not on a domain the agency registered"),
+    ]
+    for url, _ in links:
+        value, headers = report(dossier, "result_ready", documents=[{"name": "result.pdf", "url": url}])
+        await send(stack, dossier, value, signed(value, headers, office_key))
+
+    dossier, refused = await entries_after(http, stack, code, seen, len(links))
+    assert dossier["status"] == "processing"
+    assert all(step["result_documents"] == [] for step in dossier["steps"])
+    for (url, reason), entry in zip(links, refused, strict=True):
+        assert (entry["event"], entry["outcome"]) == ("report-refused", "refused"), entry
+        assert reason in entry["note"] and url[:30] in entry["note"], entry
+
+    good = f"https://{result_host(OFFICE)}/results/{code}.pdf"
+    value, headers = report(dossier, "result_ready", documents=[{"name": "result.pdf", "url": good}])
+    await send(stack, dossier, value, signed(value, headers, office_key))
+    dossier, applied = await entries_after(http, stack, code, seen + len(links), 1)
+    assert (dossier["status"], applied[0]["outcome"]) == ("result_ready", "applied")
+    assert [document["url"] for step in dossier["steps"] for document in step["result_documents"]] == [good]
+
+
+async def test_an_agency_registers_its_result_hosts_at_onboarding_and_an_operator_changes_them(
+    stack: DevStack, http: httpx.AsyncClient
+) -> None:
+    code = f"justice-hue-{uuid.uuid4().hex[:6]}"
+    onboarded = await stack.onboard(
+        code=code,
+        identifier="000.00.03.H46",
+        name={"vi": "Sở Tư pháp (Huế)"},
+        sector="justice",
+        result_domains=["KetQua.TuPhap.Hue.gov.vn"],
+    )
+    assert onboarded["agency"]["result_domains"] == ["ketqua.tuphap.hue.gov.vn"]
+
+    admin = {"Authorization": f"Bearer {stack.admin_token}"}
+    path = stack.url("registry", f"/agencies/{code}/result-domains")
+    refused = await http.put(path, json={"result_domains": ["https://ketqua.hue.gov.vn/"]}, headers=admin)
+    assert refused.status_code == 422 and "host name" in refused.text
+    assert (await http.put(path, json={"result_domains": ["a.hue.gov.vn"]})).status_code == 401
+    changed = await http.put(path, json={"result_domains": ["a.hue.gov.vn", "b.hue.gov.vn"]}, headers=admin)
+    assert changed.status_code == 200, changed.text
+    entry = (await http.get(stack.url("registry", f"/agencies/{code}"))).json()
+    assert entry["result_domains"] == ["a.hue.gov.vn", "b.hue.gov.vn"]
+    unknown = stack.url("registry", "/agencies/nobody-here/result-domains")
+    assert (await http.put(unknown, json={"result_domains": []}, headers=admin)).status_code == 404
