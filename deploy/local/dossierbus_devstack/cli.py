@@ -110,7 +110,7 @@ def describe(stack: DevStack) -> str:
         f"  smtp sink   127.0.0.1:{stack.ports.smtp}",
     ]
     lines += [f"  {name:<11} {service.url()}" for name, service in stack.services.items()]
-    lines.append(f"  console token {stack.console_token}")
+    lines.append(f"  operator token {stack.operator_token}  (console login, operator APIs: OPERATOR_TOKEN)")
     lines.append(f"  logs        {stack.workdir / 'logs'}")
     lines.append(f"  admin token {stack.admin_token}  (registry onboarding: REGISTRY_ADMIN_TOKEN)")
     return "\n".join(lines)

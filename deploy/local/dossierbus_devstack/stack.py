@@ -83,8 +83,8 @@ class DevStack:
         """Statuses a reference agency reports, per agency code; the reference agency's default otherwise."""
         self.admin_token = secrets.token_urlsafe(24)
         """The registry's admin token, for onboarding agencies."""
-        self.console_token = secrets.token_urlsafe(24)
-        """The operator token the console asks for before it replays dead letters."""
+        self.operator_token = secrets.token_urlsafe(24)
+        """OPERATOR_TOKEN: the operators' login to the console and the services' operator APIs."""
         self.workdir = Path(tempfile.mkdtemp(prefix="dossierbus-"))
         self.spans_file = self.workdir / "spans.jsonl"
         self.mail = MailSink(self.ports.smtp)
@@ -136,7 +136,7 @@ class DevStack:
             # What the console reads: the services' APIs and, for trace links, TRACE_UI_URL if set.
             "ROUTING_URL": f"http://127.0.0.1:{self.ports.services['routing']}",
             "NOTIFICATIONS_URL": f"http://127.0.0.1:{self.ports.services['notifications']}",
-            "CONSOLE_TOKEN": self.console_token,
+            "OPERATOR_TOKEN": self.operator_token,
         }
         self.services = {
             name: ServiceProcess(name, self.ports.services[name], env, self.workdir / "logs" / f"{name}.log")
