@@ -26,6 +26,11 @@ class ServiceSettings(BaseSettings):
         description="SQLAlchemy URL; each service keeps its tables in its own schema",
     )
     database_schema: str = ""
+    database_migration_url: OptionalSecret = Field(
+        default=None,
+        description="SQLAlchemy URL of the schema's owner role, used only to migrate at start-up;"
+        " unset: DATABASE_URL (whose role then needs no more than its data, once the schema is migrated)",
+    )
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_fetch_max_wait_ms: int = Field(default=20, ge=1, le=5000)
     kafka_request_timeout_ms: int = Field(default=30_000, ge=1000)

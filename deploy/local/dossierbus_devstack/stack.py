@@ -28,7 +28,7 @@ import asyncpg
 import httpx
 
 from dossierbus_devstack.broker import TansuBroker
-from dossierbus_devstack.database import EmbeddedPostgres, asyncpg_dsn
+from dossierbus_devstack.database import EmbeddedPostgres, asyncpg_dsn, provision_service_roles
 from dossierbus_devstack.mail import MailSink
 from dossierbus_devstack.parts import StackError, free_port
 from dossierbus_devstack.scenarios import SEEDED_CITIZENS
@@ -91,6 +91,8 @@ class DevStack:
         self.services: dict[str, ServiceProcess] = {}
         self._broker: TansuBroker | None = None
         self._database: EmbeddedPostgres | None = None
+        self.database_roles: dict[str, dict[str, str]] = {}
+        """Per service, the DATABASE_URL (its own role) and DATABASE_MIGRATION_URL (its schema's owner)."""
         self.agency_credentials: dict[str, dict[str, str]] = {}
         """What the registry issued each catalogue agency at start: API token, webhook secret, private key.
         Use these rather than issuing new ones: the running reference agency keeps signing with its key."""
@@ -138,8 +140,15 @@ class DevStack:
             "NOTIFICATIONS_URL": f"http://127.0.0.1:{self.ports.services['notifications']}",
             "OPERATOR_TOKEN": self.operator_token,
         }
+        # Each service connects with its own least-privileged role; migrations run as its schema's owner.
+        self.database_roles = await provision_service_roles(self.database_url)
         self.services = {
-            name: ServiceProcess(name, self.ports.services[name], env, self.workdir / "logs" / f"{name}.log")
+            name: ServiceProcess(
+                name,
+                self.ports.services[name],
+                env | self.database_roles.get(name, {}),
+                self.workdir / "logs" / f"{name}.log",
+            )
             for name in SERVICES
         }
         try:
