@@ -11,11 +11,18 @@ For a service `<s>` (its schema is `<s>` too):
 
 Nobody else (PUBLIC) may create in the database or in the `public` schema. The statements are idempotent:
 run again, they reset the passwords and leave the rest as it is.
+
+`python -m dossierbus_shared.db.roles` prints them as one SQL script for psql, with each role's password
+from the environment (`DB_PASSWORD_<ROLE>`, e.g. DB_PASSWORD_REGISTRY, DB_PASSWORD_REGISTRY_OWNER), or
+with `--development` each role's name as its password (docker compose: deploy/postgres/roles.sql).
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import re
+import sys
 
 SERVICES_WITH_DATABASE = ("intake", "registry", "routing", "notifications")
 
@@ -70,3 +77,47 @@ def _login_role(name: str, password: str) -> list[str]:
 def _check_name(name: str) -> None:
     if not _NAME.match(name):
         raise ValueError(f"{name!r} is not a plain lower-case SQL name")
+
+
+def script(database: str, passwords: dict[str, str]) -> str:
+    """Every statement for the database and the services, as one SQL script (role -> password given)."""
+    statements = database_statements(database)
+    for service in SERVICES_WITH_DATABASE:
+        statements += service_statements(
+            service,
+            password=passwords[service],
+            owner_password=passwords[owner_role(service)],
+            database=database,
+        )
+    header = "-- The services' database roles (python -m dossierbus_shared.db.roles); run as a superuser.\n"
+    return header + "".join(f"{statement};\n" for statement in statements)
+
+
+def development_passwords() -> dict[str, str]:
+    return {role: role for service in SERVICES_WITH_DATABASE for role in (service, owner_role(service))}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Print the SQL that makes the services' database roles.")
+    parser.add_argument("--database", default="dossierbus")
+    parser.add_argument("--development", action="store_true", help="each role's name as its password")
+    args = parser.parse_args(argv)
+    if args.development:
+        passwords = development_passwords()
+    else:
+        names = {role: f"DB_PASSWORD_{role.upper()}" for role in development_passwords()}
+        missing = [variable for variable in names.values() if not os.environ.get(variable)]
+        if missing:
+            print(f"set {', '.join(missing)} (or use --development)", file=sys.stderr)
+            return 2
+        passwords = {role: os.environ[variable] for role, variable in names.items()}
+    try:
+        print(script(args.database, passwords), end="")
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
