@@ -144,6 +144,16 @@ def agency_inboxes_and_reports() -> tuple[list[str], list[str]]:
     return [inbox for inbox, _ in pairs], [reports for _, reports in pairs]
 
 
+# Who may call (dossierbus_shared.auth): the national eID's issuer is the overlay's to set (empty: no
+# citizen login); the static tokens come from each service's `<service>-secrets` Secret.
+CALLER_SETTINGS = {"OIDC_ISSUER": "", "OIDC_AUDIENCE": "dossierbus", "OIDC_PERSONAL_ID_CLAIM": "sub"}
+CALLER_SECRETS = {
+    "PORTAL_TOKEN": "portal-token",
+    "OPERATOR_TOKEN": "operator-token",
+    "AUDITOR_TOKEN": "auditor-token",
+}
+
+
 def services() -> list[ServiceSpec]:
     inboxes, reports = agency_inboxes_and_reports()
     return [
@@ -151,6 +161,7 @@ def services() -> list[ServiceSpec]:
             IntakeSettings,
             consumes=(DossierStatusChanged.topic,),
             produces=(DossierSubmitted.topic, DossierRated.topic),
+            optional_secrets={**CALLER_SECRETS, "TRACKING_SECRET_KEY": "tracking-secret-key"},
         ),
         ServiceSpec(
             RegistrySettings,
@@ -158,18 +169,20 @@ def services() -> list[ServiceSpec]:
             produces=(DossierVerified.topic,),
             # Onboarding an agency checks that its topics exist (they are declared as KafkaTopics).
             describes_prefixes=("agency.",),
-            optional_secrets={"REGISTRY_ADMIN_TOKEN": "admin-token"},
+            optional_secrets={"REGISTRY_ADMIN_TOKEN": "admin-token", **CALLER_SECRETS},
         ),
         ServiceSpec(
             RoutingSettings,
             consumes=(DossierVerified.topic, DossierStatusChanged.topic, DossierRated.topic, *reports),
             produces=(DossierStatusChanged.topic, DossierOverdue.topic, *inboxes),
+            optional_secrets=CALLER_SECRETS,
         ),
         ServiceSpec(
             NotificationsSettings,
             consumes=(DossierSubmitted.topic, DossierStatusChanged.topic, DossierOverdue.topic),
             # The outgoing mail relay; overlays point it at the real one.
             environment={"SMTP_HOST": "smtp-relay", "SMTP_PORT": "25"},
+            optional_secrets=CALLER_SECRETS,
         ),
     ]
 
@@ -305,6 +318,7 @@ def config_map(spec: ServiceSpec) -> dict[str, Any]:
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         "OTEL_SERVICE_NAME": spec.full_name,
         **service_url_settings(spec.settings),
+        **CALLER_SETTINGS,
         **spec.environment,
     }
     return {

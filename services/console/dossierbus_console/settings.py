@@ -1,10 +1,12 @@
 from pydantic import Field, field_validator
 
-from dossierbus_shared.settings import OptionalSecret, ServiceSettings
+from dossierbus_shared.settings import ServiceSettings
 
 
 class ConsoleSettings(ServiceSettings):
-    """The console keeps no tables: it reads the other services over HTTP and the broker directly."""
+    """The console keeps no tables: it reads the other services over HTTP and the broker directly.
+    OPERATOR_TOKEN (ServiceSettings.operator_token) is the operators' login, and what it sends the
+    services; unset, nobody can log in."""
 
     service_name: str = "console"
     http_port: int = 8005
@@ -15,11 +17,6 @@ class ConsoleSettings(ServiceSettings):
     trace_ui_url: str = Field(
         default="http://localhost:16686/trace/{trace_id}",
         description="Link to one trace in the tracing UI ({trace_id} is replaced); empty for no links",
-    )
-    operator_token: OptionalSecret = Field(
-        default=None,
-        description="The operators' token: logs in to the console (every page and API), and is sent to the"
-        " services' operator APIs; unset, nobody can log in",
     )
     session_max_age_s: int = Field(
         default=8 * 3600, ge=60, le=7 * 24 * 3600, description="How long a console login lasts"

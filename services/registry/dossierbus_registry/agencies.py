@@ -51,6 +51,7 @@ class AgencyRecord:
     status: str
     handles: list[dict[str, str]] = field(default_factory=list)
     result_domains: list[str] = field(default_factory=list)
+    api_token_sha256: str | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any], result_domains: list[str] | None = None) -> AgencyRecord:
@@ -64,6 +65,7 @@ class AgencyRecord:
             status=row["status"],
             handles=list(row["handles"]),
             result_domains=sorted(result_domains or []),
+            api_token_sha256=row["api_token_sha256"],
         )
 
     def public_view(self) -> dict[str, Any]:
@@ -81,6 +83,9 @@ class AgencyRecord:
             "public_key": self.public_key,
             "handles": self.handles,
             "result_domains": self.result_domains,
+            # A digest of a 256-bit random token: lets every service authenticate the agency's calls
+            # (dossierbus_shared.auth) and reveals nothing that helps forge the token.
+            "api_token_sha256": self.api_token_sha256,
         }
 
 
