@@ -64,27 +64,36 @@ async def provision_service_roles(superuser_url: str) -> dict[str, dict[str, str
     """Give each service its role and owner role (new passwords each time) on the stack's database; per
     service, the DATABASE_URL and DATABASE_MIGRATION_URL it connects with."""
     url = make_url(superuser_url)
-    database = url.database or DATABASE
-    environments: dict[str, dict[str, str]] = {}
     connection = await asyncpg.connect(asyncpg_dsn(superuser_url))
     try:
-        async with connection.transaction():
-            # Roles are global to the server: one transaction, so concurrent stacks do not interleave.
-            await connection.execute("SELECT pg_advisory_xact_lock(hashtext('dossierbus roles'))")
-            for statement in database_statements(database):
-                await connection.execute(statement)
-            for service in SERVICES_WITH_DATABASE:
-                password, owner_password = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
-                for statement in service_statements(
-                    service, password=password, owner_password=owner_password, database=database
-                ):
-                    await connection.execute(statement)
-                environments[service] = {
-                    "DATABASE_URL": _as(url, service, password),
-                    "DATABASE_MIGRATION_URL": _as(url, owner_role(service), owner_password),
-                }
+        return await _make_roles(connection, url)
+    except asyncpg.PostgresError as error:
+        raise StackError(
+            f"cannot make the services' database roles on {url.render_as_string()}: {error}"
+            " (the stack's DATABASE_URL must be a superuser's)"
+        ) from error
     finally:
         await connection.close()
+
+
+async def _make_roles(connection: asyncpg.Connection, url: Any) -> dict[str, dict[str, str]]:
+    database = url.database or DATABASE
+    environments: dict[str, dict[str, str]] = {}
+    async with connection.transaction():
+        # Roles are global to the server: one transaction, so concurrent stacks do not interleave.
+        await connection.execute("SELECT pg_advisory_xact_lock(hashtext('dossierbus roles'))")
+        for statement in database_statements(database):
+            await connection.execute(statement)
+        for service in SERVICES_WITH_DATABASE:
+            password, owner_password = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
+            for statement in service_statements(
+                service, password=password, owner_password=owner_password, database=database
+            ):
+                await connection.execute(statement)
+            environments[service] = {
+                "DATABASE_URL": _as(url, service, password),
+                "DATABASE_MIGRATION_URL": _as(url, owner_role(service), owner_password),
+            }
     return environments
 
 
