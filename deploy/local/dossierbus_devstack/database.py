@@ -64,7 +64,10 @@ async def provision_service_roles(superuser_url: str) -> dict[str, dict[str, str
     """Give each service its role and owner role (new passwords each time) on the stack's database; per
     service, the DATABASE_URL and DATABASE_MIGRATION_URL it connects with."""
     url = make_url(superuser_url)
-    connection = await asyncpg.connect(asyncpg_dsn(superuser_url))
+    try:
+        connection = await asyncpg.connect(asyncpg_dsn(superuser_url))
+    except (OSError, asyncpg.PostgresError) as error:
+        raise StackError(f"cannot reach the database at {url.render_as_string()}: {error}") from error
     try:
         return await _make_roles(connection, url)
     except asyncpg.PostgresError as error:
