@@ -130,8 +130,8 @@ class DevStack:
         await self.identity.start()  # after the broker, so a taken broker port is the error reported
         self.mail.start()
         await ensure_topics(self.kafka_bootstrap, with_dlq([*FIXED_TOPICS, *self.agency_topics()]))
+        # No DATABASE_URL here: each service with a database gets its own role's (below), never a superuser's.
         env = {
-            "DATABASE_URL": self.database_url,
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
             "SPANS_FILE": str(self.spans_file),
             "SMTP_PORT": str(self.ports.smtp),
