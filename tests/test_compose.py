@@ -24,12 +24,15 @@ from dossierbus_notifications.settings import NotificationsSettings
 from dossierbus_registry.settings import RegistrySettings
 from dossierbus_routing.settings import RoutingSettings
 from dossierbus_shared.catalogue import default_catalogue
+from dossierbus_shared.db.roles import SERVICES_WITH_DATABASE, development_passwords, owner_role
+from dossierbus_shared.db.roles import script as roles_script
 from dossierbus_shared.kafka import MAX_MESSAGE_BYTES
 from dossierbus_shared.settings import ServiceSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
+ROLES_SQL = ROOT / "deploy" / "postgres" / "roles.sql"
 
 SETTINGS: dict[str, type[ServiceSettings]] = {
     "intake": IntakeSettings,
@@ -195,18 +198,40 @@ def test_every_variable_is_a_setting(name: str, services: dict[str, dict[str, An
 
 
 @pytest.mark.parametrize("name", sorted(SETTINGS))
-def test_database_url_is_the_postgres_service(name: str, services: dict[str, dict[str, Any]]) -> None:
-    url = make_url(environment(services[name])["DATABASE_URL"])
-    postgres = environment(services[url.host or ""]) if url.host in services else {}
-    assert url.get_backend_name() == "postgresql" and "POSTGRES_DB" in postgres, (
-        f"{name}: DATABASE_URL host {url.host!r} is not a PostgreSQL service of the stack"
-    )
-    assert (url.username, url.password, url.database) == (
-        postgres["POSTGRES_USER"],
-        postgres["POSTGRES_PASSWORD"],
-        postgres["POSTGRES_DB"],
-    )
-    assert url.port in (None, 5432), "the postgres container listens on 5432"
+def test_database_url_is_the_postgres_service_as_the_services_own_role(
+    name: str, services: dict[str, dict[str, Any]]
+) -> None:
+    """Each service connects as its own role and migrates as its schema's owner, never as the superuser."""
+    env = environment(services[name])
+    for variable, role in (("DATABASE_URL", name), ("DATABASE_MIGRATION_URL", owner_role(name))):
+        url = make_url(env[variable])
+        postgres = environment(services[url.host or ""]) if url.host in services else {}
+        assert url.get_backend_name() == "postgresql" and "POSTGRES_DB" in postgres, (
+            f"{name}: {variable} host {url.host!r} is not a PostgreSQL service of the stack"
+        )
+        assert (url.username, url.password, url.database) == (
+            role,
+            development_passwords()[role],
+            postgres["POSTGRES_DB"],
+        )
+        assert url.username != postgres["POSTGRES_USER"], f"{name}: {variable} is the superuser"
+        assert url.port in (None, 5432), "the postgres container listens on 5432"
+
+
+def test_the_database_roles_are_made_when_postgres_is_initialised(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    postgres = environment(services["postgres"])
+    mounted = {
+        target: ROOT / source.removeprefix("./")
+        for source, target, *_ in (str(volume).split(":") for volume in services["postgres"]["volumes"])
+    }
+    [init] = [path for target, path in mounted.items() if target.startswith("/docker-entrypoint-initdb.d/")]
+    assert init == ROLES_SQL
+    assert ROLES_SQL.read_text(encoding="utf-8") == roles_script(
+        postgres["POSTGRES_DB"], development_passwords()
+    ), "deploy/postgres/roles.sql is stale: python -m dossierbus_shared.db.roles --development > it"
+    assert set(SERVICES_WITH_DATABASE) == set(SETTINGS)
 
 
 @pytest.mark.parametrize("name", sorted(HTTP_SERVICES))

@@ -62,7 +62,8 @@ CUSTOM_KINDS = {
 }
 CLUSTER_SCOPED = {"Namespace"}
 # Secrets the operator creates before deploying (deploy/README.md says how).
-OPERATOR_SECRETS = {"dossierbus-database"}
+SERVICES_WITH_DATABASE = ("intake", "registry", "routing", "notifications")
+OPERATOR_SECRETS = {f"dossierbus-{service}-database" for service in SERVICES_WITH_DATABASE}
 ACL_OPERATIONS = {"Read", "Write", "Describe"}  # all the bus needs; never All, Create, Delete, Alter...
 # Variables a container defines only to build another one's value, e.g. OTEL_RESOURCE_ATTRIBUTES.
 DOWNWARD_API = {"POD_NAME", "POD_NAMESPACE"}
@@ -744,3 +745,15 @@ def test_the_collector_exports_to_a_configured_backend(base: list[Doc]) -> None:
     for exporter in config["service"]["pipelines"]["traces"]["exporters"]:
         for variable in re.findall(r"\$\{env:(\w+)\}", json.dumps(config["exporters"][exporter])):
             assert env.get(variable), f"the collector's {exporter} reads {variable}, which is not set"
+
+
+def test_each_service_reaches_the_database_with_its_own_roles(base: list[Doc]) -> None:
+    """One Secret per service holds its DATABASE_URL (its own role) and DATABASE_MIGRATION_URL (its
+    schema's owner): no service is given another's credentials or a shared superuser."""
+    for service in SERVICES_WITH_DATABASE:
+        env = environment(base, deployment_of(base, service))
+        secret = f"dossierbus-{service}-database"
+        assert secret_ref(env["DATABASE_URL"]) == (secret, "DATABASE_URL")
+        assert secret_ref(env["DATABASE_MIGRATION_URL"]) == (secret, "DATABASE_MIGRATION_URL")
+    readme = DEPLOY_README.read_text(encoding="utf-8")
+    assert "dossierbus_shared.db.roles" in readme, "deploy/README.md must say how to make the roles"

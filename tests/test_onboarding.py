@@ -12,7 +12,7 @@ import pytest
 
 from dossierbus_devstack.scenarios import birth_registration, submit, wait_final
 from dossierbus_devstack.stack import OTHER_RECEIVING_UNITS, DevStack
-from reference_agency.agency import run_agency
+from reference_agency.agency import result_host, run_agency
 
 pytestmark = pytest.mark.slow
 
@@ -30,6 +30,7 @@ async def test_an_agency_onboarded_at_runtime_gets_its_dossiers_and_its_signed_r
         name={"vi": "Phòng Tư pháp (Đà Nẵng)", "en": "Civil status office, Da Nang"},
         sector="justice",
         handles=[{"procedure_code": BIRTH, "step": "birth-registration", "receiving_unit": unit}],
+        result_domains=[result_host(code)],
     )
     private_key_pem = onboarded["credentials"]["private_key_pem"]
 

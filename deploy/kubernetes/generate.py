@@ -63,7 +63,7 @@ DLQ_PARTITIONS = 3
 DLQ_RETENTION_MS = 30 * 24 * 3600 * 1000  # time for an operator to look at and replay a dead letter
 
 COLLECTOR_ENDPOINT = "http://otel-collector:4318"  # base/otel-collector.yaml, OTLP over HTTP
-DATABASE_SECRET = "dossierbus-database"  # created by the operator: README.md, "Secrets"
+DATABASE_SECRET_SUFFIX = "-database"  # dossierbus-<service>-database, created by the operator: README.md
 IMAGE_PREFIX = "dossierbus-"  # the Dockerfile's images; overlays set registry and tag
 KEDA_USER = "dossierbus-keda"
 OPERATOR_USER = "dossierbus-operator"
@@ -334,12 +334,18 @@ def config_map(spec: ServiceSpec) -> dict[str, Any]:
     }
 
 
+def database_secret(spec: ServiceSpec) -> str:
+    """The Secret with the service's database URLs: one per service, each with its own roles."""
+    return spec.full_name + DATABASE_SECRET_SUFFIX
+
+
 def deployment(spec: ServiceSpec) -> dict[str, Any]:
     env: list[dict[str, Any]] = [
-        {
-            "name": "DATABASE_URL",
-            "valueFrom": {"secretKeyRef": {"name": DATABASE_SECRET, "key": "DATABASE_URL"}},
-        },
+        # The service's own least-privileged role, and its schema's owner for migrations at start-up.
+        *(
+            {"name": key, "valueFrom": {"secretKeyRef": {"name": database_secret(spec), "key": key}}}
+            for key in ("DATABASE_URL", "DATABASE_MIGRATION_URL")
+        ),
         # The Secret the Strimzi user operator writes for the service's KafkaUser.
         {
             "name": "KAFKA_SASL_PASSWORD",

@@ -160,7 +160,7 @@ class EventConsumer:
         if (unreadable := unreadable_batch(record.key, record.headers)) is not None:
             return _Refusal(unreadable, "UnreadableRecordBatch")
         try:
-            envelope = Envelope.from_kafka(record.value, record.headers)
+            envelope = Envelope.from_kafka(record.value, record.headers, topic=record.topic)
         except MalformedEvent as error:
             return _Refusal(error.reason, "MalformedEvent")
         mark_dossier(envelope.subject, envelope.key)

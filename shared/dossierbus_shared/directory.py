@@ -36,6 +36,8 @@ class DirectoryEntry(BaseModel):
     api_token_sha256: str | None = None
     """SHA-256 of the agency's API token, so every service knows an agency's calls without a lookup."""
     handles: list[Handles] = []
+    result_domains: list[str] = []
+    """Host names the agency publishes result documents on (https only; see result_urls)."""
 
 
 _ENTRIES = TypeAdapter(list[DirectoryEntry])

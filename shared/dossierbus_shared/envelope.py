@@ -49,6 +49,8 @@ class Received:
 
     value: bytes
     attributes: dict[str, str]
+    topic: str | None = None
+    """The topic it was consumed from: a report is only its agency's on that agency's reports topic."""
 
 
 @dataclass(frozen=True)
@@ -95,18 +97,19 @@ class Envelope(Generic[E]):
         )
 
     @classmethod
-    def from_kafka(cls, value: bytes | None, headers: Headers) -> Envelope[Any]:
+    def from_kafka(cls, value: bytes | None, headers: Headers, *, topic: str | None = None) -> Envelope[Any]:
         """Parse and validate a record; raise MalformedEvent naming exactly what is wrong, whatever the
-        bytes (no other exception escapes: a record that cannot be read is a record to dead-letter)."""
+        bytes (no other exception escapes: a record that cannot be read is a record to dead-letter).
+        `topic`: where it was consumed from, kept in `received`."""
         try:
-            return cls._parse(value, headers)
+            return cls._parse(value, headers, topic)
         except MalformedEvent:
             raise
         except Exception as error:  # e.g. RecursionError from JSON nested too deep
             raise MalformedEvent(f"unreadable record: {type(error).__name__}: {error}"[:500]) from None
 
     @classmethod
-    def _parse(cls, value: bytes | None, headers: Headers) -> Envelope[Any]:
+    def _parse(cls, value: bytes | None, headers: Headers, topic: str | None) -> Envelope[Any]:
         for name, _ in headers:
             if not _is_utf8(name):
                 raw = name.encode("utf-8", "surrogateescape")
@@ -140,7 +143,7 @@ class Envelope(Generic[E]):
             source=attributes["ce_source"],
             id=event_id,
             time=time or datetime.now(UTC),
-            received=Received(value or b"", attributes),
+            received=Received(value or b"", attributes, topic),
         )
 
 

@@ -210,7 +210,11 @@ class DossierStatusReported(Event):
     step: str
     status: DossierStatus
     note: str | None = Field(default=None, max_length=2000)
-    result_documents: list[ResultDocument] = Field(default_factory=list)
+    result_documents: list[ResultDocument] = Field(
+        default_factory=list,
+        description="Each url an https URL on a host name the agency registered with the registry (its"
+        " result_domains); routing refuses a report with any other result link",
+    )
     reported_at: datetime
 
 

@@ -135,7 +135,9 @@ class Service:
 
     async def start(self) -> None:
         settings = self.settings
-        await upgrade_async(settings.database_url, settings.db_schema, self.migrations)
+        owner = settings.database_migration_url
+        migrating_as = owner.get_secret_value() if owner else settings.database_url
+        await upgrade_async(migrating_as, settings.db_schema, self.migrations)
         for hook in self._startup_hooks:
             await hook()
         try:

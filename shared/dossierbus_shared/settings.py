@@ -29,6 +29,11 @@ class ServiceSettings(BaseSettings):
         description="SQLAlchemy URL; each service keeps its tables in its own schema",
     )
     database_schema: str = ""
+    database_migration_url: OptionalSecret = Field(
+        default=None,
+        description="SQLAlchemy URL of the schema's owner role, used only to migrate at start-up;"
+        " unset: DATABASE_URL (whose role then needs no more than its data, once the schema is migrated)",
+    )
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     db_pool_size: int = Field(
         default=10, ge=1, le=500, description="Database connections kept open (as many again on demand)"

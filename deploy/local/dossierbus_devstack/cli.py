@@ -135,12 +135,11 @@ def describe(stack: DevStack) -> str:
         f"  smtp sink   127.0.0.1:{stack.ports.smtp}",
     ]
     lines += [f"  {name:<11} {service.url()}" for name, service in stack.services.items()]
-    lines.append(f"  console token {stack.console_token}")
     lines.append(
         f"  openid      {stack.identity.issuer}  (citizens: dossierbus token --citizen <personal ID>)"
     )
     lines.append(f"  portal token   {stack.portal_token}  (PORTAL_TOKEN)")
-    lines.append(f"  operator token {stack.operator_token}  (OPERATOR_TOKEN)")
+    lines.append(f"  operator token {stack.operator_token}  (OPERATOR_TOKEN; also the console login)")
     lines.append(f"  auditor token  {stack.auditor_token}  (AUDITOR_TOKEN)")
     lines.append(f"  logs        {stack.workdir / 'logs'}")
     lines.append(f"  admin token {stack.admin_token}  (registry onboarding: REGISTRY_ADMIN_TOKEN)")

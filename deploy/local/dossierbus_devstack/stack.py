@@ -28,7 +28,7 @@ import asyncpg
 import httpx
 
 from dossierbus_devstack.broker import TansuBroker
-from dossierbus_devstack.database import EmbeddedPostgres, asyncpg_dsn
+from dossierbus_devstack.database import EmbeddedPostgres, asyncpg_dsn, provision_service_roles
 from dossierbus_devstack.identity import AUDIENCE as IDENTITY_AUDIENCE
 from dossierbus_devstack.identity import PERSONAL_ID_CLAIM, LocalIdentityProvider
 from dossierbus_devstack.mail import MailSink
@@ -38,7 +38,7 @@ from dossierbus_devstack.services import SERVICES, ServiceProcess
 from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.events import FIXED_TOPICS, agency_topics
 from dossierbus_shared.kafka import ensure_topics, with_dlq
-from reference_agency.agency import DEFAULT_STEPS, run_agency
+from reference_agency.agency import DEFAULT_STEPS, result_host, run_agency
 
 log = logging.getLogger("dossierbus.devstack")
 
@@ -89,12 +89,10 @@ class DevStack:
         """Statuses a reference agency reports, per agency code; the reference agency's default otherwise."""
         self.admin_token = secrets.token_urlsafe(24)
         """The registry's admin token, for onboarding agencies."""
-        self.console_token = secrets.token_urlsafe(24)
-        """The operator token the console asks for before it replays dead letters."""
         self.portal_token = secrets.token_urlsafe(24)
         """The one-stop portal's bearer token (PORTAL_TOKEN): submissions and acting at the desk."""
         self.operator_token = secrets.token_urlsafe(24)
-        """Operators' bearer token (OPERATOR_TOKEN): deliveries, requeue, indicators, any dossier."""
+        """Operators' bearer token (OPERATOR_TOKEN): console login, deliveries, requeue, any dossier."""
         self.auditor_token = secrets.token_urlsafe(24)
         """Auditors' bearer token (AUDITOR_TOKEN)."""
         self.workdir = Path(tempfile.mkdtemp(prefix="dossierbus-"))
@@ -106,6 +104,8 @@ class DevStack:
         self.services: dict[str, ServiceProcess] = {}
         self._broker: TansuBroker | None = None
         self._database: EmbeddedPostgres | None = None
+        self.database_roles: dict[str, dict[str, str]] = {}
+        """Per service, the DATABASE_URL (its own role) and DATABASE_MIGRATION_URL (its schema's owner)."""
         self.agency_credentials: dict[str, dict[str, str]] = {}
         """What the registry issued each catalogue agency at start: API token, webhook secret, private key.
         Use these rather than issuing new ones: the running reference agency keeps signing with its key."""
@@ -130,8 +130,8 @@ class DevStack:
         await self.identity.start()  # after the broker, so a taken broker port is the error reported
         self.mail.start()
         await ensure_topics(self.kafka_bootstrap, with_dlq([*FIXED_TOPICS, *self.agency_topics()]))
+        # No DATABASE_URL here: each service with a database gets its own role's (below), never a superuser's.
         env = {
-            "DATABASE_URL": self.database_url,
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
             "SPANS_FILE": str(self.spans_file),
             "SMTP_PORT": str(self.ports.smtp),
@@ -152,7 +152,6 @@ class DevStack:
             # What the console reads: the services' APIs and, for trace links, TRACE_UI_URL if set.
             "ROUTING_URL": f"http://127.0.0.1:{self.ports.services['routing']}",
             "NOTIFICATIONS_URL": f"http://127.0.0.1:{self.ports.services['notifications']}",
-            "CONSOLE_TOKEN": self.console_token,
             # Who may call (dossierbus_shared.auth): citizens by the local OpenID provider's tokens.
             "OIDC_ISSUER": self.identity.issuer,
             "OIDC_AUDIENCE": IDENTITY_AUDIENCE,
@@ -162,8 +161,15 @@ class DevStack:
             "AUDITOR_TOKEN": self.auditor_token,
             "TRACKING_SECRET_KEY": secrets.token_hex(32),
         }
+        # Each service connects with its own least-privileged role; migrations run as its schema's owner.
+        self.database_roles = await provision_service_roles(self.database_url)
         self.services = {
-            name: ServiceProcess(name, self.ports.services[name], env, self.workdir / "logs" / f"{name}.log")
+            name: ServiceProcess(
+                name,
+                self.ports.services[name],
+                env | self.database_roles.get(name, {}),
+                self.workdir / "logs" / f"{name}.log",
+            )
             for name in SERVICES
         }
         try:
@@ -224,7 +230,8 @@ class DevStack:
         return {code: issued["private_key_pem"] for code, issued in self.agency_credentials.items()}
 
     async def _issue_credentials(self, codes: Iterable[str]) -> dict[str, dict[str, str]]:
-        """Issue each catalogue agency its credentials, as an operator would on onboarding."""
+        """Issue each catalogue agency its credentials and register the host its results are published
+        on, as an operator would on onboarding."""
         issued: dict[str, dict[str, str]] = {}
         async with httpx.AsyncClient(timeout=30) as http:
             for code in codes:
@@ -236,6 +243,13 @@ class DevStack:
                 if response.status_code != 200:
                     raise StackError(f"cannot issue credentials to agency {code}: {response.text}")
                 issued[code] = response.json()["credentials"]
+                response = await http.put(
+                    self.url("registry", f"/agencies/{code}/result-domains"),
+                    json={"result_domains": [result_host(code)]},
+                    headers={"Authorization": f"Bearer {self.admin_token}"},
+                )
+                if response.status_code != 200:
+                    raise StackError(f"cannot register the result domain of agency {code}: {response.text}")
         return issued
 
     @staticmethod

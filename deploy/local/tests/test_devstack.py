@@ -63,15 +63,28 @@ async def test_a_taken_service_port_stops_the_start_and_leaves_nothing_running(
     assert not stack.workdir.exists()
 
 
-async def test_a_service_that_cannot_start_is_reported_with_its_output(kafka_bootstrap: str) -> None:
+async def test_a_database_that_cannot_be_reached_is_reported(kafka_bootstrap: str) -> None:
     unreachable = "postgresql+asyncpg://postgres@127.0.0.1:1/dossierbus"
     stack = DevStack(kafka_bootstrap=kafka_bootstrap, database_url=unreachable, agencies=False)
     with pytest.raises(StackError) as failure:
         async with stack:
             pass
     message = str(failure.value)
-    assert "service exited with code" in message
-    assert "last output" in message and "Connect call failed" in message
+    assert "cannot reach the database at postgresql+asyncpg://postgres@127.0.0.1:1/dossierbus" in message
+    assert "Connect call failed" in message
+
+
+async def test_a_service_that_cannot_start_is_reported_with_its_output(
+    kafka_bootstrap: str, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OVERDUE_CHECK_INTERVAL_S", "not-a-number")  # passed on to routing, which refuses it
+    stack = DevStack(kafka_bootstrap=kafka_bootstrap, database_url=database_url, agencies=False)
+    with pytest.raises(StackError) as failure:
+        async with stack:
+            pass
+    message = str(failure.value)
+    assert "routing service exited with code" in message
+    assert "last output" in message and "overdue_check_interval_s" in message
 
 
 def test_up_names_the_taken_broker_port_and_exits_1(occupied: int) -> None:

@@ -158,6 +158,11 @@ def scripted_statuses(assignment: dict[str, Any], agency_code: str) -> tuple[str
     return None
 
 
+def result_host(agency_code: str) -> str:
+    """The host name this reference agency publishes its results on (registered with the registry)."""
+    return f"{agency_code}.agency.example"
+
+
 def build_report(
     assignment: dict[str, Any],
     agency_code: str,
@@ -175,7 +180,7 @@ def build_report(
         documents.append(
             {
                 "name": f"{dossier_code}-result.pdf",
-                "url": f"https://{agency_code}.agency.example/results/{dossier_code}.pdf",
+                "url": f"https://{result_host(agency_code)}/results/{dossier_code}.pdf",
                 "sha256": hashlib.sha256(content).hexdigest(),
             }
         )

@@ -1,18 +1,19 @@
-"""The console's JSON API under /api, which the page calls; errors are RFC 9457 problems."""
+"""The console's JSON API under /api, which the page calls; errors are RFC 9457 problems. Every route
+needs an operator (dossierbus_console.login guards them all)."""
 
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import Awaitable
 from dataclasses import asdict
 from typing import Annotated, Any, TypeVar
 
 from aiokafka.errors import KafkaError
-from fastapi import APIRouter, Depends, Header, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, Field
 
 from dossierbus_console.dead_letters import newest_letters, replay_event
+from dossierbus_console.login import Sessions
 from dossierbus_console.queues import queue_snapshot
 from dossierbus_console.settings import ConsoleSettings
 from dossierbus_console.upstream import Upstreams
@@ -46,29 +47,14 @@ def upstreams_of(request: Request) -> Upstreams:
 Settings = Annotated[ConsoleSettings, Depends(settings_of)]
 
 
-def require_operator(
-    settings: Settings,
-    authorization: Annotated[str | None, Header(description="Bearer <operator token>")] = None,
-) -> None:
-    expected = settings.console_token.get_secret_value()
-    if not expected:
-        raise ProblemError(403, "Forbidden", "replay is disabled: the console has no CONSOLE_TOKEN set")
-    scheme, _, given = (authorization or "").partition(" ")
-    # As bytes: compare_digest refuses str that is not ASCII, and a header may hold anything.
-    if scheme.lower() != "bearer" or not secrets.compare_digest(given.strip().encode(), expected.encode()):
-        raise ProblemError(
-            401,
-            "Unauthorized",
-            "this action needs the operator token (Authorization: Bearer <token>)",
-            errors=[{"field": "authorization", "location": "header", "message": "missing or wrong token"}],
-        )
-
-
 @router.get("/config", summary="What the page needs to know about this console")
-async def config(settings: Settings) -> dict[str, Any]:
+async def config(settings: Settings, request: Request) -> dict[str, Any]:
+    session: str | None = getattr(request.state, "operator_session", None)
+    sessions: Sessions = request.app.state.sessions
     return {
         "trace_ui_url": settings.trace_ui_url or None,
-        "replay_enabled": bool(settings.console_token.get_secret_value()),
+        # Sent back in X-CSRF-Token with a change: another site's page cannot read it.
+        "csrf_token": sessions.csrf_token(session) if session else None,
     }
 
 
@@ -140,9 +126,8 @@ class ReplayRequest(BaseModel):
 
 @router.post(
     "/dlq/{topic}/replay",
-    summary="Send one event's dead letters back to their original topic",
-    dependencies=[Depends(require_operator)],
-    responses=problem_responses(401, 403, 404, described=UPSTREAM_DOWN),
+    summary="Send one event's dead letters back to their original topic (with the session, X-CSRF-Token)",
+    responses=problem_responses(401, 403, 404, 409, described=UPSTREAM_DOWN),
 )
 async def replay(topic: DlqTopic, body: ReplayRequest, settings: Settings) -> dict[str, Any]:
     _check_dlq(topic)

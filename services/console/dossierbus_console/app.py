@@ -1,4 +1,5 @@
-"""Operator console: `uvicorn dossierbus_console.app:app` serves the page at / and its API at /api."""
+"""Operator console: `uvicorn dossierbus_console.app:app` serves the page at / and its API at /api, to
+operators only (see dossierbus_console.login)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from dossierbus_console.api import router
+from dossierbus_console.login import install_login
 from dossierbus_console.settings import ConsoleSettings
 from dossierbus_console.upstream import Upstreams
 from dossierbus_shared.http_errors import install_error_handlers
@@ -29,13 +31,17 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with httpx.AsyncClient(timeout=settings.upstream_timeout_s) as client:
+        # The services' operator APIs take the same operator token.
+        token = settings.operator_token.get_secret_value() if settings.operator_token else None
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        async with httpx.AsyncClient(timeout=settings.upstream_timeout_s, headers=headers) as client:
             app.state.upstreams = Upstreams(settings, client)
             yield
 
     app = FastAPI(title="dossierbus console", lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
+    app.state.sessions = install_login(app, settings)
     app.add_api_route("/metrics", metrics_response, methods=["GET"], include_in_schema=False)
 
     @app.get("/healthz", include_in_schema=False)

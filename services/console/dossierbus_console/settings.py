@@ -1,10 +1,12 @@
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, field_validator
 
 from dossierbus_shared.settings import ServiceSettings
 
 
 class ConsoleSettings(ServiceSettings):
-    """The console keeps no tables: it reads the other services over HTTP and the broker directly."""
+    """The console keeps no tables: it reads the other services over HTTP and the broker directly.
+    OPERATOR_TOKEN (ServiceSettings.operator_token) is the operators' login, and what it sends the
+    services; unset, nobody can log in."""
 
     service_name: str = "console"
     http_port: int = 8005
@@ -16,9 +18,8 @@ class ConsoleSettings(ServiceSettings):
         default="http://localhost:16686/trace/{trace_id}",
         description="Link to one trace in the tracing UI ({trace_id} is replaced); empty for no links",
     )
-    console_token: SecretStr = Field(
-        default=SecretStr(""),
-        description="Operator token for actions that change the bus (DLQ replay); empty disables them",
+    session_max_age_s: int = Field(
+        default=8 * 3600, ge=60, le=7 * 24 * 3600, description="How long a console login lasts"
     )
     upstream_timeout_s: float = Field(default=10, gt=0, description="Timeout for calls to services and Kafka")
     dead_letters_shown: int = Field(default=500, ge=1, le=10_000, description="Newest letters listed per DLQ")

@@ -1,4 +1,5 @@
-"""Fixtures for the console's tests: a malformed record put on a topic, and headless Chromium."""
+"""Fixtures for the console's tests: an operator's client, a malformed record put on a topic, and
+headless Chromium."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from playwright.async_api import Browser, async_playwright
@@ -16,6 +18,14 @@ from dossierbus_shared.events import DossierVerified
 CHROMIUM = "/usr/bin/chromium"
 
 PutMalformed = Callable[[str], Awaitable[str]]
+
+
+@pytest.fixture
+async def operator(stack: DevStack) -> AsyncIterator[httpx.AsyncClient]:
+    """An API client of the console that authenticates as an operator (Bearer OPERATOR_TOKEN)."""
+    headers = {"Authorization": f"Bearer {stack.operator_token}"}
+    async with httpx.AsyncClient(base_url=stack.url("console"), headers=headers, timeout=30) as client:
+        yield client
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, Page, Route, expect
 
+from dossierbus_console.login import COOKIE
 from dossierbus_devstack.scenarios import birth_registration, submit, wait_final, wait_for_notifications
 from dossierbus_devstack.stack import DevStack
 
@@ -18,18 +19,64 @@ expect.set_options(timeout=20_000)
 
 
 @pytest.fixture
-async def page(stack: DevStack, chromium: Browser) -> AsyncIterator[Page]:
+async def anonymous(stack: DevStack, chromium: Browser) -> AsyncIterator[Page]:
+    """A browser tab that has not logged in."""
     context = await chromium.new_context(viewport={"width": 1400, "height": 1000})
     page = await context.new_page()
     page.set_default_timeout(30_000)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
-    await page.goto(stack.url("console", "/"))
     try:
         yield page
     finally:
         await context.close()
     assert not errors, f"the page raised: {errors}"
+
+
+async def log_in(page: Page, token: str) -> None:
+    await page.fill("#token", token)
+    await page.click("#login-form button[type=submit]")
+
+
+@pytest.fixture
+async def page(stack: DevStack, anonymous: Page) -> Page:
+    """The console, logged in as an operator."""
+    await anonymous.goto(stack.url("console", "/"))
+    await expect(anonymous).to_have_url(stack.url("console", "/login"))
+    await log_in(anonymous, stack.operator_token)
+    await expect(anonymous).to_have_url(stack.url("console", "/"))
+    await expect(anonymous.locator("#dossier-form")).to_be_visible()
+    return anonymous
+
+
+async def test_without_a_login_the_console_shows_only_the_login(stack: DevStack, anonymous: Page) -> None:
+    for path in ("/", "/?dossier=000.00.01.H26-261126-0001", "/console.js"):
+        await anonymous.goto(stack.url("console", path))
+        await expect(anonymous).to_have_url(stack.url("console", "/login"))
+    await log_in(anonymous, "not-the-token")
+    await expect(anonymous.locator("[role=alert]")).to_contain_text("Wrong operator token")
+    for path in ("/api/queues", "/api/dlq/dossier.verified.dlq"):
+        response = await anonymous.request.get(stack.url("console", path))
+        assert response.status == 401, path
+    assert not [cookie for cookie in await anonymous.context.cookies() if cookie["name"] == COOKIE]
+
+
+async def test_the_session_cookie_is_hidden_from_scripts_and_other_sites(stack: DevStack, page: Page) -> None:
+    [cookie] = [cookie for cookie in await page.context.cookies() if cookie["name"] == COOKIE]
+    assert (cookie["httpOnly"], cookie["sameSite"]) == (True, "Strict")
+    assert cookie["expires"] > 0  # a lasting login expires; not a browser-session cookie
+    assert COOKIE not in await page.evaluate("document.cookie")
+    # The page's own script without the session's CSRF token cannot replay; nor can another site's page.
+    status = await page.evaluate(
+        """fetch("api/dlq/dossier.verified.dlq/replay", {method: "POST",
+             headers: {"content-type": "application/json"}, body: JSON.stringify({event_id: "x"})})
+           .then((response) => response.status)"""
+    )
+    assert status == 403
+
+    await page.click("#logout-form button[type=submit]")
+    await expect(page).to_have_url(stack.url("console", "/login"))
+    assert (await page.request.get(stack.url("console", "/api/queues"))).status == 401
 
 
 async def test_a_dossier_shows_its_timeline_with_trace_links(
@@ -101,15 +148,6 @@ async def test_a_dead_letter_is_listed_and_replayed(stack: DevStack, page: Page,
     await expect(letters).to_contain_text("JSON")
 
     result = page.locator("#replay-result")
-    await page.fill("#operator-token", "")
-    await letters.get_by_role("button", name="Replay").click()
-    await expect(result).to_contain_text("Enter the operator token")
-
-    await page.fill("#operator-token", "wrong")
-    await letters.get_by_role("button", name="Replay").click()
-    await expect(result).to_contain_text("Replay failed: Unauthorized")
-
-    await page.fill("#operator-token", stack.console_token)
     await letters.first.get_by_role("button", name="Replay").click()
     await expect(result).to_contain_text(f"Replayed 1 letter(s) of event {event_id} to dossier.verified")
     # Still not JSON, the replayed record is dead-lettered again: a second letter of the same event.

@@ -5,20 +5,19 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from dossierbus_console.api import require_operator
 from dossierbus_console.dead_letters import letter_view
+from dossierbus_console.login import Sessions
 from dossierbus_console.queues import GroupLag
 from dossierbus_console.settings import ConsoleSettings
 from dossierbus_console.upstream import normalise_indicator
 from dossierbus_shared.dlq import DeadLetter
-from dossierbus_shared.http_errors import ProblemError
 
 
 def test_the_trace_link_template_must_name_the_trace_id() -> None:
     with pytest.raises(ValidationError, match="trace_id"):
         ConsoleSettings(trace_ui_url="http://localhost:16686/trace/")
     assert ConsoleSettings(trace_ui_url="").trace_ui_url == ""
-    assert "secret" not in repr(ConsoleSettings(console_token="secret"))  # type: ignore[arg-type]
+    assert "secret" not in repr(ConsoleSettings(operator_token="secret"))  # type: ignore[arg-type]
 
 
 def test_indicators_in_the_documented_shape_pass_unchanged() -> None:
@@ -86,17 +85,37 @@ def test_lag_never_goes_below_zero() -> None:
     assert GroupLag("g", "t", committed=9, end_offset=9).lag == 0
 
 
-@pytest.mark.parametrize("header", [None, "", "Bearer", "Bearer wrong", "Basic s3cret", "Bearer s3crét"])
-def test_replay_needs_the_operator_token(header: str | None) -> None:
-    settings = ConsoleSettings(console_token="s3cret")  # type: ignore[arg-type]
-    with pytest.raises(ProblemError) as refused:
-        require_operator(settings, header)
-    assert refused.value.status == 401
-    require_operator(settings, "Bearer s3cret")
-    require_operator(settings, "bearer  s3cret ")
+def test_a_session_is_valid_until_it_expires_and_only_with_its_signature() -> None:
+    sessions = Sessions("s3cret", max_age_s=60)
+    session = sessions.issue(now=1000)
+
+    assert sessions.valid(session, now=1059)
+    assert not sessions.valid(session, now=1060)
+    expires, nonce, mac = session.split(".")
+    assert not sessions.valid(f"{int(expires) + 3600}.{nonce}.{mac}", now=1000)  # extended: signature breaks
+    assert not sessions.valid(f"{expires}.{nonce}.{'0' * len(mac)}", now=1000)
+    for garbage in ("", ".", "..", "x.y.z", "ünïcode.ø.ß"):
+        assert not sessions.valid(garbage, now=1000)
 
 
-def test_replay_is_disabled_without_a_token() -> None:
-    with pytest.raises(ProblemError) as refused:
-        require_operator(ConsoleSettings(console_token=""), "Bearer ")  # type: ignore[arg-type]
-    assert refused.value.status == 403
+def test_a_new_operator_token_ends_every_session_and_csrf_tokens_are_per_session() -> None:
+    old, new = Sessions("s3cret", max_age_s=60), Sessions("rotated", max_age_s=60)
+    session = old.issue(now=1000)
+
+    assert not new.valid(session, now=1000)
+    assert old.csrf_token(session) != new.csrf_token(session)
+    assert old.csrf_token(session) != old.csrf_token(old.issue(now=1000))
+
+
+@pytest.mark.parametrize("given", ["", "wrong", "s3cret ", "s3crét", "S3CRET"])
+def test_only_the_operator_token_logs_in(given: str) -> None:
+    sessions = Sessions("s3cret", max_age_s=60)
+    assert not sessions.is_operator_token(given)
+    assert sessions.is_operator_token("s3cret")
+
+
+def test_without_an_operator_token_nobody_logs_in() -> None:
+    sessions = Sessions(None, max_age_s=60)
+    assert not sessions.enabled
+    assert not sessions.is_operator_token("")
+    assert not sessions.valid("1.2.3")

@@ -20,12 +20,15 @@ async def console() -> AsyncIterator[httpx.AsyncClient]:
         routing_url=f"http://127.0.0.1:{closed}",
         notifications_url=f"http://127.0.0.1:{closed}",
         upstream_timeout_s=5,
+        operator_token="s3cret",  # type: ignore[arg-type]
     )
     app = create_app(settings)
     transport = httpx.ASGITransport(app=app)
     async with (
         app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://console") as client,
+        httpx.AsyncClient(
+            transport=transport, base_url="http://console", headers={"Authorization": "Bearer s3cret"}
+        ) as client,
     ):
         yield client
 

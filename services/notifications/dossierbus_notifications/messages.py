@@ -20,6 +20,7 @@ from typing import Any
 import jinja2
 
 from dossierbus_shared.catalogue import Catalogue, default_catalogue
+from dossierbus_shared.result_urls import https_host
 
 LANGUAGES = ("vi", "en")
 TEMPLATES = Path(__file__).parent / "templates"
@@ -116,7 +117,23 @@ class Templates:
             "agency": _name(agency.name, language) if agency else (agency_code or ""),
             "due_date": format_day(due if isinstance(due, date) else None, language),
             "note": values.get("note") or "",
+            "result_documents": https_documents(values.get("result_documents")),
         }
+
+
+def https_documents(documents: Any) -> list[Mapping[str, Any]]:
+    """The result documents a message may show: https links only. Routing already refuses any other
+    link from an agency; this keeps a `javascript:` or plain-http link out of a citizen's e-mail even
+    if one ever reached the bus."""
+    if not isinstance(documents, list):
+        return []
+    return [
+        document
+        for document in documents
+        if isinstance(document, Mapping)
+        and isinstance(document.get("url"), str)
+        and https_host(document["url"]) is not None
+    ]
 
 
 def _name(names: Mapping[str, str], language: str) -> str:

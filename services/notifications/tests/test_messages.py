@@ -169,3 +169,25 @@ def test_template_key_of_other_events_ignores_a_status_they_carry() -> None:
     overdue = OverdueShaped(dossier_id=uuid4(), dossier_code=CODE, status=S.PROCESSING)
 
     assert template_key(Envelope(overdue, source="urn:test")) == "dossier.overdue"
+
+
+@pytest.mark.parametrize("procedure_code", [BIRTH, DEATH])
+def test_a_result_message_shows_https_result_links_and_never_another_kind(procedure_code: str) -> None:
+    documents = [
+        {"name": "Giấy khai sinh", "url": "https://tuphap.hanoi.gov.vn/kq/1.pdf"},
+        {"name": "script", "url": "javascript:alert(document.cookie)"},
+        {"name": "plain", "url": "http://tuphap.hanoi.gov.vn/kq/2.pdf"},
+        {"name": "hidden", "url": " https://tuphap.hanoi.gov.vn/kq/3.pdf"},
+    ]
+    message = templates.render(
+        f"dossier.status-changed.{S.RESULT_READY}",
+        CODE,
+        procedure_code=procedure_code,
+        language=None,
+        values={"note": None, "result_documents": documents},
+    )
+
+    assert message is not None
+    assert message.body.count("https://tuphap.hanoi.gov.vn/kq/1.pdf") == 2  # in Vietnamese and English
+    for refused in ("javascript:", "http://", "kq/3.pdf"):
+        assert refused not in message.body

@@ -3,23 +3,25 @@
 Agencies in the catalogue file are loaded at start-up; others are onboarded through the API or the
 `dossierbus-registry agency` command, which creates their topics and issues their credentials: an API
 token for the registry, a webhook secret, and, unless the agency brings its own public key, an Ed25519
-key pair whose private half is shown once and never stored.
+key pair whose private half is shown once and never stored. Each agency also registers the host names
+its result documents are published on: routing refuses a result URL elsewhere.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from dossierbus_registry.adapters.tables import agencies
+from dossierbus_registry.adapters.tables import agencies, agency_result_domains
 from dossierbus_shared.catalogue import Catalogue
 from dossierbus_shared.db import Database
 from dossierbus_shared.events import agency_topics
@@ -48,10 +50,11 @@ class AgencyRecord:
     public_key: str | None
     status: str
     handles: list[dict[str, str]] = field(default_factory=list)
+    result_domains: list[str] = field(default_factory=list)
     api_token_sha256: str | None = None
 
     @classmethod
-    def from_row(cls, row: Mapping[Any, Any]) -> AgencyRecord:
+    def from_row(cls, row: Mapping[Any, Any], result_domains: list[str] | None = None) -> AgencyRecord:
         return cls(
             code=row["code"],
             identifier=row["identifier"],
@@ -61,6 +64,7 @@ class AgencyRecord:
             public_key=row["public_key"],
             status=row["status"],
             handles=list(row["handles"]),
+            result_domains=sorted(result_domains or []),
             api_token_sha256=row["api_token_sha256"],
         )
 
@@ -78,6 +82,7 @@ class AgencyRecord:
             "webhook_url": self.webhook_url,
             "public_key": self.public_key,
             "handles": self.handles,
+            "result_domains": self.result_domains,
             # A digest of a 256-bit random token: lets every service authenticate the agency's calls
             # (dossierbus_shared.auth) and reveals nothing that helps forge the token.
             "api_token_sha256": self.api_token_sha256,
@@ -139,12 +144,25 @@ class AgencyCatalogue:
     async def all(self) -> list[AgencyRecord]:
         async with self.db.transaction() as session:
             rows = await session.execute(select(agencies).order_by(agencies.c.code))
-        return [AgencyRecord.from_row(row._mapping) for row in rows]
+            domains = await _result_domains(session)
+        return [AgencyRecord.from_row(row._mapping, domains.get(row.code)) for row in rows]
 
     async def get(self, code: str) -> AgencyRecord | None:
         async with self.db.transaction() as session:
             row = (await session.execute(select(agencies).where(agencies.c.code == code))).first()
-        return AgencyRecord.from_row(row._mapping) if row else None
+            domains = await _result_domains(session, code)
+        return AgencyRecord.from_row(row._mapping, domains.get(code)) if row else None
+
+    async def set_result_domains(self, code: str, domains: Collection[str]) -> AgencyRecord:
+        """Replace the host names the agency publishes result documents on (checked host names)."""
+        async with self.db.transaction() as session:
+            known = await session.scalar(select(agencies.c.code).where(agencies.c.code == code))
+            if known is None:
+                raise UnknownAgency(code)
+            await _replace_result_domains(session, code, domains)
+        record = await self.get(code)
+        assert record is not None
+        return record
 
     async def webhook_secret(self, code: str) -> str | None:
         """The secret the bus signs this agency's webhooks with; None for no agency or none issued."""
@@ -173,6 +191,7 @@ class AgencyCatalogue:
         webhook_url: str | None,
         public_key: str | None,
         handles: list[dict[str, str]],
+        result_domains: Collection[str] = (),
     ) -> tuple[AgencyRecord, Credentials]:
         checked_key = checked_public_key(public_key) if public_key else None
         # Topics first: an agency that exists must be able to use its topics at once.
@@ -193,6 +212,7 @@ class AgencyCatalogue:
             )
             if created.first() is None:
                 raise AgencyExists(code)
+            await _replace_result_domains(session, code, result_domains)
         credentials = await self.issue_credentials(code, public_key=checked_key)
         record = await self.get(code)
         assert record is not None
@@ -218,3 +238,20 @@ class AgencyCatalogue:
             if result.first() is None:
                 raise UnknownAgency(code)
         return credentials
+
+
+async def _result_domains(session: AsyncSession, code: str | None = None) -> dict[str, list[str]]:
+    query = select(agency_result_domains)
+    if code is not None:
+        query = query.where(agency_result_domains.c.agency_code == code)
+    found: dict[str, list[str]] = {}
+    for row in await session.execute(query):
+        found.setdefault(row.agency_code, []).append(row.domain)
+    return found
+
+
+async def _replace_result_domains(session: AsyncSession, code: str, domains: Collection[str]) -> None:
+    await session.execute(delete(agency_result_domains).where(agency_result_domains.c.agency_code == code))
+    if domains:
+        rows = [{"agency_code": code, "domain": domain} for domain in sorted(set(domains))]
+        await session.execute(insert(agency_result_domains).values(rows))

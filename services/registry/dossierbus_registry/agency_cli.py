@@ -1,4 +1,5 @@
-"""`dossierbus-registry agency ...`: onboard an agency, rotate its credentials, list the directory.
+"""`dossierbus-registry agency ...`: onboard an agency, rotate its credentials, set its result domains,
+list the directory.
 
 Talks to a running registry over its API, so an integrator's onboarding never needs code or database
 access: only the registry's URL and, for changes, the operators' admin token.
@@ -43,11 +44,29 @@ def add_commands(commands: Any) -> None:
         metavar="PROCEDURE:STEP[@RECEIVING_UNIT]",
         help="a procedure step it handles (repeatable)",
     )
+    add.add_argument(
+        "--result-domain",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="a host name its result documents are published on, https only (repeatable)",
+    )
     rotate = actions.add_parser(
         "rotate", parents=[common], help="issue new credentials; the old ones stop working"
     )
     rotate.add_argument("--code", required=True)
     rotate.add_argument("--public-key", type=Path)
+    domains = actions.add_parser(
+        "domains", parents=[common], help="set the host names its result documents are published on"
+    )
+    domains.add_argument("--code", required=True)
+    domains.add_argument(
+        "--result-domain",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="repeatable; none clears the list",
+    )
     actions.add_parser("list", parents=[common], help="the agency directory")
 
 
@@ -58,6 +77,9 @@ def run(args: argparse.Namespace) -> int:
                 response = http.get("/agencies")
             elif args.action == "add":
                 response = http.post("/agencies", json=_onboarding(args), headers=_admin(args))
+            elif args.action == "domains":
+                body = {"result_domains": args.result_domain}
+                response = http.put(f"/agencies/{args.code}/result-domains", json=body, headers=_admin(args))
             else:
                 body = {"public_key": _read_key(args.public_key)}
                 response = http.post(f"/agencies/{args.code}/credentials", json=body, headers=_admin(args))
@@ -74,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"dossierbus-registry: {_problem(response)}", file=sys.stderr)
         return 1
     print(json.dumps(response.json(), ensure_ascii=False, indent=2))
-    if args.action != "list":
+    if args.action in ("add", "rotate"):
         print("Keep the credentials above: they are not shown again.", file=sys.stderr)
     return 0
 
@@ -115,6 +137,7 @@ def _onboarding(args: argparse.Namespace) -> dict[str, Any]:
         "webhook_url": args.webhook_url,
         "public_key": _read_key(args.public_key),
         "handles": handles,
+        "result_domains": args.result_domain,
     }
 
 

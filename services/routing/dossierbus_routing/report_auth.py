@@ -1,6 +1,11 @@
 """Authenticating agency reports: each must be signed with the key the agency registered with the
 registry (see dossierbus_shared.signing). A forged, altered, replayed-as-new or stale report is refused.
 
+The signer is the agency named in the report, and nothing else may name another one: `data.agency_code`
+chooses the key, so `ce_source` must be `urn:agency:<that code>` and the record must have arrived on that
+agency's own reports topic. Otherwise agency A could sign with its own key a report that claims to come
+from agency B (in `ce_source`) or slip it into B's topic.
+
 The keys come from the agency directory. A key the directory does not have yet (an agency onboarded or
 rotated a moment ago) makes the directory re-read the registry once before the report is refused; a
 registry that cannot be reached is a transient error, so the report is retried rather than refused.
@@ -48,6 +53,10 @@ class ReportAuthenticator:
 
     async def check(self, envelope: Envelope[DossierStatusReported]) -> None:
         """Return if the report is authentic; raise BadSignature saying why not."""
+        if envelope.received is None:
+            raise BadSignature("the report was not received from the broker")
+        # Who sent it is decided by the record alone: no directory refresh can change that answer.
+        _check_sender(envelope.data.agency_code, envelope.source, envelope.received.topic)
         try:
             self._check(envelope)
         except BadSignature:
@@ -83,6 +92,25 @@ class ReportAuthenticator:
         except (httpx.HTTPError, ValueError, KeyError) as error:
             raise RegistryUnavailable(f"cannot re-read the agency directory: {error}") from error
         return True
+
+
+def agency_source(agency_code: str) -> str:
+    """The `ce_source` of a report from this agency."""
+    return f"urn:agency:{agency_code}"
+
+
+def _check_sender(agency_code: str, source: str, topic: str | None) -> None:
+    """The report's `ce_source` and topic name the same agency as its `agency_code` (whose key signs it)."""
+    if source != agency_source(agency_code):
+        raise BadSignature(
+            f"ce_source {source!r} does not match agency_code {agency_code!r}"
+            f" (expected {agency_source(agency_code)!r})"
+        )
+    expected_topic = DossierStatusReported.topic.format(agency_code=agency_code)
+    if topic != expected_topic:
+        raise BadSignature(
+            f"a report of agency {agency_code!r} arrived on {topic!r}, not on its topic {expected_topic!r}"
+        )
 
 
 class RegistryUnavailable(Exception):

@@ -54,6 +54,7 @@ from dossierbus_shared.events import (
     national_status,
 )
 from dossierbus_shared.outbox import stage
+from dossierbus_shared.result_urls import result_url_problem
 
 NEUTRAL_REJECTION = (
     "The applicant's details could not be verified against the national databases; the applicant "
@@ -271,7 +272,21 @@ class Workflow:
                 report.status,
                 f"step {report.step!r} of this dossier is not assigned to agency {report.agency_code!r}",
             )
+        if problem := self._result_documents_problem(report):
+            raise IllegalTransition(step.status, report.status, problem)
         return step.status
+
+    def _result_documents_problem(self, report: DossierStatusReported) -> str | None:
+        """Why a result link of the report may not reach the citizen: each must be https on a host name
+        the agency registered with the registry."""
+        if not report.result_documents:
+            return None
+        agency = self.directory.agency(report.agency_code)
+        domains = agency.result_domains if agency else []
+        for document in report.result_documents:
+            if problem := result_url_problem(document.url, domains):
+                return problem
+        return None
 
     # --- the citizen's requests ----------------------------------------------------------------------
 

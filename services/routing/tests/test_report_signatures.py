@@ -17,7 +17,7 @@ from dossierbus_devstack.scenarios import business_dossier
 from dossierbus_devstack.stack import DevStack
 from dossierbus_registry.agencies import new_key_pair
 from dossierbus_shared.dlq.replay import read_dead_letters
-from reference_agency.agency import load_signing_key, signature
+from reference_agency.agency import load_signing_key, result_host, signature
 
 pytestmark = pytest.mark.slow
 
@@ -26,7 +26,11 @@ REPORTED = "vn.gov.dossierbus.dossier.status-reported.v1"
 
 
 def report(
-    dossier: dict[str, Any], status: str, *, at: datetime | None = None
+    dossier: dict[str, Any],
+    status: str,
+    *,
+    at: datetime | None = None,
+    documents: list[dict[str, str]] | None = None,
 ) -> tuple[bytes, dict[str, str]]:
     """An unsigned result report for the office's step of a live dossier: (value, headers)."""
     when = (at or datetime.now(UTC)).isoformat()
@@ -37,6 +41,7 @@ def report(
             "agency_code": OFFICE,
             "step": dossier["step"],
             "status": status,
+            "result_documents": documents or [],
             "reported_at": when,
         }
     ).encode()
@@ -56,12 +61,19 @@ def signed(value: bytes, headers: dict[str, str], private_key_pem: str) -> dict[
     return headers | {"ce_signature": signature(load_signing_key(private_key_pem), headers, value)}
 
 
-async def send(stack: DevStack, dossier: dict[str, Any], value: bytes, headers: dict[str, str]) -> None:
+async def send(
+    stack: DevStack,
+    dossier: dict[str, Any],
+    value: bytes,
+    headers: dict[str, str],
+    *,
+    topic: str = f"agency.{OFFICE}.reports",
+) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap, enable_idempotence=False)
     await producer.start()
     try:
         await producer.send_and_wait(
-            f"agency.{OFFICE}.reports",
+            topic,
             value=value,
             key=dossier["dossier_id"].encode(),
             headers=[(name, text.encode()) for name, text in headers.items()],
@@ -122,3 +134,101 @@ async def test_forged_unsigned_stale_and_replayed_reports_are_refused_and_a_sign
     dossier, applied = await entries_after(http, stack, code, seen + len(attempts), 1)
     assert dossier["status"] == "result_ready"
     assert (applied[0]["status"], applied[0]["outcome"]) == ("result_ready", "applied")
+
+
+async def test_a_report_that_names_another_agency_than_its_signer_or_arrives_on_its_topic_is_refused(
+    stack: DevStack, http: httpx.AsyncClient
+) -> None:
+    """The office's key verifies the office's reports only: one that claims another agency as its source,
+    or that is slipped into another agency's topic, is refused though its signature is the office's."""
+    code, _ = await business_dossier(http, stack, representative=22)
+    dossier = (await http.get(stack.url("routing", f"/dossiers/{code}"))).json()
+    seen = len(dossier["timeline"])
+    office_key = stack.agency_keys[OFFICE]
+    other = "justice-hanoi"
+
+    value, headers = report(dossier, "result_ready")
+    posing = headers | {"ce_source": f"urn:agency:{other}"}
+    attempts = [
+        ("does not match agency_code", signed(value, posing, office_key), f"agency.{OFFICE}.reports"),
+        (
+            "arrived on 'agency.justice-hanoi.reports'",
+            signed(value, headers, office_key),
+            f"agency.{other}.reports",
+        ),
+    ]
+    for _, attempt_headers, topic in attempts:
+        await send(stack, dossier, value, attempt_headers, topic=topic)
+
+    dossier, refused = await entries_after(http, stack, code, seen, len(attempts))
+    assert dossier["status"] == "processing"
+    for (reason, *_), entry in zip(attempts, refused, strict=True):
+        assert (entry["event"], entry["outcome"]) == ("report-refused", "refused"), entry
+        assert entry["note"].startswith("unauthenticated report:") and reason in entry["note"], entry
+
+    # Neither spent the report's id: the office's genuine report, on its own topic, is applied.
+    await send(stack, dossier, value, signed(value, headers, office_key))
+    dossier, applied = await entries_after(http, stack, code, seen + len(attempts), 1)
+    assert (dossier["status"], applied[0]["outcome"]) == ("result_ready", "applied")
+
+
+async def test_a_result_link_that_is_not_https_on_a_host_the_agency_registered_is_refused(
+    stack: DevStack, http: httpx.AsyncClient
+) -> None:
+    """Result links go to the citizen: a signed report may only link to https on its agency's hosts."""
+    code, _ = await business_dossier(http, stack, representative=23)
+    dossier = (await http.get(stack.url("routing", f"/dossiers/{code}"))).json()
+    seen = len(dossier["timeline"])
+    office_key = stack.agency_keys[OFFICE]
+    entry = (await http.get(stack.url("registry", f"/agencies/{OFFICE}"))).json()
+    assert entry["result_domains"] == [result_host(OFFICE)]
+
+    links = [
+        ("javascript:alert(document.cookie)", "is not an https URL"),
+        (f"http://{result_host(OFFICE)}/r.pdf", "is not an https URL"),
+        ("https://results.evil.example/r.pdf", "is not on a domain the agency registered"),
+        (f"https://{result_host('justice-hanoi')}/r.pdf", "is not on a domain the agency registered"),
+    ]
+    for url, _ in links:
+        value, headers = report(dossier, "result_ready", documents=[{"name": "result.pdf", "url": url}])
+        await send(stack, dossier, value, signed(value, headers, office_key))
+
+    dossier, refused = await entries_after(http, stack, code, seen, len(links))
+    assert dossier["status"] == "processing"
+    assert all(step["result_documents"] == [] for step in dossier["steps"])
+    for (url, reason), entry in zip(links, refused, strict=True):
+        assert (entry["event"], entry["outcome"]) == ("report-refused", "refused"), entry
+        assert reason in entry["note"] and url[:30] in entry["note"], entry
+
+    good = f"https://{result_host(OFFICE)}/results/{code}.pdf"
+    value, headers = report(dossier, "result_ready", documents=[{"name": "result.pdf", "url": good}])
+    await send(stack, dossier, value, signed(value, headers, office_key))
+    dossier, applied = await entries_after(http, stack, code, seen + len(links), 1)
+    assert (dossier["status"], applied[0]["outcome"]) == ("result_ready", "applied")
+    assert [document["url"] for step in dossier["steps"] for document in step["result_documents"]] == [good]
+
+
+async def test_an_agency_registers_its_result_hosts_at_onboarding_and_an_operator_changes_them(
+    stack: DevStack, http: httpx.AsyncClient
+) -> None:
+    code = f"justice-hue-{uuid.uuid4().hex[:6]}"
+    onboarded = await stack.onboard(
+        code=code,
+        identifier="000.00.03.H46",
+        name={"vi": "Sở Tư pháp (Huế)"},
+        sector="justice",
+        result_domains=["KetQua.TuPhap.Hue.gov.vn"],
+    )
+    assert onboarded["agency"]["result_domains"] == ["ketqua.tuphap.hue.gov.vn"]
+
+    admin = {"Authorization": f"Bearer {stack.admin_token}"}
+    path = stack.url("registry", f"/agencies/{code}/result-domains")
+    refused = await http.put(path, json={"result_domains": ["https://ketqua.hue.gov.vn/"]}, headers=admin)
+    assert refused.status_code == 422 and "host name" in refused.text
+    assert (await http.put(path, json={"result_domains": ["a.hue.gov.vn"]})).status_code == 401
+    changed = await http.put(path, json={"result_domains": ["a.hue.gov.vn", "b.hue.gov.vn"]}, headers=admin)
+    assert changed.status_code == 200, changed.text
+    entry = (await http.get(stack.url("registry", f"/agencies/{code}"))).json()
+    assert entry["result_domains"] == ["a.hue.gov.vn", "b.hue.gov.vn"]
+    unknown = stack.url("registry", "/agencies/nobody-here/result-domains")
+    assert (await http.put(unknown, json={"result_domains": []}, headers=admin)).status_code == 404

@@ -32,7 +32,8 @@ _CLOUDEVENTS_HEADERS: dict[str, dict[str, Any]] = {
     },
     "ce_source": {
         "type": "string",
-        "description": "Who sent it: a bus service, or `urn:agency:<agency_code>` for an agency",
+        "description": "Who sent it: a bus service, or `urn:agency:<agency_code>` for an agency (a report's"
+        " is that of its data's agency_code, whose key signs it, sent on that agency's own reports topic)",
     },
     "ce_type": {"type": "string", "description": "Event type, ending in its major version (`.v1`)"},
     "ce_time": {

@@ -8,10 +8,17 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(path, { method = "GET", body, token } = {}) {
+// The session's CSRF token (from /api/config), sent with every change the page makes.
+let csrfToken = null;
+
+export function useCsrfToken(token) {
+  csrfToken = token;
+}
+
+export async function api(path, { method = "GET", body } = {}) {
   const headers = { accept: "application/json" };
   if (body !== undefined) headers["content-type"] = "application/json";
-  if (token) headers.authorization = `Bearer ${token}`;
+  if (method !== "GET" && csrfToken) headers["x-csrf-token"] = csrfToken;
   let response;
   try {
     response = await fetch(`api${path}`, {
@@ -21,6 +28,11 @@ export async function api(path, { method = "GET", body, token } = {}) {
     });
   } catch (error) {
     throw new ApiError(0, { title: "Console unreachable", detail: String(error) });
+  }
+  if (response.status === 401) {
+    // The session expired (or the operator token was rotated): log in again.
+    location.assign("login");
+    throw new ApiError(401, { title: "Unauthorized", detail: "log in again" });
   }
   const isJson = (response.headers.get("content-type") || "").includes("json");
   const payload = isJson ? await response.json() : { detail: await response.text() };

@@ -1,11 +1,10 @@
 // The operator console page: dossier search, queues and lag, dead letters with replay, the 766 dashboard.
 // Everything from the API is put in the page as text (textContent), never as HTML.
 
-import { api, ApiError } from "./api.js";
+import { api, ApiError, useCsrfToken } from "./api.js";
 import { barChart } from "./charts.js";
 
 const $ = (selector) => document.querySelector(selector);
-const TOKEN_KEY = "dossierbus-console-token";
 
 function cell(value, className) {
   const td = document.createElement("td");
@@ -219,19 +218,11 @@ async function loadLetters(topic) {
 
 async function replayLetter(topic, eventId, button) {
   const result = $("#replay-result");
-  const token = $("#operator-token").value.trim();
-  if (!token) {
-    result.className = "error";
-    show(result, "Enter the operator token to replay.");
-    $("#operator-token").focus();
-    return;
-  }
   button.disabled = true;
   try {
     const replayed = await api(`/dlq/${encodeURIComponent(topic)}/replay`, {
       method: "POST",
       body: { event_id: eventId },
-      token,
     });
     const targets = [...new Set(replayed.replayed.map((letter) => letter.original_topic))].join(", ");
     result.className = "success";
@@ -312,14 +303,8 @@ function renderIndicators(items) {
 // --- start --------------------------------------------------------------------------------------------
 
 function start() {
-  const token = $("#operator-token");
-  token.value = sessionStorage.getItem(TOKEN_KEY) || "";
-  token.addEventListener("input", () => sessionStorage.setItem(TOKEN_KEY, token.value.trim()));
-  $("#token-form").addEventListener("submit", (event) => event.preventDefault());
   api("/config")
-    .then((config) => {
-      if (!config.replay_enabled) show($("#token-state"), "Replay is disabled on this console (no CONSOLE_TOKEN).");
-    })
+    .then((config) => useCsrfToken(config.csrf_token))
     .catch(() => {});
 
   $("#dossier-form").addEventListener("submit", (event) => {

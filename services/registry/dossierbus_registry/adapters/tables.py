@@ -1,4 +1,17 @@
-from sqlalchemy import BigInteger, Column, Date, DateTime, Integer, Table, Text, UniqueConstraint, Uuid, func
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+    func,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from dossierbus_shared.db import service_metadata
@@ -98,4 +111,14 @@ agencies = Table(
     Column("handles", JSONB, nullable=False, server_default="[]"),
     Column("status", Text, nullable=False, server_default="active"),
     Column("registered_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# The host names an agency publishes result documents on: a report's result URL must be https on one of
+# them (dossierbus_shared.result_urls). Registered at onboarding or changed later by an operator.
+agency_result_domains = Table(
+    "agency_result_domains",
+    metadata,
+    Column("agency_code", Text, ForeignKey("agencies.code", ondelete="CASCADE"), nullable=False),
+    Column("domain", Text, nullable=False),
+    PrimaryKeyConstraint("agency_code", "domain"),
 )

@@ -19,6 +19,7 @@ from dossierbus_registry.entrypoints.auth import Operator
 from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.events import AGENCY_CODE_PATTERN
 from dossierbus_shared.http_errors import ProblemError, problem_responses
+from dossierbus_shared.result_urls import checked_domain
 
 router = APIRouter(tags=["agencies"])
 AgencyCode = Annotated[str, Path(pattern=AGENCY_CODE_PATTERN)]
@@ -46,6 +47,17 @@ class Onboarding(BaseModel):
         default=None, description="The agency's Ed25519 public key (PEM); the registry makes a pair if absent"
     )
     handles: list[Handles] = Field(default_factory=list)
+    result_domains: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Host names its result documents are published on (https only, exact names);"
+        " a report with a result URL elsewhere is refused",
+    )
+
+    @field_validator("result_domains")
+    @classmethod
+    def _host_names(cls, domains: list[str]) -> list[str]:
+        return checked_domains(domains)
 
     @field_validator("name")
     @classmethod
@@ -69,6 +81,23 @@ class Onboarding(BaseModel):
             if item.step not in {step.id for step in procedure.steps}:
                 raise ValueError(f"procedure {procedure.code} has no step {item.step!r}")
         return handles
+
+
+def checked_domains(domains: list[str]) -> list[str]:
+    return sorted({checked_domain(domain) for domain in domains})
+
+
+class ResultDomains(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    result_domains: list[str] = Field(
+        max_length=20, description="Host names its result documents are published on (replaces the list)"
+    )
+
+    @field_validator("result_domains")
+    @classmethod
+    def _host_names(cls, domains: list[str]) -> list[str]:
+        return checked_domains(domains)
 
 
 def _credentials(credentials: Credentials) -> dict[str, Any]:
@@ -128,6 +157,7 @@ async def onboard(body: Onboarding, request: Request) -> dict[str, Any]:
             webhook_url=str(body.webhook_url) if body.webhook_url else None,
             public_key=body.public_key,
             handles=[item.model_dump() for item in body.handles],
+            result_domains=body.result_domains,
         )
     except AgencyExists:
         raise ProblemError(
@@ -162,3 +192,17 @@ async def rotate(code: AgencyCode, body: Rotation, request: Request) -> dict[str
     except UnknownAgency:
         raise ProblemError(404, "Not found", f"no agency {code!r}") from None
     return {"credentials": _credentials(credentials)}
+
+
+@router.put(
+    "/agencies/{code}/result-domains",
+    dependencies=[Operator],
+    summary="Set the host names an agency publishes result documents on",
+)
+async def set_result_domains(code: AgencyCode, body: ResultDomains, request: Request) -> dict[str, Any]:
+    catalogue: AgencyCatalogue = request.app.state.agencies
+    try:
+        record = await catalogue.set_result_domains(code, body.result_domains)
+    except UnknownAgency:
+        raise ProblemError(404, "Not found", f"no agency {code!r}") from None
+    return {"agency": record.public_view()}

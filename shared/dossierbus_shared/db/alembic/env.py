@@ -12,7 +12,13 @@ schema: str = config.attributes["schema"]
 
 
 def run(connection: Connection) -> None:
-    connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    # Only when missing: creating a schema needs CREATE on the database, which a service's role lacks
+    # (see dossierbus_shared.db.roles: the schema is made, and owned, by its owner role).
+    if (
+        connection.execute(text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}).first()
+        is None
+    ):
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     connection.execute(text(f'SET search_path TO "{schema}"'))
     context.configure(connection=connection, version_table_schema=schema, transaction_per_migration=False)
     with context.begin_transaction():
