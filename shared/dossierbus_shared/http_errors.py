@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg.exceptions
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from dossierbus_shared.db.outage import database_unreachable
+
 PROBLEM_JSON = "application/problem+json"
+DATABASE_RETRY_AFTER_S = 5
+"""What a 503 for an unreachable database asks the caller to wait, in seconds: about a restart's time."""
 
 
 class ProblemError(Exception):
@@ -62,3 +68,16 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def http_problem(_: Request, error: HTTPException) -> JSONResponse:
         return problem(error.status_code, str(error.detail), str(error.detail))
+
+    # What the database driver raises when the database is out of reach: a 503 the caller can retry.
+    # Anything else of these kinds is a fault of the request's handling and stays a 500.
+    async def database_outage(_: Request, error: Exception) -> JSONResponse:
+        if not database_unreachable(error):
+            raise error
+        detail = f"the database is unreachable; try again in {DATABASE_RETRY_AFTER_S} s"
+        response = problem(503, "Service unavailable", detail)
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER_S)
+        return response
+
+    for kind in (OSError, sqlalchemy.exc.SQLAlchemyError, asyncpg.exceptions.PostgresError):
+        app.add_exception_handler(kind, database_outage)
