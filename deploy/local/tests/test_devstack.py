@@ -181,6 +181,7 @@ def wait_until_gone(pids: dict[int, str], timeout_s: float = 60) -> dict[int, st
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.timeout(600)  # a whole stack starts and stops; slow on a loaded machine
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL], ids=lambda s: s.name)
 def test_up_stops_every_part_on_a_signal_or_its_own_death(signum: signal.Signals) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
