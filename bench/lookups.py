@@ -15,6 +15,7 @@ import asyncio
 import os
 import random
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -23,7 +24,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from dossierbus_devstack.database import EmbeddedPostgres
+from dossierbus_devstack.database import DURABILITY_QUERY, EmbeddedPostgres, describe_durability
+from dossierbus_devstack.lifetime import run_until_signalled
 from dossierbus_registry.adapters.cache import CachedNationalDatabases
 from dossierbus_registry.adapters.population import ReferenceNationalDatabases
 from dossierbus_registry.domain import Citizen
@@ -97,6 +99,9 @@ async def run(citizens: int, enterprises: int, lookups: int, concurrency: int) -
                 rng.choice(known) if rng.random() >= 0.05 else f"0010859{rng.randrange(10**5):05d}"
                 for _ in range(lookups)
             ]
+            async with db.transaction() as session:
+                durability = (await session.execute(text(DURABILITY_QUERY))).one()
+            print(f"PostgreSQL: {describe_durability(durability)}")
             print(
                 f"{total:,} citizens; {lookups:,} lookups ({len(set(keys)):,} distinct),"
                 f" {concurrency} concurrent"
@@ -125,7 +130,9 @@ def main() -> None:
     parser.add_argument("--lookups", type=int, default=20_000)
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
-    asyncio.run(run(args.citizens, args.enterprises, args.lookups, args.concurrency))
+    stopped_by = run_until_signalled(run(args.citizens, args.enterprises, args.lookups, args.concurrency))
+    if stopped_by is not None:
+        sys.exit(128 + stopped_by)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Pushes N dossiers through the whole bus and prints end-to-end throughput and submit-to-assigned
-latency, next to the raw produce/consume rate of the same broker measured in the same run.
+latency, next to the raw produce/consume rate of the same broker measured in the same run. PostgreSQL is
+durable, as in production (each commit synced to disk before it is answered); the output says so.
 
     uv run python bench/throughput.py --dossiers 2000 --concurrency 64
 """
@@ -10,6 +11,7 @@ import argparse
 import asyncio
 import json
 import statistics
+import sys
 import time
 import uuid
 
@@ -17,6 +19,8 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from dossierbus_devstack.database import DURABILITY_QUERY, describe_durability
+from dossierbus_devstack.lifetime import run_until_signalled
 from dossierbus_devstack.scenarios import birth_registration
 from dossierbus_devstack.stack import DevStack
 
@@ -71,6 +75,7 @@ async def run(dossiers: int, concurrency: int) -> None:
         codes = await asyncio.gather(*(submit(i) for i in range(dossiers)))
         submitted_in = time.perf_counter() - started
         async with stack.database() as db:
+            durability = describe_durability(await db.fetchrow(DURABILITY_QUERY))
             while (
                 await db.fetchval(
                     "SELECT count(*) FROM routing.dossiers WHERE code = ANY($1) AND status = 'returned'",
@@ -92,6 +97,7 @@ async def run(dossiers: int, concurrency: int) -> None:
     quantiles = statistics.quantiles(latencies, n=100)
     end_to_end = dossiers / finished_in
     print(f"dossiers                         {dossiers} (concurrency {concurrency})")
+    print(f"PostgreSQL                       {durability}")
     print(f"submitted (HTTP 202)             {dossiers / submitted_in:8.1f} dossiers/s")
     print(f"end to end (submit -> returned)  {end_to_end:8.1f} dossiers/s")
     p50, p99 = quantiles[49] * 1000, quantiles[98] * 1000
@@ -108,7 +114,8 @@ def main() -> None:
     parser.add_argument("--dossiers", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=64)
     args = parser.parse_args()
-    asyncio.run(run(args.dossiers, args.concurrency))
+    if (stopped_by := run_until_signalled(run(args.dossiers, args.concurrency))) is not None:
+        sys.exit(128 + stopped_by)
 
 
 if __name__ == "__main__":

@@ -21,8 +21,9 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dossierbus_shared.db.outage import database_unreachable
 from dossierbus_shared.http_input import refuse_unsafe_text
-from dossierbus_shared.safe_errors import means_unavailable, outline, type_name
+from dossierbus_shared.safe_errors import outline, type_name
 
 PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER_S = 2
@@ -103,7 +104,7 @@ def unavailable() -> JSONResponse:
     return problem(
         503,
         "Service unavailable",
-        f"the service is busy; try again in {RETRY_AFTER_S} s",
+        f"the database is busy or out of reach; try again in {RETRY_AFTER_S} s",
         headers={"Retry-After": str(RETRY_AFTER_S)},
     )
 
@@ -148,7 +149,7 @@ class UnexpectedErrors:
             await self.app(scope, receive, watched_send)
         except Exception as error:
             route = getattr(scope.get("route"), "path", "(no route)")
-            if means_unavailable(error):
+            if database_unreachable(error):
                 log.warning("%s %s: database unavailable (%s)", scope["method"], route, type_name(error))
                 response = unavailable()
             else:

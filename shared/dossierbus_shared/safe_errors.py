@@ -13,14 +13,6 @@ from collections.abc import Iterator
 import asyncpg.exceptions
 import sqlalchemy.exc
 
-_UNAVAILABLE = (
-    sqlalchemy.exc.TimeoutError,  # no pooled connection within DB_POOL_TIMEOUT_S
-    ConnectionError,
-    asyncpg.exceptions.PostgresConnectionError,
-    asyncpg.exceptions.TooManyConnectionsError,
-    asyncpg.exceptions.CannotConnectNowError,
-)
-
 
 def chain(error: BaseException) -> Iterator[BaseException]:
     """`error` and the exceptions it was raised from or while handling, outermost first."""
@@ -50,14 +42,5 @@ def is_database_error(error: BaseException) -> bool:
     """Whether the database had a part in `error` (so its messages may quote stored values)."""
     return any(
         isinstance(link, sqlalchemy.exc.SQLAlchemyError | asyncpg.exceptions.PostgresError)
-        for link in chain(error)
-    )
-
-
-def means_unavailable(error: BaseException) -> bool:
-    """Whether `error` says the database cannot take more work now (a retry later may succeed)."""
-    return any(
-        isinstance(link, _UNAVAILABLE)
-        or (isinstance(link, sqlalchemy.exc.DBAPIError) and link.connection_invalidated)
         for link in chain(error)
     )

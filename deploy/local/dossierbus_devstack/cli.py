@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
-import signal
 import sys
 import uuid
 from collections import Counter
@@ -16,6 +15,7 @@ from typing import Any
 import httpx
 
 from dossierbus_devstack.identity import citizen_token
+from dossierbus_devstack.lifetime import run_until_signalled
 from dossierbus_devstack.parts import StackError
 from dossierbus_devstack.scenarios import birth_registration, linked_birth, wait_final, wait_for_notifications
 from dossierbus_devstack.stack import DevStack, Ports, Span
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
             ports = Ports.fixed(
                 kafka=args.kafka_port, smtp=args.smtp_port, http=args.http_port, oidc=args.oidc_port
             )
-            asyncio.run(up(ports))
+            run_until_signalled(up(ports))  # a stop signal is how `up` ends: exit 0
         elif args.command == "token":
             if not PERSONAL_ID.fullmatch(args.citizen):
                 parser.error("--citizen takes a 12-digit personal ID")
@@ -63,8 +63,8 @@ def main(argv: list[str] | None = None) -> None:
                 raise StackError(
                     f"no OpenID provider at {args.issuer} (is `dossierbus up` running?)"
                 ) from error
-        else:
-            asyncio.run(run_demo(args.dossiers))
+        elif (stopped_by := run_until_signalled(run_demo(args.dossiers))) is not None:
+            sys.exit(128 + stopped_by)
     except StackError as error:
         print(f"dossierbus: {error}", file=sys.stderr)
         sys.exit(1)
@@ -73,16 +73,15 @@ def main(argv: list[str] | None = None) -> None:
 
 
 async def up(ports: Ports) -> None:
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stopping.set)
+    """Until a stop signal (lifetime.py) cancels it."""
     print("dossierbus: starting broker, database, SMTP sink, services and reference agencies ...", flush=True)
     async with DevStack(ports) as stack:
         print(describe(stack), flush=True)
         print("Ctrl-C stops everything.", flush=True)
-        await stopping.wait()
-        print("dossierbus: stopping", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            print("dossierbus: stopping", flush=True)
 
 
 async def run_demo(count: int) -> None:

@@ -1,13 +1,17 @@
 """What every part of the stack shares: the error it raises, free ports, and a child process whose
-output goes to a log file that is quoted when the part fails."""
+output goes to a log file that is quoted when the part fails, and which dies with the stack."""
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import os
 import signal
 import socket
 import subprocess
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 
@@ -44,14 +48,63 @@ def log_tail(path: Path, lines: int = 25) -> str:
     return "\n".join(f"    {line}" for line in text) or "(no output)"
 
 
-class ChildProcess:
-    """A program the stack runs, with its output in `log`; stopped with SIGTERM, then SIGKILL."""
+_PR_SET_PDEATHSIG = 1
 
-    def __init__(self, name: str, command: Sequence[str], log: Path, env: Mapping[str, str] | None = None):
+
+def _prctl() -> Callable[..., int] | None:
+    """libc's prctl, looked up once in the parent: the child between fork and exec must not load
+    libraries."""
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    prctl: Callable[..., int] = libc.prctl
+    return prctl
+
+
+_PRCTL = _prctl()
+
+
+def dies_with_parent(death_signal: int) -> Callable[[], None] | None:
+    """A `preexec_fn` that makes the kernel send `death_signal` to the child when the thread that started
+    it ends (Linux's PR_SET_PDEATHSIG): so kill -9 of the stack, where no clean-up code can run, still
+    takes every part down with it. None where the platform has no such watchdog."""
+    if _PRCTL is None:
+        return None
+    prctl, parent = _PRCTL, os.getpid()
+
+    def arm() -> None:
+        prctl(_PR_SET_PDEATHSIG, death_signal)
+        if os.getppid() != parent:  # the parent died before the watchdog was armed
+            os.kill(os.getpid(), death_signal)
+
+    return arm
+
+
+class ChildProcess:
+    """A program the stack runs, with its output in `log`, in a process group of its own.
+
+    Stopped with `stop_signal` (SIGTERM), then SIGKILL, sent to the whole group so nothing it started
+    survives it. It also gets `death_signal` (SIGKILL) from the kernel if the stack dies without
+    stopping it: start it from a thread that lives as long as the stack (the event loop's)."""
+
+    def __init__(
+        self,
+        name: str,
+        command: Sequence[str],
+        log: Path,
+        env: Mapping[str, str] | None = None,
+        *,
+        user: str | None = None,
+        stop_signal: int = signal.SIGTERM,
+        death_signal: int = signal.SIGKILL,
+    ):
         self.name = name
         self.command = list(command)
         self.log = log
         self.env = dict(env) if env is not None else None
+        self.user = user
+        self.stop_signal = stop_signal
+        self.death_signal = death_signal
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -64,10 +117,19 @@ class ChildProcess:
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
                     env=self.env,
+                    # As another user (PostgreSQL's, when the stack runs as root): its group alone.
+                    user=self.user,
+                    group=self.user,
+                    extra_groups=[] if self.user is not None else None,
                     start_new_session=True,  # Ctrl-C in the terminal reaches the stack, which stops us
+                    preexec_fn=dies_with_parent(self.death_signal),
                 )
             except OSError as error:
                 raise StackError(f"{self.name} could not be started ({self.command[0]}): {error}") from error
+
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
 
     @property
     def running(self) -> bool:
@@ -81,16 +143,32 @@ class ChildProcess:
         return StackError(f"{self.name} {reason}; its last output ({self.log}):\n{log_tail(self.log)}")
 
     def kill(self) -> None:
-        """kill -9: no clean shutdown, as in a crash."""
+        """kill -9 of the process and its group: no clean shutdown, as in a crash."""
         if self.process is not None and self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGKILL)
+            self._signal_group(signal.SIGKILL)
             self.process.wait()
 
     def stop(self, timeout_s: float = 10) -> None:
-        if self.process is None or self.process.poll() is not None:
+        self.signal(self.stop_signal)
+        self.wait_stopped(timeout_s)
+
+    def signal(self, signum: int) -> None:
+        """Send `signum` to the process's group (nothing if it has exited)."""
+        if self.process is not None and self.process.poll() is None:
+            self._signal_group(signum)
+
+    def wait_stopped(self, timeout_s: float) -> None:
+        """Wait for the process to exit; kill -9 after `timeout_s`. The rest of its group is killed
+        too: a program that exits may leave children behind."""
+        if self.process is None:
             return
-        self.process.terminate()
         try:
             self.process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             self.kill()
+        self._signal_group(signal.SIGKILL)
+
+    def _signal_group(self, signum: int) -> None:
+        assert self.process is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signum)  # its own session: the group id is its pid

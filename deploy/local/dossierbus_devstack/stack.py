@@ -202,8 +202,8 @@ class DevStack:
         self._agencies_stop.set()
         if self._agencies:
             await asyncio.gather(*self._agencies, return_exceptions=True)
-        for service in self.services.values():
-            await asyncio.to_thread(service.stop)
+        # All at once: each service's shutdown waits on the network, not on the others.
+        await asyncio.gather(*(asyncio.to_thread(service.stop) for service in self.services.values()))
         with contextlib.suppress(Exception):
             self.mail.stop()
         await asyncio.to_thread(self.identity.stop)
@@ -221,8 +221,22 @@ class DevStack:
 
     async def _start_database(self) -> None:
         if not self.database_url:
-            self._database = EmbeddedPostgres(self.workdir / "postgres")
+            logs = self.workdir / "logs"
+            self._database = EmbeddedPostgres(self.workdir / "postgres", logs / "postgres.log")
             self.database_url = await self._database.start()
+
+    def stop_database(self, *, crash: bool = False) -> None:
+        """Stop the stack's own PostgreSQL, keeping its data (`crash`: an immediate stop, as a crash)."""
+        self._own_database().stop_server(crash=crash)
+
+    async def start_database(self) -> None:
+        """Start the stack's own PostgreSQL again after `stop_database`."""
+        await self._own_database().start_server()
+
+    def _own_database(self) -> EmbeddedPostgres:
+        if self._database is None:
+            raise StackError("the stack uses a database it did not start (DATABASE_URL)")
+        return self._database
 
     @property
     def agency_keys(self) -> dict[str, str]:

@@ -1,5 +1,6 @@
 """The development stack's own promises: clear messages when a port is taken or a part fails to start,
-nothing left running after a failed start, and a clean shutdown of `dossierbus up` on Ctrl-C."""
+nothing left running after a failed start, a clean shutdown of `dossierbus up` on Ctrl-C, and every part
+it started stopped on SIGTERM or SIGHUP, or when it is killed outright (kill -9)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +22,7 @@ from dossierbus_devstack.services import SERVICES
 from dossierbus_devstack.stack import DevStack, Ports
 
 DOSSIERBUS = Path(sys.executable).parent / "dossierbus"
+PARTS = ("tansu", "postgres", "oidc_provider_mock", *(f"dossierbus_{name}.app" for name in SERVICES))
 
 
 @pytest.fixture
@@ -143,3 +146,89 @@ def test_up_serves_until_ctrl_c_then_stops_every_part() -> None:
     assert up.wait(timeout=60) == 0, "".join(output)
     for port in [ports.kafka, ports.smtp, ports.oidc, *ports.services.values()]:
         claim_port(port, "a check after shutdown")  # raises if anything still listens
+
+
+def descendants(pid: int) -> dict[int, str]:
+    """Every live process below `pid`, with its command line."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (state := _stat(int(entry.name))) is not None:
+            parents[int(entry.name)] = state[1]
+    found: dict[int, str] = {}
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        for child, its_parent in parents.items():
+            if its_parent == parent and child not in found:
+                found[child] = _cmdline(child)
+                frontier.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    state = _stat(pid)
+    return state is not None and state[0] != "Z"  # a zombie has stopped, whoever reaps it
+
+
+def _stat(pid: int) -> tuple[str, int] | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+    return fields[0], int(fields[1])
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+
+
+def wait_until_gone(pids: dict[int, str], timeout_s: float = 60) -> dict[int, str]:
+    """Those of `pids` still alive once all have gone or `timeout_s` has passed."""
+    deadline = time.monotonic() + timeout_s
+    while (left := {pid: cmd for pid, cmd in pids.items() if alive(pid)}) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return left
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.timeout(600)  # a whole stack starts and stops; slow on a loaded machine
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL], ids=lambda s: s.name)
+def test_up_stops_every_part_on_a_signal_or_its_own_death(signum: signal.Signals) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
+    base = free_block(3 + len(SERVICES))
+    command = [
+        DOSSIERBUS,
+        "up",
+        f"--kafka-port={base}",
+        f"--smtp-port={base + 1}",
+        f"--oidc-port={base + 2}",
+        f"--http-port={base + 3}",
+    ]
+    up = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        assert up.stdout is not None
+        output = []
+        for line in up.stdout:
+            output.append(line)
+            if "Ctrl-C stops everything" in line:
+                break
+        assert up.poll() is None, "".join(output)
+        parts = descendants(up.pid)
+        for part in PARTS:
+            assert any(part in cmd for cmd in parts.values()), f"{part} not running: {parts}"
+        assert sum("postgres:" in cmd for cmd in parts.values()) > 1, "PostgreSQL's own processes"
+
+        up.send_signal(signum)
+        if signum == signal.SIGKILL:
+            assert up.wait(timeout=10) == -signal.SIGKILL
+        else:
+            output.append(up.stdout.read())
+            assert up.wait(timeout=120) == 0, "".join(output)
+        assert wait_until_gone(parts) == {}
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
