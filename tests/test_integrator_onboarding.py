@@ -12,8 +12,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from dossierbus_devstack.stack import DevStack
+from dossierbus_shared.dlq.replay import read_dead_letters
 from dossierbus_shared.signing import load_public_key
 from reference_agency.agency import run_agency
 
@@ -55,3 +58,38 @@ async def test_an_agency_onboarded_by_the_registry_passes_the_contract_kit(
     assert kit.returncode == 0, kit.stdout + kit.stderr
     assert "PASS  signature" in kit.stdout
     assert load_public_key(entry["public_key"])  # what the bus verifies reports with
+
+    # Routing reads every agency's reports, the kit's too: once it has read them all, none is a dead letter.
+    await routing_has_read(stack.kafka_bootstrap, entry["reports_topic"])
+    letters = [
+        letter
+        async for letter, _ in read_dead_letters(stack.kafka_bootstrap, f"{entry['reports_topic']}.dlq")
+    ]
+    assert [letter.failure for letter in letters] == []
+
+
+async def routing_has_read(bootstrap: str, topic: str, bound_s: float = 90) -> None:
+    """Wait until routing's consumer group has committed past every record now on `topic`."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    offsets = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await admin.start()
+    await offsets.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(await partitions_of(offsets, topic))]
+        end = await offsets.end_offsets(partitions)
+        assert sum(end.values()) > 0, "the kit's reports are on the topic"
+        deadline = asyncio.get_running_loop().time() + bound_s
+        while True:
+            committed = await admin.list_consumer_group_offsets("dossierbus.routing", partitions=partitions)
+            if all(tp in committed and committed[tp].offset >= end[tp] for tp in partitions):
+                return
+            assert asyncio.get_running_loop().time() < deadline, f"routing did not read {topic}: {committed}"
+            await asyncio.sleep(0.2)
+    finally:
+        await offsets.stop()
+        await admin.close()
+
+
+async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    await consumer.topics()  # refreshes the metadata
+    return consumer.partitions_for_topic(topic) or set()

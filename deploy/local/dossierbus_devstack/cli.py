@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import sys
 import uuid
@@ -41,7 +42,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     token.add_argument("--citizen", required=True, metavar="PERSONAL_ID", help="12-digit personal ID")
     token.add_argument(
-        "--issuer", default=f"http://127.0.0.1:{defaults.oidc}", help="the OpenID provider (%(default)s)"
+        "--issuer",
+        default=os.environ.get("OIDC_ISSUER", f"http://127.0.0.1:{defaults.oidc}"),
+        help="the OpenID provider (OIDC_ISSUER, else %(default)s)",
     )
     demo = commands.add_parser("demo", help="start everything on free ports and run dossiers end to end")
     demo.add_argument(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -66,40 +67,57 @@ async def queue_snapshot(
         ]
         if not partitions:
             return QueueSnapshot()
+        # Committed offsets first, end offsets after: a group that commits meanwhile cannot then appear
+        # to be past the end (and `figures` clamps what a broker reports anyway).
+        groups = sorted(group for group, *_ in await admin.list_consumer_groups())
+        # The broker lists a group's offsets only for the partitions asked about, so ask about all.
+        committed: dict[str, dict[TopicPartition, int]] = {}
+        for group in groups:
+            listed = await admin.list_consumer_group_offsets(group, partitions=partitions)
+            committed[group] = {tp: meta.offset for tp, meta in listed.items()}
         beginning = await offsets.beginning_offsets(partitions)
         end = await offsets.end_offsets(partitions)
-        # The broker lists a group's offsets only for the partitions asked about, so ask about all.
-        groups = sorted(group for group, *_ in await admin.list_consumer_groups())
-        committed = {
-            group: await admin.list_consumer_group_offsets(group, partitions=partitions) for group in groups
-        }
     finally:
         await offsets.stop()
         await admin.close()
+    return figures(partitions, beginning, end, committed)
 
+
+def figures(
+    partitions: Sequence[TopicPartition],
+    beginning: Mapping[TopicPartition, int],
+    end: Mapping[TopicPartition, int],
+    committed: Mapping[str, Mapping[TopicPartition, int]],
+) -> QueueSnapshot:
+    """The snapshot from the broker's raw figures, read defensively: they come from separate requests
+    (and a broker may answer inconsistently), so per partition a beginning above the end is taken as the
+    end, a committed offset is kept between beginning and end, and -1 means "not committed"."""
     by_topic: dict[str, list[TopicPartition]] = defaultdict(list)
     for tp in partitions:
-        by_topic[tp.topic].append(tp)
+        if tp in end:
+            by_topic[tp.topic].append(tp)
     snapshot = QueueSnapshot()
     for name, tps in sorted(by_topic.items()):
+        ends = {tp: max(end[tp], 0) for tp in tps}
+        starts = {tp: min(max(beginning.get(tp, 0), 0), ends[tp]) for tp in tps}
         snapshot.topics.append(
             TopicOffsets(
                 name=name,
                 partitions=len(tps),
-                end_offset=sum(end[tp] for tp in tps),
-                records=sum(end[tp] - beginning[tp] for tp in tps),
+                end_offset=sum(ends.values()),
+                records=sum(ends[tp] - starts[tp] for tp in tps),
             )
         )
-        for group in groups:
-            positions = {tp: committed[group][tp].offset for tp in tps if tp in committed[group]}
-            if not any(offset >= 0 for offset in positions.values()):
+        for group, offsets_of_group in committed.items():
+            positions = {tp: offsets_of_group[tp] for tp in tps if offsets_of_group.get(tp, -1) >= 0}
+            if not positions:
                 continue
             snapshot.lags.append(
                 GroupLag(
                     group=group,
                     topic=name,
-                    committed=sum(max(positions.get(tp, -1), beginning[tp]) for tp in tps),
-                    end_offset=sum(end[tp] for tp in tps),
+                    committed=sum(min(max(positions.get(tp, -1), starts[tp]), ends[tp]) for tp in tps),
+                    end_offset=sum(ends.values()),
                 )
             )
     return snapshot

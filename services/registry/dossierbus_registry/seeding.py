@@ -11,6 +11,7 @@ from dossierbus_registry.adapters.population import copy_rows
 from dossierbus_registry.adapters.tables import citizens, enterprises
 from dossierbus_registry.synthetic import (
     ADULT_BEFORE,
+    DEVELOPMENT_APPLICANTS,
     CitizenRow,
     EnterpriseRow,
     citizen_rows,
@@ -49,15 +50,21 @@ async def seed(
     seed_value: int = 766,
     report: Callable[[Loaded], None] = lambda loaded: None,
 ) -> list[Loaded]:
-    """Load `citizen_count` synthetic citizens, then `enterprise_count` enterprises represented by
-    adults among them. Deterministic for a seed, and idempotent: existing rows are kept."""
+    """Load the documented development applicants and `citizen_count` synthetic citizens, then
+    `enterprise_count` enterprises represented by adults among them. Deterministic for a seed, and
+    idempotent: existing rows are kept."""
     representatives: list[str] = []
     stride = max(1, citizen_count // REPRESENTATIVES)
     counted = 0
 
     def keeping_representatives() -> Iterator[list[CitizenRow]]:
         nonlocal counted
-        for batch in citizen_rows(citizen_count, seed_value):
+        documented = {row[0] for row in DEVELOPMENT_APPLICANTS}
+        counted += len(DEVELOPMENT_APPLICANTS)
+        yield list(DEVELOPMENT_APPLICANTS)
+        for generated in citizen_rows(citizen_count, seed_value):
+            # The documented applicants keep their names should a synthetic citizen draw the same ID.
+            batch = [row for row in generated if row[0] not in documented]
             representatives.extend(
                 row[0] for row in batch[::stride] if _adult(row[2]) and len(representatives) < REPRESENTATIVES
             )

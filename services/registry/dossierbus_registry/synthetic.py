@@ -215,6 +215,20 @@ SEQUENCE_STEP = 7_654_321
 BATCH = 10_000
 
 
+DEVELOPMENT_APPLICANTS: tuple[CitizenRow, ...] = (
+    # The applicant of the README's examples: a mother registering her child's birth.
+    ("001190000001", "Nguyễn Thị Lan", date(1990, 4, 2), "female",
+     "Số 12, phố Hàng Bài, phường Hoàn Kiếm, Hà Nội", "01", "00070"),
+    # The applicant of the agency examples; submitted under another name, his dossier is rejected.
+    ("001090000001", "Nguyễn Văn An", date(1990, 1, 1), "male",
+     "Số 5, phố Đội Cấn, phường Ba Đình, Hà Nội", "01", "00004"),
+    # Lan's father: the deceased in the death-registration examples (`deceased_personal_id`).
+    ("001048000003", "Nguyễn Văn Hùng", date(1948, 3, 15), "male",
+     "Số 12, phố Hàng Bài, phường Hoàn Kiếm, Hà Nội", "01", "00070"),
+)  # fmt: skip
+"""Named citizens the docs use, seeded with every synthetic population (docs/registry.md lists them)."""
+
+
 def personal_id(province: str, sex: str, birth: date, serial: int) -> str:
     century_digit = (birth.year // 100 - 19) * 2 + (1 if sex == "female" else 0)
     return f"{province}{century_digit}{birth.year % 100:02d}{serial:06d}"

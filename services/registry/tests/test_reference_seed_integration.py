@@ -14,8 +14,9 @@ from dossierbus_registry.adapters.cache import CachedNationalDatabases
 from dossierbus_registry.adapters.changes import ChangeListener
 from dossierbus_registry.adapters.population import ReferenceNationalDatabases
 from dossierbus_registry.admin_units import COMMUNES
+from dossierbus_registry.domain import Citizen
 from dossierbus_registry.seeding import seed
-from dossierbus_registry.synthetic import citizens
+from dossierbus_registry.synthetic import DEVELOPMENT_APPLICANTS, citizens
 from dossierbus_shared.db import Database
 from dossierbus_shared.db.migrate import upgrade_async
 from dossierbus_shared.identifiers import PROVINCES_2025, personal_id_problems, tax_code_problems
@@ -42,7 +43,7 @@ async def reference(database_url: str) -> AsyncIterator[Database]:
 async def seeded(reference: Database) -> Database:
     loaded = await seed(reference, CITIZENS, ENTERPRISES)
     assert [item.table for item in loaded] == ["citizens", "enterprises"]
-    assert loaded[0].generated == loaded[0].added == CITIZENS
+    assert loaded[0].generated == loaded[0].added == CITIZENS + len(DEVELOPMENT_APPLICANTS)
     assert loaded[1].generated == loaded[1].added >= ENTERPRISES
     return reference
 
@@ -56,8 +57,8 @@ async def test_every_citizen_is_valid_and_unique(seeded: Database) -> None:
     people = await rows(
         seeded, "SELECT personal_id, date_of_birth, sex, province_code, commune_code, full_name FROM citizens"
     )
-    assert len(people) == CITIZENS
-    assert len({person[0] for person in people}) == CITIZENS
+    assert len(people) == CITIZENS + len(DEVELOPMENT_APPLICANTS)
+    assert len({person[0] for person in people}) == len(people)
     for personal_id, born, sex, province, commune, name in people:
         assert personal_id_problems(str(personal_id), born, str(sex)) == [], personal_id  # type: ignore[arg-type]
         assert province in PROVINCES_2025
@@ -71,6 +72,12 @@ async def test_the_seeded_people_are_the_deterministic_ones(seeded: Database) ->
     national = ReferenceNationalDatabases(seeded)
     for person in list(citizens(50)):
         assert await national.citizen(person.personal_id) == person
+
+
+async def test_the_documented_applicants_are_seeded_as_documented(seeded: Database) -> None:
+    national = ReferenceNationalDatabases(seeded)
+    for row in DEVELOPMENT_APPLICANTS:
+        assert await national.citizen(row[0]) == Citizen(*row)
 
 
 async def test_enterprises_have_valid_codes_branches_and_real_representatives(seeded: Database) -> None:
@@ -93,7 +100,7 @@ async def test_enterprises_have_valid_codes_branches_and_real_representatives(se
 async def test_seeding_again_adds_nothing(seeded: Database) -> None:
     again = await seed(seeded, 1_000, 100)
     assert [(item.generated > 0, item.added) for item in again] == [(True, 0), (True, 0)]
-    assert await rows(seeded, "SELECT count(*) FROM citizens") == [(CITIZENS,)]
+    assert await rows(seeded, "SELECT count(*) FROM citizens") == [(CITIZENS + len(DEVELOPMENT_APPLICANTS),)]
 
 
 async def test_a_changed_record_leaves_the_cache_through_notify(seeded: Database) -> None:

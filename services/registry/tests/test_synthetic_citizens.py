@@ -7,8 +7,8 @@ from datetime import date
 import pytest
 
 from dossierbus_registry.admin_units import COMMUNES
-from dossierbus_registry.domain import verify
-from dossierbus_registry.synthetic import citizens, enterprises, personal_id
+from dossierbus_registry.domain import Citizen, verify
+from dossierbus_registry.synthetic import DEVELOPMENT_APPLICANTS, citizens, enterprises, personal_id
 from dossierbus_shared.events import Applicant
 from dossierbus_shared.identifiers import (
     PROVINCES_2004,
@@ -111,3 +111,12 @@ def test_names_are_three_vietnamese_parts() -> None:
 )
 def test_personal_id_structure(sex: str, born: date, expected: str) -> None:
     assert personal_id("001", sex, born, 42) == expected
+
+
+@pytest.mark.parametrize("row", DEVELOPMENT_APPLICANTS, ids=lambda row: row[0])
+def test_the_documented_applicants_are_valid_citizens_of_their_own(row: tuple[object, ...]) -> None:
+    documented = Citizen(*row)  # type: ignore[arg-type]
+    assert personal_id_problems(documented.personal_id, documented.date_of_birth, documented.sex) == []
+    assert documented.commune_code in {code for code, _ in COMMUNES[documented.province_code]}
+    # Not drawn by the development stack's synthetic population, which would give the ID another name.
+    assert documented.personal_id not in {person.personal_id for person in PEOPLE}

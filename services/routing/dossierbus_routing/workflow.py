@@ -39,6 +39,7 @@ from dossierbus_routing.domain import (
 from dossierbus_shared.calendar import PROVISIONAL_DEADLINES, WorkingCalendar
 from dossierbus_shared.catalogue import Catalogue, Procedure, Step
 from dossierbus_shared.consumer import PermanentError
+from dossierbus_shared.contract.kit import answers_the_kit
 from dossierbus_shared.directory import AgencyDirectory
 from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.events import (
@@ -212,6 +213,9 @@ class Workflow:
 
     async def on_reported(self, session: AsyncSession, envelope: Envelope[DossierStatusReported]) -> None:
         report = envelope.data
+        if answers_the_kit(report):  # an agency checking itself with the contract test kit
+            log.info("dropped contract-test report on %s from %s", report.dossier_code, envelope.source)
+            return
         dossier = await self._lock(session, report.dossier_id)
         procedure = self._procedure(dossier.procedure_code)
         cause = Cause(envelope.id, report.agency_code, report.step, report.note)

@@ -57,6 +57,7 @@ SUPPLEMENT = "asks for a supplement"
 REJECT = "rejects"
 KIT_SOURCE = "urn:dossierbus:contract-kit"
 KIT_STEP = "contract-test"
+KIT_CODE_PREFIX = "KIT-"
 ENDINGS = frozenset(
     {
         DossierStatus.RESULT_READY,
@@ -121,7 +122,7 @@ def assignment(agency_code: str, form: dict[str, str], *, due: date | None = Non
     dossier_id = uuid.uuid4()
     return DossierAssigned(
         dossier_id=dossier_id,
-        dossier_code=f"KIT-{datetime.now(UTC):%y%m%d}-{dossier_id.hex[:8].upper()}",
+        dossier_code=f"{KIT_CODE_PREFIX}{datetime.now(UTC):%y%m%d}-{dossier_id.hex[:8].upper()}",
         agency_code=agency_code,
         procedure_code="contract-test",
         step=KIT_STEP,
@@ -143,6 +144,14 @@ def _record(envelope: Envelope[DossierAssigned], trace_id: str) -> KafkaRecord:
     return KafkaRecord(
         record.topic, record.key, record.value, [*record.headers, ("traceparent", traceparent.encode())]
     )
+
+
+def answers_the_kit(report: DossierStatusReported) -> bool:
+    """Whether a report answers one of the kit's made-up dossiers (no procedure has the kit's step).
+
+    The bus reads every agency's reports topic, so it sees these too: it drops them instead of
+    dead-lettering them as reports on an unknown dossier, and a kit run leaves its DLQ empty."""
+    return report.step == KIT_STEP and report.dossier_code.startswith(KIT_CODE_PREFIX)
 
 
 def malformed_records(inbox: KafkaRecord) -> list[KafkaRecord]:
