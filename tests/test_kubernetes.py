@@ -62,7 +62,7 @@ CUSTOM_KINDS = {
 }
 CLUSTER_SCOPED = {"Namespace"}
 # Secrets the operator creates before deploying (deploy/README.md says how).
-OPERATOR_SECRETS = {"dossierbus-database"}
+OPERATOR_SECRETS = {"dossierbus-database", "dossierbus-registry-secrets"}
 ACL_OPERATIONS = {"Read", "Write", "Describe"}  # all the bus needs; never All, Create, Delete, Alter...
 # Variables a container defines only to build another one's value, e.g. OTEL_RESOURCE_ATTRIBUTES.
 DOWNWARD_API = {"POD_NAME", "POD_NAMESPACE"}

@@ -83,6 +83,10 @@ class DevStack:
         """Statuses a reference agency reports, per agency code; the reference agency's default otherwise."""
         self.admin_token = secrets.token_urlsafe(24)
         """The registry's admin token, for onboarding agencies."""
+        self.access_log_key = secrets.token_hex(32)
+        """The key of the registry's access-log chain (`dossierbus-registry access-log verify` needs it)."""
+        self.webhook_secrets_token = secrets.token_urlsafe(24)
+        """What notifications reads agencies' webhook secrets from the registry with (and nothing else)."""
         self.console_token = secrets.token_urlsafe(24)
         """The operator token the console asks for before it replays dead letters."""
         self.workdir = Path(tempfile.mkdtemp(prefix="dossierbus-"))
@@ -120,7 +124,6 @@ class DevStack:
             "SPANS_FILE": str(self.spans_file),
             "SMTP_PORT": str(self.ports.smtp),
             "SEED_CITIZENS": str(self.seed_citizens),
-            "REGISTRY_ADMIN_TOKEN": self.admin_token,
             "REGISTRY_URL": f"http://127.0.0.1:{self.ports.services['registry']}",
             # An agency onboarded while the stack runs gets dossiers within seconds.
             "DIRECTORY_REFRESH_S": "2",
@@ -138,8 +141,22 @@ class DevStack:
             "NOTIFICATIONS_URL": f"http://127.0.0.1:{self.ports.services['notifications']}",
             "CONSOLE_TOKEN": self.console_token,
         }
+        # Each credential goes only to the services that use it.
+        own_env = {
+            "registry": {
+                "REGISTRY_ADMIN_TOKEN": self.admin_token,
+                "ACCESS_LOG_KEY": self.access_log_key,
+                "WEBHOOK_SECRETS_TOKEN": self.webhook_secrets_token,
+            },
+            "notifications": {"WEBHOOK_SECRETS_TOKEN": self.webhook_secrets_token},
+        }
         self.services = {
-            name: ServiceProcess(name, self.ports.services[name], env, self.workdir / "logs" / f"{name}.log")
+            name: ServiceProcess(
+                name,
+                self.ports.services[name],
+                env | own_env.get(name, {}),
+                self.workdir / "logs" / f"{name}.log",
+            )
             for name in SERVICES
         }
         try:
