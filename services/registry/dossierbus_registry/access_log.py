@@ -235,9 +235,12 @@ def _check_head(head: Row | None, last_seq: int, last_hash: str, key: ChainKey) 
         first = last_seq + 1
         gone = f"entry {first}" if first == head["seq"] else f"entries {first} to {head['seq']}"
         return ChainCheck(False, last_seq, first, f"{gone} removed from the end of the chain")
-    if head["seq"] < last_seq or head["hash"] != last_hash:
+    if head["seq"] < last_seq:
         seq = head["seq"] + 1
-        return ChainCheck(False, last_seq, seq, f"the chain goes on past its head (entry {head['seq']})")
+        return ChainCheck(False, head["seq"], seq, f"entries from {seq} on were added without the key")
+    if head["hash"] != last_hash:
+        problem = f"entry {last_seq} is not the one the chain's head vouches for: the chain was rewritten"
+        return ChainCheck(False, 0, None, problem)
     return ChainCheck(True, last_seq)
 
 

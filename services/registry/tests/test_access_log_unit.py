@@ -146,3 +146,16 @@ def test_the_key_is_long_and_needed() -> None:
         ChainKey(b"short")
     with pytest.raises(MissingKey):
         ChainKey(None).mac("anything")
+
+
+def test_a_chain_rehashed_without_the_key_is_found_by_its_head() -> None:
+    rows, last = chain(3)
+    rehashed, prev = [], GENESIS
+    for seq in range(1, 4):
+        rehashed.append(row(seq, prev, None, agency="police-hanoi" if seq == 2 else "justice-hanoi"))
+        prev = rehashed[-1]["hash"]
+    check = verify_chain(rehashed, last, KEY)
+    assert (check.intact, check.entries) == (False, 0)
+    assert check.problem == "entry 3 is not the one the chain's head vouches for: the chain was rewritten"
+    added = verify_chain([*rows, row(4, rows[-1]["hash"], KEY)], last, KEY)
+    assert (added.intact, added.problem) == (False, "entries from 4 on were added without the key")
