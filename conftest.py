@@ -66,6 +66,8 @@ def mail(stack: DevStack) -> MailSink:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=30) as client:
+async def http(stack: DevStack) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the stack's services that calls as the one-stop portal; a request acts as someone
+    else with its own `Authorization` header (`stack.headers("operator")`, a citizen's token)."""
+    async with httpx.AsyncClient(timeout=30, headers=stack.headers("portal")) as client:
         yield client

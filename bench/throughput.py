@@ -53,7 +53,7 @@ async def raw_broker_rate(bootstrap: str, messages: int) -> tuple[float, float]:
 
 
 async def run(dossiers: int, concurrency: int) -> None:
-    async with DevStack() as stack, httpx.AsyncClient(timeout=30) as http:
+    async with DevStack() as stack, httpx.AsyncClient(timeout=30, headers=stack.headers("portal")) as http:
         produce_rate, consume_rate = await raw_broker_rate(stack.kafka_bootstrap, 20_000)
         limit = asyncio.Semaphore(concurrency)
 

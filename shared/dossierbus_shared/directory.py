@@ -33,6 +33,8 @@ class DirectoryEntry(BaseModel):
     reports_topic: str
     webhook_url: str | None = None
     public_key: str | None = None
+    api_token_sha256: str | None = None
+    """SHA-256 of the agency's API token, so every service knows an agency's calls without a lookup."""
     handles: list[Handles] = []
 
 
@@ -81,6 +83,14 @@ class AgencyDirectory:
     def agency(self, code: str) -> DirectoryEntry | None:
         entry = self.entries.get(code)
         return entry if entry and entry.status == "active" else None
+
+    def token_digests(self) -> dict[str, str]:
+        """API token digest -> code of each active agency (dossierbus_shared.auth.AgencyTokens)."""
+        return {
+            entry.api_token_sha256: entry.code
+            for entry in self.entries.values()
+            if entry.status == "active" and entry.api_token_sha256
+        }
 
     def handler(self, procedure_code: str, step: str, receiving_unit: str | None) -> str | None:
         """An onboarded agency that declared it handles this step: one for the receiving unit first,

@@ -122,6 +122,11 @@ class DossierSubmitted(Event):
     )
     submitted_at: datetime
     due_date: date
+    tracking_secret: str | None = Field(
+        default=None,
+        description="The receipt's tracking secret, for the receipt e-mail only: with the dossier code it "
+        "lets a citizen without eID follow the dossier. Internal topic; never on an agency's inbox",
+    )
 
 
 class DossierVerified(Event):

@@ -10,6 +10,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
+OptionalText = Annotated[str | None, BeforeValidator(lambda value: None if value == "" else value)]
+"""A setting whose absence turns something off; set but empty counts as absent."""
+
 OptionalSecret = Annotated[SecretStr | None, BeforeValidator(lambda value: None if value == "" else value)]
 """A secret whose absence turns something off; set but empty (`PII_PEPPER=` or `${PII_PEPPER:-}` in
 docker-compose.yml) counts as absent, never as an empty secret."""
@@ -86,6 +89,18 @@ class ServiceSettings(BaseSettings):
         default=None,
         description="Secret key of the pseudonyms that replace personal identifiers in spans and logs",
     )
+    # Who may call (dossierbus_shared.auth): a role whose secret is unset cannot log in.
+    oidc_issuer: OptionalText = Field(
+        default=None,
+        description="The citizens' OpenID Connect issuer (national eID); unset: no citizen login",
+    )
+    oidc_audience: str = Field(default="dossierbus", description="The `aud` citizens' tokens must carry")
+    oidc_personal_id_claim: str = Field(
+        default="sub", description="The token claim that holds the citizen's 12-digit personal ID"
+    )
+    portal_token: OptionalSecret = Field(default=None, description="The one-stop portal's bearer token")
+    operator_token: OptionalSecret = Field(default=None, description="Operators' bearer token")
+    auditor_token: OptionalSecret = Field(default=None, description="Auditors' bearer token")
     metrics_sample_interval_s: float = Field(
         default=5.0, gt=0, description="How often consumer lag, DLQ sizes and the outbox backlog are read"
     )

@@ -1,9 +1,11 @@
-"""`dossierbus up`: the development stack until Ctrl-C. `dossierbus demo`: dossiers end to end, shown."""
+"""`dossierbus up`: the development stack until Ctrl-C. `dossierbus demo`: dossiers end to end, shown.
+`dossierbus token --citizen <personal ID>`: a citizen's token from the running stack's OpenID provider."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import signal
 import sys
 import uuid
@@ -13,9 +15,12 @@ from typing import Any
 
 import httpx
 
+from dossierbus_devstack.identity import citizen_token
 from dossierbus_devstack.parts import StackError
 from dossierbus_devstack.scenarios import birth_registration, linked_birth, wait_final, wait_for_notifications
 from dossierbus_devstack.stack import DevStack, Ports, Span
+
+PERSONAL_ID = re.compile(r"[0-9]{12}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -30,6 +35,14 @@ def main(argv: list[str] | None = None) -> None:
     up_parser.add_argument(
         "--http-port", type=int, default=defaults.services["intake"], help="intake's; the others follow it"
     )
+    up_parser.add_argument("--oidc-port", type=int, default=defaults.oidc, help="the local OpenID provider's")
+    token = commands.add_parser(
+        "token", help="print a citizen's bearer token from the local OpenID provider of `dossierbus up`"
+    )
+    token.add_argument("--citizen", required=True, metavar="PERSONAL_ID", help="12-digit personal ID")
+    token.add_argument(
+        "--issuer", default=f"http://127.0.0.1:{defaults.oidc}", help="the OpenID provider (%(default)s)"
+    )
     demo = commands.add_parser("demo", help="start everything on free ports and run dossiers end to end")
     demo.add_argument(
         "--dossiers", type=int, default=4, help="valid dossiers to submit (one more is refused)"
@@ -37,7 +50,19 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
-            asyncio.run(up(Ports.fixed(kafka=args.kafka_port, smtp=args.smtp_port, http=args.http_port)))
+            ports = Ports.fixed(
+                kafka=args.kafka_port, smtp=args.smtp_port, http=args.http_port, oidc=args.oidc_port
+            )
+            asyncio.run(up(ports))
+        elif args.command == "token":
+            if not PERSONAL_ID.fullmatch(args.citizen):
+                parser.error("--citizen takes a 12-digit personal ID")
+            try:
+                print(asyncio.run(citizen_token(args.issuer, args.citizen)))
+            except httpx.TransportError as error:
+                raise StackError(
+                    f"no OpenID provider at {args.issuer} (is `dossierbus up` running?)"
+                ) from error
         else:
             asyncio.run(run_demo(args.dossiers))
     except StackError as error:
@@ -64,7 +89,7 @@ async def run_demo(count: int) -> None:
     print(
         "dossierbus demo: starting broker, database, SMTP sink, the four services and the reference agencies"
     )
-    async with DevStack() as stack, httpx.AsyncClient(timeout=30) as http:
+    async with DevStack() as stack, httpx.AsyncClient(timeout=30, headers=stack.headers("portal")) as http:
         print(describe(stack), "\n", flush=True)
         bodies = [birth_registration(index, email=f"citizen{index}@example.vn") for index in range(count)]
         impostor = birth_registration(count, email="impostor@example.vn")
@@ -111,6 +136,12 @@ def describe(stack: DevStack) -> str:
     ]
     lines += [f"  {name:<11} {service.url()}" for name, service in stack.services.items()]
     lines.append(f"  console token {stack.console_token}")
+    lines.append(
+        f"  openid      {stack.identity.issuer}  (citizens: dossierbus token --citizen <personal ID>)"
+    )
+    lines.append(f"  portal token   {stack.portal_token}  (PORTAL_TOKEN)")
+    lines.append(f"  operator token {stack.operator_token}  (OPERATOR_TOKEN)")
+    lines.append(f"  auditor token  {stack.auditor_token}  (AUDITOR_TOKEN)")
     lines.append(f"  logs        {stack.workdir / 'logs'}")
     lines.append(f"  admin token {stack.admin_token}  (registry onboarding: REGISTRY_ADMIN_TOKEN)")
     return "\n".join(lines)

@@ -29,6 +29,8 @@ import httpx
 
 from dossierbus_devstack.broker import TansuBroker
 from dossierbus_devstack.database import EmbeddedPostgres, asyncpg_dsn
+from dossierbus_devstack.identity import AUDIENCE as IDENTITY_AUDIENCE
+from dossierbus_devstack.identity import PERSONAL_ID_CLAIM, LocalIdentityProvider
 from dossierbus_devstack.mail import MailSink
 from dossierbus_devstack.parts import StackError, free_port
 from dossierbus_devstack.scenarios import SEEDED_CITIZENS
@@ -48,15 +50,19 @@ class Ports:
     kafka: int
     smtp: int
     services: dict[str, int] = field(default_factory=dict)
+    oidc: int = 0
+    """The local OpenID provider (the citizens' eID); 0 picks a free port."""
 
     @classmethod
-    def fixed(cls, kafka: int = 9092, smtp: int = 1025, http: int = 8001) -> Ports:
+    def fixed(cls, kafka: int = 9092, smtp: int = 1025, http: int = 8001, oidc: int = 9400) -> Ports:
         """The ports README and docker-compose.yml document; the services' ports follow `http`."""
-        return cls(kafka=kafka, smtp=smtp, services={name: http + i for i, name in enumerate(SERVICES)})
+        services = {name: http + i for i, name in enumerate(SERVICES)}
+        return cls(kafka=kafka, smtp=smtp, services=services, oidc=oidc)
 
     @classmethod
     def free(cls) -> Ports:
-        return cls(kafka=free_port(), smtp=free_port(), services={name: free_port() for name in SERVICES})
+        services = {name: free_port() for name in SERVICES}
+        return cls(kafka=free_port(), smtp=free_port(), services=services, oidc=free_port())
 
 
 OTHER_RECEIVING_UNITS = ["000.00.01.H48"]
@@ -89,9 +95,18 @@ class DevStack:
         """What notifications reads agencies' webhook secrets from the registry with (and nothing else)."""
         self.console_token = secrets.token_urlsafe(24)
         """The operator token the console asks for before it replays dead letters."""
+        self.portal_token = secrets.token_urlsafe(24)
+        """The one-stop portal's bearer token (PORTAL_TOKEN): submissions and acting at the desk."""
+        self.operator_token = secrets.token_urlsafe(24)
+        """Operators' bearer token (OPERATOR_TOKEN): deliveries, requeue, indicators, any dossier."""
+        self.auditor_token = secrets.token_urlsafe(24)
+        """Auditors' bearer token (AUDITOR_TOKEN)."""
         self.workdir = Path(tempfile.mkdtemp(prefix="dossierbus-"))
         self.spans_file = self.workdir / "spans.jsonl"
         self.mail = MailSink(self.ports.smtp)
+        self.identity = LocalIdentityProvider(
+            self.ports.oidc or free_port(), self.workdir / "logs" / "oidc-provider.log"
+        )
         self.services: dict[str, ServiceProcess] = {}
         self._broker: TansuBroker | None = None
         self._database: EmbeddedPostgres | None = None
@@ -115,7 +130,7 @@ class DevStack:
         await self.stop_all()
 
     async def start_all(self) -> None:
-        await asyncio.gather(self._start_broker(), self._start_database())
+        await asyncio.gather(self._start_broker(), self._start_database(), self.identity.start())
         self.mail.start()
         await ensure_topics(self.kafka_bootstrap, with_dlq([*FIXED_TOPICS, *self.agency_topics()]))
         env = {
@@ -140,6 +155,14 @@ class DevStack:
             "ROUTING_URL": f"http://127.0.0.1:{self.ports.services['routing']}",
             "NOTIFICATIONS_URL": f"http://127.0.0.1:{self.ports.services['notifications']}",
             "CONSOLE_TOKEN": self.console_token,
+            # Who may call (dossierbus_shared.auth): citizens by the local OpenID provider's tokens.
+            "OIDC_ISSUER": self.identity.issuer,
+            "OIDC_AUDIENCE": IDENTITY_AUDIENCE,
+            "OIDC_PERSONAL_ID_CLAIM": PERSONAL_ID_CLAIM,
+            "PORTAL_TOKEN": self.portal_token,
+            "OPERATOR_TOKEN": self.operator_token,
+            "AUDITOR_TOKEN": self.auditor_token,
+            "TRACKING_SECRET_KEY": secrets.token_hex(32),
         }
         # Each credential goes only to the services that use it.
         own_env = {
@@ -193,6 +216,7 @@ class DevStack:
             await asyncio.to_thread(service.stop)
         with contextlib.suppress(Exception):
             self.mail.stop()
+        await asyncio.to_thread(self.identity.stop)
         if self._broker is not None:
             await asyncio.to_thread(self._broker.stop)
         if self._database is not None:
@@ -233,6 +257,16 @@ class DevStack:
     @staticmethod
     def agency_topics() -> list[str]:
         return [topic for code in default_catalogue().agencies for topic in agency_topics(code)]
+
+    async def citizen_token(self, personal_id: str) -> str:
+        """A citizen's ID token from the local OpenID provider, by the authorization-code flow."""
+        return await self.identity.citizen_token(personal_id)
+
+    def headers(self, role: str) -> dict[str, str]:
+        """`Authorization` for the portal, an operator or an auditor (role name), or an agency (its code)."""
+        tokens = {"portal": self.portal_token, "operator": self.operator_token, "auditor": self.auditor_token}
+        token = tokens.get(role) or self.agency_credentials[role]["api_token"]
+        return {"Authorization": f"Bearer {token}"}
 
     def url(self, service: str, path: str = "") -> str:
         return self.services[service].url(path)

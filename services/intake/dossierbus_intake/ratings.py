@@ -104,6 +104,11 @@ class Ratings:
         self, session: AsyncSession, envelope: Envelope[DossierStatusChanged]
     ) -> None:
         changed = envelope.data
+        # The latest status, for citizens who track the dossier with its secret (events of one dossier
+        # arrive in order: they share its partition).
+        await session.execute(
+            dossiers.update().where(dossiers.c.id == changed.dossier_id).values(status=changed.status.value)
+        )
         if changed.status in FINAL:
             # A dossier received by another receiving unit is not in this table: nothing to update.
             await session.execute(

@@ -1,7 +1,7 @@
 from pydantic import Field
 
 from dossierbus_intake.domain import UNIT_IDENTIFIER_PATTERN
-from dossierbus_shared.settings import ServiceSettings
+from dossierbus_shared.settings import OptionalSecret, ServiceSettings
 
 
 class IntakeSettings(ServiceSettings):
@@ -15,6 +15,11 @@ class IntakeSettings(ServiceSettings):
     other_receiving_units: list[str] = Field(
         default_factory=list,
         description="Further units this intake serves (a submission names its unit); JSON list",
+    )
+
+    tracking_secret_key: OptionalSecret = Field(
+        default=None,
+        description="Key the receipts' tracking secrets are derived with (HMAC of the dossier id)",
     )
 
     @property

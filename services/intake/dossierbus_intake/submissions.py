@@ -19,6 +19,7 @@ from dossierbus_intake.domain import (
     dossier_code,
     validate_submission,
 )
+from dossierbus_intake.tracking import TrackingSecrets, tracking_digest
 from dossierbus_shared.calendar import WorkingCalendar
 from dossierbus_shared.catalogue import Catalogue
 from dossierbus_shared.db import Database
@@ -39,8 +40,11 @@ class Receipt:
     procedure_code: str
     submitted_at: datetime
     appointment_date: date
+    tracking_secret: str | None = None
+    """None only for a retry answered after TRACKING_SECRET_KEY changed (see dossierbus_intake.tracking)."""
 
     def as_json(self) -> dict[str, Any]:
+        tracking = {"tracking_secret": self.tracking_secret} if self.tracking_secret else {}
         return {
             "dossier_id": str(self.dossier_id),
             "dossier_code": self.dossier_code,
@@ -48,14 +52,30 @@ class Receipt:
             "status": "received",
             "submitted_at": self.submitted_at.isoformat(),
             "appointment_date": self.appointment_date.isoformat(),
+            **tracking,
         }
+
+
+@dataclass(frozen=True)
+class TrackedDossier:
+    """What intake keeps of a dossier for deciding who may see it, and the view it shows."""
+
+    applicant_personal_id: str
+    tracking_secret_sha256: str | None
+    view: dict[str, Any]
 
 
 class Submissions:
     def __init__(
-        self, db: Database, catalogue: Catalogue, calendar: WorkingCalendar, receiving_units: list[str]
+        self,
+        db: Database,
+        catalogue: Catalogue,
+        calendar: WorkingCalendar,
+        receiving_units: list[str],
+        tracking: TrackingSecrets | None = None,
     ) -> None:
         self.db = db
+        self.tracking = tracking or TrackingSecrets(None)
         self.catalogue = catalogue
         self.calendar = calendar
         self.receiving_units = receiving_units
@@ -73,8 +93,15 @@ class Submissions:
                 now = datetime.now(UTC)
                 local_day = now.astimezone(self.calendar.timezone).date()
                 code = dossier_code(unit, local_day, await self._next_sequence(session, unit, local_day))
+                dossier_id = uuid.uuid4()
+                tracking_secret = self.tracking.secret_of(dossier_id)
                 receipt = Receipt(
-                    uuid.uuid4(), code, procedure.code, now, appointment_date(self.calendar, procedure, now)
+                    dossier_id,
+                    code,
+                    procedure.code,
+                    now,
+                    appointment_date(self.calendar, procedure, now),
+                    tracking_secret,
                 )
                 mark_dossier(code, str(receipt.dossier_id))
                 await session.execute(
@@ -89,6 +116,8 @@ class Submissions:
                         form=form,
                         submitted_at=now,
                         due_date=receipt.appointment_date,
+                        tracking_secret_sha256=tracking_digest(tracking_secret),
+                        status="received",
                     )
                 )
                 event = DossierSubmitted(
@@ -102,6 +131,7 @@ class Submissions:
                     prefilled=request.prefilled,
                     submitted_at=now,
                     due_date=receipt.appointment_date,
+                    tracking_secret=tracking_secret,
                 )
                 await stage(session, Envelope(event, source=f"urn:dossierbus:intake:{unit}"))
             return receipt, True
@@ -120,7 +150,12 @@ class Submissions:
             return None
         if row.request_fingerprint != fingerprint:
             raise IdempotencyConflict(idempotency_key)
-        return Receipt(row.id, row.code, row.procedure_code, row.submitted_at, row.due_date)
+        secret = (
+            self.tracking.secret_of(row.id)
+            if self.tracking.matches(row.id, row.tracking_secret_sha256)
+            else None
+        )
+        return Receipt(row.id, row.code, row.procedure_code, row.submitted_at, row.due_date, secret)
 
     async def _next_sequence(self, session: AsyncSession, unit: str, day: date) -> int:
         statement = (
@@ -134,16 +169,21 @@ class Submissions:
         )
         return int((await session.execute(statement)).scalar_one())
 
-    async def find(self, code: str) -> dict[str, Any] | None:
+    async def find(self, code: str) -> TrackedDossier | None:
         async with self.db.transaction() as session:
             row = (await session.execute(select(dossiers).where(dossiers.c.code == code))).first()
         if row is None:
             return None
-        return {
-            "dossier_id": str(row.id),
-            "dossier_code": row.code,
-            "procedure_code": row.procedure_code,
-            "channel": row.channel,
-            "submitted_at": row.submitted_at.isoformat(),
-            "appointment_date": row.due_date.isoformat(),
-        }
+        return TrackedDossier(
+            applicant_personal_id=row.applicant["personal_id"],
+            tracking_secret_sha256=row.tracking_secret_sha256,
+            view={
+                "dossier_id": str(row.id),
+                "dossier_code": row.code,
+                "procedure_code": row.procedure_code,
+                "channel": row.channel,
+                "status": row.status,
+                "submitted_at": row.submitted_at.isoformat(),
+                "appointment_date": row.due_date.isoformat(),
+            },
+        )

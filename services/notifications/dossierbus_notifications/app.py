@@ -12,6 +12,7 @@ from dossierbus_notifications.entrypoints.http import router
 from dossierbus_notifications.messages import Templates
 from dossierbus_notifications.notifying import Notifier, WebhookAudience
 from dossierbus_notifications.settings import NotificationsSettings
+from dossierbus_shared.auth import Authenticator
 from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.directory import AgencyDirectory
 from dossierbus_shared.events import (
@@ -82,4 +83,5 @@ async def deliver_notifications() -> None:
 
 app = service.http_app(router, title="dossierbus notifications")
 app.state.directory = directory
+app.state.authenticator = Authenticator.from_settings(settings, agencies=directory)
 app.state.webhook_tolerance_s = settings.webhook_tolerance_s

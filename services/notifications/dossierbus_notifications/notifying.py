@@ -108,6 +108,7 @@ class Notifier:
             .values(
                 dossier_id=submitted.dossier_id,
                 dossier_code=submitted.dossier_code,
+                applicant_personal_id=applicant.personal_id,
                 email=applicant.email,
                 phone=applicant.phone,
                 language=applicant.language,

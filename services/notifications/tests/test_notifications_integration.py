@@ -38,7 +38,9 @@ async def onboard_webhook_agency(
         webhook_url=webhook_url,
     )
     for _ in range(150):
-        webhooks = (await http.get(stack.url("notifications", "/webhooks"))).json()
+        webhooks = (
+            await http.get(stack.url("notifications", "/webhooks"), headers=stack.headers("operator"))
+        ).json()
         assert webhooks["signature"]["tolerance_s"] == 300
         known = webhooks["agencies"]
         if any(agency["code"] == code for agency in known):
@@ -172,15 +174,25 @@ async def test_a_webhook_that_keeps_failing_is_dead_lettered_then_requeued(
         assert [entry["outcome"] for entry in dead["log"]] == ["failed"] * 5
         assert "HTTP 503" in dead["last_error"]
         letters = (
-            await http.get(stack.url("notifications", "/deliveries?status=dead&channel=webhook"))
+            await http.get(
+                stack.url("notifications", "/deliveries?status=dead&channel=webhook"),
+                headers=stack.headers("operator"),
+            )
         ).json()
         assert dead["id"] in [letter["id"] for letter in letters["deliveries"]]
-        emails = (await http.get(stack.url("notifications", "/deliveries?status=dead&channel=email"))).json()
+        emails = (
+            await http.get(
+                stack.url("notifications", "/deliveries?status=dead&channel=email"),
+                headers=stack.headers("operator"),
+            )
+        ).json()
         assert dead["id"] not in [letter["id"] for letter in emails["deliveries"]]
         assert len(receiver.requests) == 5
 
         receiver.answer_from_now(200)
-        requeued = await http.post(stack.url("notifications", f"/deliveries/{dead['id']}/requeue"))
+        requeued = await http.post(
+            stack.url("notifications", f"/deliveries/{dead['id']}/requeue"), headers=stack.headers("operator")
+        )
         assert requeued.status_code == 202, requeued.text
         assert requeued.json()["status"] == "pending"
         [delivered] = await settled(http, stack, event.data.dossier_code, "webhook")
@@ -188,7 +200,9 @@ async def test_a_webhook_that_keeps_failing_is_dead_lettered_then_requeued(
     assert delivered["status"] == "delivered"
     assert delivered["attempts"] == 6
     assert [entry["outcome"] for entry in delivered["log"]] == ["failed"] * 5 + ["delivered"]
-    again = await http.post(stack.url("notifications", f"/deliveries/{dead['id']}/requeue"))
+    again = await http.post(
+        stack.url("notifications", f"/deliveries/{dead['id']}/requeue"), headers=stack.headers("operator")
+    )
     assert again.status_code == 409
     assert "delivered" in again.json()["detail"]
 
@@ -197,11 +211,15 @@ async def test_delivery_queries_refuse_bad_input_naming_the_field(
     stack: DevStack, http: httpx.AsyncClient
 ) -> None:
     for query, field in [("status=gone", "status"), ("channel=pigeon", "channel"), ("limit=0", "limit")]:
-        response = await http.get(stack.url("notifications", f"/deliveries?{query}"))
+        response = await http.get(
+            stack.url("notifications", f"/deliveries?{query}"), headers=stack.headers("operator")
+        )
         assert response.status_code == 422, query
         assert response.headers["content-type"] == "application/problem+json"
         assert [error["field"] for error in response.json()["errors"]] == [field]
-    missing = await http.post(stack.url("notifications", "/deliveries/987654321/requeue"))
+    missing = await http.post(
+        stack.url("notifications", "/deliveries/987654321/requeue"), headers=stack.headers("operator")
+    )
     assert missing.status_code == 404
 
 

@@ -48,6 +48,7 @@ class AgencyRecord:
     public_key: str | None
     status: str
     handles: list[dict[str, str]] = field(default_factory=list)
+    api_token_sha256: str | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[Any, Any]) -> AgencyRecord:
@@ -60,6 +61,7 @@ class AgencyRecord:
             public_key=row["public_key"],
             status=row["status"],
             handles=list(row["handles"]),
+            api_token_sha256=row["api_token_sha256"],
         )
 
     def public_view(self) -> dict[str, Any]:
@@ -76,6 +78,9 @@ class AgencyRecord:
             "webhook_url": self.webhook_url,
             "public_key": self.public_key,
             "handles": self.handles,
+            # A digest of a 256-bit random token: lets every service authenticate the agency's calls
+            # (dossierbus_shared.auth) and reveals nothing that helps forge the token.
+            "api_token_sha256": self.api_token_sha256,
         }
 
 

@@ -13,6 +13,7 @@ from dossierbus_routing.overdue import OverdueWatch
 from dossierbus_routing.report_auth import ReportAuthenticator
 from dossierbus_routing.settings import RoutingSettings
 from dossierbus_routing.workflow import Workflow
+from dossierbus_shared.auth import Authenticator
 from dossierbus_shared.calendar import vietnam_calendar
 from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.directory import AgencyDirectory
@@ -73,4 +74,6 @@ service.background(
 
 app = service.http_app(router, indicators.router, title="dossierbus routing")
 app.state.workflow = workflow
+# Agencies' API tokens are known by their digests in the directory.
+app.state.authenticator = Authenticator.from_settings(settings, agencies=directory)
 app.state.indicators = projection

@@ -54,6 +54,11 @@ from dossierbus_shared.events import (
 )
 from dossierbus_shared.outbox import stage
 
+NEUTRAL_REJECTION = (
+    "The applicant's details could not be verified against the national databases; the applicant "
+    "can see why when signed in with eID."
+)
+
 log = logging.getLogger(__name__)
 SOURCE = "urn:dossierbus:routing"
 Clock = Callable[[], datetime]
@@ -138,6 +143,7 @@ class Workflow:
                 appointment_date=verified.due_date,
                 due_date=verified.due_date,
                 submitted_at=verified.submitted_at,
+                rejection_reasons=verified.reasons if verified.outcome == "rejected" else None,
                 handed_over={
                     "applicant": verified.applicant.model_dump(mode="json"),
                     "form": verified.form,
@@ -171,7 +177,10 @@ class Workflow:
         dossier = await self._lock(session, verified.dossier_id)
         state = {step.id: StepState(StepStatus.WAITING, None) for step in procedure.steps}
         if verified.outcome == "rejected":
-            reason = "; ".join(verified.reasons)
+            # The registry's reasons compare the applicant with national records ("date_of_birth
+            # differs ..."): an oracle for whoever typed the submission. They stay in the dossier row
+            # for the authenticated applicant; the timeline, the events and the e-mails get this.
+            reason = NEUTRAL_REJECTION
             await self._close_open_steps(session, dossier, state, cause, reason)
             await self._change(
                 session, dossier, state, DossierStatus.REJECTED, Cause(envelope.id, note=reason)

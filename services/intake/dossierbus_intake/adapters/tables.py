@@ -18,6 +18,10 @@ dossiers = Table(
     Column("form", JSONB, nullable=False),
     Column("submitted_at", DateTime(timezone=True), nullable=False),
     Column("due_date", Date, nullable=False),
+    # SHA-256 of the receipt's tracking secret: with the code, it shows the dossier to whoever holds it.
+    Column("tracking_secret_sha256", Text),
+    # The latest status routing announced, for those who track the dossier with its secret.
+    Column("status", Text),
     # When processing ended (dossier.status-changed to a final status): from then on it may be rated.
     Column("finished_at", DateTime(timezone=True)),
 )

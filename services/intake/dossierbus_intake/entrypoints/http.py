@@ -7,7 +7,9 @@ from fastapi.responses import JSONResponse
 
 from dossierbus_intake.domain import SubmissionRefused, SubmissionRequest
 from dossierbus_intake.ratings import AlreadyRated, NotFinished, RatingRequest, Ratings, UnknownDossier
-from dossierbus_intake.submissions import IdempotencyConflict, Submissions
+from dossierbus_intake.submissions import IdempotencyConflict, Submissions, TrackedDossier
+from dossierbus_intake.tracking import TRACKING_SECRET_HEADER, tracking_secret_matches
+from dossierbus_shared.auth import Caller, Role, authenticated, identified
 from dossierbus_shared.http_errors import ProblemError, problem
 
 router = APIRouter(tags=["dossiers"])
@@ -24,9 +26,26 @@ async def submit_dossier(
     idempotency_key: Annotated[
         str, Header(min_length=8, max_length=200, description="Unique per submission")
     ],
+    caller: Annotated[Caller, authenticated(Role.CITIZEN, Role.PORTAL)],
 ) -> JSONResponse:
-    """Accepts the dossier and answers with its code and appointment date. Repeating the call with the
-    same `Idempotency-Key` and body answers the same receipt and creates nothing new."""
+    """Accepts the dossier and answers with its code, appointment date and tracking secret (shown this
+    once). Repeating the call with the same `Idempotency-Key` and body answers the same receipt, without
+    the tracking secret, and creates nothing new. The portal submits for anyone; a citizen only as the
+    applicant (for a business, its legal representative)."""
+    if caller.role is Role.CITIZEN and not caller.is_citizen(body.applicant.personal_id):
+        raise ProblemError(
+            403,
+            "Not the applicant",
+            "a citizen submits only dossiers of which she is the applicant",
+            errors=[
+                {
+                    "field": "applicant.personal_id",
+                    "location": "body",
+                    "message": "is not the signed-in citizen's personal ID",
+                    "type": "forbidden",
+                }
+            ],
+        )
     try:
         receipt, created = await submissions(request).submit(body, idempotency_key)
     except SubmissionRefused as refused:
@@ -50,19 +69,55 @@ async def submit_dossier(
     )
 
 
-@router.get("/dossiers/{code}", summary="The receipt of a submitted dossier")
-async def get_dossier(code: str, request: Request) -> dict[str, object]:
+@router.get("/dossiers/{code}", summary="The receipt of a submitted dossier, and its latest status")
+async def get_dossier(
+    code: str,
+    request: Request,
+    caller: Annotated[Caller | None, identified()],
+    tracking_secret: Annotated[
+        str | None,
+        Header(
+            alias=TRACKING_SECRET_HEADER,
+            max_length=200,
+            description="The receipt's tracking secret, for a citizen without eID (instead of a token)",
+        ),
+    ] = None,
+) -> dict[str, object]:
+    """For the applicant (citizen token), the portal, an operator, or whoever holds the receipt's
+    tracking secret. Anyone else is told there is no such dossier."""
+    if caller is None and tracking_secret is None:
+        raise ProblemError(
+            401, "Unauthenticated", f"send `Authorization: Bearer <token>` or `{TRACKING_SECRET_HEADER}`"
+        )
+    if caller is not None and caller.role not in {Role.CITIZEN, Role.PORTAL, Role.OPERATOR}:
+        raise ProblemError(403, "Forbidden", f"the {caller.role.value} role may not do this")
     found = await submissions(request).find(code)
-    if found is None:
+    if found is None or not _may_see(found, caller, tracking_secret):
         raise ProblemError(404, "Not found", f"no dossier {code!r}")
-    return found
+    return found.view
+
+
+def _may_see(dossier: TrackedDossier, caller: Caller | None, tracking_secret: str | None) -> bool:
+    if tracking_secret_matches(tracking_secret, dossier.tracking_secret_sha256):
+        return True
+    if caller is None:
+        return False
+    return caller.role in {Role.PORTAL, Role.OPERATOR} or caller.is_citizen(dossier.applicant_personal_id)
 
 
 @router.post("/dossiers/{code}/rating", status_code=202, summary="Rate how a dossier was handled")
-async def rate_dossier(code: str, body: RatingRequest, request: Request) -> JSONResponse:
+async def rate_dossier(
+    code: str,
+    body: RatingRequest,
+    request: Request,
+    caller: Annotated[Caller, authenticated(Role.CITIZEN, Role.PORTAL)],
+) -> JSONResponse:
     """One satisfaction rating (1 to 5) per dossier, once its processing has ended (returned, rejected
-    or withdrawn). Sending the same score again answers the recorded rating; a different score is
-    refused."""
+    or withdrawn), by its applicant (citizen token) or the portal at the desk. Sending the same score
+    again answers the recorded rating; a different score is refused."""
+    found = await submissions(request).find(code)
+    if found is None or not (caller.role is Role.PORTAL or caller.is_citizen(found.applicant_personal_id)):
+        raise ProblemError(404, "Not found", f"no dossier {code!r}")
     ratings: Ratings = request.app.state.ratings
     try:
         rating, created = await ratings.rate(code, body.score)

@@ -23,6 +23,7 @@ recipients = Table(
     metadata,
     Column("dossier_id", Uuid, primary_key=True),
     Column("dossier_code", Text, nullable=False),
+    Column("applicant_personal_id", Text),  # who may read the dossier's delivery log besides staff
     Column("email", Text),
     Column("phone", Text),
     Column("language", Text),

@@ -8,14 +8,16 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dossierbus_notifications.adapters.tables import delivery_attempts, notifications
+from dossierbus_notifications.adapters.tables import delivery_attempts, notifications, recipients
 from dossierbus_notifications.delivery import requeue
 from dossierbus_notifications.signature import SIGNATURE_HEADER
+from dossierbus_shared.auth import Caller, Role, authenticated
 from dossierbus_shared.directory import AgencyDirectory
 from dossierbus_shared.http_errors import ProblemError
 from dossierbus_shared.service import Service
 
 router = APIRouter(tags=["notifications"])
+Operator = Annotated[Caller, authenticated(Role.OPERATOR)]
 
 
 class Status(StrEnum):
@@ -33,9 +35,20 @@ class ChannelName(StrEnum):
 
 
 @router.get("/dossiers/{code}/notifications", summary="The delivery log of one dossier, every attempt")
-async def delivery_log(code: str, request: Request) -> dict[str, Any]:
+async def delivery_log(
+    code: str,
+    request: Request,
+    caller: Annotated[Caller, authenticated(Role.CITIZEN, Role.PORTAL, Role.OPERATOR)],
+) -> dict[str, Any]:
+    """For the applicant (citizen token), the portal and operators; anyone else sees no notification."""
     service: Service = request.app.state.service
     async with service.db.transaction() as session:
+        if caller.role is Role.CITIZEN:
+            applicant = await session.scalar(
+                select(recipients.c.applicant_personal_id).where(recipients.c.dossier_code == code)
+            )
+            if not caller.is_citizen(applicant):
+                raise ProblemError(404, "Not found", f"no notifications of dossier {code!r}")
         rows = (
             await session.execute(
                 select(notifications).where(notifications.c.dossier_code == code).order_by(notifications.c.id)
@@ -48,6 +61,7 @@ async def delivery_log(code: str, request: Request) -> dict[str, Any]:
 @router.get("/deliveries", summary="Notifications by status and channel, e.g. a channel's dead letters")
 async def deliveries(
     request: Request,
+    _caller: Operator,
     status: Status | None = None,
     channel: ChannelName | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
@@ -69,7 +83,7 @@ async def deliveries(
     status_code=202,
     summary="Send a dead notification again, with a fresh set of tries",
 )
-async def requeue_dead(delivery_id: int, request: Request) -> dict[str, Any]:
+async def requeue_dead(delivery_id: int, request: Request, _caller: Operator) -> dict[str, Any]:
     service: Service = request.app.state.service
     row = await requeue(service.db, delivery_id)
     if row is None:
@@ -86,7 +100,7 @@ async def requeue_dead(delivery_id: int, request: Request) -> dict[str, Any]:
 
 
 @router.get("/webhooks", summary="How webhooks are signed, and the agency systems they go to")
-async def webhook_subscribers(request: Request) -> dict[str, Any]:
+async def webhook_subscribers(request: Request, _caller: Operator) -> dict[str, Any]:
     directory: AgencyDirectory = request.app.state.directory
     return {
         "signature": {

@@ -39,6 +39,9 @@ dossiers = Table(
     Column("overdue_at", DateTime(timezone=True)),  # when `dossier.overdue` was emitted (once)
     Column("submitted_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Why the registry refused the applicant: they reveal national data, so only the authenticated
+    # applicant reads them; the timeline and the events carry NEUTRAL_REJECTION instead.
+    Column("rejection_reasons", ARRAY(Text)),
     Index("ix_dossiers_open_by_due_date", "due_date", postgresql_where=text("overdue_at IS NULL")),
 )
 

@@ -1,9 +1,10 @@
 """Routing over HTTP: one dossier's status, steps, deadline and timeline; the citizen's withdrawal and
-supplement."""
+supplement. Who may: the applicant (citizen token), the portal, an operator; an agency may read the
+dossiers it holds a step of. Anyone else is told the dossier does not exist."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dossierbus_routing.adapters.tables import dossiers, steps, timeline
 from dossierbus_routing.domain import IllegalTransition
 from dossierbus_routing.workflow import Dossier, UnknownStep, Workflow
+from dossierbus_shared.auth import Caller, Role, authenticated
 from dossierbus_shared.catalogue import Catalogue
 from dossierbus_shared.events import PERSONAL_ID_PATTERN, ResultDocument
 from dossierbus_shared.http_errors import ProblemError
@@ -25,9 +27,11 @@ router = APIRouter(tags=["dossiers"])
 class CitizenRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    applicant_personal_id: str = Field(
+    applicant_personal_id: str | None = Field(
+        default=None,
         pattern=PERSONAL_ID_PATTERN,
-        description="The applicant's personal ID: only they may act on the dossier",
+        description="The applicant's personal ID, as the portal's officer read it from her card: checked "
+        "against the dossier's (a citizen's token already says who she is)",
     )
 
 
@@ -44,13 +48,34 @@ class Supplement(CitizenRequest):
 
 
 @router.get("/dossiers/{code}", summary="A dossier's status, steps, deadline and timeline")
-async def dossier_view(code: str, request: Request) -> dict[str, Any]:
+async def dossier_view(
+    code: str,
+    request: Request,
+    caller: Annotated[Caller, authenticated(Role.CITIZEN, Role.PORTAL, Role.AGENCY, Role.OPERATOR)],
+) -> dict[str, Any]:
+    """The registry's reasons for refusing the applicant are shown to the applicant alone."""
     service: Service = request.app.state.service
     async with service.db.transaction() as session:
         dossier = (await session.execute(select(dossiers).where(dossiers.c.code == code))).first()
-        if dossier is None:
+        if dossier is None or not await _may_read(session, dossier, caller):
             raise ProblemError(404, "Not found", f"no dossier {code!r} has reached routing")
-        return await _view(session, dossier, request.app.state.workflow.catalogue)
+        view = await _view(session, dossier, request.app.state.workflow.catalogue)
+    if caller.is_citizen(dossier.applicant_personal_id) and dossier.rejection_reasons:
+        view["rejection_reasons"] = list(dossier.rejection_reasons)
+    return view
+
+
+async def _may_read(session: AsyncSession, dossier: Dossier, caller: Caller) -> bool:
+    if caller.role in {Role.PORTAL, Role.OPERATOR}:
+        return True
+    if caller.role is Role.AGENCY:  # an agency reads the dossiers it holds a step of, no others
+        held = await session.execute(
+            select(steps.c.step).where(
+                steps.c.dossier_id == dossier.id, steps.c.agency_code == caller.subject
+            )
+        )
+        return held.first() is not None
+    return caller.is_citizen(dossier.applicant_personal_id)
 
 
 @router.post(
@@ -58,11 +83,17 @@ async def dossier_view(code: str, request: Request) -> dict[str, Any]:
     summary="The applicant withdraws the dossier (where its status allows it)",
     responses={403: {"description": "Not the applicant"}, 409: {"description": "Not allowed now"}},
 )
-async def withdraw(code: str, body: Withdrawal, request: Request) -> dict[str, Any]:
+async def withdraw(
+    code: str,
+    body: Withdrawal,
+    request: Request,
+    caller: Annotated[Caller, authenticated(Role.CITIZEN, Role.PORTAL)],
+) -> dict[str, Any]:
+    """By the applicant (citizen token) or the portal at the desk."""
     service: Service = request.app.state.service
     workflow: Workflow = request.app.state.workflow
     async with service.db.transaction() as session:
-        dossier = await _applicants_dossier(session, code, body)
+        dossier = await _applicants_dossier(session, code, body, caller)
         try:
             await workflow.withdraw(session, dossier, body.reason)
         except IllegalTransition as refused:
@@ -75,11 +106,17 @@ async def withdraw(code: str, body: Withdrawal, request: Request) -> dict[str, A
     summary="The applicant sends the supplement an agency asked for; the step and its clock resume",
     responses={403: {"description": "Not the applicant"}, 409: {"description": "No supplement awaited"}},
 )
-async def supplement(code: str, body: Supplement, request: Request) -> dict[str, Any]:
+async def supplement(
+    code: str,
+    body: Supplement,
+    request: Request,
+    caller: Annotated[Caller, authenticated(Role.CITIZEN, Role.PORTAL)],
+) -> dict[str, Any]:
+    """By the applicant (citizen token) or the portal at the desk."""
     service: Service = request.app.state.service
     workflow: Workflow = request.app.state.workflow
     async with service.db.transaction() as session:
-        dossier = await _applicants_dossier(session, code, body)
+        dossier = await _applicants_dossier(session, code, body, caller)
         try:
             await workflow.supplement(session, dossier, body.step, body.note, body.documents)
         except IllegalTransition as refused:
@@ -104,10 +141,14 @@ async def _by_code(session: AsyncSession, code: str, *, lock: bool = False) -> D
     return dossier
 
 
-async def _applicants_dossier(session: AsyncSession, code: str, body: CitizenRequest) -> Dossier:
+async def _applicants_dossier(
+    session: AsyncSession, code: str, body: CitizenRequest, caller: Caller
+) -> Dossier:
     dossier = await _by_code(session, code, lock=True)
+    if caller.role is Role.CITIZEN and not caller.is_citizen(dossier.applicant_personal_id):
+        raise ProblemError(404, "Not found", f"no dossier {code!r} has reached routing")
     mark_dossier(dossier.code, str(dossier.id))
-    if dossier.applicant_personal_id != body.applicant_personal_id:
+    if body.applicant_personal_id is not None and dossier.applicant_personal_id != body.applicant_personal_id:
         message = "is not the applicant of this dossier"
         raise ProblemError(
             403,

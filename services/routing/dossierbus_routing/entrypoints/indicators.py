@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Request
 
 from dossierbus_routing.indicator_projection import IndicatorProjection
 from dossierbus_routing.indicators import report
+from dossierbus_shared.auth import Caller, Role, authenticated
 from dossierbus_shared.http_errors import ProblemError
 from dossierbus_shared.service import Service
 
@@ -24,9 +25,12 @@ async def indicators(
     received_to: Annotated[
         date | None, Query(alias="to", description="Last day of receipt (local date, inclusive)")
     ] = None,
+    *,
+    _caller: Annotated[Caller, authenticated(Role.OPERATOR, Role.PORTAL)],
 ) -> dict[str, Any]:
-    """Counts, rates and the points of the Decision 766 components the bus measures, for the dossiers
-    received in the period; unfinished dossiers are judged as of today."""
+    """For operators and the portal (which publishes them). Counts, rates and the points of the
+    Decision 766 components the bus measures, for the dossiers received in the period; unfinished
+    dossiers are judged as of today."""
     projection: IndicatorProjection = request.app.state.indicators
     errors = []
     if agency is not None and agency not in projection.catalogue.agencies:
