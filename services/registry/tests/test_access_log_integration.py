@@ -13,6 +13,7 @@ from datetime import UTC
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 
 from dossierbus_devstack.scenarios import birth_registration, submit
@@ -84,13 +85,27 @@ async def test_the_table_refuses_change(stack: DevStack, http: object) -> None:
     assert "1 chains, 1 sound entries: intact" in checked.stdout
 
 
-async def test_an_edit_is_found_even_with_every_hash_recomputed(stack: DevStack, http: object) -> None:
+async def test_an_edit_is_found_even_with_every_hash_recomputed(
+    stack: DevStack, http: httpx.AsyncClient
+) -> None:
     person = await chain_of(stack, http, 51)
+    url = stack.url("registry", f"/access-log/{person}")
+    citizen = {"Authorization": f"Bearer {await stack.citizen_token(person)}"}
+    assert (await http.get(url, headers=citizen)).json()["chain"]["intact"] is True
     edit = "UPDATE registry.access_log SET agency_code = 'police-hanoi' WHERE subject = $1 AND seq = 2"
     await tamper(stack, (edit, person))
     checked = await asyncio.to_thread(verify, stack, "--subject", person)
     assert checked.returncode == 1
     assert f"BROKEN {person}: entry 2 was changed after it was written" in checked.stdout
+    # The citizen (and an auditor) see it too.
+    for reader in (citizen, stack.headers("auditor")):
+        chain = (await http.get(url, headers=reader)).json()["chain"]
+        assert chain == {
+            "intact": False,
+            "entries": 1,
+            "first_broken": 2,
+            "problem": "entry 2 was changed after it was written",
+        }
     # Rehashed without the key (as if written before the log was keyed): the keyed head gives it away.
     async with stack.database() as db, db.transaction():
         await db.execute("SET LOCAL session_replication_role = replica")
@@ -115,13 +130,9 @@ async def test_a_truncated_chain_is_found(stack: DevStack, http: object) -> None
     assert checked.returncode == 1
     assert f"BROKEN {person}: entry 3 removed from the end of the chain" in checked.stdout
     # Moving the head back cannot be done without the key either.
-    await tamper(
-        stack,
-        (
-            "UPDATE registry.access_log_heads SET seq = 2, hash = (SELECT hash FROM registry.access_log WHERE subject = $1 AND seq = 2) WHERE subject = $1",
-            person,
-        ),
-    )
+    second = "(SELECT hash FROM registry.access_log WHERE subject = $1 AND seq = 2)"
+    move_back = f"UPDATE registry.access_log_heads SET seq = 2, hash = {second} WHERE subject = $1"
+    await tamper(stack, (move_back, person))
     again = await asyncio.to_thread(verify, stack, "--subject", person)
     assert f"BROKEN {person}: the chain's head was altered" in again.stdout
 

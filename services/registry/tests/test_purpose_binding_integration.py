@@ -183,5 +183,9 @@ async def test_agencies_neither_record_list_withdraw_consents_nor_read_access_lo
     ).status_code == 403
     async with stack.database() as db:
         assert await db.fetchval("SELECT count(*) FROM registry.consents WHERE personal_id = $1", person) == 0
-    # Nobody unauthenticated either.
-    assert (await http.get(f"{registry}/access-log/{person}")).status_code == 401
+    # Nor the portal, nor anybody unauthenticated.
+    assert (
+        await http.get(f"{registry}/access-log/{person}", headers=stack.headers("portal"))
+    ).status_code == 403
+    async with httpx.AsyncClient(timeout=30) as anonymous:
+        assert (await anonymous.get(f"{registry}/access-log/{person}")).status_code == 401

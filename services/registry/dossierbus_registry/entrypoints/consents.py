@@ -43,7 +43,7 @@ def _own(citizen: RegistryCaller, personal_id: str) -> None:
 
 async def _act(request: Request, citizen: RegistryCaller) -> CitizenAct:
     act = await citizen_act(request, citizen.token)
-    if act is None or act.personal_id != citizen.subject:
+    if act.personal_id != citizen.subject:
         raise ProblemError(401, "Unauthenticated", "the eID token cannot serve as evidence of consent")
     return act
 
