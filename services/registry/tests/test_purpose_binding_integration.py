@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from dossierbus_devstack.scenarios import BUSINESS, business_dossier, wait_final
 from dossierbus_devstack.stack import DevStack
 from dossierbus_registry.synthetic import citizens
+from dossierbus_shared.envelope import Envelope
+from dossierbus_shared.events import Applicant, DossierAssigned
 
 pytestmark = pytest.mark.slow
 
@@ -189,3 +193,45 @@ async def test_agencies_neither_record_list_withdraw_consents_nor_read_access_lo
     ).status_code == 403
     async with httpx.AsyncClient(timeout=30) as anonymous:
         assert (await anonymous.get(f"{registry}/access-log/{person}")).status_code == 401
+
+
+async def test_an_assignment_from_anyone_but_routing_is_dead_lettered_and_grants_nothing(
+    stack: DevStack, http: httpx.AsyncClient
+) -> None:
+    agency, token = await onboard_elsewhere(http, stack)
+    code = f"000.00.01.H99-261125-{uuid.uuid4().int % 10000:04d}"
+    forged = DossierAssigned(
+        dossier_id=uuid.uuid4(),
+        dossier_code=code,
+        agency_code=agency,
+        procedure_code=BUSINESS,
+        step="business-registration",
+        applicant=Applicant(
+            personal_id=PEOPLE[45].personal_id, full_name="X", date_of_birth=date(1990, 1, 1)
+        ),
+        form={},
+        due_date=date(2026, 12, 1),
+        assigned_at=datetime.now(UTC),
+    )
+    record = Envelope(forged, source="urn:dossierbus:intruder").to_kafka()
+    producer = AIOKafkaProducer(bootstrap_servers=stack.kafka_bootstrap)
+    await producer.start()
+    try:
+        await producer.send_and_wait(record.topic, record.value, key=record.key, headers=record.headers)
+    finally:
+        await producer.stop()
+
+    letters = AIOKafkaConsumer(
+        f"{record.topic}.dlq", bootstrap_servers=stack.kafka_bootstrap, auto_offset_reset="earliest"
+    )
+    await letters.start()
+    try:
+        letter = await asyncio.wait_for(letters.getone(), timeout=60)
+    finally:
+        await letters.stop()
+    failure = dict(letter.headers)
+    assert failure["dlq_error_type"] == b"Unauthenticated"
+    assert b"urn:dossierbus:routing" in failure["dlq_reason"]
+    assert await assignment_holders(stack, code) == []
+    ask = {"procedure_code": BUSINESS, "dossier_code": code, "personal_id": PEOPLE[45].personal_id}
+    assert await refusal(http, stack, token, ask) == "agency_not_involved"
