@@ -145,6 +145,16 @@ def agency_inboxes_and_reports() -> tuple[list[str], list[str]]:
     return [inbox for inbox, _ in pairs], [reports for _, reports in pairs]
 
 
+# Who may call (dossierbus_shared.auth): the national eID's issuer is the overlay's to set (empty: no
+# citizen login); the static tokens come from each service's `<service>-secrets` Secret.
+CALLER_SETTINGS = {"OIDC_ISSUER": "", "OIDC_AUDIENCE": "dossierbus", "OIDC_PERSONAL_ID_CLAIM": "sub"}
+CALLER_SECRETS = {
+    "PORTAL_TOKEN": "portal-token",
+    "OPERATOR_TOKEN": "operator-token",
+    "AUDITOR_TOKEN": "auditor-token",
+}
+
+
 def services() -> list[ServiceSpec]:
     inboxes, reports = agency_inboxes_and_reports()
     return [
@@ -152,6 +162,7 @@ def services() -> list[ServiceSpec]:
             IntakeSettings,
             consumes=(DossierStatusChanged.topic,),
             produces=(DossierSubmitted.topic, DossierRated.topic),
+            optional_secrets={**CALLER_SECRETS, "TRACKING_SECRET_KEY": "tracking-secret-key"},
         ),
         ServiceSpec(
             RegistrySettings,
@@ -163,6 +174,7 @@ def services() -> list[ServiceSpec]:
             optional_secrets={
                 "REGISTRY_ADMIN_TOKEN": "admin-token",
                 "WEBHOOK_SECRETS_TOKEN": "webhook-secrets-token",
+                **CALLER_SECRETS,
             },
             # The access log's HMAC key, kept out of the database: the registry does not start without it.
             secrets={"ACCESS_LOG_KEY": "access-log-key"},
@@ -171,14 +183,15 @@ def services() -> list[ServiceSpec]:
             RoutingSettings,
             consumes=(DossierVerified.topic, DossierStatusChanged.topic, DossierRated.topic, *reports),
             produces=(DossierStatusChanged.topic, DossierOverdue.topic, *inboxes),
+            optional_secrets=CALLER_SECRETS,
         ),
         ServiceSpec(
             NotificationsSettings,
             consumes=(DossierSubmitted.topic, DossierStatusChanged.topic, DossierOverdue.topic),
-            # Reads agencies' webhook secrets from the registry with it, and can do nothing else there.
-            optional_secrets={"WEBHOOK_SECRETS_TOKEN": "webhook-secrets-token"},
             # The outgoing mail relay; overlays point it at the real one.
             environment={"SMTP_HOST": "smtp-relay", "SMTP_PORT": "25"},
+            # WEBHOOK_SECRETS_TOKEN reads agencies' webhook secrets from the registry, and nothing else.
+            optional_secrets={"WEBHOOK_SECRETS_TOKEN": "webhook-secrets-token", **CALLER_SECRETS},
         ),
     ]
 
@@ -314,6 +327,7 @@ def config_map(spec: ServiceSpec) -> dict[str, Any]:
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         "OTEL_SERVICE_NAME": spec.full_name,
         **service_url_settings(spec.settings),
+        **CALLER_SETTINGS,
         **spec.environment,
     }
     return {

@@ -130,7 +130,8 @@ class DevStack:
         await self.stop_all()
 
     async def start_all(self) -> None:
-        await asyncio.gather(self._start_broker(), self._start_database(), self.identity.start())
+        await asyncio.gather(self._start_broker(), self._start_database())
+        await self.identity.start()  # after the broker, so a taken broker port is the error reported
         self.mail.start()
         await ensure_topics(self.kafka_bootstrap, with_dlq([*FIXED_TOPICS, *self.agency_topics()]))
         env = {

@@ -99,15 +99,16 @@ def free_block(count: int) -> int:
 
 def test_up_serves_until_ctrl_c_then_stops_every_part() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
-    base = free_block(2 + len(SERVICES))  # the broker, the SMTP sink, then the services in a row
-    http = base + 2
-    ports = Ports.fixed(kafka=base, smtp=base + 1, http=http)
+    base = free_block(3 + len(SERVICES))  # the broker, the SMTP sink, the OpenID provider, the services
+    http = base + 3
+    ports = Ports.fixed(kafka=base, smtp=base + 1, http=http, oidc=base + 2)
     command = [
         DOSSIERBUS,
         "up",
         f"--kafka-port={ports.kafka}",
         f"--smtp-port={ports.smtp}",
         f"--http-port={http}",
+        f"--oidc-port={ports.oidc}",
     ]
     up = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     assert up.stdout is not None
@@ -117,8 +118,15 @@ def test_up_serves_until_ctrl_c_then_stops_every_part() -> None:
         if "Ctrl-C stops everything" in line or up.poll() is not None:
             break
     assert f"intake      http://127.0.0.1:{http}" in "".join(output), "".join(output)
+    # What README tells a user to do for a citizen's token, against the running stack.
+    issuer = f"--issuer=http://127.0.0.1:{ports.oidc}"
+    token = subprocess.run(
+        [DOSSIERBUS, "token", "--citizen", "001090000001", issuer], capture_output=True, text=True, timeout=60
+    )
+    assert token.returncode == 0, token.stderr
+    assert token.stdout.strip().count(".") == 2, "a signed JWT"
     up.send_signal(signal.SIGINT)
     output.append(up.stdout.read())
     assert up.wait(timeout=60) == 0, "".join(output)
-    for port in [ports.kafka, ports.smtp, *ports.services.values()]:
+    for port in [ports.kafka, ports.smtp, ports.oidc, *ports.services.values()]:
         claim_port(port, "a check after shutdown")  # raises if anything still listens
