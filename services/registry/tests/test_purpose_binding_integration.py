@@ -235,3 +235,47 @@ async def test_an_assignment_from_anyone_but_routing_is_dead_lettered_and_grants
     assert await assignment_holders(stack, code) == []
     ask = {"procedure_code": BUSINESS, "dossier_code": code, "personal_id": PEOPLE[45].personal_id}
     assert await refusal(http, stack, token, ask) == "agency_not_involved"
+
+
+async def test_a_consent_written_into_the_table_covers_nothing(
+    stack: DevStack, http: httpx.AsyncClient
+) -> None:
+    person = PEOPLE[46].personal_id
+    async with stack.database() as db:
+        await db.execute(
+            """INSERT INTO registry.consents (id, personal_id, procedure_code, granted_via, evidence,
+                   evidence_kind, recorded_by, granted_at)
+               VALUES ($1, $2, '1.001193', 'vneid', '{"seal": "0000"}', 'oidc-token', 'citizen via vneid',
+                       now())""",
+            uuid.uuid4(),
+            person,
+        )
+    ask = {"procedure_code": "1.001193", "personal_id": person}
+    refused = await http.post(stack.url("registry", "/prefill"), headers=stack.headers("portal"), json=ask)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["errors"][0]["type"] == "consent_invalid"
+    assert "without the citizen's authenticated act" in refused.json()["detail"]
+
+
+async def test_a_one_stop_agency_is_not_the_portal(stack: DevStack, http: httpx.AsyncClient) -> None:
+    """Before the portal had its own role, an agency of the one-stop sector read access logs and prefilled."""
+    code = f"one-stop-{uuid.uuid4().hex[:6]}"
+    created = await http.post(
+        stack.url("registry", "/agencies"),
+        headers=bearer(stack.admin_token),
+        json={
+            "code": code,
+            "identifier": "000.00.00.H26",
+            "name": {"vi": "Cổng dịch vụ công"},
+            "sector": "one-stop",
+        },
+    )
+    token = bearer(created.json()["credentials"]["api_token"])
+    person = PEOPLE[47].personal_id
+    assert (await http.get(stack.url("registry", f"/access-log/{person}"), headers=token)).status_code == 403
+    prefill = await http.post(
+        stack.url("registry", "/prefill"),
+        headers=token,
+        json={"procedure_code": "1.001193", "personal_id": person},
+    )
+    assert prefill.status_code == 403
