@@ -24,6 +24,7 @@ from dossierbus_registry.assignments import holds_step
 from dossierbus_registry.consents import CITIZEN_EVIDENCE, sealed_by_registry
 from dossierbus_registry.domain import Citizen, Enterprise
 from dossierbus_registry.purpose import (
+    PERSONAL_BUSINESS_FACTS,
     Consent,
     Database,
     LiveDossier,
@@ -109,6 +110,11 @@ class Lookups:
         await self._log(
             request.subject, reader, request, sorted(result.facts), result.consent_id, "granted", reason
         )
+        if representative := result.facts.get("legal_representative_id"):
+            # Personal data of the representative: the read is in her own log too.
+            personal = sorted(PERSONAL_BUSINESS_FACTS & set(result.facts))
+            why = f"as legal representative of {request.subject}"
+            await self._log(representative, reader, request, personal, result.consent_id, "granted", why)
         return result
 
     async def _permitted_read(self, reader: str, request: LookupRequest, *, prefill: bool) -> LookupResult:
@@ -167,7 +173,7 @@ class Lookups:
         outcome: access_log.Outcome,
         reason: str | None,
     ) -> None:
-        about = "" if chain == request.subject else f" about {request.subject}"
+        about = f" about {request.subject}" if chain == reader_chain(reader) else ""
         async with self.db.transaction() as session:
             await access_log.record(
                 session,

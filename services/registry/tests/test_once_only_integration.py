@@ -1,5 +1,6 @@
-"""Purpose-bound lookups, consent, prefill, the hash-chained access log, onboarding and the once-only
-rate, on the running stack: real registry process, PostgreSQL and broker."""
+"""Purpose-bound lookups, the citizen's consent, the portal's prefill, the access log as the citizen and
+auditors read it, onboarding and the once-only rate, on the running stack: real registry process,
+PostgreSQL and broker."""
 
 from __future__ import annotations
 
@@ -309,6 +310,19 @@ async def test_a_business_prefill_by_tax_code_withholds_the_representative_witho
     given = await http.post(prefill_url, headers=stack.headers("portal"), json=ask)
     assert given.status_code == 200, given.text
     assert given.json()["facts"]["legal_representative_id"] == PEOPLE[15].personal_id
+    log = await http.get(stack.url("registry", f"/access-log/{PEOPLE[15].personal_id}"), headers=citizen)
+    assert log.json()["entries"][-1] | {"at": None, "seq": None, "hash": None} == {
+        "at": None,
+        "seq": None,
+        "hash": None,
+        "agency_code": "portal",
+        "procedure_code": BUSINESS,
+        "dossier_code": None,
+        "consent_id": consent.json()["consent_id"],
+        "fields": ["legal_representative_id"],
+        "outcome": "granted",
+        "reason": f"as legal representative of {tax_code}",
+    }
 
 
 def registry_cli(stack: DevStack, *args: str) -> subprocess.CompletedProcess[str]:
