@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_registry.adapters.tables import access_log, access_log_heads
+from dossierbus_shared.db import Database
 
 GENESIS = "0" * 64
 MIN_KEY_BYTES = 32
@@ -104,9 +105,7 @@ def head_mac(key: ChainKey, subject: str, seq: int, last_hash: str) -> str:
 async def record(session: AsyncSession, access: Access, key: ChainKey) -> None:
     """Append one entry to the subject's chain and move its head, in the caller's transaction."""
     # One writer per subject at a time, so two lookups never both extend the same last entry.
-    await session.execute(
-        text("SELECT pg_advisory_xact_lock(hashtextextended(:subject, 766))"), {"subject": access.subject}
-    )
+    await _lock(session, access.subject)
     last = (
         await session.execute(
             select(access_log.c.seq, access_log.c.hash)
@@ -138,6 +137,12 @@ async def record(session: AsyncSession, access: Access, key: ChainKey) -> None:
     await _set_head(session, key, access.subject, seq, digest)
 
 
+async def _lock(session: AsyncSession, subject: str) -> None:
+    await session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:subject, 766))"), {"subject": subject}
+    )
+
+
 async def _set_head(session: AsyncSession, key: ChainKey, subject: str, seq: int, last_hash: str) -> None:
     head = {
         "seq": seq,
@@ -152,27 +157,37 @@ async def _set_head(session: AsyncSession, key: ChainKey, subject: str, seq: int
     )
 
 
-async def seal_unkeyed_chains(session: AsyncSession, key: ChainKey, batch: int = 1000) -> int:
+async def seal_unkeyed_chains(db: Database, key: ChainKey, batch: int = 100) -> int:
     """Give a keyed head to every chain that has none (chains written before the log was keyed), so their
-    end is protected from now on; how many were sealed. Run at start-up, before any append."""
+    end is protected from now on; how many were sealed. Run at start-up; one transaction per batch, as
+    each subject is locked while it is sealed."""
     sealed = 0
     while True:
-        last_entries = (
-            await session.execute(
-                select(access_log.c.subject, func.max(access_log.c.seq).label("seq"))
-                .where(~access_log.c.subject.in_(select(access_log_heads.c.subject)))
-                .group_by(access_log.c.subject)
-                .limit(batch)
-            )
-        ).all()
-        if not last_entries:
+        async with db.transaction() as session:
+            unsealed = (
+                await session.scalars(
+                    select(access_log.c.subject)
+                    .where(~access_log.c.subject.in_(select(access_log_heads.c.subject)))
+                    .group_by(access_log.c.subject)
+                    .limit(batch)
+                )
+            ).all()
+            for subject in unsealed:
+                await _lock(session, subject)  # then the last entry cannot move while it is sealed
+                if await head(session, subject) is not None:
+                    continue  # another replica sealed it, or an append gave it a head, meanwhile
+                last = (
+                    await session.execute(
+                        select(access_log.c.seq, access_log.c.hash)
+                        .where(access_log.c.subject == subject)
+                        .order_by(access_log.c.seq.desc())
+                        .limit(1)
+                    )
+                ).one()
+                await _set_head(session, key, subject, last.seq, last.hash)
+                sealed += 1
+        if not unsealed:
             return sealed
-        for subject, seq in last_entries:
-            last_hash = await session.scalar(
-                select(access_log.c.hash).where(access_log.c.subject == subject, access_log.c.seq == seq)
-            )
-            await _set_head(session, key, subject, seq, str(last_hash))
-        sealed += len(last_entries)
 
 
 async def entries(session: AsyncSession, subject: str) -> list[Row]:

@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import json
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -73,10 +74,10 @@ def _read_anchor(path: Path) -> dict[str, Any]:
         raise ValueError(f"unreadable anchor {path}: {error}") from None
 
 
+@dataclass(frozen=True)
 class _Anchored:
-    def __init__(self, problem: str | None, next_anchor: dict[str, Any]) -> None:
-        self.problem = problem
-        self.next_anchor = next_anchor
+    problem: str | None
+    next_anchor: dict[str, Any]
 
 
 async def _verify(

@@ -55,8 +55,7 @@ agency_catalogue = AgencyCatalogue(service.db, settings.kafka_bootstrap_servers,
 async def load_reference_data() -> None:
     if chain_key.secret is None:
         raise StartupError("registry: set ACCESS_LOG_KEY (32+ bytes): the access log is keyed with it")
-    async with service.db.transaction() as session:
-        await access_log.seal_unkeyed_chains(session, chain_key)
+    await access_log.seal_unkeyed_chains(service.db, chain_key)
     await agency_catalogue.load_catalogue_file(default_catalogue())
     if settings.seed_citizens:
         await seed(service.db, settings.seed_citizens, settings.seed_enterprises)

@@ -9,7 +9,8 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -18,8 +19,9 @@ import pytest
 
 from dossierbus_devstack.scenarios import birth_registration, submit
 from dossierbus_devstack.stack import DevStack
-from dossierbus_registry.access_log import GENESIS, Access, entry_hash
+from dossierbus_registry.access_log import GENESIS, Access, ChainKey, entry_hash, seal_unkeyed_chains
 from dossierbus_registry.synthetic import citizens
+from dossierbus_shared.db import Database
 
 pytestmark = pytest.mark.slow
 
@@ -166,3 +168,35 @@ async def test_the_wrong_key_finds_nothing_sound(stack: DevStack, http: object) 
     assert "was written under another key" in checked.stdout
     no_key = await asyncio.to_thread(verify, stack, "--subject", person, key="short")
     assert no_key.returncode == 2 and "at least 32 bytes" in no_key.stderr
+
+
+async def test_chains_written_before_the_log_was_keyed_are_sealed_and_then_covered(stack: DevStack) -> None:
+    subject = f"legacy-{uuid.uuid4().hex[:8]}"
+    async with stack.database() as db:
+        prev = GENESIS
+        for seq in (1, 2):
+            at = datetime.now(UTC)
+            access = Access(subject, "justice-hanoi", "1.001193", f"D{seq}", None, ["full_name"], "granted")
+            digest = entry_hash(prev, seq, at, access, None)
+            await db.execute(
+                """INSERT INTO registry.access_log (subject, seq, at, agency_code, procedure_code,
+                       dossier_code, fields, outcome, prev_hash, hash)
+                   VALUES ($1, $2, $3, 'justice-hanoi', '1.001193', $4, '{full_name}', 'granted', $5, $6)""",
+                subject, seq, at, f"D{seq}", prev, digest,
+            )  # fmt: skip
+            prev = digest
+    registry = Database(stack.database_url, "registry")
+    try:
+        assert await seal_unkeyed_chains(registry, ChainKey(stack.access_log_key.encode())) >= 1
+    finally:
+        await registry.dispose()
+    sealed = await asyncio.to_thread(verify, stack, "--subject", subject)
+    assert sealed.returncode == 0, sealed.stdout + sealed.stderr
+    async with stack.database() as db, db.transaction():
+        await db.execute("SET LOCAL session_replication_role = replica")
+        await db.execute(
+            "UPDATE registry.access_log SET agency_code = 'police-hanoi' WHERE subject = $1", subject
+        )
+        await recompute_without_the_key(db, subject)
+    rewritten = await asyncio.to_thread(verify, stack, "--subject", subject)
+    assert f"BROKEN {subject}: entry 2 is not the one the chain's head vouches for" in rewritten.stdout
