@@ -39,14 +39,6 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
     return credentials.credentials
 
 
-async def calling_agency(request: Request, credentials: Token) -> AgencyRecord:
-    catalogue: AgencyCatalogue = request.app.state.agencies
-    agency = await catalogue.by_token(_token(credentials))
-    if agency is None:
-        raise ProblemError(401, "Unauthenticated", "unknown or revoked API token")
-    return agency
-
-
 async def calling(request: Request, credentials: Token) -> RegistryCaller:
     """Any participant: an agency (checked first, by its registry-issued token), else a citizen, the
     portal or an auditor."""
@@ -89,7 +81,6 @@ async def webhook_secrets_reader(request: Request, credentials: Token) -> None:
         raise ProblemError(401, "Unauthenticated", "not the webhook-secrets token (WEBHOOK_SECRETS_TOKEN)")
 
 
-CallingAgency = Annotated[AgencyRecord, Depends(calling_agency)]
 Agency = Annotated[RegistryCaller, only(Role.AGENCY)]
 Citizen = Annotated[RegistryCaller, only(Role.CITIZEN)]
 Portal = Annotated[RegistryCaller, only(Role.PORTAL)]
