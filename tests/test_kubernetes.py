@@ -63,7 +63,9 @@ CUSTOM_KINDS = {
 CLUSTER_SCOPED = {"Namespace"}
 # Secrets the operator creates before deploying (deploy/README.md says how).
 SERVICES_WITH_DATABASE = ("intake", "registry", "routing", "notifications")
-OPERATOR_SECRETS = {f"dossierbus-{service}-database" for service in SERVICES_WITH_DATABASE}
+OPERATOR_SECRETS = {f"dossierbus-{service}-database" for service in SERVICES_WITH_DATABASE} | {
+    "dossierbus-registry-secrets"
+}
 ACL_OPERATIONS = {"Read", "Write", "Describe"}  # all the bus needs; never All, Create, Delete, Alter...
 # Variables a container defines only to build another one's value, e.g. OTEL_RESOURCE_ATTRIBUTES.
 DOWNWARD_API = {"POD_NAME", "POD_NAMESPACE"}
@@ -461,11 +463,13 @@ def test_each_agency_reads_only_its_inbox_and_writes_only_its_reports(
         ("group", f"agency.{code}", "literal", "Read"),  # the reference agency's group
         ("topic", reports, "literal", "Write"),
     }
-    # Nobody else reads this agency's assignments or writes reports in its name; routing is the one
-    # service on the other side of both topics.
+    # Nobody else reads this agency's assignments (but the registry, which lets an agency look up only the
+    # dossiers it is assigned) or writes reports in its name; routing is the one service on the other
+    # side of both topics.
     readers = {name for name, rules in users.items() if allows(rules, "topic", inbox, "Read")}
     writers = {name for name, rules in users.items() if allows(rules, "topic", reports, "Write")}
-    assert readers == {user}, f"{inbox} is readable by {sorted(readers - {user})}"
+    expected_readers = {user, "dossierbus-registry"}
+    assert readers == expected_readers, f"{inbox} is readable by {sorted(readers - expected_readers)}"
     # Besides the agency, only the DLQ replay puts records on its reports topic: the agency's own
     # records, unchanged (and signed by the agency), that routing once failed to process.
     assert writers == {user, "dossierbus-operator"}, f"{reports} is writable by {sorted(writers - {user})}"

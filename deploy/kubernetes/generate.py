@@ -90,6 +90,7 @@ class ServiceSpec:
     describes_prefixes: tuple[str, ...] = ()
     environment: dict[str, str] = field(default_factory=dict)
     optional_secrets: dict[str, str] = field(default_factory=dict)  # variable -> key of <service> Secret
+    secrets: dict[str, str] = field(default_factory=dict)  # the same, required: no start without them
     resources: Resources = Resources("100m", "256Mi", "1", "512Mi")
     min_replicas: int = 2
     max_replicas: int = 6
@@ -165,11 +166,18 @@ def services() -> list[ServiceSpec]:
         ),
         ServiceSpec(
             RegistrySettings,
-            consumes=(DossierSubmitted.topic, DossierStatusChanged.topic),
+            # The agencies' inboxes tell the registry who holds which step of which dossier.
+            consumes=(DossierSubmitted.topic, DossierStatusChanged.topic, *inboxes),
             produces=(DossierVerified.topic,),
             # Onboarding an agency checks that its topics exist (they are declared as KafkaTopics).
             describes_prefixes=("agency.",),
-            optional_secrets={"REGISTRY_ADMIN_TOKEN": "admin-token", **CALLER_SECRETS},
+            optional_secrets={
+                "REGISTRY_ADMIN_TOKEN": "admin-token",
+                "WEBHOOK_SECRETS_TOKEN": "webhook-secrets-token",
+                **CALLER_SECRETS,
+            },
+            # The access log's HMAC key, kept out of the database: the registry does not start without it.
+            secrets={"ACCESS_LOG_KEY": "access-log-key"},
         ),
         ServiceSpec(
             RoutingSettings,
@@ -182,7 +190,8 @@ def services() -> list[ServiceSpec]:
             consumes=(DossierSubmitted.topic, DossierStatusChanged.topic, DossierOverdue.topic),
             # The outgoing mail relay; overlays point it at the real one.
             environment={"SMTP_HOST": "smtp-relay", "SMTP_PORT": "25"},
-            optional_secrets=CALLER_SECRETS,
+            # WEBHOOK_SECRETS_TOKEN reads agencies' webhook secrets from the registry, and nothing else.
+            optional_secrets={"WEBHOOK_SECRETS_TOKEN": "webhook-secrets-token", **CALLER_SECRETS},
         ),
     ]
 
@@ -357,6 +366,10 @@ def deployment(spec: ServiceSpec) -> dict[str, Any]:
             "name": "OTEL_RESOURCE_ATTRIBUTES",
             "value": "k8s.pod.name=$(POD_NAME),k8s.namespace.name=$(POD_NAMESPACE)",
         },
+    ]
+    env += [
+        {"name": variable, "valueFrom": {"secretKeyRef": {"name": f"{spec.full_name}-secrets", "key": key}}}
+        for variable, key in spec.secrets.items()
     ]
     env += [
         {

@@ -145,6 +145,9 @@ def describe(stack: DevStack) -> str:
     lines.append(f"  auditor token  {stack.auditor_token}  (AUDITOR_TOKEN)")
     lines.append(f"  logs        {stack.workdir / 'logs'}")
     lines.append(f"  admin token {stack.admin_token}  (registry onboarding: REGISTRY_ADMIN_TOKEN)")
+    lines.append(
+        f"  access-log key {stack.access_log_key}  (dossierbus-registry access-log verify: ACCESS_LOG_KEY)"
+    )
     return "\n".join(lines)
 
 

@@ -89,6 +89,10 @@ class DevStack:
         """Statuses a reference agency reports, per agency code; the reference agency's default otherwise."""
         self.admin_token = secrets.token_urlsafe(24)
         """The registry's admin token, for onboarding agencies."""
+        self.access_log_key = secrets.token_hex(32)
+        """The key of the registry's access-log chain (`dossierbus-registry access-log verify` needs it)."""
+        self.webhook_secrets_token = secrets.token_urlsafe(24)
+        """What notifications reads agencies' webhook secrets from the registry with (and nothing else)."""
         self.portal_token = secrets.token_urlsafe(24)
         """The one-stop portal's bearer token (PORTAL_TOKEN): submissions and acting at the desk."""
         self.operator_token = secrets.token_urlsafe(24)
@@ -136,7 +140,6 @@ class DevStack:
             "SPANS_FILE": str(self.spans_file),
             "SMTP_PORT": str(self.ports.smtp),
             "SEED_CITIZENS": str(self.seed_citizens),
-            "REGISTRY_ADMIN_TOKEN": self.admin_token,
             "REGISTRY_URL": f"http://127.0.0.1:{self.ports.services['registry']}",
             # An agency onboarded while the stack runs gets dossiers within seconds.
             "DIRECTORY_REFRESH_S": "2",
@@ -163,11 +166,20 @@ class DevStack:
         }
         # Each service connects with its own least-privileged role; migrations run as its schema's owner.
         self.database_roles = await provision_service_roles(self.database_url)
+        # Each credential goes only to the services that use it.
+        own_env = {
+            "registry": {
+                "REGISTRY_ADMIN_TOKEN": self.admin_token,
+                "ACCESS_LOG_KEY": self.access_log_key,
+                "WEBHOOK_SECRETS_TOKEN": self.webhook_secrets_token,
+            },
+            "notifications": {"WEBHOOK_SECRETS_TOKEN": self.webhook_secrets_token},
+        }
         self.services = {
             name: ServiceProcess(
                 name,
                 self.ports.services[name],
-                env | self.database_roles.get(name, {}),
+                env | self.database_roles.get(name, {}) | own_env.get(name, {}),
                 self.workdir / "logs" / f"{name}.log",
             )
             for name in SERVICES

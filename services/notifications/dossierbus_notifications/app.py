@@ -44,10 +44,10 @@ if settings.sms_gateway_url:
     token = settings.sms_gateway_token.get_secret_value() if settings.sms_gateway_token else None
     channels["sms"] = SmsChannel(settings.sms_gateway_url, token, settings.sms_timeout_s)
 directory = AgencyDirectory(settings.registry_url, refresh_s=settings.directory_refresh_s)
-if settings.registry_admin_token:
+if settings.webhook_secrets_token:
     secrets = WebhookSecrets(
         settings.registry_url,
-        settings.registry_admin_token.get_secret_value(),
+        settings.webhook_secrets_token.get_secret_value(),
         cache_s=settings.webhook_secret_cache_s,
         timeout_s=settings.webhook_timeout_s,
     )
@@ -58,7 +58,9 @@ if settings.registry_admin_token:
         await directory.keep_fresh()
 
 else:
-    logging.getLogger(__name__).info("webhooks off: set REGISTRY_ADMIN_TOKEN (and REGISTRY_URL) to send them")
+    logging.getLogger(__name__).info(
+        "webhooks off: set WEBHOOK_SECRETS_TOKEN (and REGISTRY_URL) to send them"
+    )
 
 
 notifier = Notifier(

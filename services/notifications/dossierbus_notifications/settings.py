@@ -21,10 +21,10 @@ class NotificationsSettings(ServiceSettings):
     sms_timeout_s: float = Field(default=10.0, gt=0)
     # webhooks to agency systems
     # (the registry's address, REGISTRY_URL, and DIRECTORY_REFRESH_S are every service's settings)
-    registry_admin_token: OptionalSecret = Field(
+    webhook_secrets_token: OptionalSecret = Field(
         default=None,
-        description="Operator token for reading agencies' webhook secrets from the registry; no webhooks "
-        "without it",
+        description="The registry's token for reading agencies' webhook secrets (it grants nothing else); "
+        "no webhooks without it",
     )
     webhook_timeout_s: float = Field(default=10.0, gt=0)
     webhook_tolerance_s: int = Field(

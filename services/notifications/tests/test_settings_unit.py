@@ -7,7 +7,7 @@ import pytest
 from dossierbus_notifications.settings import NotificationsSettings
 
 
-@pytest.mark.parametrize("variable", ["REGISTRY_ADMIN_TOKEN", "SMS_GATEWAY_TOKEN"])
+@pytest.mark.parametrize("variable", ["WEBHOOK_SECRETS_TOKEN", "SMS_GATEWAY_TOKEN"])
 def test_a_token_set_but_empty_counts_as_unset(monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
     monkeypatch.setenv(variable, "")
     assert getattr(NotificationsSettings(), variable.lower()) is None

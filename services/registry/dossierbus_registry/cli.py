@@ -1,4 +1,5 @@
-"""`dossierbus-registry seed`: load the reference national databases; `... agency`: onboard agencies."""
+"""`dossierbus-registry seed`: load the reference national databases; `... agency`: onboard agencies;
+`... access-log verify`: check the keyed access log."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import asyncio
 import sys
 
-from dossierbus_registry import agency_cli
+from dossierbus_registry import access_log_cli, agency_cli
 
 
 async def run_seed(citizen_count: int, enterprise_count: int, seed_value: int) -> None:
@@ -34,9 +35,12 @@ def main() -> None:
     seed_parser.add_argument("--enterprises", type=int, default=0)
     seed_parser.add_argument("--seed", type=int, default=766)
     agency_cli.add_commands(commands)
+    access_log_cli.add_commands(commands)
     args = parser.parse_args()
     if args.command == "agency":
         sys.exit(agency_cli.run(args))
+    if args.command == "access-log":
+        sys.exit(access_log_cli.run(args))
     asyncio.run(run_seed(args.citizens, args.enterprises, args.seed))
 
 

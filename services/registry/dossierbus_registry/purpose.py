@@ -43,11 +43,15 @@ class Consent:
     granted_at: datetime
     expires_at: datetime | None
     withdrawn_at: datetime | None
+    by_the_citizen: bool = True
+    """Given by the citizen's own authenticated act (evidence: their signed eID token)."""
 
     def problem(
         self, personal_id: str, procedure_code: str, dossier_code: str | None, now: datetime
     ) -> str | None:
         """Why this consent does not cover the lookup; None when it does."""
+        if not self.by_the_citizen:
+            return "the consent was recorded without the citizen's authenticated act"
         if self.personal_id != personal_id:
             return "the consent was given by another person"
         if self.procedure_code != procedure_code:
@@ -98,12 +102,11 @@ def allowed_fields(
     return list(dict.fromkeys(requested))
 
 
-def check_agency(procedure: Procedure, agency_code: str, handles: Sequence[str] = ()) -> None:
-    """The agency must handle a step of the procedure: in the catalogue, or as it declared on onboarding
-    (`handles`: the procedure codes it declared)."""
-    if agency_code not in procedure.agencies() and procedure.code not in handles:
+def check_assigned(holds_step: bool, agency_code: str, dossier_code: str) -> None:
+    """Only an agency that routing assigned a step of this very dossier reads for it."""
+    if not holds_step:
         raise Refused(
-            "agency_not_involved", f"agency {agency_code} handles no step of procedure {procedure.code}"
+            "agency_not_involved", f"agency {agency_code} holds no assigned step of dossier {dossier_code}"
         )
 
 
@@ -122,6 +125,19 @@ def check_dossier(
         )
 
 
+PERSONAL_BUSINESS_FACTS = frozenset({"legal_representative_id"})
+"""Facts of the business database that are personal data of a natural person (the legal representative):
+they need that person's consent wherever a population fact would."""
+
+
+def needs_consent(procedure: Procedure, database: Database, fields: Sequence[str], *, prefill: bool) -> bool:
+    """Consent is needed where the procedure says so, and for every prefill (before any dossier); for the
+    business database only when personal data of the legal representative is asked for."""
+    if database == "business" and not PERSONAL_BUSINESS_FACTS & set(fields):
+        return False
+    return procedure.consent_required or prefill
+
+
 def check_consent(
     procedure: Procedure,
     consent: Consent | None,
@@ -129,14 +145,14 @@ def check_consent(
     personal_id: str,
     dossier_code: str | None,
     now: datetime,
-    *,
-    always: bool = False,
 ) -> None:
-    """Needed where the procedure says so, and for `always` lookups (prefill, before any dossier)."""
-    if not (procedure.consent_required or always):
-        return
-    if consent_id is None:
-        raise Refused("consent_missing", f"procedure {procedure.code}: lookups need the subject's consent")
+    """`consent`: the one named (`consent_id`), else the citizen's live consent found for this purpose."""
+    if consent is None and consent_id is None:
+        raise Refused(
+            "consent_missing",
+            f"procedure {procedure.code}: this lookup needs the consent of the person it is about, "
+            "given by them through the portal",
+        )
     if consent is None:
         raise Refused("consent_invalid", f"no consent {consent_id}")
     if problem := consent.problem(personal_id, procedure.code, dossier_code, now):

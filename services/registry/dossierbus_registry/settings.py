@@ -24,6 +24,16 @@ class RegistrySettings(ServiceSettings):
         default=None,
         description="Bearer token of the operators who onboard agencies; onboarding is off without one",
     )
+    access_log_key: OptionalSecret = Field(
+        default=None,
+        description="Secret (32+ bytes) the access-log chain is keyed with (HMAC-SHA256); kept out of the "
+        "database. The registry does not start without it",
+    )
+    webhook_secrets_token: OptionalSecret = Field(
+        default=None,
+        description="Bearer token that may read agencies' webhook secrets and nothing else (the "
+        "notifications service's); unset: nobody reads them",
+    )
     national_db: Literal["reference", "http"] = Field(
         default="reference",
         description="Where national data comes from: the reference copy in this schema, or the gateway",

@@ -10,7 +10,7 @@ from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dossierbus_registry import access_log
+from dossierbus_registry import access_log, assignments
 from dossierbus_registry.adapters.population import NationalDatabases
 from dossierbus_registry.adapters.tables import dossiers
 from dossierbus_registry.domain import verify, verify_enterprise
@@ -28,9 +28,10 @@ FINAL_STATUSES = {"returned", "rejected", "withdrawn"}
 
 
 class Verification:
-    def __init__(self, catalogue: Catalogue, national: NationalDatabases) -> None:
+    def __init__(self, catalogue: Catalogue, national: NationalDatabases, key: access_log.ChainKey) -> None:
         self.catalogue = catalogue
         self.national = national
+        self.key = key
 
     async def on_submitted(self, session: AsyncSession, envelope: Envelope[DossierSubmitted]) -> None:
         submitted = envelope.data
@@ -80,6 +81,7 @@ class Verification:
                 outcome="granted" if citizen else "refused",
                 reason="verification of the applicant" if citizen else "not found",
             ),
+            self.key,
         )
         verified = DossierVerified(
             dossier_id=submitted.dossier_id,
@@ -101,8 +103,10 @@ class Verification:
     async def on_status_changed(
         self, session: AsyncSession, envelope: Envelope[DossierStatusChanged]
     ) -> None:
-        """A dossier in a final status is closed: no lookup may name it any more."""
+        """A dossier in a final status is closed: no lookup may name it any more, and no agency holds a
+        step of it any more."""
         if envelope.data.status in FINAL_STATUSES:
+            await assignments.forget_dossier(session, envelope.data.dossier_code)
             await session.execute(
                 update(dossiers)
                 .where(dossiers.c.code == envelope.data.dossier_code, dossiers.c.closed_at.is_(None))

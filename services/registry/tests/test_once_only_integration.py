@@ -1,5 +1,6 @@
-"""Purpose-bound lookups, consent, prefill, the hash-chained access log, onboarding and the once-only
-rate, on the running stack: real registry process, PostgreSQL and broker."""
+"""Purpose-bound lookups, the citizen's consent, the portal's prefill, the access log as the citizen and
+auditors read it, onboarding and the once-only rate, on the running stack: real registry process,
+PostgreSQL and broker."""
 
 from __future__ import annotations
 
@@ -15,7 +16,14 @@ import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
-from dossierbus_devstack.scenarios import BUSINESS, birth_registration, business_dossier, submit, wait_final
+from dossierbus_devstack.scenarios import (
+    BUSINESS,
+    birth_registration,
+    business_dossier,
+    enterprise_of,
+    submit,
+    wait_final,
+)
 from dossierbus_devstack.stack import DevStack
 from dossierbus_registry.agencies import new_key_pair
 from dossierbus_registry.synthetic import citizens
@@ -38,7 +46,8 @@ async def onboard(http: httpx.AsyncClient, stack: DevStack, **body: Any) -> http
     return await http.post(stack.url("registry", "/agencies"), json=body, headers=bearer(stack.admin_token))
 
 
-async def portal_token(http: httpx.AsyncClient, stack: DevStack) -> str:
+async def one_stop_agency(http: httpx.AsyncClient, stack: DevStack) -> str:
+    """An agency of the one-stop sector: before the portal had its own role, it could prefill."""
     code = f"portal-{uuid.uuid4().hex[:8]}"
     response = await onboard(
         http,
@@ -63,7 +72,8 @@ async def test_onboarding_creates_topics_and_issues_credentials_once(
         "sector": "justice",
         "webhook_url": "https://agency.example.vn/hooks/dossierbus",
     }
-    unauthenticated = await http.post(stack.url("registry", "/agencies"), json=body)
+    async with httpx.AsyncClient(timeout=30) as anonymous:
+        unauthenticated = await anonymous.post(stack.url("registry", "/agencies"), json=body)
     assert unauthenticated.status_code == 401
     created = await onboard(http, stack, **body)
     assert created.status_code == 201, created.text
@@ -76,8 +86,8 @@ async def test_onboarding_creates_topics_and_issues_credentials_once(
     assert entry["public_key"].startswith("-----BEGIN PUBLIC KEY-----")
     assert "api_token" not in entry and "webhook_secret" not in entry
     secret_url = stack.url("registry", f"/agencies/{code}/webhook-secret")
-    assert (await http.get(secret_url)).status_code == 401
-    secret = await http.get(secret_url, headers=bearer(stack.admin_token))
+    assert (await http.get(secret_url, headers=bearer(stack.admin_token))).status_code == 401
+    secret = await http.get(secret_url, headers=bearer(stack.webhook_secrets_token))
     assert secret.json()["webhook_secret"] == issued["webhook_secret"]
     admin = AIOKafkaAdminClient(bootstrap_servers=stack.kafka_bootstrap)
     await admin.start()
@@ -115,29 +125,40 @@ async def test_lookups_return_only_what_the_procedure_needs_and_refuse_the_rest(
     person = PEOPLE[11].personal_id
     office = await credentials_for(http, stack, "planning-investment-hanoi")
     police = await credentials_for(http, stack, "police-hanoi")
+    citizen = bearer(await stack.citizen_token(person))
     lookups = stack.url("registry", "/lookups")
+    ask = {"procedure_code": BUSINESS, "dossier_code": code, "personal_id": person}
+
+    async def refusal(token: str, body: dict[str, Any]) -> str:
+        response = await http.post(lookups, headers=bearer(token), json=body)
+        assert response.status_code == 403, response.text
+        return str(response.json()["errors"][0]["type"])
+
+    for _ in range(100):  # until the registry has read the assignment on the office's inbox
+        if await refusal(office, ask) == "consent_missing":
+            break
+        await asyncio.sleep(0.1)
+    assert await refusal(office, ask) == "consent_missing"
     consent = await http.post(
         stack.url("registry", "/consents"),
-        headers=bearer(office),
-        json={
-            "personal_id": person,
-            "procedure_code": BUSINESS,
-            "dossier_code": code,
-            "granted_via": "vneid",
-            "evidence": "VNeID consent screen, session 8f2c",
-        },
+        headers=citizen,
+        json={"procedure_code": BUSINESS, "dossier_code": code, "granted_via": "vneid"},
     )
     assert consent.status_code == 201, consent.text
-    consent_id = consent.json()["consent_id"]
-    ask = {"procedure_code": BUSINESS, "dossier_code": code, "personal_id": person, "consent_id": consent_id}
+    given = consent.json()
+    consent_id = given["consent_id"]
+    assert given["personal_id"] == person and given["evidence_kind"] == "oidc-token"
+    assert given["evidence"]["personal_id"] == person and len(given["evidence"]["token_sha256"]) == 64
 
-    granted = await http.post(lookups, headers=bearer(office), json=ask)
+    granted = await http.post(lookups, headers=bearer(office), json=ask | {"consent_id": consent_id})
     assert granted.status_code == 200, granted.text
     assert granted.json()["facts"] == {
         "full_name": PEOPLE[11].full_name,
         "date_of_birth": PEOPLE[11].date_of_birth.isoformat(),
         "permanent_address": PEOPLE[11].permanent_address,
     }
+    found = await http.post(lookups, headers=bearer(office), json=ask)  # the citizen's live consent
+    assert found.status_code == 200 and found.json()["consent_id"] == consent_id
     enterprise = await http.post(
         lookups,
         headers=bearer(office),
@@ -145,41 +166,49 @@ async def test_lookups_return_only_what_the_procedure_needs_and_refuse_the_rest(
     )
     assert enterprise.json()["facts"]["legal_representative_id"] == person
 
-    async def refusal(token: str, body: dict[str, Any]) -> str:
-        response = await http.post(lookups, headers=bearer(token), json=body)
-        assert response.status_code == 403, response.text
-        return str(response.json()["errors"][0]["type"])
-
     assert await refusal(office, ask | {"fields": ["full_name", "sex"]}) == "fields_beyond_purpose"
     assert await refusal(police, ask) == "agency_not_involved"
-    assert await refusal(office, ask | {"dossier_code": "000.00.01.H26-000000-9999"}) == "no_live_dossier"
+    assert await refusal(office, ask | {"dossier_code": "000.00.01.H26-000000-9999"}) == "agency_not_involved"
     assert await refusal(office, ask | {"personal_id": PEOPLE[12].personal_id}) == "not_the_dossier_subject"
-    assert await refusal(office, {k: v for k, v in ask.items() if k != "consent_id"}) == "consent_missing"
     assert await refusal(office, ask | {"consent_id": str(uuid.uuid4())}) == "consent_invalid"
 
-    withdrawn = await http.post(
-        stack.url("registry", f"/consents/{consent_id}/withdraw"), headers=bearer(office)
-    )
+    withdraw_url = stack.url("registry", f"/consents/{consent_id}/withdraw")
+    assert (await http.post(withdraw_url, headers=bearer(office))).status_code == 403
+    other = bearer(await stack.citizen_token(PEOPLE[12].personal_id))
+    assert (await http.post(withdraw_url, headers=other)).status_code == 404  # not theirs to know
+    withdrawn = await http.post(withdraw_url, headers=citizen)
     assert withdrawn.json()["withdrawn_at"] is not None
-    assert await refusal(office, ask) == "consent_invalid"
-    assert (await http.post(lookups, json=ask)).status_code == 401
+    assert await refusal(office, ask | {"consent_id": consent_id}) == "consent_invalid"
+    assert await refusal(office, ask) == "consent_missing"
+    listed = await http.get(stack.url("registry", "/consents"), headers=citizen)
+    assert [c["consent_id"] for c in listed.json()["consents"]] == [consent_id]
+    assert (await http.get(stack.url("registry", f"/consents/{person}"), headers=other)).status_code == 403
 
-    log = await http.get(
-        stack.url("registry", f"/access-log/{person}"), headers=bearer(await portal_token(http, stack))
-    )
+    log_url = stack.url("registry", f"/access-log/{person}")
+    log = await http.get(log_url, headers=citizen)
     assert log.status_code == 200, log.text
-    entries = log.json()["entries"]
     assert log.json()["chain"]["intact"] is True
-    mine = [
-        entry for entry in entries if entry["dossier_code"] == code and entry["agency_code"] != "registry"
+    mine = [e for e in log.json()["entries"] if e["dossier_code"] == code and e["agency_code"] != "registry"]
+    # Refusals naming another dossier or another person are in the office's own chain, not this one.
+    assert [entry["outcome"] for entry in mine][-6:] == [
+        "granted",
+        "granted",
+        "refused",
+        "refused",
+        "refused",
+        "refused",
     ]
-    # the refusals naming another dossier or another person are in those chains, not this one
-    assert [entry["outcome"] for entry in mine] == ["granted", *["refused"] * 5]
-    assert mine[0]["fields"] == ["date_of_birth", "full_name", "permanent_address"]
-    assert "withdrawn" in mine[-1]["reason"]
-    assert (
-        await http.get(stack.url("registry", f"/access-log/{person}"), headers=bearer(office))
-    ).status_code == 403
+    assert mine[-6]["fields"] == ["date_of_birth", "full_name", "permanent_address"]
+    assert "withdrawn" in mine[-2]["reason"]
+    audited = await http.get(log_url, headers=stack.headers("auditor"))
+    assert audited.json()["entries"] == log.json()["entries"]
+    for reader in (stack.headers("portal"), bearer(office), other):
+        assert (await http.get(log_url, headers=reader)).status_code == 403
+    refused = await http.get(
+        stack.url("registry", "/access-log/readers/planning-investment-hanoi"),
+        headers=stack.headers("auditor"),
+    )
+    assert any(PEOPLE[12].personal_id in (entry["reason"] or "") for entry in refused.json()["entries"])
 
 
 async def test_no_lookup_for_a_closed_dossier(stack: DevStack, http: httpx.AsyncClient) -> None:
@@ -191,38 +220,43 @@ async def test_no_lookup_for_a_closed_dossier(stack: DevStack, http: httpx.Async
         "dossier_code": receipt["dossier_code"],
         "personal_id": PEOPLE[13].personal_id,
     }
-    for _ in range(100):  # the registry closes it when it reads the final status change
+    for _ in range(100):  # the registry forgets the assignment when it reads the final status change
         response = await http.post(stack.url("registry", "/lookups"), headers=bearer(justice), json=ask)
         if response.status_code == 403:
             break
         await asyncio.sleep(0.1)
     assert response.status_code == 403
-    assert "is closed" in response.json()["detail"]
+    assert "holds no assigned step" in response.json()["detail"]
+    async with stack.database() as db:
+        held = "SELECT count(*) FROM registry.assignments WHERE dossier_code = $1"
+        assert await db.fetchval(held, receipt["dossier_code"]) == 0
 
 
-async def test_prefill_needs_consent_and_feeds_the_once_only_rate(
+async def test_prefill_is_the_portals_with_the_citizens_consent_and_feeds_the_once_only_rate(
     stack: DevStack, http: httpx.AsyncClient
 ) -> None:
-    portal = await portal_token(http, stack)
+    portal = stack.headers("portal")
     person = PEOPLE[14]
     ask = {"procedure_code": "1.001193", "personal_id": person.personal_id}
-    refused = await http.post(stack.url("registry", "/prefill"), headers=bearer(portal), json=ask)
+    prefill_url = stack.url("registry", "/prefill")
+    refused = await http.post(prefill_url, headers=portal, json=ask)
     assert refused.status_code == 403 and refused.json()["errors"][0]["type"] == "consent_missing"
+    # Only the portal's role prefills: not an agency of the one-stop sector, not an agency, not a citizen.
+    citizen = bearer(await stack.citizen_token(person.personal_id))
+    for other in (bearer(await one_stop_agency(http, stack)), citizen):
+        assert (await http.post(prefill_url, headers=other, json=ask)).status_code == 403
+    # Nor does the portal record a consent: the citizen does, with her own eID token.
+    by_portal = await http.post(
+        stack.url("registry", "/consents"), headers=portal, json={"procedure_code": "1.001193"}
+    )
+    assert by_portal.status_code == 403
     consent = await http.post(
-        stack.url("registry", "/consents"),
-        headers=bearer(portal),
-        json={
-            **ask,
-            "granted_via": "portal",
-            "evidence": "checkbox 'use my data from the national database'",
-        },
+        stack.url("registry", "/consents"), headers=citizen, json={"procedure_code": "1.001193"}
     )
-    prefilled = await http.post(
-        stack.url("registry", "/prefill"),
-        headers=bearer(portal),
-        json=ask | {"consent_id": consent.json()["consent_id"]},
-    )
+    assert consent.status_code == 201, consent.text
+    prefilled = await http.post(prefill_url, headers=portal, json=ask)
     assert prefilled.status_code == 200, prefilled.text
+    assert prefilled.json()["consent_id"] == consent.json()["consent_id"]
     facts = prefilled.json()["facts"]
     assert facts["full_name"] == person.full_name
 
@@ -251,38 +285,43 @@ async def test_prefill_needs_consent_and_feeds_the_once_only_rate(
     assert response.status_code == 422 and response.json()["errors"][0]["field"] == "prefilled"
 
 
-async def test_the_access_log_is_append_only_and_its_chain_shows_tampering(
+async def test_a_business_prefill_by_tax_code_withholds_the_representative_without_consent(
     stack: DevStack, http: httpx.AsyncClient
 ) -> None:
-    person = PEOPLE[15].personal_id
-    for index in range(3):
-        await submit(http, stack, birth_registration(15))
-        del index
-    async with stack.database() as db:
-        for _ in range(100):
-            if await db.fetchval("SELECT count(*) FROM registry.access_log WHERE subject = $1", person) >= 3:
-                break
-            await asyncio.sleep(0.1)
-        with pytest.raises(Exception, match="append-only"):
-            await db.execute("UPDATE registry.access_log SET agency_code = 'x' WHERE subject = $1", person)
-        with pytest.raises(Exception, match="append-only"):
-            await db.execute("DELETE FROM registry.access_log WHERE subject = $1", person)
-        portal = await portal_token(http, stack)
-        url = stack.url("registry", f"/access-log/{person}")
-        assert (await http.get(url, headers=bearer(portal))).json()["chain"]["intact"] is True
-        # A superuser can bypass the trigger; the chain still tells.
-        async with db.transaction():
-            await db.execute("SET LOCAL session_replication_role = replica")
-            await db.execute(
-                "UPDATE registry.access_log SET agency_code = 'police-hanoi' WHERE subject = $1 AND seq = 2",
-                person,
-            )
-    chain = (await http.get(url, headers=bearer(portal))).json()["chain"]
-    assert chain == {
-        "intact": False,
-        "entries": 1,
-        "first_broken": 2,
-        "problem": "entry 2 was changed after it was written",
+    tax_code = await enterprise_of(stack, 15)
+    prefill_url = stack.url("registry", "/prefill")
+    ask = {"procedure_code": BUSINESS, "tax_code": tax_code}
+    refused = await http.post(prefill_url, headers=stack.headers("portal"), json=ask)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["errors"][0]["type"] == "consent_missing"
+    assert PEOPLE[15].personal_id not in refused.text
+    public = await http.post(
+        prefill_url, headers=stack.headers("portal"), json=ask | {"fields": ["name", "status"]}
+    )
+    assert public.status_code == 200 and public.json()["facts"] == {
+        "name": "Công ty TNHH Sen Vàng",
+        "status": "active",
+    }
+    citizen = bearer(await stack.citizen_token(PEOPLE[15].personal_id))
+    consent = await http.post(
+        stack.url("registry", "/consents"), headers=citizen, json={"procedure_code": BUSINESS}
+    )
+    assert consent.status_code == 201, consent.text
+    given = await http.post(prefill_url, headers=stack.headers("portal"), json=ask)
+    assert given.status_code == 200, given.text
+    assert given.json()["facts"]["legal_representative_id"] == PEOPLE[15].personal_id
+    log = await http.get(stack.url("registry", f"/access-log/{PEOPLE[15].personal_id}"), headers=citizen)
+    assert log.json()["entries"][-1] | {"at": None, "seq": None, "hash": None} == {
+        "at": None,
+        "seq": None,
+        "hash": None,
+        "agency_code": "portal",
+        "procedure_code": BUSINESS,
+        "dossier_code": None,
+        "consent_id": consent.json()["consent_id"],
+        "fields": ["legal_representative_id"],
+        "outcome": "granted",
+        "reason": f"as legal representative of {tax_code}",
     }
 
 

@@ -12,9 +12,10 @@ from dossierbus_registry.purpose import (
     LiveDossier,
     Refused,
     allowed_fields,
-    check_agency,
+    check_assigned,
     check_consent,
     check_dossier,
+    needs_consent,
 )
 from dossierbus_shared.catalogue import default_catalogue
 
@@ -59,13 +60,11 @@ def test_unknown_procedure_and_one_not_yet_in_force() -> None:
     assert reason(early) == "procedure_not_in_effect"
 
 
-def test_only_agencies_with_a_step_may_look_up() -> None:
-    assert BIRTH is not None
-    check_agency(BIRTH, "justice-hanoi")
-    with pytest.raises(Refused) as error:
-        check_agency(BIRTH, "police-hanoi")
+def test_only_an_agency_holding_a_step_of_the_dossier_may_look_up() -> None:
+    check_assigned(True, "justice-hanoi", "D1")
+    with pytest.raises(Refused, match="police-hanoi holds no assigned step of dossier D1") as error:
+        check_assigned(False, "police-hanoi", "D1")
     assert reason(error) == "agency_not_involved"
-    check_agency(BIRTH, "justice-danang", handles=["1.001193"])  # onboarded to handle its step
 
 
 @pytest.mark.parametrize(
@@ -125,13 +124,27 @@ def test_a_consent_that_does_not_cover_the_lookup_is_refused_with_why(given: Con
     assert reason(error) == "consent_invalid"
 
 
+def test_a_consent_recorded_without_the_citizens_act_covers_nothing() -> None:
+    assert BUSINESS is not None
+    with pytest.raises(Refused, match="without the citizen's authenticated act") as error:
+        check_consent(BUSINESS, consent(by_the_citizen=False), "c", PERSON, "D1", NOW)
+    assert reason(error) == "consent_invalid"
+
+
 def test_consent_rules_follow_the_procedure() -> None:
     assert BIRTH is not None and BUSINESS is not None
-    check_consent(BIRTH, None, None, PERSON, "D1", NOW)  # exempt by law
+    assert not needs_consent(BIRTH, "population", ["full_name"], prefill=False)  # exempt by law
+    assert needs_consent(BIRTH, "population", ["full_name"], prefill=True)  # prefill always asks
+    assert needs_consent(BUSINESS, "population", ["full_name"], prefill=False)
     with pytest.raises(Refused) as missing:
         check_consent(BUSINESS, None, None, PERSON, "D1", NOW)
     assert reason(missing) == "consent_missing"
-    with pytest.raises(Refused):
-        check_consent(BIRTH, None, None, PERSON, None, NOW, always=True)  # prefill always asks
     check_consent(BUSINESS, consent(), "c", PERSON, "D1", NOW)
     check_consent(BUSINESS, consent(withdrawn_at=NOW + timedelta(hours=1)), "c", PERSON, "D1", NOW)
+
+
+def test_the_legal_representatives_id_is_personal_data_that_needs_consent() -> None:
+    assert BUSINESS is not None
+    assert needs_consent(BUSINESS, "business", ["name", "legal_representative_id"], prefill=False)
+    assert needs_consent(BUSINESS, "business", ["legal_representative_id"], prefill=True)
+    assert not needs_consent(BUSINESS, "business", ["name", "status"], prefill=True)

@@ -1,4 +1,5 @@
-"""The webhook secret, served to operators (the notifications service signs webhooks with it)."""
+"""The webhook secret, served only to the token notifications holds for that (WEBHOOK_SECRETS_TOKEN), which
+can do nothing else: not onboard an agency, not rotate credentials."""
 
 from __future__ import annotations
 
@@ -12,10 +13,15 @@ from dossierbus_devstack.stack import DevStack
 pytestmark = pytest.mark.slow
 
 
-async def test_webhook_secret_is_served_to_operators_only_and_follows_rotation(
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_webhook_secret_is_served_to_the_webhook_secrets_token_only_and_follows_rotation(
     stack: DevStack, http: httpx.AsyncClient
 ) -> None:
-    admin = {"Authorization": f"Bearer {stack.admin_token}"}
+    admin = bearer(stack.admin_token)
+    reader = bearer(stack.webhook_secrets_token)
     code = f"hooked-{uuid.uuid4().hex[:6]}"
     created = await http.post(
         stack.url("registry", "/agencies"),
@@ -26,17 +32,24 @@ async def test_webhook_secret_is_served_to_operators_only_and_follows_rotation(
     issued = created.json()["credentials"]
     url = stack.url("registry", f"/agencies/{code}/webhook-secret")
 
-    assert (await http.get(url)).status_code == 401
-    assert (
-        await http.get(url, headers={"Authorization": f"Bearer {issued['api_token']}"})
-    ).status_code == 401
-    served = await http.get(url, headers=admin)
+    async with httpx.AsyncClient(timeout=30) as anonymous:
+        assert (await anonymous.get(url)).status_code == 401
+    for other in (bearer(issued["api_token"]), admin, stack.headers("portal"), stack.headers("operator")):
+        assert (await http.get(url, headers=other)).status_code == 401
+    served = await http.get(url, headers=reader)
     assert served.json() == {"webhook_secret": issued["webhook_secret"]}
 
-    rotated = await http.post(stack.url("registry", f"/agencies/{code}/credentials"), json={}, headers=admin)
+    rotate_url = stack.url("registry", f"/agencies/{code}/credentials")
+    assert (await http.post(rotate_url, json={}, headers=reader)).status_code == 401
+    rotated = await http.post(rotate_url, json={}, headers=admin)
     new_secret = rotated.json()["credentials"]["webhook_secret"]
     assert new_secret != issued["webhook_secret"]
-    assert (await http.get(url, headers=admin)).json() == {"webhook_secret": new_secret}
+    assert (await http.get(url, headers=reader)).json() == {"webhook_secret": new_secret}
 
-    unknown = await http.get(stack.url("registry", "/agencies/no-such-agency/webhook-secret"), headers=admin)
+    onboarding = {"code": f"x-{code}", "identifier": "1", "name": {"vi": "X"}, "sector": "justice"}
+    assert (
+        await http.post(stack.url("registry", "/agencies"), json=onboarding, headers=reader)
+    ).status_code == 401
+
+    unknown = await http.get(stack.url("registry", "/agencies/no-such-agency/webhook-secret"), headers=reader)
     assert unknown.status_code == 404

@@ -7,6 +7,7 @@ from dossierbus_shared.auth.dependencies import (
     authenticator_of,
     document_authentication,
     identified,
+    marks_caller_check,
 )
 from dossierbus_shared.auth.oidc import InvalidToken, IssuerUnavailable, OidcVerifier
 from dossierbus_shared.auth.tokens import StaticTokens, token_digest
@@ -23,5 +24,6 @@ __all__ = [
     "authenticator_of",
     "document_authentication",
     "identified",
+    "marks_caller_check",
     "token_digest",
 ]

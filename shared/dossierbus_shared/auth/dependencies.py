@@ -11,7 +11,8 @@ applicant of this dossier, the agency assigned to it) or accept another proof (a
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any, Protocol
+from collections.abc import Callable
+from typing import Annotated, Any, Protocol, TypeVar
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.dependencies.models import Dependant
@@ -110,6 +111,18 @@ def authenticator_of(request: Request) -> Authenticator:
     return found
 
 
+CallerCheck = TypeVar("CallerCheck", bound=Callable[..., Any])
+
+
+def marks_caller_check(check: CallerCheck, *, checks_role: bool = False) -> CallerCheck:
+    """Mark a dependency as saying who calls (it may answer 401) and, with `checks_role`, as refusing some
+    callers (403): document_authentication documents those answers on every route that uses it."""
+    check.identifies_caller = True  # type: ignore[attr-defined]
+    check.checks_role = checks_role  # type: ignore[attr-defined]
+    return check
+
+
+@marks_caller_check
 async def _optional_caller(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Caller | None:
@@ -136,8 +149,7 @@ def authenticated(*roles: Role) -> Any:
             raise ProblemError(403, "Forbidden", f"the {caller.role.value} role may not do this")
         return caller
 
-    dependency.checks_role = True  # type: ignore[attr-defined]
-    return Depends(dependency)
+    return Depends(marks_caller_check(dependency, checks_role=True))
 
 
 def document_authentication(router: APIRouter) -> None:
@@ -148,7 +160,7 @@ def document_authentication(router: APIRouter) -> None:
         if not isinstance(route, APIRoute):
             continue
         calls = {dependant.call for dependant in _dependants(route.dependant)}
-        if _optional_caller not in calls:
+        if not any(getattr(call, "identifies_caller", False) for call in calls):
             continue
         statuses = (401, 403) if any(getattr(call, "checks_role", False) for call in calls) else (401,)
         route.responses = {**problem_responses(*statuses), **route.responses}

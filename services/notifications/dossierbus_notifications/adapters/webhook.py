@@ -13,12 +13,13 @@ from dossierbus_shared.directory import AgencyDirectory
 
 
 class WebhookSecrets:
-    """Agencies' webhook secrets, read from the registry with the operators' token and kept for a while.
+    """Agencies' webhook secrets, read from the registry with a token that reads them and nothing else
+    (WEBHOOK_SECRETS_TOKEN), and kept for a while.
     A receiver that refuses the signature (401/403) drops the kept secret: it may have been rotated."""
 
-    def __init__(self, registry_url: str, admin_token: str, *, cache_s: float, timeout_s: float) -> None:
+    def __init__(self, registry_url: str, token: str, *, cache_s: float, timeout_s: float) -> None:
         self.registry_url = registry_url.rstrip("/")
-        self.headers = {"Authorization": f"Bearer {admin_token}"}
+        self.headers = {"Authorization": f"Bearer {token}"}
         self.cache_s = cache_s
         self.timeout_s = timeout_s
         self._kept: dict[str, tuple[str, float]] = {}

@@ -70,13 +70,18 @@ consents = Table(
     Column("granted_via", Text, nullable=False),
     Column("evidence", Text, nullable=False),
     Column("recorded_by", Text, nullable=False),
+    # "oidc-token": `evidence` is the citizen's signed eID token, verifiable against the issuer's keys.
+    # "declared": written by an agency before consent needed the citizen's own act; never honoured.
+    Column("evidence_kind", Text, nullable=False, server_default="declared"),
     Column("granted_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True)),
     Column("withdrawn_at", DateTime(timezone=True)),
 )
 
-# Who read whose data, when and why: append-only (a trigger refuses UPDATE and DELETE) and hash-chained
-# per data subject, so a changed or removed entry breaks the chain.
+# Who read whose data, when and why: append-only (a trigger refuses UPDATE and DELETE) and chained per
+# data subject with HMAC-SHA256 under ACCESS_LOG_KEY (a key the database does not hold), so a changed or
+# removed entry breaks the chain and cannot be recomputed. `key_id` names the key (NULL: an entry written
+# before the log was keyed, plain SHA-256).
 access_log = Table(
     "access_log",
     metadata,
@@ -93,7 +98,32 @@ access_log = Table(
     Column("reason", Text),
     Column("prev_hash", Text, nullable=False),
     Column("hash", Text, nullable=False),
+    Column("key_id", Text),
     UniqueConstraint("subject", "seq"),
+)
+
+# The keyed head of each subject's chain (its last entry), written with every append: deleting the last
+# entries of a chain leaves a head that no longer matches, and a new head cannot be made without the key.
+access_log_heads = Table(
+    "access_log_heads",
+    metadata,
+    Column("subject", Text, primary_key=True),
+    Column("seq", Integer, nullable=False),
+    Column("hash", Text, nullable=False),
+    Column("key_id", Text, nullable=False),
+    Column("mac", Text, nullable=False),
+)
+
+# Which agency holds which step of which live dossier, as routing assigned it (learnt from the agencies'
+# inbox topics): a lookup is allowed only to an agency holding a step of the dossier it names.
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("dossier_code", Text, primary_key=True),
+    Column("agency_code", Text, primary_key=True),
+    Column("step", Text, primary_key=True),
+    Column("procedure_code", Text, nullable=False),
+    Column("assigned_at", DateTime(timezone=True), nullable=False),
 )
 
 # The agency catalogue: the catalogue file's agencies plus those onboarded through the API.

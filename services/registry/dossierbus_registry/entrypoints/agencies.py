@@ -15,7 +15,7 @@ from dossierbus_registry.agencies import (
     UnknownAgency,
     checked_public_key,
 )
-from dossierbus_registry.entrypoints.auth import Operator
+from dossierbus_registry.entrypoints.auth import Operator, WebhookSecretsReader
 from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.events import AGENCY_CODE_PATTERN
 from dossierbus_shared.http_errors import ProblemError, problem_responses
@@ -127,8 +127,8 @@ async def directory_entry(code: AgencyCode, request: Request) -> dict[str, Any]:
 
 @router.get(
     "/agencies/{code}/webhook-secret",
-    dependencies=[Operator],
-    summary="The secret webhooks to this agency are signed with (for the notifications service)",
+    dependencies=[WebhookSecretsReader],
+    summary="The secret webhooks to this agency are signed with (the notifications service's token only)",
     responses=problem_responses(401, 404),
 )
 async def webhook_secret(code: AgencyCode, request: Request) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Purpose-bound lookups by agencies, and prefill for portals."""
+"""Purpose-bound lookups by agencies holding a step of the dossier, and prefill for the one-stop portal."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dossierbus_registry.adapters.population import NationalDatabaseUnavailable
-from dossierbus_registry.entrypoints.auth import CallingAgency
+from dossierbus_registry.entrypoints.auth import Agency, Portal
 from dossierbus_registry.lookups import LookupRequest, Lookups
 from dossierbus_registry.purpose import Refused
 from dossierbus_shared.events import PERSONAL_ID_PATTERN
@@ -24,7 +24,11 @@ class Subject(BaseModel):
     procedure_code: str = Field(min_length=1, max_length=32)
     personal_id: PersonalId | None = Field(default=None, pattern=PERSONAL_ID_PATTERN)
     tax_code: TaxCode | None = Field(default=None, description="10 digits, or 13 for a branch (`-` optional)")
-    consent_id: str | None = Field(default=None, max_length=64)
+    consent_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The consent to rely on; default: the person's live consent for this procedure",
+    )
     fields: list[str] | None = Field(
         default=None, description="Only these facts; default: every fact the procedure needs"
     )
@@ -51,7 +55,7 @@ class Lookup(Subject):
     dossier_code: str = Field(min_length=1, max_length=64, description="The live dossier this lookup serves")
 
 
-async def _answer(lookups: Lookups, call: Any) -> dict[str, Any]:
+async def _answer(call: Any) -> dict[str, Any]:
     try:
         result = await call
     except Refused as refusal:
@@ -63,24 +67,26 @@ async def _answer(lookups: Lookups, call: Any) -> dict[str, Any]:
         ) from None
     except NationalDatabaseUnavailable as outage:
         raise ProblemError(503, "National database unavailable", str(outage)) from None
-    return {"found": result.found, "facts": result.facts}
+    return {"found": result.found, "facts": result.facts, "consent_id": result.consent_id}
 
 
 @router.post(
     "/lookups",
-    summary="Facts about the subject of a live dossier, limited to its procedure's needs",
+    summary="Facts about the subject of a live dossier whose step the agency holds, limited to its "
+    "procedure's needs",
     responses=problem_responses(401, described={403: "Refused: no purpose for it"}),
 )
-async def lookup(body: Lookup, agency: CallingAgency, request: Request) -> dict[str, Any]:
+async def lookup(body: Lookup, agency: Agency, request: Request) -> dict[str, Any]:
     lookups: Lookups = request.app.state.lookups
-    return await _answer(lookups, lookups.lookup(agency, body.request(body.dossier_code)))
+    return await _answer(lookups.lookup(agency.subject, body.request(body.dossier_code)))
 
 
 @router.post(
     "/prefill",
-    summary="The facts a portal fills into a procedure's form instead of asking (consent needed)",
+    summary="The facts the one-stop portal fills into a procedure's form instead of asking (the citizen's "
+    "consent needed)",
     responses=problem_responses(401, described={403: "Refused: no purpose for it"}),
 )
-async def prefill(body: Subject, agency: CallingAgency, request: Request) -> dict[str, Any]:
+async def prefill(body: Subject, portal: Portal, request: Request) -> dict[str, Any]:
     lookups: Lookups = request.app.state.lookups
-    return await _answer(lookups, lookups.prefill(agency, body.request(None)))
+    return await _answer(lookups.prefill(body.request(None)))
