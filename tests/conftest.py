@@ -11,14 +11,17 @@ from dossierbus_devstack.stack import DevStack
 
 @pytest.fixture(scope="session")
 def bearer_tokens(stack: DevStack) -> dict[str, str]:
-    """The token each service's legitimate caller sends, as `Authorization: Bearer <token>`; a service
-    not named here is called without one. Extend it as services learn their callers' roles.
+    """The token each service's most capable legitimate caller sends, as `Authorization: Bearer <token>`:
+    the portal for intake, an operator for routing, notifications and the console.
 
     The registry is called as an agency: its onboarding operations then refuse the call, rather than
     create agencies and topics for whatever a test generates."""
     return {
+        "intake": stack.portal_token,
+        "routing": stack.operator_token,
+        "notifications": stack.operator_token,
         "registry": stack.agency_credentials["justice-hanoi"]["api_token"],
-        "console": stack.console_token,
+        "console": stack.operator_token,
     }
 
 
