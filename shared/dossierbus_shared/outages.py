@@ -10,7 +10,7 @@ import asyncio
 
 import asyncpg
 import httpx
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError, KafkaTimeoutError
 from sqlalchemy import exc as sa
 
 # PostgreSQL error classes and codes that mean "the server is away or cannot take work now":
@@ -40,7 +40,9 @@ def _is_outage_itself(error: BaseException) -> bool:
         return True
     if isinstance(error, sa.InterfaceError | sa.OperationalError | sa.TimeoutError | sa.DisconnectionError):
         return True
-    if isinstance(error, KafkaConnectionError) or (isinstance(error, KafkaError) and error.retriable):
+    if isinstance(error, KafkaConnectionError | KafkaTimeoutError):
+        return True
+    if isinstance(error, KafkaError) and error.retriable:
         return True
     if isinstance(error, httpx.TransportError):
         return True
