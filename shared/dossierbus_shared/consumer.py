@@ -6,6 +6,11 @@ The records of one fetch share one transaction, so a busy consumer pays for a co
 record; a record that fails sends its batch back to be applied one record at a time. Records are finished
 strictly in order (a dead letter is sent only once the records before it are applied), so when a dead
 letter cannot be sent, everything before that record is done: DeadLetterFailed says which record it is.
+
+An outage (the database, the broker or a peer away: dossierbus_shared.outages) is no fault of the record:
+it uses up none of its tries and never dead-letters it; DependencyUnavailable says which record to read
+again once the dependency is back. Only errors of the record itself use up tries and end in the DLQ; then
+the later records of its dossier are parked behind it (dossierbus_shared.parking) until it is replayed.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
+from uuid import UUID
 
 from aiokafka.structs import ConsumerRecord
 from opentelemetry import trace
@@ -29,6 +35,8 @@ from dossierbus_shared.envelope import Envelope, MalformedEvent, describe, heade
 from dossierbus_shared.events import Event
 from dossierbus_shared.inbox import first_deliveries
 from dossierbus_shared.metrics import EVENTS_CONSUMED, HANDLER_DURATION, event_type_label
+from dossierbus_shared.outages import is_outage
+from dossierbus_shared.parking import dossier_key, heads, mark_dead_lettered, park, remove
 from dossierbus_shared.record_batches import unreadable_batch
 from dossierbus_shared.telemetry import dossier_scope, mark_dossier, process_span
 from dossierbus_shared.versions import UPCASTERS, Upcasters
@@ -36,12 +44,14 @@ from dossierbus_shared.versions import UPCASTERS, Upcasters
 log = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=Event)
+T = TypeVar("T")
 Handler = Callable[[AsyncSession, Envelope[Any]], Awaitable[None]]
 
 
 PROCESSED, DUPLICATE, DEAD_LETTERED = "processed", "duplicate", "dead_lettered"
 ROLLED_BACK = "rolled_back"  # a batch outcome only: its records are then processed alone
-DEFERRED = "deferred"  # its dead letter could not be sent: the record is read and tried again later
+DEFERRED = "deferred"  # not finished (a dependency away): the record is read and tried again later
+PARKED = "parked"  # waits in the database behind its dossier's dead letter
 
 
 class PermanentError(Exception):
@@ -56,13 +66,34 @@ class Unauthenticated(PermanentError):
 Authenticator = Callable[[Envelope[Any]], Awaitable[None]]
 
 
-class DeadLetterFailed(Exception):
-    """The dead letter of `record` could not be sent (e.g. the broker is away). The records before it in
-    its batch are finished; it and those after it are not, and must be read again."""
+class Unfinished(Exception):
+    """Processing stopped at `record` for a reason that is not the record's. The records before it in its
+    batch are finished; it and those after it are not, and must be read again."""
+
+    def __init__(self, record: ConsumerRecord[bytes, bytes], message: str) -> None:
+        super().__init__(message)
+        self.record = record
+
+
+class DeadLetterFailed(Unfinished):
+    """The dead letter of `record` could not be sent (e.g. the broker is away)."""
 
     def __init__(self, record: ConsumerRecord[bytes, bytes], cause: Exception) -> None:
-        super().__init__(f"cannot dead-letter {record.topic}[{record.partition}]@{record.offset}: {cause}")
-        self.record = record
+        super().__init__(
+            record, f"cannot dead-letter {record.topic}[{record.partition}]@{record.offset}: {cause}"
+        )
+
+
+class DependencyUnavailable(Unfinished):
+    """A dependency (the database, the broker, a peer) was away while `record` was processed."""
+
+    def __init__(self, record: ConsumerRecord[bytes, bytes], cause: BaseException) -> None:
+        where = f"{record.topic}[{record.partition}]@{record.offset}"
+        super().__init__(record, f"{where} waits for a dependency: {type(cause).__name__}: {cause}")
+
+
+class _ParkedDossierInRun(Exception):
+    """A record of the batch belongs to a dossier with parked records: the batch goes one by one."""
 
 
 class EventConsumer:
@@ -147,13 +178,46 @@ class EventConsumer:
                 await self._process_alone(pending, ready)
         await self._apply_run(run)
 
+    @property
+    def consumer_group(self) -> str:
+        return self.dead_letters.consumer_group
+
     async def _process_alone(
         self, pending: _Pending, ready: _Ready, *, failed: Exception | None = None
     ) -> None:
         with dossier_scope(), trace.use_span(pending.span, end_on_exit=False):
             mark_dossier(ready.envelope.subject, ready.envelope.key)
-            outcome = await pending.settle(self._apply_alone(ready, failed=failed))
+            outcome, release = await pending.settle(self._apply_alone(ready, failed=failed))
         pending.end(outcome)
+        if release is not None:
+            try:
+                await self._release(release)
+            except Unfinished as unfinished:  # this record is done; reading it again resumes the release
+                raise DependencyUnavailable(ready.record, unfinished) from unfinished
+
+    async def _release(self, key: str) -> None:
+        """Apply the records parked behind a dossier's dead letter, in order, once it has been applied;
+        stop at the next dead letter, or when none is left."""
+        while True:
+            async with self.db.transaction() as session:
+                head = (await heads(session, self.consumer_group, [key])).get(key)
+            if head is None or head.dead_lettered:
+                return
+            pending = _Pending(head.record, process_span(head.record, self.consumer_group))
+            with dossier_scope(), trace.use_span(pending.span, end_on_exit=False):
+                prepared = await pending.settle(self._prepare(head.record))
+                if isinstance(prepared, _Refusal):  # parsed when parked; not with the handlers of today
+                    outcome = await pending.settle(
+                        self._dead_letter_in_order(
+                            head.record, head.event_id, prepared.reason, prepared.error_type, 1
+                        )
+                    )
+                else:  # authenticated when it was parked
+                    ready = dataclasses.replace(prepared, authenticate=None)
+                    outcome, _ = await pending.settle(self._apply_alone(ready))
+            pending.end(outcome)
+            if outcome == DEAD_LETTERED:
+                return
 
     async def _prepare(self, record: ConsumerRecord[bytes, bytes]) -> _Ready | _Refusal:
         """Parse the record and find its handler; why it is to be dead-lettered when it has none."""
@@ -197,6 +261,9 @@ class EventConsumer:
         culprit: _Pending | None = None  # the record whose handler is running
         try:
             async with self.db.transaction() as session:
+                keys = [key for _, ready in run if (key := dossier_key(ready.record)) is not None]
+                if await heads(session, self.consumer_group, keys):
+                    raise _ParkedDossierInRun
                 new = await first_deliveries(session, [(ready.envelope, ready.record) for _, ready in run])
                 for pending, ready in run:
                     first = ready.envelope.id in new
@@ -207,6 +274,10 @@ class EventConsumer:
                         await self._handle(session, ready, first)
                     culprit = None
                     firsts.append(first)
+        except _ParkedDossierInRun:
+            for pending, ready in run:
+                await self._process_alone(pending, ready)
+            return
         except Exception as error:
             # A record whose handler failed has had its first try; the others (or all, when the inbox
             # or the commit failed) start afresh.
@@ -239,33 +310,62 @@ class EventConsumer:
         else:
             log.info("duplicate %s %s ignored", ready.envelope.type, ready.envelope.id)
 
-    async def _apply_alone(self, ready: _Ready, *, failed: Exception | None = None) -> str:
+    async def _apply_alone(self, ready: _Ready, *, failed: Exception | None = None) -> tuple[str, str | None]:
         """Authenticate and apply one record in its own transaction, retrying a bounded number of times,
         then dead-lettering; `failed`: how its first attempt (in a batch) already failed. Returns the
-        outcome: processed, duplicate or dead_lettered."""
+        outcome (processed, duplicate, parked or dead_lettered) and the dossier whose parked records are
+        to be released now, if any. Raises Unfinished when a dependency is away."""
         attempts, error = (0, None) if failed is None else (1, failed)
         while True:
             if error is not None and (outcome := await self._after_failure(ready, error, attempts)):
-                return outcome
+                return outcome, None
             attempts += 1
             try:
                 if ready.authenticate is not None:
                     await ready.authenticate(ready.envelope)
                 async with self.db.transaction() as session:
-                    first = await self._apply(session, ready)
-                return PROCESSED if first else DUPLICATE
+                    return await self._apply_in_order(session, ready)
             except Exception as caught:
                 error = caught
 
+    async def _apply_in_order(self, session: AsyncSession, ready: _Ready) -> tuple[str, str | None]:
+        """Apply the record, unless its dossier waits behind a dead letter: then park it. Applying the
+        dossier's first waiting record (its dead letter replayed, or a parked one released) lifts it."""
+        key = dossier_key(ready.record)
+        head = None if key is None else (await heads(session, self.consumer_group, [key])).get(key)
+        if head is None or key is None:
+            return PROCESSED if await self._apply(session, ready) else DUPLICATE, None
+        if head.event_id == ready.envelope.id:
+            first = await self._apply(session, ready)
+            await remove(session, head.id)
+            return PROCESSED if first else DUPLICATE, key
+        await park(session, self.consumer_group, key, ready.record, ready.envelope.id, ready.envelope.type)
+        log.warning(
+            "parked %s %s: dossier %s waits behind dead-lettered event %s",
+            ready.envelope.type,
+            ready.envelope.id,
+            key,
+            head.event_id,
+        )
+        # A head that is not a dead letter is a release that was interrupted: resume it.
+        return PARKED, None if head.dead_lettered else key
+
     async def _after_failure(self, ready: _Ready, error: Exception, attempts: int) -> str | None:
         """Dead-letter the record when the error is permanent or its tries are used up (returning the
-        outcome); else wait before the next try (returning None)."""
+        outcome); else wait before the next try (returning None). An outage raises DependencyUnavailable:
+        the record is read again once the dependency is back, with all its tries."""
+        if isinstance(error, Unfinished):
+            raise error
         if isinstance(error, Unauthenticated):
             await self._refuse(ready, error, attempts=attempts)
             return DEAD_LETTERED
+        if is_outage(error):
+            raise DependencyUnavailable(ready.record, error) from error
         if isinstance(error, PermanentError) or attempts > self.retries:
-            await self._dead_letter(ready.record, str(error), type(error).__name__, attempts)
-            return DEAD_LETTERED
+            reason, error_type = str(error), type(error).__name__
+            return await self._dead_letter_in_order(
+                ready.record, ready.envelope.id, reason, error_type, attempts
+            )
         trace.get_current_span().record_exception(error)
         log.warning(
             "attempt %s of %s failed for %s: %s", attempts, ready.envelope.id, ready.envelope.type, error
@@ -276,6 +376,29 @@ class EventConsumer:
     async def _refuse(self, ready: _Ready, error: Unauthenticated, *, attempts: int) -> None:
         log.warning("refused %s %s: %s", ready.envelope.type, ready.envelope.id, error)
         await self._dead_letter(ready.record, str(error), type(error).__name__, attempts)
+
+    async def _dead_letter_in_order(
+        self,
+        record: ConsumerRecord[bytes, bytes],
+        event_id: UUID,
+        reason: str,
+        error_type: str,
+        attempts: int,
+    ) -> str:
+        """Dead-letter an authentic record, and make the later records of its dossier wait behind it. The
+        letter is sent first: if the marker cannot be written, the record is read again (and dead-lettered
+        again: its replay is then a duplicate) rather than a later record of its dossier applied first."""
+        outcome = await self._dead_letter(record, reason, error_type, attempts)
+        if (key := dossier_key(record)) is not None:
+            event_type = header_map(record.headers).get("ce_type", "")
+            try:
+                async with self.db.transaction() as session:
+                    await mark_dead_lettered(
+                        session, self.consumer_group, key, record, event_id, event_type, reason
+                    )
+            except Exception as error:
+                raise DependencyUnavailable(record, error) from error
+        return outcome
 
     async def _dead_letter(
         self, record: ConsumerRecord[bytes, bytes], reason: str, error_type: str, attempts: int
@@ -314,7 +437,7 @@ class _Pending:
     span: Span
     started: float = dataclasses.field(default_factory=time.perf_counter)
 
-    async def settle(self, outcome: Awaitable[str]) -> str:
+    async def settle(self, outcome: Awaitable[T]) -> T:
         """The record's outcome; if getting it raises, its span ends as deferred before the error goes on."""
         try:
             return await outcome

@@ -30,7 +30,7 @@ Sampler = Callable[[], Awaitable[None]]
 
 EVENTS_CONSUMED = Counter(
     "dossierbus_events_consumed",
-    "Records consumed, by topic, CloudEvents type and outcome (processed, duplicate, dead_lettered)",
+    "Records consumed, by topic, CloudEvents type and outcome (processed, duplicate, parked, dead_lettered)",
     ["topic", "event_type", "outcome"],
 )
 EVENTS_PRODUCED = Counter(

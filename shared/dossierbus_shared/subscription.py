@@ -4,9 +4,11 @@ committing a partition's offset only once its records are applied (database comm
 
 Nothing a record holds can stop the loop: records are read leniently (dossierbus_shared.record_batches)
 and parsed one by one by the EventConsumer, which dead-letters what it cannot use. What can still fail is
-the infrastructure (the database, or the broker refusing a dead letter): then that partition is rewound to
-its first unfinished record and paused for a while that doubles with each failure (capped), and the other
-partitions go on. A failed fetch is retried after the same kind of wait, from where processing stood.
+the infrastructure (the database, the broker refusing a dead letter, a peer away): then that partition is
+rewound to its first unfinished record and paused for a while that doubles with each failure (capped at
+CONSUMER_RETRY_BACKOFF_MAX_S), and the other partitions go on; it is tried again for as long as the outage
+lasts, without using up the record's tries or dead-lettering it. A failed fetch is retried after the same
+kind of wait, from where processing stood.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from dossierbus_shared import record_batches
-from dossierbus_shared.consumer import DeadLetterFailed
+from dossierbus_shared.consumer import Unfinished
 from dossierbus_shared.kafka import KafkaSecurity
 from dossierbus_shared.settings import ServiceSettings
 
@@ -123,7 +125,7 @@ class Subscription:
         """Apply one partition's fetched records; commit what is finished, back off from the rest."""
         try:
             await self.process(records)
-        except DeadLetterFailed as failure:  # everything before that record is finished
+        except Unfinished as failure:  # everything before that record is finished
             if failure.record.offset > records[0].offset:
                 await self._commit(partition, failure.record.offset)
             self._back_off(partition, failure.record.offset, failure)
@@ -144,7 +146,8 @@ class Subscription:
         failures = self._failures.get(partition, 0) + 1
         self._failures[partition] = failures
         delay = self.backoff.delay(failures)
-        log.error(
+        log.log(
+            logging.WARNING if isinstance(error, Unfinished) else logging.ERROR,
             "%s[%s] stopped at offset %s (%s: %s); retrying it in %.1fs",
             partition.topic,
             partition.partition,
@@ -152,7 +155,7 @@ class Subscription:
             type(error).__name__,
             error,
             delay,
-            exc_info=not isinstance(error, DeadLetterFailed),
+            exc_info=not isinstance(error, Unfinished),
         )
         if partition not in self.consumer.assignment():
             return  # revoked meanwhile: its new owner starts from the committed offset

@@ -1,6 +1,11 @@
 """Delivering: a dispatcher sends due notifications through their channel, retrying with exponential
 backoff and jitter; when a notification's tries run out it is marked dead and kept (the channel's dead
-letter), until an operator re-queues it. Every attempt is written to the delivery log."""
+letter), until an operator re-queues it. Every attempt is written to the delivery log.
+
+At most one message is in flight per dispatcher: each attempt is written (outcome `sending`) in a short
+transaction of its own before its message is sent, and its outcome in another right after. A crash
+therefore repeats at most the message that was in flight, with the same Message-ID; its attempt stays in
+the log as `interrupted`. Notifications claimed but not yet tried are simply tried later."""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -24,6 +29,10 @@ from dossierbus_shared.db import Database
 log = logging.getLogger(__name__)
 
 DEAD = "dead"
+SENDING = "sending"  # an attempt under way
+INTERRUPTED = "interrupted"  # an attempt whose dispatcher stopped before its outcome was written
+CLAIM_S = 60.0
+"""How long notifications claimed by a dispatcher are left to it: after a crash they are due again then."""
 
 
 @dataclass(frozen=True)
@@ -34,12 +43,19 @@ class Attempt:
 
 class Dispatcher:
     def __init__(
-        self, db: Database, channels: Mapping[str, Channel], *, max_attempts: int, backoff_s: float
+        self,
+        db: Database,
+        channels: Mapping[str, Channel],
+        *,
+        max_attempts: int,
+        backoff_s: float,
+        claim_s: float = CLAIM_S,
     ) -> None:
         self.db = db
         self.channels = dict(channels)
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
+        self.claim_s = claim_s
 
     async def dispatch_forever(self, poll_interval_s: float) -> None:
         while True:
@@ -52,31 +68,81 @@ class Dispatcher:
                 await asyncio.sleep(poll_interval_s)
 
     async def dispatch_due(self, limit: int = 50) -> int:
-        """Try every due notification once, concurrently; returns how many were tried."""
+        """Claim up to `limit` due notifications and try each once, one after the other; returns how many
+        were claimed."""
+        for row in (claimed := await self._claim(limit)):
+            await self._try(row)
+        return len(claimed)
+
+    async def _claim(self, limit: int) -> Sequence[Row[Any]]:
         async with self.db.transaction() as session:
             due = (
-                await session.execute(
-                    select(notifications)
-                    .where(
-                        notifications.c.status == "pending",
-                        notifications.c.next_attempt_at <= datetime.now(UTC),
-                    )
-                    .order_by(notifications.c.next_attempt_at)
-                    .limit(limit)
-                    .with_for_update(skip_locked=True)
+                select(notifications.c.id)
+                .where(
+                    notifications.c.status == "pending", notifications.c.next_attempt_at <= datetime.now(UTC)
                 )
-            ).all()
-            attempts = await asyncio.gather(*(self._attempt(row) for row in due))
-            for row, attempt in zip(due, attempts, strict=True):
-                await session.execute(
-                    update(notifications).where(notifications.c.id == row.id).values(**attempt.changes)
-                )
-                await session.execute(insert(delivery_attempts).values(attempt.logged))
-        return len(due)
+                .order_by(notifications.c.next_attempt_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+                .scalar_subquery()
+            )
+            claimed = await session.execute(
+                update(notifications)
+                .where(notifications.c.id.in_(due))
+                .values(next_attempt_at=self._claimed_until())
+                .returning(*notifications.c)
+            )
+            return sorted(claimed.all(), key=lambda row: row.id)
 
-    async def _attempt(self, row: Row[Any]) -> Attempt:
-        attempts = row.attempts + 1
+    def _claimed_until(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.claim_s)
+
+    async def _try(self, row: Row[Any]) -> None:
+        """One attempt: written before the message is sent, its outcome written right after."""
+        attempt = row.attempts + 1
         started_at = datetime.now(UTC)
+        async with self.db.transaction() as session:
+            begun = await session.execute(
+                update(notifications)
+                .where(
+                    notifications.c.id == row.id,
+                    notifications.c.status == "pending",
+                    notifications.c.attempts == row.attempts,  # not taken by another dispatcher meanwhile
+                )
+                .values(attempts=attempt, next_attempt_at=self._claimed_until())
+                .returning(notifications.c.id)
+            )
+            if begun.first() is None:
+                return
+            await session.execute(
+                update(delivery_attempts)
+                .where(delivery_attempts.c.notification_id == row.id, delivery_attempts.c.outcome == SENDING)
+                .values(
+                    outcome=INTERRUPTED,
+                    error="the dispatcher stopped before this attempt's outcome was known",
+                )
+            )
+            await session.execute(
+                insert(delivery_attempts).values(
+                    notification_id=row.id,
+                    attempt=attempt,
+                    started_at=started_at,
+                    duration_ms=0,
+                    outcome=SENDING,
+                )
+            )
+        outcome = await self._attempt(row, attempt)
+        async with self.db.transaction() as session:
+            await session.execute(
+                update(notifications).where(notifications.c.id == row.id).values(**outcome.changes)
+            )
+            await session.execute(
+                update(delivery_attempts)
+                .where(delivery_attempts.c.notification_id == row.id, delivery_attempts.c.attempt == attempt)
+                .values(outcome.logged)
+            )
+
+    async def _attempt(self, row: Row[Any], attempts: int) -> Attempt:
         started = time.monotonic()
         error: str | None = None
         try:
@@ -86,17 +152,13 @@ class Dispatcher:
             await channel.send(Outgoing(row.event_id, row.recipient, row.subject, row.body, attempts))
         except Exception as failure:
             error = str(failure) or type(failure).__name__  # a timeout has no message of its own
-        logged = {
-            "notification_id": row.id,
-            "attempt": attempts,
-            "started_at": started_at,
+        logged: dict[str, object] = {
             "duration_ms": round((time.monotonic() - started) * 1000),
             "outcome": "failed" if error else "delivered",
             "error": error,
         }
         if error is None:
             changes: dict[str, object] = {
-                "attempts": attempts,
                 "status": "delivered",
                 "delivered_at": datetime.now(UTC),
                 "last_error": None,
@@ -106,13 +168,12 @@ class Dispatcher:
                 "%s notification %s is dead after %s attempts: %s", row.channel, row.id, attempts, error
             )
             NOTIFICATION_FAILURES.labels(row.channel, "failed").inc()
-            changes = {"attempts": attempts, "status": DEAD, "last_error": error}
+            changes = {"status": DEAD, "last_error": error}
         else:
             NOTIFICATION_FAILURES.labels(row.channel, "retry").inc()
             tries = attempts - row.attempts_at_requeue
             delay = self.backoff_s * 2 ** (tries - 1) * random.uniform(0.5, 1.5)
             changes = {
-                "attempts": attempts,
                 "last_error": error,
                 "next_attempt_at": datetime.now(UTC) + timedelta(seconds=delay),
             }

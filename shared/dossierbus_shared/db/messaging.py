@@ -1,4 +1,5 @@
-"""First revisions: each service's own tables plus the shared outbox and inbox, in its own schema."""
+"""Revisions of the shared messaging tables (outbox, inbox, parked): every service has them in its own
+schema."""
 
 from collections.abc import Callable
 
@@ -7,6 +8,7 @@ from sqlalchemy import Table
 
 from dossierbus_shared.inbox import inbox
 from dossierbus_shared.outbox import outbox
+from dossierbus_shared.parking import parked
 
 
 def initial_schema(*service_tables: Table) -> tuple[Callable[[], None], Callable[[], None]]:
@@ -24,5 +26,18 @@ def initial_schema(*service_tables: Table) -> tuple[Callable[[], None], Callable
     def downgrade() -> None:
         for table in reversed(tables):
             table.drop(op.get_bind())
+
+    return upgrade, downgrade
+
+
+def parked_schema() -> tuple[Callable[[], None], Callable[[], None]]:
+    """`upgrade, downgrade = parked_schema()` for the revision that adds the shared `parked` table: the
+    records of a dossier waiting behind its dead letter (dossierbus_shared.parking)."""
+
+    def upgrade() -> None:
+        parked.create(op.get_bind())
+
+    def downgrade() -> None:
+        parked.drop(op.get_bind())
 
     return upgrade, downgrade
