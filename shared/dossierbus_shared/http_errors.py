@@ -21,8 +21,8 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dossierbus_shared.db.outage import database_unreachable
 from dossierbus_shared.http_input import refuse_unsafe_text
+from dossierbus_shared.outages import is_outage
 from dossierbus_shared.safe_errors import outline, type_name
 
 PROBLEM_JSON = "application/problem+json"
@@ -149,7 +149,7 @@ class UnexpectedErrors:
             await self.app(scope, receive, watched_send)
         except Exception as error:
             route = getattr(scope.get("route"), "path", "(no route)")
-            if database_unreachable(error):
+            if is_outage(error):
                 log.warning("%s %s: database unavailable (%s)", scope["method"], route, type_name(error))
                 response = unavailable()
             else:

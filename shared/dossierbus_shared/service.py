@@ -24,12 +24,12 @@ from dossierbus_shared.auth import document_authentication
 from dossierbus_shared.consumer import EventConsumer
 from dossierbus_shared.db import Database
 from dossierbus_shared.db.migrate import upgrade_async
-from dossierbus_shared.db.outage import database_unreachable
 from dossierbus_shared.dlq import DeadLetterPublisher
 from dossierbus_shared.http_errors import RETRY_AFTER_S, install_error_handlers
 from dossierbus_shared.kafka import KafkaSecurity, Producer, ensure_topics, with_dlq
 from dossierbus_shared.logs import configure_logging
 from dossierbus_shared.metrics import KafkaSampler, Sampler, Samplers, metrics_response
+from dossierbus_shared.outages import is_outage
 from dossierbus_shared.outbox import OutboxRelay
 from dossierbus_shared.privacy import set_pepper
 from dossierbus_shared.settings import ServiceSettings
@@ -228,7 +228,7 @@ class Service:
             async with asyncio.timeout(READINESS_DB_TIMEOUT_S), self.db.transaction() as session:
                 await session.execute(text("SELECT 1"))
         except Exception as error:
-            reason = "unreachable" if database_unreachable(error) else "failing"
+            reason = "unreachable" if is_outage(error) else "failing"
             problems.append(f"database {reason}: {type(error).__name__}")
         if problems:
             return JSONResponse(
