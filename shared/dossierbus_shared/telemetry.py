@@ -278,6 +278,17 @@ def context_from(headers: Mapping[str, str]) -> Context:
     return propagate.extract(dict(headers))
 
 
+@contextmanager
+def continued_trace(name: str, trace_context: Mapping[str, str] | None) -> Iterator[Span]:
+    """A span in the trace `trace_context` was stored from (a dossier's), linked to the active span (the
+    request that continues it); without a stored context, a child of the active span."""
+    active = trace.get_current_span().get_span_context()
+    parent = context_from(trace_context) if trace_context else None
+    links = [trace.Link(active)] if parent is not None and active.is_valid else []
+    with tracer("dossierbus").start_as_current_span(name, context=parent, links=links) as span:
+        yield span
+
+
 def mark_dossier(dossier_code: str, dossier_id: str | None = None) -> None:
     """Tag the active span, and the log lines that follow in this task, with the dossier (never with
     personal data)."""

@@ -8,9 +8,11 @@ import asyncio
 import os
 import re
 import sys
+import tempfile
 import uuid
 from collections import Counter
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -78,13 +80,19 @@ def main(argv: list[str] | None = None) -> None:
 async def up(ports: Ports) -> None:
     """Until a stop signal (lifetime.py) cancels it."""
     print("dossierbus: starting broker, database, SMTP sink, services and reference agencies ...", flush=True)
-    async with DevStack(ports) as stack:
+    async with DevStack(ports, spans_file=kept_spans_file()) as stack:
         print(describe(stack), flush=True)
         print("Ctrl-C stops everything.", flush=True)
         try:
             await asyncio.Event().wait()
         finally:
-            print("dossierbus: stopping", flush=True)
+            print(f"dossierbus: stopping; the spans stay in {stack.spans_file}", flush=True)
+
+
+def kept_spans_file() -> Path:
+    """A spans file outside the stack's temporary folder, so the traces can be read after it stops."""
+    folder = Path(os.environ.get("DOSSIERBUS_SPANS_DIR") or Path(tempfile.gettempdir()) / "dossierbus-spans")
+    return folder / f"spans-{datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}.jsonl"
 
 
 async def run_demo(count: int) -> None:
@@ -144,6 +152,7 @@ def describe(stack: DevStack) -> str:
     lines.append(f"  operator token {stack.operator_token}  (OPERATOR_TOKEN; also the console login)")
     lines.append(f"  auditor token  {stack.auditor_token}  (AUDITOR_TOKEN)")
     lines.append(f"  logs        {stack.workdir / 'logs'}")
+    lines.append(f"  spans       {stack.spans_file}  (SPANS_FILE; the console's trace view reads it)")
     lines.append(f"  admin token {stack.admin_token}  (registry onboarding: REGISTRY_ADMIN_TOKEN)")
     lines.append(
         f"  access-log key {stack.access_log_key}  (dossierbus-registry access-log verify: ACCESS_LOG_KEY)"

@@ -79,6 +79,7 @@ class DevStack:
         seed_citizens: int = SEEDED_CITIZENS,
         agencies: bool = True,
         agency_steps: Mapping[str, Sequence[str]] | None = None,
+        spans_file: Path | None = None,
     ) -> None:
         self.ports = ports or Ports.free()
         self.kafka_bootstrap = kafka_bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or ""
@@ -100,7 +101,9 @@ class DevStack:
         self.auditor_token = secrets.token_urlsafe(24)
         """Auditors' bearer token (AUDITOR_TOKEN)."""
         self.workdir = Path(tempfile.mkdtemp(prefix="dossierbus-"))
-        self.spans_file = self.workdir / "spans.jsonl"
+        self.spans_file = spans_file or self.workdir / "spans.jsonl"
+        """Where every service writes its finished spans (SPANS_FILE) and the console reads them; one given
+        here outlives the stack, the default goes with its temporary folder."""
         self.mail = MailSink(self.ports.smtp)
         self.identity = LocalIdentityProvider(
             self.ports.oidc or free_port(), self.workdir / "logs" / "oidc-provider.log"

@@ -12,6 +12,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -113,8 +115,9 @@ def free_block(count: int) -> int:
     raise AssertionError("no free block of ports below the ephemeral range")
 
 
-def test_up_serves_until_ctrl_c_then_stops_every_part() -> None:
+def test_up_serves_until_ctrl_c_then_stops_every_part(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
+    env["DOSSIERBUS_SPANS_DIR"] = str(tmp_path / "spans")
     base = free_block(3 + len(SERVICES))  # the broker, the SMTP sink, the OpenID provider, the services
     http = base + 3
     ports = Ports.fixed(kafka=base, smtp=base + 1, http=http, oidc=base + 2)
@@ -141,11 +144,26 @@ def test_up_serves_until_ctrl_c_then_stops_every_part() -> None:
     )
     assert token.returncode == 0, token.stderr
     assert token.stdout.strip().count(".") == 2, "a signed JWT"
+    # A request the services trace, so that the spans file has something in it.
+    assert urllib_status(f"http://127.0.0.1:{http}/dossiers/000.00.01.H26-000000-0000") == 401
     up.send_signal(signal.SIGINT)
     output.append(up.stdout.read())
     assert up.wait(timeout=60) == 0, "".join(output)
     for port in [ports.kafka, ports.smtp, ports.oidc, *ports.services.values()]:
         claim_port(port, "a check after shutdown")  # raises if anything still listens
+    # The spans outlive the stack, where `up` said they are.
+    [spans_file] = (tmp_path / "spans").glob("spans-*.jsonl")
+    assert f"spans       {spans_file}" in "".join(output)
+    assert f"the spans stay in {spans_file}" in "".join(output)
+    assert spans_file.read_text(encoding="utf-8").strip(), "the services' spans are in it"
+
+
+def urllib_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
 
 
 def descendants(pid: int) -> dict[int, str]:

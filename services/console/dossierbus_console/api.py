@@ -16,6 +16,7 @@ from dossierbus_console.dead_letters import newest_letters, replay_event
 from dossierbus_console.login import Sessions
 from dossierbus_console.queues import queue_snapshot
 from dossierbus_console.settings import ConsoleSettings
+from dossierbus_console.traces import TraceBackend, trace_ids_of, waterfall
 from dossierbus_console.upstream import Upstreams
 from dossierbus_shared.http_errors import ProblemError, problem_responses
 from dossierbus_shared.kafka import DLQ_SUFFIX, KafkaSecurity
@@ -56,6 +57,27 @@ async def config(settings: Settings, request: Request) -> dict[str, Any]:
         # Sent back in X-CSRF-Token with a change: another site's page cannot read it.
         "csrf_token": sessions.csrf_token(session) if session else None,
     }
+
+
+@router.get(
+    "/dossiers/{code}/trace",
+    summary="A dossier's trace as a waterfall: spans by service and agency hop, and where it waits now",
+    responses=problem_responses(
+        404, described={502: "A service or the trace backend the console reads did not answer"}
+    ),
+)
+async def dossier_trace(
+    code: DossierCode,
+    request: Request,
+    upstreams: Annotated[Upstreams, Depends(upstreams_of)],
+) -> dict[str, Any]:
+    backend: TraceBackend | None = request.app.state.traces
+    if backend is None:
+        raise ProblemError(
+            404, "Traces not available", "the console has no trace backend: set TRACE_QUERY_URL or SPANS_FILE"
+        )
+    dossier = await upstreams.dossier(code)
+    return waterfall(dossier, await backend.spans(trace_ids_of(dossier)), backend.name)
 
 
 # `:path` so that a code with a slash is refused by the pattern, not by a route that does not match.

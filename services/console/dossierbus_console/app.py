@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from dossierbus_console.api import router
 from dossierbus_console.login import install_login
 from dossierbus_console.settings import ConsoleSettings
+from dossierbus_console.traces import JaegerBackend, SpansFileBackend, TraceBackend
 from dossierbus_console.upstream import Upstreams
 from dossierbus_shared.http_errors import install_error_handlers
 from dossierbus_shared.kafka import KafkaSecurity
@@ -36,6 +37,7 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
         headers = {"Authorization": f"Bearer {token}"} if token else None
         async with httpx.AsyncClient(timeout=settings.upstream_timeout_s, headers=headers) as client:
             app.state.upstreams = Upstreams(settings, client)
+            app.state.traces = trace_backend(settings, client)
             yield
 
     app = FastAPI(title="dossierbus console", lifespan=lifespan)
@@ -68,6 +70,15 @@ def create_app(settings: ConsoleSettings | None = None) -> FastAPI:
     app.include_router(router)
     app.mount("/", StaticFiles(directory=STATIC, html=True), name="static")
     return app
+
+
+def trace_backend(settings: ConsoleSettings, client: httpx.AsyncClient) -> TraceBackend | None:
+    """Jaeger's query API when TRACE_QUERY_URL is set, else the spans file when SPANS_FILE is, else none."""
+    if settings.trace_query_url:
+        return JaegerBackend(settings.trace_query_url, client)
+    if settings.spans_file:
+        return SpansFileBackend(settings.spans_file)
+    return None
 
 
 app = create_app()

@@ -5,6 +5,8 @@ from dossierbus_shared.settings import ServiceSettings
 
 class ConsoleSettings(ServiceSettings):
     """The console keeps no tables: it reads the other services over HTTP and the broker directly.
+    The trace waterfall reads TRACE_QUERY_URL (Jaeger's query API) or, without it, the SPANS_FILE the
+    development stack's services write (ServiceSettings.spans_file).
     OPERATOR_TOKEN (ServiceSettings.operator_token) is the operators' login, and what it sends the
     services; unset, nobody can log in."""
 
@@ -17,6 +19,11 @@ class ConsoleSettings(ServiceSettings):
     trace_ui_url: str = Field(
         default="http://localhost:16686/trace/{trace_id}",
         description="Link to one trace in the tracing UI ({trace_id} is replaced); empty for no links",
+    )
+    trace_query_url: str = Field(
+        default="",
+        description="Base URL of the trace backend's Jaeger query API (Jaeger, or Tempo's Jaeger-compatible"
+        " API), read for the trace waterfall; empty: the spans file (SPANS_FILE) when set",
     )
     session_max_age_s: int = Field(
         default=8 * 3600, ge=60, le=7 * 24 * 3600, description="How long a console login lasts"

@@ -54,6 +54,60 @@ async def test_a_dossier_shows_its_timeline_with_links_to_its_trace(
         assert entry["trace_url"] == f"http://localhost:16686/trace/{entry['trace_id']}"
 
 
+async def test_a_dossiers_trace_comes_back_as_a_waterfall_of_every_service(
+    stack: DevStack, http: httpx.AsyncClient, operator: httpx.AsyncClient
+) -> None:
+    code = (await submit(http, stack, birth_registration(11, email="trace@example.vn")))["dossier_code"]
+    await wait_final(http, stack, code)
+    await wait_for_notifications(http, stack, code, count=4)
+    written = await stack.spans_for(
+        code, until=lambda found: {"intake", "registry", "routing", "notifications"} <= services(found)
+    )
+
+    assert (
+        await httpx.AsyncClient().get(stack.url("console", f"/api/dossiers/{code}/trace"))
+    ).status_code == 401
+    response = await operator.get(f"/api/dossiers/{code}/trace")
+    assert response.status_code == 200, response.text
+    trace = response.json()
+    assert (trace["dossier_code"], trace["backend"]) == (code, "spans-file")
+    assert {"intake", "registry", "routing", "notifications"} <= {span["service"] for span in trace["spans"]}
+    assert {span["span_id"] for span in trace["spans"]} <= {span["span_id"] for span in written}
+    assert {span["trace_id"] for span in trace["spans"]} == set(trace["trace_ids"])
+    assert "justice-hanoi" in {span["hop"] for span in trace["spans"]}
+    offsets = [span["offset_us"] for span in trace["spans"]]
+    assert offsets == sorted(offsets) and offsets[0] == 0
+    assert all(span["offset_us"] + span["duration_us"] <= trace["duration_us"] for span in trace["spans"])
+    assert trace["waiting"] is None  # returned: it waits on nobody
+
+
+async def test_a_paused_dossiers_trace_says_it_waits_on_the_applicant(
+    stack: DevStack, http: httpx.AsyncClient, operator: httpx.AsyncClient
+) -> None:
+    body = birth_registration(12)
+    body["form"]["place_of_birth"] = "Bệnh viện Phụ sản Hà Nội [justice-hanoi: asks for a supplement]"
+    code = (await submit(http, stack, body))["dossier_code"]
+    waiting: Any = None
+    for _ in range(300):
+        waiting = (await operator.get(f"/api/dossiers/{code}/trace")).json().get("waiting")
+        if waiting and waiting["status"] == "supplement_requested":
+            break
+        await asyncio.sleep(0.2)
+    assert waiting["status"] == "supplement_requested"
+    assert [(step["step"], step["waits_on"]) for step in waiting["steps"]] == [
+        ("birth-registration", "applicant")
+    ]
+    assert waiting["last_span"]["service"] in {"intake", "registry", "routing", "notifications"}
+
+    unknown = await operator.get("/api/dossiers/000.00.01.H26-000000-9999/trace")
+    assert unknown.status_code == 404
+    assert unknown.headers["content-type"] == "application/problem+json"
+
+
+def services(spans: list[Any]) -> set[str]:
+    return {str(span["service"]).removeprefix("dossierbus-") for span in spans}
+
+
 async def test_an_unknown_or_malformed_dossier_code_is_a_problem(operator: httpx.AsyncClient) -> None:
     unknown = await operator.get("/api/dossiers/000.00.01.H26-000000-9999")
     assert unknown.status_code == 404

@@ -103,6 +103,19 @@ async def test_a_dossier_shows_its_timeline_with_trace_links(
     await expect(link).to_have_attribute("href", f"http://localhost:16686/trace/{trace_id}")
     assert trace_id in {span["trace_id"] for span in await stack.spans_for(code)}
 
+    # The waterfall beside the timeline: a bar per span, by service and agency hop, and nothing awaited.
+    await page.fill("#dossier-code", code)
+    await page.click("#dossier-form button[type=submit]")  # again, now that every span is written
+    spans = page.locator("#waterfall tbody tr.span")
+    await expect(spans.first).to_be_visible()
+    for service in ("intake", "registry", "routing", "notifications"):
+        await expect(page.locator("#waterfall tbody")).to_contain_text(service)
+    await expect(page.locator("#waterfall tbody")).to_contain_text("justice-hanoi")
+    await expect(spans.first).to_have_attribute("data-trace-id", trace_id)
+    assert await spans.first.locator(".span-bar").count() == 1
+    await expect(page.locator("#trace-summary")).to_contain_text("spans in")
+    await expect(page.locator("#trace-waiting")).to_contain_text("Finished")
+
 
 async def test_an_unknown_code_says_so(page: Page) -> None:
     await page.fill("#dossier-code", "000.00.01.H26-000000-0000")

@@ -56,6 +56,7 @@ from dossierbus_shared.events import (
 )
 from dossierbus_shared.outbox import stage
 from dossierbus_shared.result_urls import result_url_problem
+from dossierbus_shared.telemetry import current_trace_headers
 
 NEUTRAL_REJECTION = (
     "The applicant's details could not be verified against the national databases; the applicant "
@@ -161,6 +162,7 @@ class Workflow:
                 due_date=verified.due_date,
                 submitted_at=verified.submitted_at,
                 rejection_reasons=verified.reasons if verified.outcome == "rejected" else None,
+                trace_context=current_trace_headers(),
                 handed_over={
                     "applicant": verified.applicant.model_dump(mode="json"),
                     "form": verified.form,

@@ -54,6 +54,7 @@ async function searchDossier(code) {
   try {
     const dossier = await api(`/dossiers/${encodeURIComponent(code)}`);
     renderDossier(dossier);
+    await loadTrace(code);
   } catch (error) {
     show($("#dossier-error"), problemText(error));
   }
@@ -137,6 +138,57 @@ function traceLink(entry) {
   link.textContent = entry.trace_id.slice(0, 12) + "…";
   link.title = entry.trace_id;
   return link;
+}
+
+// --- the dossier's trace as a waterfall ---------------------------------------------------------------
+
+async function loadTrace(code) {
+  fill($("#waterfall"), []);
+  show($("#trace-waiting"), "");
+  show($("#trace-summary"), "Loading the trace …");
+  try {
+    renderTrace(await api(`/dossiers/${encodeURIComponent(code)}/trace`));
+  } catch (error) {
+    show($("#trace-summary"), problemText(error));
+  }
+}
+
+const ms = (us) => `${(us / 1000).toFixed(us < 10000 ? 1 : 0)} ms`;
+
+function renderTrace(trace) {
+  const total = Math.max(trace.duration_us, 1);
+  const errors = trace.errors ? `, ${trace.errors} with an error` : "";
+  show(
+    $("#trace-summary"),
+    trace.spans.length
+      ? `${trace.spans.length} spans in ${ms(trace.duration_us)} (${trace.trace_ids.length} trace(s), from ${trace.backend})${errors}`
+      : `No spans found for this dossier's traces in ${trace.backend}.`,
+  );
+  show($("#trace-waiting"), waitingText(trace.waiting));
+  fill(
+    $("#waterfall"),
+    trace.spans.map((span) => {
+      const bar = document.createElement("div");
+      bar.className = "span-bar";
+      bar.style.left = `${(100 * span.offset_us) / total}%`;
+      bar.style.width = `${(100 * span.duration_us) / total}%`;
+      bar.title = `+${ms(span.offset_us)}, ${ms(span.duration_us)}`;
+      const name = span.error && span.status_message ? `${span.name} (${span.status_message})` : span.name;
+      const tr = row(span.service, span.hop ?? "", name, cell(bar, "bars"), num(ms(span.duration_us)));
+      tr.className = span.error ? "span span-error" : "span";
+      tr.dataset.spanId = span.span_id;
+      tr.dataset.traceId = span.trace_id;
+      return tr;
+    }),
+    "No spans.",
+  );
+}
+
+function waitingText(waiting) {
+  if (!waiting) return "Finished: the dossier waits on nobody.";
+  const steps = waiting.steps.map((step) => `${step.step} (${step.status}, on ${step.waits_on})`);
+  const last = waiting.last_span ? `; last span: ${waiting.last_span.service} ${waiting.last_span.name}` : "";
+  return `Waiting (${waiting.status}): ${steps.length ? steps.join(", ") : "no open step"}${last}`;
 }
 
 // --- queues and dead letters ------------------------------------------------------------------------

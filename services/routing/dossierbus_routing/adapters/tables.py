@@ -42,6 +42,9 @@ dossiers = Table(
     # Why the registry refused the applicant: they reveal national data, so only the authenticated
     # applicant reads them; the timeline and the events carry NEUTRAL_REJECTION instead.
     Column("rejection_reasons", ARRAY(Text)),
+    # The W3C trace context (traceparent) of the dossier's trace where routing first saw it, so that a
+    # later request about the dossier (a supplement) continues that trace rather than starting another.
+    Column("trace_context", JSONB),
     Index("ix_dossiers_open_by_due_date", "due_date", postgresql_where=text("overdue_at IS NULL")),
 )
 

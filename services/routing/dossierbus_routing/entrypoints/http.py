@@ -20,7 +20,7 @@ from dossierbus_shared.catalogue import Catalogue
 from dossierbus_shared.events import PERSONAL_ID_PATTERN, ResultDocument
 from dossierbus_shared.http_errors import ProblemError, problem_responses
 from dossierbus_shared.service import Service
-from dossierbus_shared.telemetry import mark_dossier
+from dossierbus_shared.telemetry import continued_trace, mark_dossier
 
 router = APIRouter(tags=["dossiers"])
 
@@ -123,7 +123,11 @@ async def supplement(
     async with service.db.transaction() as session:
         dossier = await _applicants_dossier(session, code, body, caller)
         try:
-            await workflow.supplement(session, dossier, body.step, body.note, body.documents)
+            # The supplement and what it sets off (the agency's event, notifications) join the dossier's
+            # trace; the request's own span is linked to it.
+            with continued_trace("supplement dossier", dossier.trace_context):
+                mark_dossier(dossier.code, str(dossier.id))
+                await workflow.supplement(session, dossier, body.step, body.note, body.documents)
         except IllegalTransition as refused:
             raise ProblemError(409, "No supplement awaited", refused.reason) from None
         except UnknownStep as unknown:
