@@ -6,7 +6,7 @@ Revision ID: routing_dossier_trace
 from alembic import op
 
 revision = "routing_dossier_trace"
-down_revision = "routing_caller_checks"
+down_revision = "routing_parked"
 branch_labels = None
 depends_on = None
 
