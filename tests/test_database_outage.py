@@ -59,7 +59,7 @@ async def test_a_database_outage_is_answered_503_with_retry_after_and_heals(
                 assert response.status_code == 503, (service, response.status_code, response.text)
                 assert int(response.headers["Retry-After"]) > 0
                 assert response.headers["content-type"] == "application/problem+json"
-                assert "database is unreachable" in response.json()["detail"]
+                assert "database is busy or out of reach" in response.json()["detail"]
                 readiness = await http.get(stack.url(service, "/readyz"))
                 assert readiness.status_code == 503, (service, readiness.text)
                 assert readiness.json()["status"] == "not ready"
