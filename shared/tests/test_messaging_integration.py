@@ -7,17 +7,17 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dossierbus_devstack.broker import produce
 from dossierbus_shared import events
 from dossierbus_shared.db import after_commit
 from dossierbus_shared.db.migrate import upgrade_async
@@ -250,13 +250,6 @@ async def wait_for_parked(service: Service, dossier: uuid.UUID, rows: int) -> No
             await asyncio.sleep(0.05)
 
 
-async def produce(bootstrap: str, envelopes: Iterable[Envelope[Ping]]) -> None:
-    async with kafka_producer(bootstrap) as producer:
-        for envelope in envelopes:
-            record = envelope.to_kafka()
-            await producer.send_and_wait(record.topic, record.value, key=record.key, headers=record.headers)
-
-
 async def inbox_transactions(service: Service, dossier: uuid.UUID) -> tuple[int, int]:
     """(inbox rows, distinct transactions that wrote them) for one dossier's pings."""
     async with service.db.transaction() as session:
@@ -363,13 +356,3 @@ async def wait_until(condition: Any, timeout_s: float = 30) -> None:
     async with asyncio.timeout(timeout_s):
         while not condition():
             await asyncio.sleep(0.05)
-
-
-@asynccontextmanager
-async def kafka_producer(bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        yield producer
-    finally:
-        await producer.stop()

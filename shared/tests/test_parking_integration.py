@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from dossierbus_devstack.broker import produce
 from dossierbus_shared import events, parking_cli
 from dossierbus_shared.dlq.replay import read_dead_letters, replay
 from dossierbus_shared.envelope import Envelope
@@ -46,17 +46,6 @@ def report(dossier: uuid.UUID, status: str) -> Envelope[Reported]:
     return Envelope(
         Reported(dossier_id=dossier, dossier_code=f"R-{dossier.hex[:6]}", status=status), source="urn:agency"
     )
-
-
-async def produce(bootstrap: str, envelopes: Iterable[Envelope[Reported]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for envelope in envelopes:
-            record = envelope.to_kafka()
-            await producer.send_and_wait(record.topic, record.value, key=record.key, headers=record.headers)
-    finally:
-        await producer.stop()
 
 
 class Dossiers:

@@ -6,9 +6,14 @@ import asyncio
 import os
 import shutil
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
 
 from dossierbus_devstack.parts import ChildProcess, StackError, claim_port
+from dossierbus_shared.envelope import Envelope
 
 
 def tansu_binary() -> str:
@@ -72,3 +77,16 @@ class TansuBroker:
 
     def stop(self) -> None:
         self.process.stop()
+
+
+async def produce(bootstrap: str, envelopes: Iterable[Envelope[Any]]) -> None:
+    """Publish `envelopes` as the bus does (CloudEvents binary mode), each awaited to the broker's ack: for
+    tests that feed a consumer records of their own."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for envelope in envelopes:
+            record = envelope.to_kafka()
+            await producer.send_and_wait(record.topic, record.value, key=record.key, headers=record.headers)
+    finally:
+        await producer.stop()

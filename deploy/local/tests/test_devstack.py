@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from dossierbus_devstack.lifetime import STOP_SIGNALS
 from dossierbus_devstack.parts import StackError, claim_port
 from dossierbus_devstack.services import SERVICES
 from dossierbus_devstack.stack import DevStack, Ports
@@ -213,7 +214,9 @@ def wait_until_gone(pids: dict[int, str], timeout_s: float = 60) -> dict[int, st
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.timeout(600)  # a whole stack starts and stops; slow on a loaded machine
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL], ids=lambda s: s.name)
+# SIGHUP and SIGINT take the same path as SIGTERM (lifetime.run_until_signalled, tested for each below);
+# the whole stack is started for one signal and for the death of `up` itself.
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
 def test_up_stops_every_part_on_a_signal_or_its_own_death(signum: signal.Signals) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
     base = free_block(3 + len(SERVICES))
@@ -250,3 +253,38 @@ def test_up_stops_every_part_on_a_signal_or_its_own_death(signum: signal.Signals
         if up.poll() is None:
             up.kill()
             up.wait()
+
+
+LIFETIME_PROGRAM = """
+import asyncio, sys
+from pathlib import Path
+from dossierbus_devstack.lifetime import run_until_signalled
+
+async def main() -> None:
+    print("running", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        Path(sys.argv[1]).write_text("stopped")  # what `async with DevStack()` does on the way out
+
+sys.exit(run_until_signalled(main()) or 0)
+"""
+
+
+@pytest.mark.parametrize("signum", STOP_SIGNALS, ids=lambda s: s.name)
+def test_each_stop_signal_cancels_the_program_and_runs_its_clean_up(
+    signum: signal.Signals, tmp_path: Path
+) -> None:
+    marker = tmp_path / "stopped"
+    program = subprocess.Popen(
+        [sys.executable, "-c", LIFETIME_PROGRAM, str(marker)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert program.stdout is not None and program.stdout.readline() == "running\n"
+        program.send_signal(signum)
+        assert program.wait(timeout=30) == signum
+        assert marker.read_text() == "stopped"
+    finally:
+        if program.poll() is None:
+            program.kill()
+            program.wait()

@@ -98,6 +98,13 @@ async def test_a_paused_dossiers_trace_says_it_waits_on_the_applicant(
         ("birth-registration", "applicant")
     ]
     assert waiting["last_span"]["service"] in {"intake", "registry", "routing", "notifications"}
+    # The supplement sent, the dossier ends: nothing of this test stays in progress for the others.
+    sent = await http.post(
+        stack.url("routing", f"/dossiers/{code}/supplement"),
+        json={"applicant_personal_id": body["applicant"]["personal_id"], "note": "Giấy chứng sinh"},
+    )
+    assert sent.status_code == 200, sent.text
+    await wait_final(http, stack, code)
 
     unknown = await operator.get("/api/dossiers/000.00.01.H26-000000-9999/trace")
     assert unknown.status_code == 404
