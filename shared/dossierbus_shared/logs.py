@@ -50,7 +50,7 @@ LOG_FIELDS = frozenset(
         "trace_id",
         "span_id",
         "dossier_code",
-        # FastStream's context and the bus's own
+        # where a consumed record came from, and the bus's own
         "topic",
         "partition",
         "offset",
