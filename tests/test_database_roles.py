@@ -94,3 +94,12 @@ async def test_the_registry_role_adds_to_the_access_log_but_cannot_change_remove
         assert (
             await admin.fetchval("SELECT count(*) FROM registry.access_log WHERE subject = 'role-test'") == 0
         )
+
+
+async def test_only_the_registry_role_makes_temporary_tables(stack: DevStack) -> None:
+    # The registry loads national data (on every start with SEED_CITIZENS) by COPY into a temporary table.
+    async with connected_as(stack, "registry") as connection:
+        await connection.execute("CREATE TEMP TABLE loading (id int) ON COMMIT DROP")
+    async with connected_as(stack, "routing") as connection:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await connection.execute("CREATE TEMP TABLE loading (id int) ON COMMIT DROP")

@@ -6,7 +6,8 @@ For a service `<s>` (its schema is `<s>` too):
   (DATABASE_MIGRATION_URL). Owning is what allows ALTER, DROP, disabling triggers and granting.
 - `<s>` is what the running service connects with (DATABASE_URL): USAGE on its own schema only, and
   SELECT, INSERT, UPDATE, DELETE on the tables and USAGE on the sequences its owner creates there (default
-  privileges), never TRUNCATE, never another schema, never CREATE anywhere. A migration narrows it further
+  privileges), never TRUNCATE, never another schema, never CREATE anywhere; temporary tables only for the
+  services in TEMPORARY_TABLES. A migration narrows it further
   where a table needs it (the registry's access log: SELECT and INSERT only).
 
 Nobody else (PUBLIC) may create in the database or in the `public` schema. The statements are idempotent:
@@ -25,6 +26,9 @@ import re
 import sys
 
 SERVICES_WITH_DATABASE = ("intake", "registry", "routing", "notifications")
+TEMPORARY_TABLES = frozenset({"registry"})
+"""Services that may create temporary tables: the registry loads national data with COPY into a temporary
+table, then inserts what is new (adapters/population.py)."""
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,50}$")
 _PASSWORD = re.compile(r"^[A-Za-z0-9_\-]{1,200}$")
@@ -60,6 +64,7 @@ def service_statements(service: str, *, password: str, owner_password: str, data
         f' GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO "{role}"',
         f'ALTER DEFAULT PRIVILEGES FOR ROLE "{owner}" IN SCHEMA "{schema}"'
         f' GRANT USAGE, SELECT ON SEQUENCES TO "{role}"',
+        *([f'GRANT TEMPORARY ON DATABASE "{database}" TO "{role}"'] if service in TEMPORARY_TABLES else []),
     ]
 
 
