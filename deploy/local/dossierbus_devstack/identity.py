@@ -8,16 +8,14 @@ token endpoint for an ID token whose audience is the client id (OIDC_AUDIENCE)."
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import sys
-import time
 from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 
-from dossierbus_devstack.parts import ChildProcess, StackError, claim_port
+from dossierbus_devstack.parts import ChildProcess, StackError, claim_port, wait_until_answering
 
 PERSONAL_ID_CLAIM = "personal_id"
 """The claim the local provider puts the personal ID in (OIDC_PERSONAL_ID_CLAIM of the services)."""
@@ -39,21 +37,7 @@ class LocalIdentityProvider:
     async def start(self, timeout_s: float = 60) -> None:
         claim_port(self.port, "the OpenID provider")
         self.process.start()
-        deadline = time.monotonic() + timeout_s
-        async with httpx.AsyncClient(timeout=2) as http:
-            while True:
-                if self.process.exit_code is not None:
-                    raise self.process.failure(f"exited with code {self.process.exit_code} while starting")
-                try:
-                    discovery = f"{self.issuer}/.well-known/openid-configuration"
-                    if (await http.get(discovery)).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    self.process.stop()
-                    raise self.process.failure(f"was not ready in {timeout_s:.0f}s")
-                await asyncio.sleep(0.1)
+        await wait_until_answering(self.process, f"{self.issuer}/.well-known/openid-configuration", timeout_s)
 
     def stop(self) -> None:
         self.process.stop()

@@ -3,6 +3,7 @@ output goes to a log file that is quoted when the part fails, and which dies wit
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import ctypes.util
@@ -11,8 +12,11 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+
+import httpx
 
 
 class StackError(RuntimeError):
@@ -172,3 +176,22 @@ class ChildProcess:
         assert self.process is not None
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signum)  # its own session: the group id is its pid
+
+
+async def wait_until_answering(process: ChildProcess, url: str, timeout_s: float) -> None:
+    """Poll `url` until it answers 200; a `process` that exits first, or is not answering within
+    `timeout_s` (then it is stopped), fails with the last lines of its output."""
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(timeout=2) as http:
+        while True:
+            if process.exit_code is not None:
+                raise process.failure(f"exited with code {process.exit_code} while starting")
+            try:
+                if (await http.get(url)).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                process.stop()
+                raise process.failure(f"was not ready in {timeout_s:.0f}s")
+            await asyncio.sleep(0.1)

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
-import httpx
-
-from dossierbus_devstack.parts import ChildProcess, claim_port
+from dossierbus_devstack.parts import ChildProcess, claim_port, wait_until_answering
 
 SERVICES = ("intake", "registry", "routing", "notifications", "console")
 
@@ -41,20 +37,7 @@ class ServiceProcess:
     async def start(self, timeout_s: float = 120) -> None:
         claim_port(self.port, f"the {self.name} service")
         self.process.start()
-        deadline = time.monotonic() + timeout_s
-        async with httpx.AsyncClient(timeout=2) as http:
-            while True:
-                if self.process.exit_code is not None:
-                    raise self.process.failure(f"exited with code {self.process.exit_code} while starting")
-                try:
-                    if (await http.get(self.url("/readyz"))).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    self.process.stop()
-                    raise self.process.failure(f"was not ready in {timeout_s:.0f}s")
-                await asyncio.sleep(0.1)
+        await wait_until_answering(self.process, self.url("/readyz"), timeout_s)
 
     def kill(self) -> None:
         self.process.kill()
