@@ -133,6 +133,8 @@ class EmbeddedPostgres:
             shutil.chown(self.data_dir, self.user, self.user)
             shutil.chown(self.socket_dir, self.user, self.user)
             _let_traverse(self.data_dir)
+            # The binaries lie in the checkout's .venv, which may sit in a directory only root can enter.
+            _let_traverse(self.bin / "initdb")
         command = [str(self.bin / "initdb"), "-D", str(self.data_dir), "-U", "postgres"]
         command += ["--auth=trust", "--encoding=utf8", "--no-instructions"]
         # --no-sync: the new files need not reach the disk now; a crash of PostgreSQL does not lose what
