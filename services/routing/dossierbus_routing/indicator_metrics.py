@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from dossierbus_routing.domain.indicators import Counts, report
 from dossierbus_routing.indicator_projection import IndicatorProjection
-from dossierbus_routing.indicators import Counts, report
 from dossierbus_shared.db import Database
 
 log = logging.getLogger(__name__)

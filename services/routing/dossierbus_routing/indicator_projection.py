@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_routing.adapters.tables import indicator_dossiers, indicator_ratings
-from dossierbus_routing.indicators import (
+from dossierbus_routing.domain.indicators import (
     DISLIKE_AT_MOST,
     RESULT_STATUSES,
     Counts,

@@ -10,8 +10,8 @@ from opentelemetry import trace
 from sqlalchemy import select, update
 
 from dossierbus_routing.adapters.tables import dossiers, steps
-from dossierbus_routing.deadlines import is_overdue
 from dossierbus_routing.domain import OPEN, TRANSITIONS, StepStatus
+from dossierbus_routing.domain.deadlines import is_overdue
 from dossierbus_routing.workflow import SOURCE, Cause, Clock, Workflow, utc_now
 from dossierbus_shared.calendar import WorkingCalendar
 from dossierbus_shared.db import Database

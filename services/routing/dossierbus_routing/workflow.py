@@ -21,7 +21,6 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_routing.adapters.tables import dossiers, steps, timeline
-from dossierbus_routing.deadlines import deadline_provisional, resume
 from dossierbus_routing.domain import (
     OPEN,
     IllegalTransition,
@@ -36,6 +35,7 @@ from dossierbus_routing.domain import (
     ready_steps,
     status_path,
 )
+from dossierbus_routing.domain.deadlines import deadline_provisional, resume
 from dossierbus_shared.calendar import PROVISIONAL_DEADLINES, WorkingCalendar
 from dossierbus_shared.catalogue import Catalogue, Procedure, Step
 from dossierbus_shared.consumer import PermanentError
@@ -125,7 +125,7 @@ class Workflow:
         return self.directory.handler(procedure.code, step.id, dossier.receiving_unit) or step.agency
 
     def _provisional(self, submitted_at: datetime, due_date: date) -> bool:
-        return deadline_provisional(submitted_at, due_date, self.calendar)
+        return deadline_provisional(self.calendar, submitted_at, due_date)
 
     def _deadline_note(self, submitted_at: datetime, due_date: date) -> str:
         """The timeline's word on the due date: provisional while a year it runs through is unannounced."""

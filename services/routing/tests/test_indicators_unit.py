@@ -8,8 +8,7 @@ from datetime import UTC, date, datetime, time
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from dossierbus_routing.indicator_metrics import IndicatorCollector
-from dossierbus_routing.indicators import (
+from dossierbus_routing.domain.indicators import (
     NEVER,
     Counts,
     finished_on_time,
@@ -19,6 +18,7 @@ from dossierbus_routing.indicators import (
     report,
     supersedes_end,
 )
+from dossierbus_routing.indicator_metrics import IndicatorCollector
 from dossierbus_shared.calendar import vietnam_calendar
 from dossierbus_shared.events import DossierStatus as S
 

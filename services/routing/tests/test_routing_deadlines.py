@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dossierbus_routing.deadlines import is_overdue, resume
+from dossierbus_routing.domain.deadlines import is_overdue, resume
 from dossierbus_shared.calendar import vietnam_calendar
 from dossierbus_shared.events import DossierStatus as S
 

@@ -12,10 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_routing.adapters.tables import dossiers, steps, timeline
-from dossierbus_routing.deadlines import deadline_provisional
 from dossierbus_routing.domain import IllegalTransition
+from dossierbus_routing.domain.deadlines import deadline_provisional
 from dossierbus_routing.workflow import Dossier, UnknownStep, Workflow
 from dossierbus_shared.auth import Caller, Role, authenticated
+from dossierbus_shared.calendar import vietnam_calendar
 from dossierbus_shared.catalogue import Catalogue
 from dossierbus_shared.events import PERSONAL_ID_PATTERN, ResultDocument
 from dossierbus_shared.http_errors import ProblemError, problem_responses
@@ -202,7 +203,9 @@ async def _view(session: AsyncSession, dossier: Dossier, catalogue: Catalogue) -
         "deadline": {
             "appointment_date": dossier.appointment_date.isoformat(),
             "due_date": dossier.due_date.isoformat(),
-            "deadline_provisional": deadline_provisional(dossier.submitted_at, dossier.due_date),
+            "deadline_provisional": deadline_provisional(
+                vietnam_calendar(), dossier.submitted_at, dossier.due_date
+            ),
             "paused": dossier.paused_since is not None,
             "paused_since": dossier.paused_since.isoformat() if dossier.paused_since else None,
             "paused_working_days": dossier.paused_working_days,

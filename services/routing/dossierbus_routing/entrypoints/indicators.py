@@ -4,8 +4,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from dossierbus_routing.domain.indicators import judged_as_of, report
 from dossierbus_routing.indicator_projection import IndicatorProjection
-from dossierbus_routing.indicators import judged_as_of, report
 from dossierbus_shared.auth import Caller, Role, authenticated
 from dossierbus_shared.bounds import BoundedDate
 from dossierbus_shared.http_errors import ProblemError

@@ -1,13 +1,14 @@
-"""Deadline rules, free of I/O: the clock pauses while the citizen owes a supplement, and a dossier is
-overdue once its due date has passed while it is neither finished nor paused."""
+"""Deadline rules: the clock pauses while the citizen owes a supplement, a dossier is overdue once its due
+date has passed while it is neither finished nor paused, and a due date running through a year whose
+holidays are not yet announced is provisional."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from dossierbus_routing.domain import is_final
-from dossierbus_shared.calendar import WorkingCalendar, vietnam_calendar
+from dossierbus_routing.domain.statuses import is_final
+from dossierbus_shared.calendar import WorkingCalendar
 from dossierbus_shared.events import DossierStatus
 
 
@@ -31,9 +32,18 @@ def is_overdue(status: DossierStatus, due_date: date, today: date) -> bool:
     return today > due_date
 
 
-def deadline_provisional(
-    submitted_at: datetime, due_date: date, calendar: WorkingCalendar | None = None
-) -> bool:
+def deadline_provisional(calendar: WorkingCalendar, submitted_at: datetime, due_date: date) -> bool:
     """Whether a due date runs through a year whose holiday schedule is not yet announced."""
-    calendar = calendar or vietnam_calendar()
     return calendar.is_provisional(calendar.local_date(submitted_at), due_date)
+
+
+def deadline_note(calendar: WorkingCalendar, submitted_at: datetime, due_date: date) -> str:
+    """The timeline's word on the due date: provisional while a year it runs through is unannounced."""
+    years = calendar.unannounced_years(calendar.local_date(submitted_at), due_date)
+    if not years:
+        return f"due {due_date.isoformat()}; deadline_provisional=false"
+    listed = ", ".join(str(year) for year in years)
+    return (
+        f"due {due_date.isoformat()}; deadline_provisional=true: the holiday schedule of {listed} "
+        "is not yet announced"
+    )

@@ -1,0 +1,536 @@
+"""The `Dossier` aggregate: a citizen's request and its agency steps, changed only through its commands.
+
+A verified dossier gets one step per step of its procedure; steps start (are assigned on their agency's
+inbox) once the steps they come after have their result. Agencies report on steps; a report the step
+machine does not allow is refused and recorded, never applied. The dossier's status is derived from its
+steps (rules.derive_status).
+
+Each command checks the state machines, changes the dossier and its steps, and records what follows: the
+events for other services and the timeline entries. The unit of work takes both (`drain`) and saves the
+dossier. Nothing here does I/O: the procedures, the calendar, who handles a step, the hosts an agency
+may link results on and the time come in through `Context`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID
+
+from dossierbus_routing.domain.deadlines import deadline_note, deadline_provisional, is_overdue, resume
+from dossierbus_routing.domain.rules import (
+    blocked_steps,
+    derive_status,
+    fatal_rejection,
+    ready_steps,
+    status_path,
+)
+from dossierbus_routing.domain.statuses import (
+    OPEN,
+    IllegalTransition,
+    StepStatus,
+    check_step_report,
+    check_step_transition,
+    check_transition,
+    is_final,
+)
+from dossierbus_shared.calendar import WorkingCalendar
+from dossierbus_shared.catalogue import Catalogue, Procedure
+from dossierbus_shared.envelope import Envelope
+from dossierbus_shared.events import (
+    Applicant,
+    DossierAssigned,
+    DossierOverdue,
+    DossierStatus,
+    DossierStatusChanged,
+    DossierStatusReported,
+    DossierStepCancelled,
+    DossierSupplemented,
+    DossierVerified,
+    Event,
+    ResultDocument,
+    national_status,
+)
+from dossierbus_shared.result_urls import result_url_problem
+
+SOURCE = "urn:dossierbus:routing"
+NEUTRAL_REJECTION = (
+    "The applicant's details could not be verified against the national databases; the applicant "
+    "can see why when signed in with eID."
+)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class UnknownProcedure(Exception):
+    """The dossier's procedure is not in the catalogue: nothing can be done with it."""
+
+
+class UnknownStep(Exception):
+    """A request names a step the dossier does not have, or needs to name one."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the aggregate is told from outside: the procedures, the working calendar, the agency onboarded
+    for a procedure step in a receiving unit (None: the catalogue's), the host names an agency may link
+    results on, and the time."""
+
+    catalogue: Catalogue
+    calendar: WorkingCalendar
+    onboarded_agency: Callable[[str, str, str | None], str | None] = lambda *_: None
+    result_domains: Callable[[str], Sequence[str]] = lambda _: ()
+    clock: Clock = utc_now
+
+    def procedure(self, code: str) -> Procedure:
+        procedure = self.catalogue.procedure(code)
+        if procedure is None:
+            raise UnknownProcedure(f"procedure {code!r} is not in the catalogue")
+        return procedure
+
+
+@dataclass(frozen=True)
+class Cause:
+    """Why a change happens, for the timeline: the event consumed (its id) or a request (no id), and the
+    agency step it concerns."""
+
+    event_id: UUID | None = None
+    agency: str | None = None
+    step: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One line of the dossier's timeline: an event that touched it, applied or refused. `trace_id` is the
+    trace the change happened in, set by the unit of work as it takes the entry."""
+
+    at: datetime
+    event: str
+    status: str | None
+    agency_code: str | None
+    step: str | None
+    note: str | None
+    outcome: str
+    event_id: UUID | None
+    trace_id: str | None = None
+
+
+@dataclass
+class Step:
+    """One agency's part of the dossier's procedure."""
+
+    id: str
+    after: list[str]
+    status: StepStatus
+    updated_at: datetime
+    agency: str | None = None  # chosen when the step is assigned
+    documents: list[dict[str, Any]] = field(default_factory=list)
+    assigned_at: datetime | None = None
+
+
+@dataclass
+class Dossier:
+    id: UUID
+    code: str
+    procedure_code: str
+    receiving_unit: str | None
+    status: DossierStatus
+    applicant_personal_id: str
+    handed_over: dict[str, Any]
+    """What every step's agency is handed: the applicant, the form and the national facts (once-only)."""
+    appointment_date: date
+    due_date: date
+    submitted_at: datetime
+    updated_at: datetime
+    steps: dict[str, Step]
+    paused_since: datetime | None = None
+    paused_working_days: int = 0
+    supplement_requests: int = 0
+    overdue_at: datetime | None = None
+    rejection_reasons: list[str] | None = None
+    trace_context: dict[str, str] | None = None
+    _events: list[Envelope[Any]] = field(default_factory=list, repr=False, compare=False)
+    _entries: list[TimelineEntry] = field(default_factory=list, repr=False, compare=False)
+
+    # --- commands ----------------------------------------------------------------------------------------
+
+    @classmethod
+    def receive(
+        cls,
+        verified: DossierVerified,
+        context: Context,
+        *,
+        event_id: UUID,
+        trace_context: dict[str, str] | None = None,
+    ) -> Dossier:
+        """A dossier the registry verified (accepted, its first steps assigned) or refused (rejected)."""
+        procedure = context.procedure(verified.procedure_code)
+        now = context.clock()
+        dossier = cls(
+            id=verified.dossier_id,
+            code=verified.dossier_code,
+            procedure_code=verified.procedure_code,
+            receiving_unit=verified.receiving_unit,
+            status=DossierStatus.RECEIVED,
+            applicant_personal_id=verified.applicant.personal_id,
+            handed_over={
+                "applicant": verified.applicant.model_dump(mode="json"),
+                "form": verified.form,
+                "national_facts": verified.national_facts,
+            },
+            appointment_date=verified.due_date,
+            due_date=verified.due_date,
+            submitted_at=verified.submitted_at,
+            updated_at=now,
+            steps={
+                step.id: Step(step.id, list(step.after), StepStatus.WAITING, updated_at=now)
+                for step in procedure.steps
+            },
+            rejection_reasons=verified.reasons if verified.outcome == "rejected" else None,
+            trace_context=trace_context,
+        )
+        note = deadline_note(context.calendar, verified.submitted_at, verified.due_date)
+        dossier._record(
+            Cause(event_id, note=note), "submitted", DossierStatus.RECEIVED, context, at=verified.submitted_at
+        )
+        cause = Cause(event_id)
+        if verified.outcome == "rejected":
+            # The registry's reasons compare the applicant with national records ("date_of_birth
+            # differs ..."): an oracle for whoever typed the submission. They stay in `rejection_reasons`
+            # for the authenticated applicant; the timeline, the events and the e-mails get this.
+            dossier._close_open_steps(cause, NEUTRAL_REJECTION, context)
+            dossier._change(DossierStatus.REJECTED, Cause(event_id, note=NEUTRAL_REJECTION), context)
+        else:
+            dossier._change(DossierStatus.ACCEPTED, cause, context)
+            dossier._advance(procedure, cause, context)
+        return dossier
+
+    def take_report(self, report: DossierStatusReported, context: Context, *, event_id: UUID) -> str | None:
+        """Apply an agency's report on a step; if the report is not allowed, why (it is then recorded as
+        refused, and nothing else changes)."""
+        procedure = context.procedure(self.procedure_code)
+        try:
+            reached = check_step_report(self._reported_step(report, context), report.status)
+        except IllegalTransition as refused:
+            self.refuse_report(report, refused.reason, context, event_id=event_id)
+            return refused.reason
+        cause = Cause(event_id, report.agency_code, report.step, report.note)
+        self._set_step(report.step, reached, cause, context, report.result_documents)
+        self._advance(procedure, cause, context, report.result_documents)
+        return None
+
+    def refuse_report(
+        self, report: DossierStatusReported, reason: str, context: Context, *, event_id: UUID
+    ) -> None:
+        """Put a refused report on the timeline (one refused before it was read, too: unauthenticated)."""
+        cause = Cause(event_id, report.agency_code, report.step, reason)
+        self._record(cause, "report-refused", report.status, context, outcome="refused")
+
+    def withdraw(self, reason: str | None, context: Context) -> None:
+        """The citizen withdraws the dossier; IllegalTransition where the state machine does not allow it."""
+        check_transition(self.status, DossierStatus.WITHDRAWN, by_agency=False)
+        note = f"withdrawn by the applicant: {reason}" if reason else "withdrawn by the applicant"
+        cause = Cause(note=note)
+        self._close_open_steps(cause, note, context)
+        self._change(DossierStatus.WITHDRAWN, cause, context)
+
+    def supplement(
+        self, step_id: str | None, note: str | None, documents: Sequence[ResultDocument], context: Context
+    ) -> str:
+        """The citizen sends what an agency asked for: the step resumes, the clock restarts (the due date
+        moves by the paused working days) and the agency hears of it on its inbox. Returns the step;
+        UnknownStep or IllegalTransition when there is no such step waiting."""
+        procedure = context.procedure(self.procedure_code)
+        step = self.steps.get(step_id or self._only_step_awaiting_supplement())
+        if step is None:
+            raise UnknownStep(f"procedure {self.procedure_code} has no step {step_id!r}")
+        if step.status is not StepStatus.SUPPLEMENT_REQUESTED:
+            raise IllegalTransition(
+                step.status,
+                StepStatus.PROCESSING,
+                f"step {step.id!r} does not wait for a supplement (its status is {step.status.value!r})",
+            )
+        agency = step.agency
+        if agency is None:  # an assigned step always has its agency
+            raise RuntimeError(f"step {step.id!r} of {self.code} has no agency")
+        cause = Cause(agency=agency, step=step.id, note=note or "supplement sent by the applicant")
+        self._set_step(step.id, StepStatus.PROCESSING, cause, context, event="supplemented")
+        self._advance(procedure, cause, context)
+        self._emit(
+            DossierSupplemented(
+                dossier_id=self.id,
+                dossier_code=self.code,
+                agency_code=agency,
+                procedure_code=self.procedure_code,
+                step=step.id,
+                note=note,
+                documents=list(documents),
+                due_date=self.due_date,
+                supplemented_at=context.clock(),
+            )
+        )
+        return step.id
+
+    def check_overdue(self, context: Context) -> bool:
+        """Report the dossier overdue, once, if its due date has passed while it is neither finished nor
+        paused; whether it was reported now."""
+        now = context.clock()
+        today = context.calendar.local_date(now)
+        if self.overdue_at is not None or not is_overdue(self.status, self.due_date, today):
+            return False
+        open_steps = [
+            f"{step.id}@{step.agency}"
+            for step in sorted(self.steps.values(), key=lambda step: step.id)
+            if step.status in OPEN and step.status is not StepStatus.WAITING
+        ]
+        overdue = self._emit(
+            DossierOverdue(
+                dossier_id=self.id,
+                dossier_code=self.code,
+                procedure_code=self.procedure_code,
+                status=self.status,
+                due_date=self.due_date,
+                open_steps=open_steps,
+                detected_at=now,
+            )
+        )
+        self.overdue_at = now
+        note = (
+            f"due {self.due_date.isoformat()}, not finished on {today.isoformat()}; "
+            f"open: {', '.join(open_steps) or 'none'}"
+        )
+        # The timeline names the event emitted: there is no event consumed.
+        self._record(Cause(overdue.id, note=note), "overdue", self.status, context)
+        return True
+
+    def drain(self) -> tuple[list[Envelope[Any]], list[TimelineEntry]]:
+        """The events and timeline entries recorded since the last drain, in order."""
+        drained = (self._events, self._entries)
+        self._events, self._entries = [], []
+        return drained
+
+    # --- checks --------------------------------------------------------------------------------------------
+
+    def _reported_step(self, report: DossierStatusReported, context: Context) -> StepStatus:
+        """The reported step's status, once the report is known to be the assigned agency's to make."""
+        if is_final(self.status):
+            raise IllegalTransition(
+                self.status,
+                report.status,
+                f"the dossier is already {self.status.value!r} (a final status); reports are no longer taken",
+            )
+        step = self.steps.get(report.step)
+        if step is None:
+            raise IllegalTransition(
+                self.status, report.status, f"procedure {self.procedure_code} has no step {report.step!r}"
+            )
+        if step.agency != report.agency_code:
+            raise IllegalTransition(
+                step.status,
+                report.status,
+                f"step {report.step!r} of this dossier is not assigned to agency {report.agency_code!r}",
+            )
+        # Result links go to the citizen: https only, on a host name the agency registered.
+        domains = context.result_domains(report.agency_code)
+        for document in report.result_documents:
+            if problem := result_url_problem(document.url, domains):
+                raise IllegalTransition(step.status, report.status, problem)
+        return step.status
+
+    def _only_step_awaiting_supplement(self) -> str:
+        waiting = sorted(
+            step.id for step in self.steps.values() if step.status is StepStatus.SUPPLEMENT_REQUESTED
+        )
+        if not waiting:
+            raise IllegalTransition(
+                self.status,
+                DossierStatus.PROCESSING,
+                f"no step of this dossier waits for a supplement (the dossier is {self.status.value!r})",
+            )
+        if len(waiting) > 1:
+            raise UnknownStep(f"several steps wait for a supplement ({', '.join(waiting)}); name one")
+        return waiting[0]
+
+    # --- moving steps and the dossier --------------------------------------------------------------------
+
+    def _advance(
+        self,
+        procedure: Procedure,
+        cause: Cause,
+        context: Context,
+        documents: Sequence[ResultDocument] = (),
+    ) -> None:
+        """Start what can start, close what can never run, then move the dossier to its derived status."""
+        while blocked := blocked_steps(procedure, self._step_statuses()):
+            for step in blocked:
+                note = f"cannot start: needs {', '.join(step.after)}"
+                self._set_step(step.id, StepStatus.CANCELLED, Cause(cause.event_id, note=note), context)
+        if (rejected := fatal_rejection(procedure, self._step_statuses())) is not None:
+            self._close_open_steps(cause, f"rejected at step {rejected.id!r}", context)
+        else:
+            for ready in ready_steps(procedure, self._step_statuses()):
+                agency = context.onboarded_agency(procedure.code, ready.id, self.receiving_unit)
+                self._assign(ready.id, agency or ready.agency, cause, context)
+        for status in status_path(self.status, derive_status(procedure, self._step_statuses())):
+            self._change(status, cause, context, documents)
+
+    def _assign(self, step_id: str, agency: str, cause: Cause, context: Context) -> None:
+        step = self.steps[step_id]
+        check_step_transition(step.status, StepStatus.ASSIGNED)
+        now = context.clock()
+        step.status, step.agency, step.assigned_at, step.updated_at = StepStatus.ASSIGNED, agency, now, now
+        self._emit(
+            DossierAssigned(
+                dossier_id=self.id,
+                dossier_code=self.code,
+                agency_code=agency,
+                procedure_code=self.procedure_code,
+                step=step_id,
+                applicant=Applicant.model_validate(self.handed_over["applicant"]),
+                form=self.handed_over["form"],
+                national_facts=self.handed_over["national_facts"],
+                due_date=self.due_date,
+                deadline_provisional=deadline_provisional(context.calendar, self.submitted_at, self.due_date),
+                assigned_at=now,
+            )
+        )
+        note = deadline_note(context.calendar, self.submitted_at, self.due_date)
+        self._record(Cause(cause.event_id, agency, step_id, note), "assigned", StepStatus.ASSIGNED, context)
+
+    def _close_open_steps(self, cause: Cause, reason: str, context: Context) -> None:
+        """Cancel every open step; an agency already holding one is told on its inbox."""
+        for step in self._in_order(context):
+            if step.status not in OPEN:
+                continue
+            self._set_step(step.id, StepStatus.CANCELLED, Cause(cause.event_id, note=reason), context)
+            if step.agency is not None:
+                self._emit(
+                    DossierStepCancelled(
+                        dossier_id=self.id,
+                        dossier_code=self.code,
+                        agency_code=step.agency,
+                        procedure_code=self.procedure_code,
+                        step=step.id,
+                        reason=reason,
+                        cancelled_at=context.clock(),
+                    )
+                )
+
+    def _set_step(
+        self,
+        step_id: str,
+        status: StepStatus,
+        cause: Cause,
+        context: Context,
+        documents: Sequence[ResultDocument] = (),
+        *,
+        event: str = "step-changed",
+    ) -> None:
+        step = self.steps[step_id]
+        check_step_transition(step.status, status)  # a bug if it fails: the callers checked
+        step.status, step.updated_at = status, context.clock()
+        if documents:
+            step.documents = [*step.documents, *(document.model_dump(mode="json") for document in documents)]
+        self._record(Cause(cause.event_id, step.agency, step_id, cause.note), event, status, context)
+
+    def _change(
+        self,
+        status: DossierStatus,
+        cause: Cause,
+        context: Context,
+        documents: Sequence[ResultDocument] = (),
+    ) -> None:
+        """Move the dossier to `status` (an allowed transition), pausing or restarting its clock."""
+        previous = self.status
+        check_transition(previous, status, by_agency=False)  # a bug if it fails: derived statuses are legal
+        now = context.clock()
+        clock_note: tuple[str, str] | None = None
+        if status is DossierStatus.SUPPLEMENT_REQUESTED:
+            self.paused_since = now
+            self.supplement_requests += 1
+            clock_note = ("clock-paused", f"clock paused with {self.due_date.isoformat()} as due date")
+        elif previous is DossierStatus.SUPPLEMENT_REQUESTED and self.paused_since is not None:
+            resumed = resume(context.calendar, self.due_date, self.paused_since, now)
+            clock_note = (
+                "clock-resumed",
+                f"clock paused for {resumed.paused_working_days} working day(s); due date moved from "
+                f"{self.due_date.isoformat()} to {resumed.due_date.isoformat()}",
+            )
+            self.paused_since = None
+            self.paused_working_days += resumed.paused_working_days
+            self.due_date = resumed.due_date
+        self.status, self.updated_at = status, now
+        if status is DossierStatus.RESULT_READY:
+            # A linked dossier's result is every step's result.
+            documents = [
+                ResultDocument.model_validate(item)
+                for step in self._in_order(context)
+                for item in step.documents
+            ]
+        self._emit(
+            DossierStatusChanged(
+                dossier_id=self.id,
+                dossier_code=self.code,
+                procedure_code=self.procedure_code,
+                previous_status=previous,
+                status=status,
+                agency_code=cause.agency,
+                step=cause.step,
+                note=cause.note,
+                result_documents=list(documents),
+                due_date=self.due_date,
+                changed_at=now,
+                national_status=national_status(status, previous),
+            )
+        )
+        self._record(cause, "status-changed", status, context)
+        if clock_note is not None:
+            event, note = clock_note
+            self._record(Cause(cause.event_id, cause.agency, cause.step, note), event, status, context)
+
+    # --- what the changes cause -------------------------------------------------------------------------
+
+    def _in_order(self, context: Context) -> list[Step]:
+        """The steps in their procedure's order."""
+        order = [step.id for step in context.procedure(self.procedure_code).steps]
+        return sorted(
+            self.steps.values(), key=lambda step: order.index(step.id) if step.id in order else len(order)
+        )
+
+    def _step_statuses(self) -> dict[str, StepStatus]:
+        return {step.id: step.status for step in self.steps.values()}
+
+    def _emit(self, event: Event) -> Envelope[Any]:
+        envelope = Envelope(event, source=SOURCE)
+        self._events.append(envelope)
+        return envelope
+
+    def _record(
+        self,
+        cause: Cause,
+        event: str,
+        status: DossierStatus | StepStatus | None,
+        context: Context,
+        *,
+        at: datetime | None = None,
+        outcome: str = "applied",
+    ) -> None:
+        self._entries.append(
+            TimelineEntry(
+                at=at or context.clock(),
+                event=event,
+                status=status.value if status else None,
+                agency_code=cause.agency,
+                step=cause.step,
+                note=cause.note,
+                outcome=outcome,
+                event_id=cause.event_id,
+            )
+        )
