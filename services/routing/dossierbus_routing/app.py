@@ -3,7 +3,6 @@
 from pathlib import Path
 
 from prometheus_client import REGISTRY
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_routing.entrypoints import indicators
 from dossierbus_routing.entrypoints.http import router
@@ -27,6 +26,7 @@ from dossierbus_shared.events import (
     agency_topics,
 )
 from dossierbus_shared.service import Service
+from dossierbus_shared.unit_of_work import UnitOfWork
 
 settings = RoutingSettings()
 catalogue = default_catalogue()
@@ -48,9 +48,9 @@ projection = IndicatorProjection(catalogue, calendar)
 
 
 @service.consumer.on(DossierVerified)
-async def on_verified(session: AsyncSession, envelope: Envelope[DossierVerified]) -> None:
-    await workflow.on_verified(session, envelope)
-    await projection.on_verified(session, envelope)
+async def on_verified(work: UnitOfWork, envelope: Envelope[DossierVerified]) -> None:
+    await workflow.on_verified(work, envelope)
+    await projection.on_verified(work, envelope)
 
 
 async def record_refusal(envelope: Envelope[DossierStatusReported], reason: str) -> None:

@@ -36,6 +36,7 @@ from dossierbus_shared.events import (
     DossierStatusChanged,
     DossierVerified,
 )
+from dossierbus_shared.unit_of_work import UnitOfWork
 
 UNATTRIBUTED = "-"
 """Agency of a dossier whose procedure is not in the catalogue (intake refuses those; kept for safety)."""
@@ -50,7 +51,8 @@ class IndicatorProjection:
         """The local date against which unfinished dossiers are judged overdue."""
         return datetime.now(self.calendar.timezone).date()
 
-    async def on_verified(self, session: AsyncSession, envelope: Envelope[DossierVerified]) -> None:
+    async def on_verified(self, work: UnitOfWork, envelope: Envelope[DossierVerified]) -> None:
+        session = work.session
         verified = envelope.data
         procedure = self.catalogue.procedure(verified.procedure_code)
         # A dossier counts for the agency that handles its procedure's first step, however many agencies
@@ -80,9 +82,8 @@ class IndicatorProjection:
             .on_conflict_do_nothing()
         )
 
-    async def on_status_changed(
-        self, session: AsyncSession, envelope: Envelope[DossierStatusChanged]
-    ) -> None:
+    async def on_status_changed(self, work: UnitOfWork, envelope: Envelope[DossierStatusChanged]) -> None:
+        session = work.session
         changed = envelope.data
         row = (
             await session.execute(
@@ -133,7 +134,8 @@ class IndicatorProjection:
         procedure = self.catalogue.procedure(procedure_code)
         return procedure.steps[0].id if procedure else None
 
-    async def on_rated(self, session: AsyncSession, envelope: Envelope[DossierRated]) -> None:
+    async def on_rated(self, work: UnitOfWork, envelope: Envelope[DossierRated]) -> None:
+        session = work.session
         rated = envelope.data
         await session.execute(
             insert(indicator_ratings)

@@ -57,6 +57,7 @@ from dossierbus_shared.events import (
 from dossierbus_shared.outbox import stage
 from dossierbus_shared.result_urls import result_url_problem
 from dossierbus_shared.telemetry import current_trace_headers
+from dossierbus_shared.unit_of_work import UnitOfWork
 
 NEUTRAL_REJECTION = (
     "The applicant's details could not be verified against the national databases; the applicant "
@@ -146,7 +147,8 @@ class Workflow:
 
     # --- events consumed -----------------------------------------------------------------------------
 
-    async def on_verified(self, session: AsyncSession, envelope: Envelope[DossierVerified]) -> None:
+    async def on_verified(self, work: UnitOfWork, envelope: Envelope[DossierVerified]) -> None:
+        session = work.session
         verified = envelope.data
         procedure = self._procedure(verified.procedure_code)
         created = await session.execute(
@@ -213,7 +215,8 @@ class Workflow:
         dossier = await self._change(session, dossier, state, DossierStatus.ACCEPTED, cause)
         await self._advance(session, dossier, procedure, state, cause)
 
-    async def on_reported(self, session: AsyncSession, envelope: Envelope[DossierStatusReported]) -> None:
+    async def on_reported(self, work: UnitOfWork, envelope: Envelope[DossierStatusReported]) -> None:
+        session = work.session
         report = envelope.data
         if answers_the_kit(report):  # an agency checking itself with the contract test kit
             log.info("dropped contract-test report on %s from %s", report.dossier_code, envelope.source)

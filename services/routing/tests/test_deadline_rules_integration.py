@@ -32,6 +32,7 @@ from dossierbus_shared.events import (
     DossierVerified,
 )
 from dossierbus_shared.outbox import outbox
+from dossierbus_shared.unit_of_work import UnitOfWork
 
 MIGRATIONS = Path(dossierbus_routing.__file__).parent / "migrations"
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -93,13 +94,13 @@ async def test_a_past_period_is_judged_at_its_end_and_a_paused_dossier_is_not_ov
     paused = verified("PAUSED", november, date(2026, 11, 2))
     async with db.transaction() as session:
         for event in (late_after_period, paused):
-            await projection.on_verified(session, Envelope(event, source="test"))
+            await projection.on_verified(UnitOfWork(session), Envelope(event, source="test"))
         await projection.on_status_changed(
-            session,
+            UnitOfWork(session),
             Envelope(changed(paused, DossierStatus.SUPPLEMENT_REQUESTED, november), source="test"),
         )
         await projection.on_status_changed(
-            session,
+            UnitOfWork(session),
             Envelope(
                 changed(
                     late_after_period, DossierStatus.RESULT_READY, datetime(2026, 12, 3, 10, tzinfo=HANOI)
@@ -135,7 +136,7 @@ async def test_an_assignment_in_an_unannounced_year_is_provisional_on_the_event_
     event = verified("TET-2027", received, date(2027, 2, 3))
     before = sample("dossierbus_provisional_deadlines_total", "assigned")
     async with db.transaction() as session:
-        await workflow.on_verified(session, Envelope(event, source="test"))
+        await workflow.on_verified(UnitOfWork(session), Envelope(event, source="test"))
 
     async with db.transaction() as session:
         [payload] = (
@@ -166,7 +167,7 @@ async def test_a_refusal_at_reception_is_national_status_3(db: Database) -> None
     workflow = Workflow(default_catalogue(), vietnam_calendar(), lambda: received)
     event = verified("REFUSED", received, date(2026, 3, 2), outcome="rejected")
     async with db.transaction() as session:
-        await workflow.on_verified(session, Envelope(event, source="test"))
+        await workflow.on_verified(UnitOfWork(session), Envelope(event, source="test"))
     # The outbox rows are written when the transaction commits.
     async with db.transaction() as session:
         payloads = (

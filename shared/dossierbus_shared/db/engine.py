@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import MetaData
 from sqlalchemy.engine import make_url
@@ -57,6 +57,13 @@ def _hooks(session: AsyncSession, when: str) -> list[Any]:
     return hooks
 
 
+class Flushes(Protocol):
+    async def flush(self) -> None: ...
+
+
+W = TypeVar("W", bound=Flushes)
+
+
 class Database:
     """An engine bound to one service's schema, and the transactions on it."""
 
@@ -88,6 +95,14 @@ class Database:
                     await hook(session)
             for after in session.info.pop(_AFTER_COMMIT, []):
                 after()
+
+    @asynccontextmanager
+    async def unit_of_work(self, factory: Callable[[AsyncSession], W]) -> AsyncIterator[W]:
+        """A transaction as a unit of work (`dossierbus_shared.unit_of_work`): flushed before it commits."""
+        async with self.transaction() as session:
+            work = factory(session)
+            yield work
+            await work.flush()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
