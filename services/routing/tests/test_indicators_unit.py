@@ -18,7 +18,7 @@ from dossierbus_routing.domain.indicators import (
     report,
     supersedes_end,
 )
-from dossierbus_routing.indicator_metrics import IndicatorCollector
+from dossierbus_routing.entrypoints.indicator_metrics import IndicatorCollector
 from dossierbus_shared.calendar import vietnam_calendar
 from dossierbus_shared.events import DossierStatus as S
 

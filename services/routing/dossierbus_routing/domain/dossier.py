@@ -88,6 +88,10 @@ class Context:
     result_domains: Callable[[str], Sequence[str]] = lambda _: ()
     clock: Clock = utc_now
 
+    def today(self) -> date:
+        """The local date now."""
+        return self.calendar.local_date(self.clock())
+
     def procedure(self, code: str) -> Procedure:
         procedure = self.catalogue.procedure(code)
         if procedure is None:

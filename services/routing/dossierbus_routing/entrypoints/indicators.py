@@ -2,21 +2,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
+from dossierbus_routing.adapters.indicators import counts
 from dossierbus_routing.domain.indicators import judged_as_of, report
-from dossierbus_routing.indicator_projection import IndicatorProjection
+from dossierbus_routing.entrypoints.dependencies import RoutingContext, UnitsOfWork
 from dossierbus_shared.auth import Caller, Role, authenticated
 from dossierbus_shared.bounds import BoundedDate
 from dossierbus_shared.http_errors import ProblemError
-from dossierbus_shared.service import Service
 
 router = APIRouter(tags=["indicators"])
 
 
 @router.get("/indicators", summary="Decision 766 service-quality indicators per agency and procedure")
 async def indicators(
-    request: Request,
+    context: RoutingContext,
+    units_of_work: UnitsOfWork,
     agency: Annotated[str | None, Query(description="Agency code, e.g. justice-hanoi")] = None,
     procedure: Annotated[str | None, Query(description="Procedure code (mã TTHC), e.g. 1.001193")] = None,
     received_from: Annotated[
@@ -31,11 +32,11 @@ async def indicators(
     """For operators and the portal (which publishes them). Counts, rates and the points of the
     Decision 766 components the bus measures, for the dossiers received in the period; unfinished
     dossiers are judged as of the period's last day (today for a period that has not ended)."""
-    projection: IndicatorProjection = request.app.state.indicators
+    catalogue = context.catalogue
     errors = []
-    if agency is not None and agency not in projection.catalogue.agencies:
+    if agency is not None and agency not in catalogue.agencies:
         errors.append({"field": "agency", "message": "no such agency in the catalogue", "type": "unknown"})
-    if procedure is not None and projection.catalogue.procedure(procedure) is None:
+    if procedure is not None and catalogue.procedure(procedure) is None:
         errors.append(
             {"field": "procedure", "message": "no such procedure in the catalogue", "type": "unknown"}
         )
@@ -44,11 +45,11 @@ async def indicators(
     if errors:
         fields = ", ".join(error["field"] for error in errors)
         raise ProblemError(422, "Invalid request", f"invalid: {fields}", errors=errors)
-    service: Service = request.app.state.service
-    today = projection.today()
-    async with service.db.transaction() as session:
-        counts = await projection.counts(
-            session,
+    today = context.today()
+    async with units_of_work() as uow:
+        found = await counts(
+            uow.session,
+            context.calendar,
             today=today,
             agency=agency,
             procedure=procedure,
@@ -59,5 +60,5 @@ async def indicators(
         "as_of": judged_as_of(today, received_to).isoformat(),
         "from": received_from.isoformat() if received_from else None,
         "to": received_to.isoformat() if received_to else None,
-        "indicators": [report(item) for item in counts],
+        "indicators": [report(item) for item in found],
     }

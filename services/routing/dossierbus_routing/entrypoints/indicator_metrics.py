@@ -13,9 +13,10 @@ from collections.abc import Iterator
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from dossierbus_routing.adapters.indicators import counts
+from dossierbus_routing.domain import Context
 from dossierbus_routing.domain.indicators import Counts, report
-from dossierbus_routing.indicator_projection import IndicatorProjection
-from dossierbus_shared.db import Database
+from dossierbus_routing.unit_of_work import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
@@ -82,19 +83,21 @@ class SnapshotRefresher:
     def __init__(
         self,
         collector: IndicatorCollector,
-        projection: IndicatorProjection,
-        db: Database,
+        unit_of_work: UnitOfWorkFactory,
+        context: Context,
         *,
         interval_s: float,
     ) -> None:
         self.collector = collector
-        self.projection = projection
-        self.db = db
+        self.unit_of_work = unit_of_work
+        self.context = context
         self.interval_s = interval_s
 
     async def refresh(self) -> None:
-        async with self.db.transaction() as session:
-            self.collector.snapshot = await self.projection.counts(session, today=self.projection.today())
+        async with self.unit_of_work() as uow:
+            self.collector.snapshot = await counts(
+                uow.session, self.context.calendar, today=self.context.today()
+            )
 
     async def run(self) -> None:
         while True:

@@ -1,0 +1,84 @@
+"""The composition root: routing's service built from its settings, with the catalogue, the calendar, the
+agency directory and the clock passed to whatever needs them (nothing else in the package builds them)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+
+from fastapi import FastAPI
+from prometheus_client import REGISTRY
+
+from dossierbus_routing.domain import Context
+from dossierbus_routing.domain.dossier import Clock, utc_now
+from dossierbus_routing.entrypoints import dependencies, http, indicators
+from dossierbus_routing.entrypoints.events import EventHandlers
+from dossierbus_routing.entrypoints.indicator_metrics import IndicatorCollector, SnapshotRefresher
+from dossierbus_routing.entrypoints.overdue import OverdueWatch
+from dossierbus_routing.settings import RoutingSettings
+from dossierbus_routing.unit_of_work import RoutingUnitOfWork
+from dossierbus_shared.auth import Authenticator
+from dossierbus_shared.calendar import WorkingCalendar, vietnam_calendar
+from dossierbus_shared.catalogue import Catalogue, default_catalogue
+from dossierbus_shared.directory import AgencyDirectory
+from dossierbus_shared.events import (
+    DossierOverdue,
+    DossierRated,
+    DossierStatusChanged,
+    DossierVerified,
+    agency_topics,
+)
+from dossierbus_shared.service import Service
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def bootstrap(
+    settings: RoutingSettings | None = None,
+    *,
+    catalogue: Catalogue | None = None,
+    calendar: WorkingCalendar | None = None,
+    clock: Clock = utc_now,
+) -> FastAPI:
+    settings = settings or RoutingSettings()
+    catalogue = catalogue or default_catalogue()
+    calendar = calendar or vietnam_calendar()
+    inboxes, reports = zip(*(agency_topics(code) for code in sorted(catalogue.agencies)), strict=True)
+    service = Service(
+        settings,
+        migrations=MIGRATIONS,
+        # Routing also follows its own status changes and the applicants' ratings for the 766 indicators.
+        consumes=[DossierVerified.topic, DossierStatusChanged.topic, DossierRated.topic, *reports],
+        # Onboarded agencies' reports too, without a restart.
+        consumes_matching=r"agency\.[a-z0-9-]+\.reports",
+        produces=[DossierStatusChanged.topic, DossierOverdue.topic, *inboxes],
+        unit_of_work=RoutingUnitOfWork,
+    )
+    directory = AgencyDirectory(settings.registry_url, refresh_s=settings.directory_refresh_s)
+    service.background(directory.keep_fresh)
+
+    def result_domains(agency_code: str) -> Sequence[str]:
+        agency = directory.agency(agency_code)
+        return agency.result_domains if agency else ()
+
+    def unit_of_work() -> AbstractAsyncContextManager[RoutingUnitOfWork]:
+        return service.db.unit_of_work(RoutingUnitOfWork)
+
+    context = Context(
+        catalogue, calendar, onboarded_agency=directory.handler, result_domains=result_domains, clock=clock
+    )
+    EventHandlers(context, unit_of_work).register(service.consumer, directory)
+    overdue = OverdueWatch(unit_of_work, context, interval_s=settings.overdue_check_interval_s)
+    service.background(overdue.run)
+    collector = IndicatorCollector()
+    REGISTRY.register(collector)
+    service.background(
+        SnapshotRefresher(collector, unit_of_work, context, interval_s=settings.indicators_refresh_s).run
+    )
+
+    app = service.http_app(http.router, indicators.router, title="dossierbus routing")
+    dependencies.provide(app, context, unit_of_work)
+    # Agencies' API tokens are known by their digests in the directory.
+    app.state.authenticator = Authenticator.from_settings(settings, agencies=directory)
+    return app

@@ -1,0 +1,52 @@
+"""Overdue detection: a periodic scan for dossiers past their due date and not finished, each reported
+once as `dossier.overdue` (through the outbox) and in its timeline."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from opentelemetry import trace
+
+from dossierbus_routing.domain import Context
+from dossierbus_routing.unit_of_work import UnitOfWorkFactory
+from dossierbus_shared.telemetry import mark_dossier
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("dossierbus.routing.overdue")
+
+
+class OverdueWatch:
+    def __init__(
+        self, unit_of_work: UnitOfWorkFactory, context: Context, *, interval_s: float, batch_size: int = 500
+    ) -> None:
+        self.unit_of_work = unit_of_work
+        self.context = context
+        self.interval_s = interval_s
+        self.batch_size = batch_size
+
+    async def run(self) -> None:
+        """Scan every `interval_s` until cancelled; a failed scan is logged and tried again next time."""
+        while True:
+            try:
+                await self.scan()
+            except Exception:
+                log.exception("overdue scan failed")
+            await asyncio.sleep(self.interval_s)
+
+    async def scan(self) -> list[str]:
+        """Report every dossier overdue now (up to `batch_size`); the codes of those reported. Replicas may
+        scan together: a dossier is claimed with SKIP LOCKED and marked in the same transaction as its
+        event."""
+        reported: list[str] = []
+        today = self.context.today()
+        async with self.unit_of_work() as uow:
+            for dossier in await uow.dossiers.overdue_candidates(today, self.batch_size):
+                with tracer.start_as_current_span("routing overdue"):
+                    mark_dossier(dossier.code, str(dossier.id))
+                    if dossier.check_overdue(self.context):
+                        uow.collect()
+                        reported.append(dossier.code)
+        if reported:
+            log.info("overdue: %s", ", ".join(reported))
+        return reported

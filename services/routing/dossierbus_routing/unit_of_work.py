@@ -1,0 +1,142 @@
+"""Routing's unit of work: the dossiers and the Decision 766 records of one transaction, loaded at once for
+a batch of events, and what their changes cause (events, timeline entries) written once at the end.
+
+`FakeUnitOfWork` is the same with in-memory repositories, for unit tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+from uuid import UUID
+
+from opentelemetry import trace
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dossierbus_routing.adapters.indicators import (
+    IndicatorRepository,
+    InMemoryIndicatorRepository,
+    PostgresIndicatorRepository,
+)
+from dossierbus_routing.adapters.repository import (
+    DossierRepository,
+    InMemoryDossierRepository,
+    PostgresDossierRepository,
+)
+from dossierbus_routing.domain import Dossier, TimelineEntry
+from dossierbus_routing.domain.indicator_record import IndicatorRecord
+from dossierbus_shared.calendar import PROVISIONAL_DEADLINES
+from dossierbus_shared.contract.kit import answers_the_kit
+from dossierbus_shared.envelope import Envelope
+from dossierbus_shared.events import (
+    DossierAssigned,
+    DossierRated,
+    DossierStatusChanged,
+    DossierStatusReported,
+    DossierVerified,
+)
+from dossierbus_shared.unit_of_work import UnitOfWork
+
+
+class RoutingUnitOfWork(UnitOfWork):
+    """The repositories and the timeline entries of one transaction."""
+
+    dossiers: DossierRepository
+    indicators: IndicatorRepository
+
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        self.dossiers = PostgresDossierRepository(session)
+        self.indicators = PostgresIndicatorRepository(session)
+        self.timeline: list[tuple[UUID, TimelineEntry]] = []
+
+    async def load(self, envelopes: Sequence[Envelope[Any]]) -> None:
+        """The dossiers the workflow events name, and the 766 records the projection's events name."""
+        await self.dossiers.load(
+            envelope.data.dossier_id
+            for envelope in envelopes
+            if isinstance(envelope.data, DossierVerified)
+            or (isinstance(envelope.data, DossierStatusReported) and not answers_the_kit(envelope.data))
+        )
+        await self.indicators.load(
+            envelope.data.dossier_id
+            for envelope in envelopes
+            if isinstance(envelope.data, DossierVerified | DossierStatusChanged)
+        )
+
+    def collect(self) -> None:
+        """Take what the dossiers' changes caused: their events are staged, their timeline entries kept.
+        Called at the end of each change, while its span is current: both carry its trace."""
+        trace_id = current_trace_id()
+        for dossier in self.dossiers.seen.values():
+            events, entries = dossier.drain()
+            self.stage(*events)
+            self.timeline += [(dossier.id, _traced(entry, trace_id)) for entry in entries]
+            for envelope in events:
+                if isinstance(envelope.data, DossierAssigned) and envelope.data.deadline_provisional:
+                    self.after_commit(PROVISIONAL_DEADLINES.labels("assigned").inc)
+
+    async def flush(self) -> None:
+        self.collect()  # nothing is lost if a change was not collected; it is in the batch's trace then
+        await self.dossiers.save(self.timeline)
+        self.timeline = []
+        await self.indicators.save()
+        await super().flush()
+
+
+class FakeUnitOfWork(RoutingUnitOfWork):
+    """In memory, for unit tests: what units of work commit is kept in the dicts and lists given, so a
+    test can run several, one after the other, as the consumer and the HTTP requests would."""
+
+    def __init__(self, store: MemoryStore) -> None:  # no session: nothing here touches a database
+        self.dossiers = InMemoryDossierRepository(store.dossiers, store.timeline)
+        self.indicators = InMemoryIndicatorRepository(store.indicators, store.ratings)
+        self.timeline = []
+        self.store = store
+        self._staged: list[Envelope[Any]] = []
+        self._hooks: list[Callable[[], None]] = []
+
+    def stage(self, *envelopes: Envelope[Any]) -> None:
+        self._staged += envelopes
+
+    def after_commit(self, hook: Callable[[], None]) -> None:
+        self._hooks.append(hook)
+
+    async def commit(self) -> None:
+        await self.flush()
+        self.store.outbox += self._staged
+        for hook in self._hooks:
+            hook()
+
+
+class MemoryStore:
+    """What the fake units of work have committed."""
+
+    def __init__(self) -> None:
+        self.dossiers: dict[UUID, Dossier] = {}
+        self.timeline: list[tuple[UUID, TimelineEntry]] = []
+        self.indicators: dict[UUID, IndicatorRecord] = {}
+        self.ratings: dict[UUID, DossierRated] = {}
+        self.outbox: list[Envelope[Any]] = []
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[FakeUnitOfWork]:
+        """As `Database.unit_of_work`: committed when the block ends, dropped when it raises."""
+        uow = FakeUnitOfWork(self)
+        yield uow
+        await uow.commit()
+
+
+UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[RoutingUnitOfWork]]
+"""Opens a unit of work for use cases outside the consumer (HTTP requests, periodic scans)."""
+
+
+def current_trace_id() -> str | None:
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
+
+
+def _traced(entry: TimelineEntry, trace_id: str | None) -> TimelineEntry:
+    return entry if entry.trace_id else dataclasses.replace(entry, trace_id=trace_id)
