@@ -1,0 +1,235 @@
+"""Routing's repositories on a real PostgreSQL: a dossier comes back as it was saved (as the in-memory fake
+keeps it), a batch is loaded in one query and written with one statement per table whatever its size,
+and the overdue scan claims each dossier once, skipping those another transaction holds."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import event, select
+
+from dossierbus_routing.adapters.tables import dossiers, timeline
+from dossierbus_routing.domain import Context
+from dossierbus_routing.entrypoints.events import EventHandlers
+from dossierbus_routing.entrypoints.overdue import OverdueWatch
+from dossierbus_routing.unit_of_work import MemoryStore, RoutingUnitOfWork
+from dossierbus_shared.calendar import vietnam_calendar
+from dossierbus_shared.catalogue import default_catalogue
+from dossierbus_shared.db import Database
+from dossierbus_shared.envelope import Envelope
+from dossierbus_shared.events import (
+    Applicant,
+    Channel,
+    DossierOverdue,
+    DossierStatus,
+    DossierStatusReported,
+    DossierVerified,
+    ResultDocument,
+)
+from dossierbus_shared.outbox import outbox
+
+HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
+MONDAY = datetime(2026, 3, 2, 9, tzinfo=HANOI)
+APPLICANT = Applicant(personal_id="001085123456", full_name="Nguyễn Văn An", date_of_birth=date(1985, 4, 12))
+
+
+class Clock:
+    def __init__(self, now: datetime = MONDAY) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def handlers_on(db: Database, clock: Clock) -> EventHandlers:
+    context = Context(
+        default_catalogue(),
+        vietnam_calendar(),
+        result_domains=lambda agency: [f"ketqua.{agency}.gov.vn"],
+        clock=clock,
+    )
+    return EventHandlers(context, lambda: db.unit_of_work(RoutingUnitOfWork))
+
+
+def verified(procedure: str = "1.001193", due: date = date(2026, 3, 6)) -> Envelope[DossierVerified]:
+    data = DossierVerified(
+        dossier_id=uuid.uuid4(),
+        dossier_code=f"000.00.01.H26-260302-{uuid.uuid4().hex[:6]}",
+        procedure_code=procedure,
+        receiving_unit="000.00.01.H26",
+        outcome="verified",
+        channel=Channel.ONLINE,
+        applicant=APPLICANT,
+        form={"child_full_name": "Nguyễn Thị Bình"},
+        national_facts={"full_name": "Nguyễn Văn An"},
+        submitted_at=MONDAY,
+        due_date=due,
+        verified_at=MONDAY,
+    )
+    return Envelope(data, source="urn:dossierbus:registry")
+
+
+def reported(dossier: Envelope[DossierVerified], step: str, status: str, agency: str) -> Envelope[Any]:
+    documents = [ResultDocument(name="r.pdf", url=f"https://ketqua.{agency}.gov.vn/r.pdf")]
+    data = DossierStatusReported(
+        dossier_id=dossier.data.dossier_id,
+        dossier_code=dossier.data.dossier_code,
+        agency_code=agency,
+        step=step,
+        status=DossierStatus(status),
+        result_documents=documents if status == "result_ready" else [],
+        reported_at=MONDAY,
+    )
+    return Envelope(data, source=f"urn:agency:{agency}")
+
+
+@contextmanager
+def statements(db: Database) -> Iterator[list[str]]:
+    """The SQL statements run meanwhile, as "<verb> <first table>" (an executemany counts once: it is one
+    round trip)."""
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        table = re.search(r"\b(?:INTO|FROM)\s+(\w+)", statement)
+        seen.append(" ".join([statement.split(None, 1)[0], table.group(1) if table else "-"]))
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+
+
+async def apply(db: Database, handlers: EventHandlers, *envelopes: Envelope[Any]) -> None:
+    """As the consumer applies a batch: one unit of work, loaded once for all the events."""
+    async with db.unit_of_work(RoutingUnitOfWork) as uow:
+        await uow.load(envelopes)
+        for envelope in envelopes:
+            await handlers.by_type()[type(envelope.data)](uow, envelope)
+
+
+async def test_a_dossier_comes_back_as_it_was_saved_and_as_the_fake_keeps_it(db: Database) -> None:
+    clock = Clock()
+    handlers = handlers_on(db, clock)
+    store = MemoryStore()
+    fake = EventHandlers(handlers.context, store.unit_of_work)
+    group = verified("3.000722")
+    reports = [
+        reported(group, "birth-registration", status, "justice-hanoi")
+        for status in ("processing", "result_ready")
+    ] + [reported(group, "identity-card", "processing", "police-hanoi")]
+    await apply(db, handlers, group, *reports[:1])
+    await apply(db, handlers, *reports[1:])
+    async with store.unit_of_work() as uow:
+        for envelope in (group, *reports):
+            await uow.load([envelope])
+            await fake.by_type()[type(envelope.data)](uow, envelope)
+
+    async with db.unit_of_work(RoutingUnitOfWork) as uow:
+        saved = await uow.dossiers.get(group.data.dossier_id)
+        rows = (
+            await uow.session.execute(
+                select(timeline).where(timeline.c.dossier_id == group.data.dossier_id).order_by(timeline.c.id)
+            )
+        ).all()
+    assert saved == store.dossiers[group.data.dossier_id]
+    assert saved is not None and saved.status is DossierStatus.PROCESSING
+    assert saved.steps["birth-registration"].documents == [
+        {"name": "r.pdf", "url": "https://ketqua.justice-hanoi.gov.vn/r.pdf", "sha256": None}
+    ]
+    kept = [entry for _, entry in store.timeline]
+    assert [(row.event, row.status, row.step, row.agency_code, row.note, row.event_id) for row in rows] == [
+        (entry.event, entry.status, entry.step, entry.agency_code, entry.note, entry.event_id)
+        for entry in kept
+    ]
+
+
+async def test_a_batch_is_loaded_in_one_query_and_written_once_per_table_whatever_its_size(
+    db: Database,
+) -> None:
+    handlers = handlers_on(db, Clock())
+    written: dict[int, list[str]] = {}
+    for size in (1, 20):
+        arrivals = [verified() for _ in range(size)]
+        with statements(db) as arriving:
+            await apply(db, handlers, *arrivals)
+        reports = [
+            reported(arrived, "birth-registration", "processing", "justice-hanoi") for arrived in arrivals
+        ]
+        with statements(db) as reporting:
+            await apply(db, handlers, *reports)
+        written[size] = [*arriving, "|", *reporting]
+
+    assert written[1] == written[20]
+    assert written[20] == [
+        "WITH dossiers",  # the dossiers, locked, with their steps
+        "SELECT indicator_dossiers",
+        "INSERT dossiers",
+        "INSERT steps",
+        "INSERT timeline",
+        "INSERT indicator_dossiers",
+        "INSERT outbox",
+        "SELECT -",  # pg_notify: wakes the outbox relay
+        "|",
+        "WITH dossiers",
+        "INSERT dossiers",
+        "INSERT steps",
+        "INSERT timeline",
+        "INSERT outbox",
+        "SELECT -",
+    ]
+
+
+async def test_the_overdue_scan_reports_each_late_dossier_once_and_skips_those_held_elsewhere(
+    db: Database,
+) -> None:
+    clock = Clock()
+    handlers = handlers_on(db, clock)
+    late, due_today, paused = verified(due=date(2026, 3, 5)), verified(), verified(due=date(2026, 3, 4))
+    await apply(db, handlers, late, due_today, paused)
+    await apply(
+        db,
+        handlers,
+        *(
+            reported(dossier, "birth-registration", "processing", "justice-hanoi")
+            for dossier in (late, due_today, paused)
+        ),
+        reported(paused, "birth-registration", "supplement_requested", "justice-hanoi"),
+    )
+    watch = OverdueWatch(lambda: db.unit_of_work(RoutingUnitOfWork), handlers.context, interval_s=60)
+    clock.now = datetime(2026, 3, 6, 10, tzinfo=HANOI)  # Friday
+
+    async with db.unit_of_work(RoutingUnitOfWork) as other:  # another replica holds the late dossier
+        assert [d.code for d in await other.dossiers.overdue_candidates(clock.now.date(), 10)] == [
+            late.data.dossier_code
+        ]
+        assert await watch.scan() == []
+    assert await watch.scan() == [late.data.dossier_code]
+    assert await watch.scan() == []
+
+    async with db.transaction() as session:
+        [payload] = (
+            await session.execute(select(outbox.c.payload).where(outbox.c.event_type == DossierOverdue.type))
+        ).scalars()
+        [entry] = (await session.execute(select(timeline).where(timeline.c.event == "overdue"))).all()
+        overdue_at = (
+            await session.execute(select(dossiers.c.overdue_at).where(dossiers.c.id == late.data.dossier_id))
+        ).scalar_one()
+    event = DossierOverdue.model_validate_json(payload)
+    assert (event.dossier_code, event.open_steps, event.detected_at) == (
+        late.data.dossier_code,
+        ["birth-registration@justice-hanoi"],
+        clock.now,
+    )
+    assert (entry.dossier_id, entry.status) == (late.data.dossier_id, "processing")
+    assert entry.note == "due 2026-03-05, not finished on 2026-03-06; open: birth-registration@justice-hanoi"
+    assert overdue_at == clock.now
+
+    clock.now = datetime(2026, 3, 9, 8, tzinfo=HANOI)  # Monday: the one due on Friday is late as well
+    assert await watch.scan() == [due_today.data.dossier_code]
