@@ -1,5 +1,7 @@
-"""Routing workflows on real parts: linked procedures across three agencies, rejections as the procedure
-says, the citizen's supplement and withdrawal, the paused clock, overdue dossiers and refused reports.
+"""Routing workflows on real parts, one of each kind: a linked procedure across three agencies, a rejection
+as the procedure says, the citizen's supplement and withdrawal, the paused clock, an overdue dossier and
+refused reports. Every variant of them is a unit test of the `Dossier` aggregate
+(services/routing/tests/test_dossier_unit.py).
 
 The reference agencies follow a "[<agency>: <behaviour>]" marker in the form (see reference_agency)."""
 
@@ -16,7 +18,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from dossierbus_devstack.scenarios import birth_registration, linked_birth, linked_death, submit, wait_final
+from dossierbus_devstack.scenarios import birth_registration, linked_birth, submit, wait_final
 from dossierbus_devstack.stack import DevStack
 from dossierbus_routing.domain import check_transition
 from dossierbus_shared.calendar import vietnam_calendar
@@ -109,20 +111,6 @@ async def test_linked_birth_group_runs_across_three_agencies(
     assert all(entry["agency_code"] for entry in timeline if entry["step"])
 
 
-async def test_linked_death_group_runs_across_three_agencies(
-    stack: DevStack, http: httpx.AsyncClient
-) -> None:
-    receipt = await submit(http, stack, linked_death(21))
-    dossier = await wait_final(http, stack, receipt["dossier_code"])
-
-    assert dossier["status"] == "returned"
-    assert steps_of(dossier) == {
-        "death-registration": ("justice-hanoi", "returned"),
-        "residence-deletion": ("police-hanoi", "returned"),
-        "funeral-allowance": ("social-insurance-hanoi", "returned"),
-    }
-
-
 async def test_rejection_at_a_parallel_step_ends_that_step_alone(
     stack: DevStack, http: httpx.AsyncClient
 ) -> None:
@@ -142,23 +130,6 @@ async def test_rejection_at_a_parallel_step_ends_that_step_alone(
         ("health-insurance-card", "social-insurance-hanoi")
     ]
     assert_legal_path(statuses_changed(dossier))
-
-
-async def test_rejection_of_the_first_step_rejects_the_linked_dossier(
-    stack: DevStack, http: httpx.AsyncClient
-) -> None:
-    body = linked_birth(23, "Bệnh viện Phụ sản Hà Nội [justice-hanoi: rejects]")
-    dossier = await wait_final(http, stack, (await submit(http, stack, body))["dossier_code"])
-
-    assert dossier["status"] == "rejected"
-    assert steps_of(dossier) == {
-        "birth-registration": ("justice-hanoi", "rejected"),
-        "permanent-residence": (None, "cancelled"),
-        "health-insurance-card": (None, "cancelled"),
-        "identity-card": (None, "cancelled"),
-    }
-    assert [entry["step"] for entry in entries(dossier, "assigned")] == ["birth-registration"]
-    assert statuses_changed(dossier) == ["accepted", "processing", "rejected"]
 
 
 # --- the citizen's supplement and the paused clock ----------------------------------------------------
@@ -195,6 +166,10 @@ async def test_supplement_pauses_the_clock_and_resumes_it_moving_the_due_date(
     assert stranger.json()["errors"][0]["field"] == "applicant_personal_id"
 
     applicant = body["applicant"]["personal_id"]
+    unknown = await http.post(url, json={"applicant_personal_id": applicant, "step": "passport"})
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["field"] == "step"
+    assert "has no step 'passport'" in unknown.json()["detail"]
     document = {"name": "giay-chung-sinh.pdf", "url": "https://portal.example/uploads/1.pdf"}
     sent = await http.post(
         url, json={"applicant_personal_id": applicant, "note": "Giấy chứng sinh", "documents": [document]}
@@ -231,46 +206,6 @@ async def test_supplement_pauses_the_clock_and_resumes_it_moving_the_due_date(
         "returned",
     ]
     assert final["due_date"] == resumed["due_date"]
-
-
-async def test_linked_dossier_waits_until_every_step_has_its_supplement(
-    stack: DevStack, http: httpx.AsyncClient
-) -> None:
-    """The police ask for a supplement on both their steps: the dossier stays paused until both have it."""
-    body = linked_birth(27, "Bệnh viện Phụ sản Hà Nội [police-hanoi: asks for a supplement]")
-    code = (await submit(http, stack, body))["dossier_code"]
-    both_waiting = {
-        "permanent-residence": ("police-hanoi", "supplement_requested"),
-        "identity-card": ("police-hanoi", "supplement_requested"),
-    }
-    paused = await wait_until(http, stack, code, lambda d: both_waiting.items() <= steps_of(d).items())
-    assert paused["status"] == "supplement_requested"
-    assert paused["deadline"]["paused"] is True
-
-    url = stack.url("routing", f"/dossiers/{code}/supplement")
-    applicant = body["applicant"]["personal_id"]
-    unnamed = await http.post(url, json={"applicant_personal_id": applicant})
-    assert unnamed.status_code == 422
-    assert unnamed.json()["errors"][0]["field"] == "step"
-    assert "identity-card, permanent-residence" in unnamed.json()["detail"]
-    unknown = await http.post(url, json={"applicant_personal_id": applicant, "step": "passport"})
-    assert unknown.status_code == 422
-    assert "has no step 'passport'" in unknown.json()["detail"]
-
-    first = await http.post(url, json={"applicant_personal_id": applicant, "step": "permanent-residence"})
-    assert first.status_code == 200, first.text
-    assert first.json()["status"] == "supplement_requested"  # the identity card still waits
-    assert first.json()["deadline"]["paused"] is True
-    second = await http.post(url, json={"applicant_personal_id": applicant})  # the only one left
-    assert second.status_code == 200, second.text
-    assert second.json()["deadline"]["paused"] is False
-    assert len(entries(second.json(), "clock-paused")) == len(entries(second.json(), "clock-resumed")) == 1
-
-    final = await wait_final(http, stack, code)
-    assert final["status"] == "returned"
-    assert {status for _, status in steps_of(final).values()} == {"returned"}
-    assert final["deadline"]["supplement_requests"] == 1
-    assert_legal_path(statuses_changed(final))
 
 
 # --- overdue --------------------------------------------------------------------------------------
