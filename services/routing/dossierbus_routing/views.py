@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +19,7 @@ async def dossier_by_code(session: AsyncSession, code: str) -> Row[Any] | None:
     return (await session.execute(select(dossiers).where(dossiers.c.code == code))).first()
 
 
-async def holds_a_step(session: AsyncSession, dossier_id: Any, agency: str) -> bool:
+async def holds_a_step(session: AsyncSession, dossier_id: UUID, agency: str) -> bool:
     """Whether the agency holds (or held) a step of the dossier."""
     held = await session.execute(
         select(steps.c.step).where(steps.c.dossier_id == dossier_id, steps.c.agency_code == agency)

@@ -5,6 +5,7 @@ dossiers it holds a step of. Anyone else is told the dossier does not exist."""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
@@ -131,7 +132,7 @@ async def _view(
     return shown
 
 
-async def _may_read(uow: RoutingUnitOfWork, dossier_id: Any, applicant: str, caller: Caller) -> bool:
+async def _may_read(uow: RoutingUnitOfWork, dossier_id: UUID, applicant: str, caller: Caller) -> bool:
     if caller.role in {Role.PORTAL, Role.OPERATOR}:
         return True
     if caller.role is Role.AGENCY:  # an agency reads the dossiers it holds a step of, no others
