@@ -182,7 +182,9 @@ async def test_the_misses_of_many_records_cost_one_call(source: Counting, clock:
     assert source.calls == 2
 
 
-async def test_a_batch_waits_for_the_load_of_its_keys_already_under_way(source: Counting, clock: Clock) -> None:
+async def test_a_batch_waits_for_the_load_of_its_keys_already_under_way(
+    source: Counting, clock: Clock
+) -> None:
     source.people["001085000001"] = person("001085000001")
     cache = cached(source, clock)
     source.gate = asyncio.Event()

@@ -89,9 +89,7 @@ def test_a_lookup_must_serve_a_live_dossier_of_its_subject(
 
 
 def test_a_live_dossier_of_the_subject_passes() -> None:
-    check_dossier(
-        Dossier("D1", "1.001193", PERSON, None, NOW), "D1", "1.001193", "population", PERSON
-    )
+    check_dossier(Dossier("D1", "1.001193", PERSON, None, NOW), "D1", "1.001193", "population", PERSON)
 
 
 def consent(**change: object) -> Consent:
