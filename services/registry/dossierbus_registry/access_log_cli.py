@@ -20,8 +20,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dossierbus_registry import access_log
+from dossierbus_registry.adapters import access_log
 from dossierbus_registry.adapters.tables import access_log as access_log_table
+from dossierbus_registry.domain.access_log import ChainKey, verify_chain
 
 
 def add_commands(commands: Any) -> None:
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = RegistrySettings()
     try:
-        key = access_log.ChainKey.from_setting(settings.access_log_key)
+        key = ChainKey.from_setting(settings.access_log_key)
         kept = _read_anchor(args.anchor) if args.anchor else None
     except ValueError as error:
         print(f"dossierbus-registry: {error}", file=sys.stderr)
@@ -81,7 +82,7 @@ class _Anchored:
 
 
 async def _verify(
-    url: str, schema: str, key: access_log.ChainKey, subject: str | None, kept: dict[str, Any] | None
+    url: str, schema: str, key: ChainKey, subject: str | None, kept: dict[str, Any] | None
 ) -> tuple[int, int, int, _Anchored | None]:
     """(broken chains, chains, sound entries, anchor check) after printing each broken chain."""
     from dossierbus_shared.db import Database
@@ -93,7 +94,7 @@ async def _verify(
             if subject is not None:
                 last = await access_log.head(session, subject)
                 rows = await access_log.entries(session, subject)
-                results = [(subject, access_log.verify_chain(rows, last, key))]
+                results = [(subject, verify_chain(rows, last, key))]
             else:
                 results = [result async for result in access_log.every_chain(session, key)]
             for name, check in results:
@@ -108,11 +109,11 @@ async def _verify(
     return broken, chains, entries, anchored
 
 
-def _anchor_mac(key: access_log.ChainKey, entries: int, last_id: int) -> str:
+def _anchor_mac(key: ChainKey, entries: int, last_id: int) -> str:
     return key.mac(json.dumps(["anchor", entries, last_id]))
 
 
-async def _check_anchor(session: AsyncSession, key: access_log.ChainKey, kept: dict[str, Any]) -> _Anchored:
+async def _check_anchor(session: AsyncSession, key: ChainKey, kept: dict[str, Any]) -> _Anchored:
     """Rows are never removed, so as many rows with an id up to the anchor's must still be there (a row
     that committed late, with a lower id, only makes more)."""
     problem = None

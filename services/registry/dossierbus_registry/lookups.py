@@ -1,33 +1,24 @@
 """Purpose-bound lookups and prefill: the only ways an agency or the portal reads national data.
 
-Every call, granted or refused, leaves an entry in an access log. It goes into the data subject's chain
-when the reader had standing to ask about that subject (an agency holding an assigned step of a live
-dossier of theirs); a refusal without standing goes into the reader's own chain (`reader_chain`), so no
-reader can write into the log of a citizen it has nothing to do with.
+Every call, granted or refused, leaves an entry in an access log, in the same transaction as the reads
+that decided it. It goes into the data subject's chain when the reader had standing to ask about that
+subject (an agency holding an assigned step of a live dossier of theirs); a refusal without standing goes
+into the reader's own chain (`reader_chain`), so no reader can write into the log of a citizen it has
+nothing to do with.
 """
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from sqlalchemy import Row, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from dossierbus_registry import access_log
-from dossierbus_registry.adapters.population import NationalDatabases
-from dossierbus_registry.adapters.tables import consents, dossiers
-from dossierbus_registry.assignments import holds_step
-from dossierbus_registry.consents import CITIZEN_EVIDENCE, sealed_by_registry
-from dossierbus_registry.domain import Citizen, Enterprise
-from dossierbus_registry.purpose import (
+from dossierbus_registry.domain.access_log import Access, ChainKey, Outcome
+from dossierbus_registry.domain.national import Citizen, Enterprise
+from dossierbus_registry.domain.purpose import (
     PERSONAL_BUSINESS_FACTS,
     Consent,
     Database,
-    LiveDossier,
     Refused,
     allowed_fields,
     check_assigned,
@@ -35,8 +26,8 @@ from dossierbus_registry.purpose import (
     check_dossier,
     needs_consent,
 )
+from dossierbus_registry.unit_of_work import RegistryUnitOfWork, UnitsOfWork
 from dossierbus_shared.catalogue import Catalogue, Procedure
-from dossierbus_shared.db import Database as SqlDatabase
 
 PORTAL_READER = "portal"
 """The one-stop portal, as a reader in the access log."""
@@ -77,15 +68,13 @@ class _Refusal(Exception):
 class Lookups:
     def __init__(
         self,
-        db: SqlDatabase,
+        unit_of_work: UnitsOfWork,
         catalogue: Catalogue,
-        national: NationalDatabases,
-        key: access_log.ChainKey,
+        key: ChainKey,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.db = db
+        self.unit_of_work = unit_of_work
         self.catalogue = catalogue
-        self.national = national
         self.key = key
         self.clock = clock
 
@@ -99,25 +88,40 @@ class Lookups:
         return await self._read(PORTAL_READER, request, prefill=True)
 
     async def _read(self, reader: str, request: LookupRequest, *, prefill: bool) -> LookupResult:
-        try:
-            result = await self._permitted_read(reader, request, prefill=prefill)
-        except _Refusal as refusal:
-            chain = request.subject if refusal.standing else reader_chain(reader)
-            detail = f"{refusal.refused.reason}: {refusal.refused.detail}"
-            await self._log(chain, reader, request, [], None, "refused", detail)
-            raise refusal.refused from None
+        refused: Refused | None = None
+        async with self.unit_of_work() as uow:
+            try:
+                result = await self._permitted_read(uow, reader, request, prefill=prefill)
+            except _Refusal as refusal:
+                chain = request.subject if refusal.standing else reader_chain(reader)
+                detail = f"{refusal.refused.reason}: {refusal.refused.detail}"
+                uow.access_log.record(_access(chain, reader, request, [], None, "refused", detail))
+                refused = refusal.refused
+            else:
+                self._log_granted(uow, reader, request, result)
+        if refused is not None:  # raised once its entry is committed
+            raise refused
+        return result
+
+    def _log_granted(
+        self, uow: RegistryUnitOfWork, reader: str, request: LookupRequest, result: LookupResult
+    ) -> None:
         reason = None if result.found else "not found"
-        await self._log(
-            request.subject, reader, request, sorted(result.facts), result.consent_id, "granted", reason
+        facts = sorted(result.facts)
+        uow.access_log.record(
+            _access(request.subject, reader, request, facts, result.consent_id, "granted", reason)
         )
         if representative := result.facts.get("legal_representative_id"):
             # Personal data of the representative: the read is in her own log too.
             personal = sorted(PERSONAL_BUSINESS_FACTS & set(result.facts))
             why = f"as legal representative of {request.subject}"
-            await self._log(representative, reader, request, personal, result.consent_id, "granted", why)
-        return result
+            uow.access_log.record(
+                _access(representative, reader, request, personal, result.consent_id, "granted", why)
+            )
 
-    async def _permitted_read(self, reader: str, request: LookupRequest, *, prefill: bool) -> LookupResult:
+    async def _permitted_read(
+        self, uow: RegistryUnitOfWork, reader: str, request: LookupRequest, *, prefill: bool
+    ) -> LookupResult:
         now = self.clock()
         standing = False
         try:
@@ -126,120 +130,66 @@ class Lookups:
             allowed_fields(procedure, request.procedure_code, request.database, None, now.date())
             assert procedure is not None  # allowed_fields refuses an unknown procedure
             if not prefill:
-                assert request.dossier_code is not None
-                await self._check_standing(reader, request, procedure.code)
+                await self._check_standing(uow, reader, request, procedure.code)
                 standing = True
             fields = allowed_fields(procedure, procedure.code, request.database, request.fields, now.date())
-            record = await self._record(request)
+            record = await self._record(uow, request)
             consent = None
             if record is not None and needs_consent(procedure, request.database, fields, prefill=prefill):
                 person = record.legal_representative_id if isinstance(record, Enterprise) else request.subject
-                consent = await self._consent(request, procedure, person)
+                consent = await self._consent(uow, request, procedure, person, now)
                 check_consent(procedure, consent, request.consent_id, person, request.dossier_code, now)
         except Refused as refused:
             raise _Refusal(refused, standing=standing) from None
         facts = {name: record.fact(name) for name in fields} if record else {}
         return LookupResult(record is not None, facts, str(consent.id) if consent else None)
 
-    async def _check_standing(self, reader: str, request: LookupRequest, procedure_code: str) -> None:
+    async def _check_standing(
+        self, uow: RegistryUnitOfWork, reader: str, request: LookupRequest, procedure_code: str
+    ) -> None:
         assert request.dossier_code is not None
-        async with self.db.transaction() as session:
-            check_assigned(
-                await holds_step(session, request.dossier_code, reader), reader, request.dossier_code
-            )
-            dossier = await _live_dossier(session, request.dossier_code)
+        holds = await uow.assignments.holds_step(request.dossier_code, reader)
+        check_assigned(holds, reader, request.dossier_code)
+        dossier = await uow.dossiers.get(request.dossier_code)
         check_dossier(dossier, request.dossier_code, procedure_code, request.database, request.subject)
 
-    async def _record(self, request: LookupRequest) -> Citizen | Enterprise | None:
+    async def _record(self, uow: RegistryUnitOfWork, request: LookupRequest) -> Citizen | Enterprise | None:
         if request.database == "population":
-            return await self.national.citizen(request.subject)
-        return await self.national.enterprise(request.subject)
+            return await uow.national.citizen(request.subject)
+        return await uow.national.enterprise(request.subject)
 
-    async def _consent(self, request: LookupRequest, procedure: Procedure, person: str) -> Consent | None:
-        async with self.db.transaction() as session:
-            if request.consent_id is not None:
-                row = await _consent_by_id(session, request.consent_id)
-            else:
-                row = await _live_consent(session, person, procedure.code, request.dossier_code, self.clock())
-        return _consent(row, self.key) if row is not None else None
-
-    async def _log(
+    async def _consent(
         self,
-        chain: str,
-        reader: str,
+        uow: RegistryUnitOfWork,
         request: LookupRequest,
-        fields: list[str],
-        consent_id: str | None,
-        outcome: access_log.Outcome,
-        reason: str | None,
-    ) -> None:
-        about = f" about {request.subject}" if chain == reader_chain(reader) else ""
-        async with self.db.transaction() as session:
-            await access_log.record(
-                session,
-                access_log.Access(
-                    subject=chain,
-                    agency_code=reader,
-                    procedure_code=request.procedure_code,
-                    dossier_code=request.dossier_code,
-                    consent_id=consent_id or request.consent_id,
-                    fields=fields,
-                    outcome=outcome,
-                    reason=f"{reason}{about}" if reason else reason,
-                ),
-                self.key,
-            )
+        procedure: Procedure,
+        person: str,
+        now: datetime,
+    ) -> Consent | None:
+        if request.consent_id is not None:
+            record = await uow.consents.get(request.consent_id)
+        else:
+            record = await uow.consents.live(person, procedure.code, request.dossier_code, now)
+        return record.for_purpose(self.key) if record is not None else None
 
 
-async def _live_dossier(session: AsyncSession, code: str) -> LiveDossier | None:
-    row = (await session.execute(select(dossiers).where(dossiers.c.code == code))).first()
-    if row is None:
-        return None
-    return LiveDossier(row.code, row.procedure_code, row.personal_id, row.tax_code, row.closed_at is not None)
-
-
-async def _consent_by_id(session: AsyncSession, consent_id: str) -> Row[Any] | None:
-    try:
-        key = uuid.UUID(consent_id)
-    except ValueError:
-        return None
-    return (await session.execute(select(consents).where(consents.c.id == key))).first()
-
-
-async def _live_consent(
-    session: AsyncSession, personal_id: str, procedure_code: str, dossier_code: str | None, now: datetime
-) -> Row[Any] | None:
-    """The citizen's latest consent in force for this procedure (and this dossier, or any)."""
-    any_dossier = consents.c.dossier_code.is_(None)
-    dossier = (
-        any_dossier if dossier_code is None else or_(any_dossier, consents.c.dossier_code == dossier_code)
-    )
-    return (
-        await session.execute(
-            select(consents)
-            .where(
-                consents.c.personal_id == personal_id,
-                consents.c.procedure_code == procedure_code,
-                dossier,
-                consents.c.evidence_kind == CITIZEN_EVIDENCE,
-                consents.c.withdrawn_at.is_(None),
-                or_(consents.c.expires_at.is_(None), consents.c.expires_at > now),
-            )
-            .order_by(consents.c.granted_at.desc())
-            .limit(1)
-        )
-    ).first()
-
-
-def _consent(row: Row[Any], key: access_log.ChainKey) -> Consent:
-    values = row._mapping
-    return Consent(
-        values["id"],
-        values["personal_id"],
-        values["procedure_code"],
-        values["dossier_code"],
-        values["granted_at"],
-        values["expires_at"],
-        values["withdrawn_at"],
-        by_the_citizen=sealed_by_registry(key, row),
+def _access(
+    chain: str,
+    reader: str,
+    request: LookupRequest,
+    fields: list[str],
+    consent_id: str | None,
+    outcome: Outcome,
+    reason: str | None,
+) -> Access:
+    about = f" about {request.subject}" if chain == reader_chain(reader) else ""
+    return Access(
+        subject=chain,
+        agency_code=reader,
+        procedure_code=request.procedure_code,
+        dossier_code=request.dossier_code,
+        consent_id=consent_id or request.consent_id,
+        fields=fields,
+        outcome=outcome,
+        reason=f"{reason}{about}" if reason else reason,
     )

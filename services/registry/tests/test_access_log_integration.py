@@ -19,7 +19,8 @@ import pytest
 
 from dossierbus_devstack.scenarios import birth_registration, submit
 from dossierbus_devstack.stack import DevStack
-from dossierbus_registry.access_log import GENESIS, Access, ChainKey, entry_hash, seal_unkeyed_chains
+from dossierbus_registry.adapters.access_log import seal_unkeyed_chains
+from dossierbus_registry.domain.access_log import GENESIS, Access, ChainKey, entry_hash
 from dossierbus_registry.synthetic import citizens
 from dossierbus_shared.db import Database
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from dossierbus_registry.access_log import (
+from dossierbus_registry.domain.access_log import (
     GENESIS,
     Access,
     ChainKey,

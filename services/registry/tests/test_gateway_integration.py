@@ -13,9 +13,14 @@ import uvicorn
 from fastapi import FastAPI, Response
 
 from dossierbus_devstack.parts import free_port
-from dossierbus_registry.adapters.gateway import CircuitBreaker, CircuitOpen, HttpNationalDatabases
+from dossierbus_registry.adapters.gateway import (
+    CONCURRENT_REQUESTS,
+    CircuitBreaker,
+    CircuitOpen,
+    HttpNationalDatabases,
+)
 from dossierbus_registry.adapters.population import NationalDatabaseUnavailable
-from dossierbus_registry.domain import Citizen, Enterprise
+from dossierbus_registry.domain.national import Citizen, Enterprise
 
 AN = Citizen(
     "001085123456", "Nguyễn Văn An", date(1985, 4, 12), "male", "Số 1, phường Ba Đình, Hà Nội", "01", "00004"
@@ -43,13 +48,19 @@ class Gateway:
         self.delay_s = 0.0
         self.broken = False
         """Answer 200 with a record that lacks its fields."""
+        self.at_once = self.most_at_once = 0
         self.app = FastAPI()
         self.app.get("/api/citizens/{key}")(self._citizen)
         self.app.get("/api/enterprises/{key}")(self._enterprise)
 
     async def _answer(self, record: Any) -> Any:
         self.hits += 1
-        await asyncio.sleep(self.delay_s)
+        self.at_once += 1
+        self.most_at_once = max(self.most_at_once, self.at_once)
+        try:
+            await asyncio.sleep(self.delay_s or 0.01)
+        finally:
+            self.at_once -= 1
         if self.down or self.failing > 0:
             self.failing = max(self.failing - 1, 0)
             return Response(status_code=503)
@@ -102,6 +113,21 @@ async def test_found_and_not_found(gateway: tuple[Gateway, str]) -> None:
     assert await national.citizen("001085999999") is None
     assert await national.enterprise(VINAMILK.tax_code) == VINAMILK
     assert await national.enterprise("0100109106") is None
+    await national.aclose()
+
+
+async def test_many_records_at_once_a_few_requests_at_a_time(gateway: tuple[Gateway, str]) -> None:
+    fake, url = gateway
+    national = adapter(url)
+    unknown = [f"0010859{serial:05d}" for serial in range(20)]
+    found = await national.citizens([AN.personal_id, *unknown, AN.personal_id])
+    assert found == {AN.personal_id: AN}
+    assert fake.hits == 21  # one request per record, the repeated one asked once
+    assert fake.most_at_once == CONCURRENT_REQUESTS
+    assert await national.enterprises([VINAMILK.tax_code, "0100109106"]) == {VINAMILK.tax_code: VINAMILK}
+    fake.down = True
+    with pytest.raises(NationalDatabaseUnavailable):  # an outage, not "none of them found"
+        await national.citizens([AN.personal_id, *unknown])
     await national.aclose()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import date
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from dossierbus_registry.adapters.cache import CachedNationalDatabases
 from dossierbus_registry.adapters.gateway import CircuitBreaker, CircuitOpen
 from dossierbus_registry.adapters.population import NationalDatabaseUnavailable
-from dossierbus_registry.domain import Citizen, Enterprise
+from dossierbus_registry.domain.national import Citizen, Enterprise
 
 
 class Clock:
@@ -34,20 +35,22 @@ class Counting:
         self.people = {"001085123456": person("001085123456")}
         self.firms: dict[str, Enterprise] = {}
         self.calls = 0
+        self.asked: list[list[str]] = []
         self.down = False
         self.gate: asyncio.Event | None = None
 
-    async def citizen(self, personal_id: str) -> Citizen | None:
+    async def citizens(self, personal_ids: Sequence[str]) -> dict[str, Citizen]:
         self.calls += 1
+        self.asked.append(list(personal_ids))
         if self.gate is not None:
             await self.gate.wait()
         if self.down:
             raise NationalDatabaseUnavailable("down")
-        return self.people.get(personal_id)
+        return {key: self.people[key] for key in personal_ids if key in self.people}
 
-    async def enterprise(self, tax_code: str) -> Enterprise | None:
+    async def enterprises(self, tax_codes: Sequence[str]) -> dict[str, Enterprise]:
         self.calls += 1
-        return self.firms.get(tax_code)
+        return {key: self.firms[key] for key in tax_codes if key in self.firms}
 
 
 @pytest.fixture
@@ -163,6 +166,36 @@ async def test_a_record_invalidated_while_loading_is_not_stored(source: Counting
     source.gate.set()
     await loading
     assert len(cache) == 0
+
+
+async def test_the_misses_of_many_records_cost_one_call(source: Counting, clock: Clock) -> None:
+    for serial in range(4):
+        source.people[f"00108500000{serial}"] = person(f"00108500000{serial}")
+    cache = cached(source, clock)
+    await cache.citizen("001085000000")
+    wanted = ["001085000000", "001085000001", "001085000002", "001085000003", "001085999999"]
+    found = await cache.citizens([*wanted, "001085000001"])
+    assert sorted(found) == wanted[:4]
+    assert (source.calls, cache.hits, cache.misses) == (2, 1, 5)
+    assert source.asked[1] == wanted[1:]
+    assert await cache.citizens(wanted[:4]) == found
+    assert source.calls == 2
+
+
+async def test_a_batch_waits_for_the_load_of_its_keys_already_under_way(
+    source: Counting, clock: Clock
+) -> None:
+    source.people["001085000001"] = person("001085000001")
+    cache = cached(source, clock)
+    source.gate = asyncio.Event()
+    alone = asyncio.create_task(cache.citizen("001085123456"))
+    await asyncio.sleep(0)
+    batch = asyncio.create_task(cache.citizens(["001085123456", "001085000001"]))
+    await asyncio.sleep(0)
+    source.gate.set()
+    assert await alone == source.people["001085123456"]
+    assert await batch == {key: source.people[key] for key in ("001085123456", "001085000001")}
+    assert source.asked == [["001085123456"], ["001085000001"]]
 
 
 def test_breaker_opens_after_consecutive_failures_and_tries_again_after_reset(clock: Clock) -> None:

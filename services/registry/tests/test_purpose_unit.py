@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from dossierbus_registry.purpose import (
+from dossierbus_registry.domain.dossiers import Dossier
+from dossierbus_registry.domain.purpose import (
     Consent,
-    LiveDossier,
     Refused,
     allowed_fields,
     check_assigned,
@@ -71,17 +71,17 @@ def test_only_an_agency_holding_a_step_of_the_dossier_may_look_up() -> None:
     ("dossier", "subject", "expected"),
     [
         (None, PERSON, "no_live_dossier"),
-        (LiveDossier("D1", "1.001193", PERSON, None, closed=True), PERSON, "no_live_dossier"),
-        (LiveDossier("D1", "1.000656", PERSON, None, closed=False), PERSON, "no_live_dossier"),
+        (Dossier("D1", "1.001193", PERSON, None, NOW, closed_at=NOW), PERSON, "no_live_dossier"),
+        (Dossier("D1", "1.000656", PERSON, None, NOW), PERSON, "no_live_dossier"),
         (
-            LiveDossier("D1", "1.001193", PERSON, None, closed=False),
+            Dossier("D1", "1.001193", PERSON, None, NOW),
             "001085999999",
             "not_the_dossier_subject",
         ),
     ],
 )
 def test_a_lookup_must_serve_a_live_dossier_of_its_subject(
-    dossier: LiveDossier | None, subject: str, expected: str
+    dossier: Dossier | None, subject: str, expected: str
 ) -> None:
     with pytest.raises(Refused) as error:
         check_dossier(dossier, "D1", "1.001193", "population", subject)
@@ -89,9 +89,7 @@ def test_a_lookup_must_serve_a_live_dossier_of_its_subject(
 
 
 def test_a_live_dossier_of_the_subject_passes() -> None:
-    check_dossier(
-        LiveDossier("D1", "1.001193", PERSON, None, closed=False), "D1", "1.001193", "population", PERSON
-    )
+    check_dossier(Dossier("D1", "1.001193", PERSON, None, NOW), "D1", "1.001193", "population", PERSON)
 
 
 def consent(**change: object) -> Consent:

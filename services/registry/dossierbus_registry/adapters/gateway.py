@@ -1,7 +1,8 @@
 """The national databases behind a national API gateway, over HTTP.
 
 The gateway answers `GET {base}/citizens/{personal_id}` and `GET {base}/enterprises/{tax_code}` with
-the record as JSON (the fields of `Citizen` / `Enterprise`), or 404 when it holds none. Timeouts,
+the record as JSON (the fields of `Citizen` / `Enterprise`), or 404 when it holds none; the records of
+a run of dossiers are asked for a few at a time. Timeouts,
 connection failures, 429 and 5xx are retried with exponential backoff and jitter; repeated failures
 open a circuit breaker, so an outage is answered at once with NationalDatabaseUnavailable instead of
 every request waiting out its timeout and retries.
@@ -9,8 +10,9 @@ every request waiting out its timeout and retries.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import date
 from typing import Any, TypeVar
 
@@ -18,10 +20,12 @@ import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from dossierbus_registry.adapters.population import NationalDatabaseUnavailable
-from dossierbus_registry.domain import Citizen, Enterprise
+from dossierbus_registry.domain.national import Citizen, Enterprise
 
 T = TypeVar("T")
 RETRIED_STATUSES = {429, 500, 502, 503, 504}
+CONCURRENT_REQUESTS = 8
+"""Requests in flight at once for the records of one run of dossiers."""
 
 
 class _Transient(Exception):
@@ -97,6 +101,12 @@ class HttpNationalDatabases:
         self.backoff_s = backoff_s
         self.breaker = breaker or CircuitBreaker(failure_threshold=5, reset_after_s=30)
 
+    async def citizens(self, personal_ids: Sequence[str]) -> dict[str, Citizen]:
+        return await _each(personal_ids, self.citizen)
+
+    async def enterprises(self, tax_codes: Sequence[str]) -> dict[str, Enterprise]:
+        return await _each(tax_codes, self.enterprise)
+
     async def citizen(self, personal_id: str) -> Citizen | None:
         record = await self._get(f"/citizens/{personal_id}")
         return None if record is None else _parse(Citizen, record, ("date_of_birth",))
@@ -156,6 +166,26 @@ class HttpNationalDatabases:
         if not isinstance(record, dict):
             raise _Transient("not a JSON object")
         return record
+
+
+async def _each(keys: Sequence[str], get: Callable[[str], Awaitable[T | None]]) -> dict[str, T]:
+    """The gateway answers one record per request: a few requests at a time, every one finished before
+    the first failure is raised (none left running behind the caller's back)."""
+    limit = asyncio.Semaphore(CONCURRENT_REQUESTS)
+
+    async def one(key: str) -> tuple[str, T | None]:
+        async with limit:
+            return key, await get(key)
+
+    answers = await asyncio.gather(*(one(key) for key in dict.fromkeys(keys)), return_exceptions=True)
+    found: dict[str, T] = {}
+    for answer in answers:
+        if isinstance(answer, BaseException):
+            raise answer
+        key, record = answer
+        if record is not None:
+            found[key] = record
+    return found
 
 
 def _parse(kind: type[T], record: dict[str, Any], date_fields: tuple[str, ...]) -> T:

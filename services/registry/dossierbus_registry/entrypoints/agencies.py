@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from dossierbus_registry.agencies import (
-    AgencyCatalogue,
     AgencyExists,
     Credentials,
     InvalidPublicKey,
@@ -16,6 +15,7 @@ from dossierbus_registry.agencies import (
     checked_public_key,
 )
 from dossierbus_registry.entrypoints.auth import Operator, WebhookSecretsReader
+from dossierbus_registry.entrypoints.dependencies import AgenciesDep
 from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.events import AGENCY_CODE_PATTERN
 from dossierbus_shared.http_errors import ProblemError, problem_responses
@@ -111,14 +111,12 @@ def _credentials(credentials: Credentials) -> dict[str, Any]:
 
 
 @router.get("/agencies", summary="The agency directory: codes, topics, public keys, webhooks")
-async def directory(request: Request) -> dict[str, Any]:
-    catalogue: AgencyCatalogue = request.app.state.agencies
+async def directory(catalogue: AgenciesDep) -> dict[str, Any]:
     return {"agencies": [agency.public_view() for agency in await catalogue.all()]}
 
 
 @router.get("/agencies/{code}", summary="One agency's directory entry", responses=problem_responses(404))
-async def directory_entry(code: AgencyCode, request: Request) -> dict[str, Any]:
-    catalogue: AgencyCatalogue = request.app.state.agencies
+async def directory_entry(code: AgencyCode, catalogue: AgenciesDep) -> dict[str, Any]:
     agency = await catalogue.get(code)
     if agency is None:
         raise ProblemError(404, "Not found", f"no agency {code!r}")
@@ -131,8 +129,7 @@ async def directory_entry(code: AgencyCode, request: Request) -> dict[str, Any]:
     summary="The secret webhooks to this agency are signed with (the notifications service's token only)",
     responses=problem_responses(401, 404),
 )
-async def webhook_secret(code: AgencyCode, request: Request) -> dict[str, str]:
-    catalogue: AgencyCatalogue = request.app.state.agencies
+async def webhook_secret(code: AgencyCode, catalogue: AgenciesDep) -> dict[str, str]:
     secret = await catalogue.webhook_secret(code)
     if secret is None:
         raise ProblemError(404, "Not found", f"no webhook secret issued to agency {code!r}")
@@ -146,8 +143,7 @@ async def webhook_secret(code: AgencyCode, request: Request) -> dict[str, str]:
     summary="Onboard an agency: create its topics and issue its credentials (shown once)",
     responses=problem_responses(401, described={409: "The agency exists"}),
 )
-async def onboard(body: Onboarding, request: Request) -> dict[str, Any]:
-    catalogue: AgencyCatalogue = request.app.state.agencies
+async def onboard(body: Onboarding, catalogue: AgenciesDep) -> dict[str, Any]:
     try:
         record, credentials = await catalogue.onboard(
             code=body.code,
@@ -180,8 +176,7 @@ class Rotation(BaseModel):
     summary="Issue new credentials to an agency; the previous token and secret stop working",
     responses=problem_responses(401, 404),
 )
-async def rotate(code: AgencyCode, body: Rotation, request: Request) -> dict[str, Any]:
-    catalogue: AgencyCatalogue = request.app.state.agencies
+async def rotate(code: AgencyCode, body: Rotation, catalogue: AgenciesDep) -> dict[str, Any]:
     try:
         key = checked_public_key(body.public_key) if body.public_key else None
         credentials = await catalogue.issue_credentials(code, public_key=key)
@@ -199,8 +194,7 @@ async def rotate(code: AgencyCode, body: Rotation, request: Request) -> dict[str
     dependencies=[Operator],
     summary="Set the host names an agency publishes result documents on",
 )
-async def set_result_domains(code: AgencyCode, body: ResultDomains, request: Request) -> dict[str, Any]:
-    catalogue: AgencyCatalogue = request.app.state.agencies
+async def set_result_domains(code: AgencyCode, body: ResultDomains, catalogue: AgenciesDep) -> dict[str, Any]:
     try:
         record = await catalogue.set_result_domains(code, body.result_domains)
     except UnknownAgency:

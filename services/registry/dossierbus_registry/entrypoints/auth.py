@@ -11,9 +11,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from dossierbus_registry.agencies import AgencyCatalogue, AgencyRecord
+from dossierbus_registry.agencies import AgencyRecord
+from dossierbus_registry.entrypoints.dependencies import AgenciesDep, SettingsDep
 from dossierbus_registry.entrypoints.roles import Role, authenticate_participant
-from dossierbus_registry.settings import RegistrySettings
 from dossierbus_shared.auth import marks_caller_check
 from dossierbus_shared.http_errors import ProblemError
 
@@ -40,11 +40,10 @@ def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
     return credentials.credentials
 
 
-async def calling(request: Request, credentials: Token) -> RegistryCaller:
+async def calling(request: Request, credentials: Token, catalogue: AgenciesDep) -> RegistryCaller:
     """Any participant: an agency (checked first, by its registry-issued token), else a citizen, the
     portal or an auditor."""
     token = _token(credentials)
-    catalogue: AgencyCatalogue = request.app.state.agencies
     agency = await catalogue.by_token(token)
     if agency is not None:
         return RegistryCaller(Role.AGENCY, agency.code, token, agency)
@@ -66,17 +65,15 @@ def only(*roles: Role) -> object:
     return Depends(marks_caller_check(check, checks_role=True))
 
 
-async def operator(request: Request, credentials: Token) -> None:
-    settings: RegistrySettings = request.app.state.settings
+async def operator(settings: SettingsDep, credentials: Token) -> None:
     if settings.registry_admin_token is None:
         raise ProblemError(503, "Onboarding disabled", "set REGISTRY_ADMIN_TOKEN to enable onboarding")
     if not secrets.compare_digest(_token(credentials), settings.registry_admin_token.get_secret_value()):
         raise ProblemError(401, "Unauthenticated", "not the admin token")
 
 
-async def webhook_secrets_reader(request: Request, credentials: Token) -> None:
+async def webhook_secrets_reader(settings: SettingsDep, credentials: Token) -> None:
     """The notifications service's token: it reads webhook secrets and nothing else."""
-    settings: RegistrySettings = request.app.state.settings
     expected = settings.webhook_secrets_token
     if expected is None or not secrets.compare_digest(_token(credentials), expected.get_secret_value()):
         raise ProblemError(401, "Unauthenticated", "not the webhook-secrets token (WEBHOOK_SECRETS_TOKEN)")

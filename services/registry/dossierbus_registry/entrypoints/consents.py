@@ -11,8 +11,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from dossierbus_registry.consents import CitizenAct, Consents, UnknownConsent
+from dossierbus_registry.consents import UnknownConsent
+from dossierbus_registry.domain.consents import CitizenAct, ConsentRecord
 from dossierbus_registry.entrypoints.auth import Citizen, RegistryCaller
+from dossierbus_registry.entrypoints.dependencies import ConsentsDep
 from dossierbus_registry.entrypoints.roles import citizen_act
 from dossierbus_shared.bounds import BoundedDatetime
 from dossierbus_shared.catalogue import default_catalogue
@@ -50,7 +52,9 @@ async def _act(request: Request, citizen: RegistryCaller) -> CitizenAct:
 
 
 @router.post("/consents", status_code=201, summary="The citizen consents to lookups for a procedure")
-async def give(body: ConsentGiven, citizen: Citizen, request: Request) -> dict[str, Any]:
+async def give(
+    body: ConsentGiven, citizen: Citizen, consents: ConsentsDep, request: Request
+) -> dict[str, Any]:
     if body.personal_id is not None:
         _own(citizen, body.personal_id)
     if default_catalogue().procedure(body.procedure_code) is None:
@@ -58,9 +62,8 @@ async def give(body: ConsentGiven, citizen: Citizen, request: Request) -> dict[s
         raise ProblemError(
             422, "Invalid request", detail, errors=[{"field": "procedure_code", "message": detail}]
         )
-    consents: Consents = request.app.state.consents
     expires: datetime | None = body.expires_at
-    return await consents.give(
+    consent = await consents.give(
         await _act(request, citizen),
         procedure_code=body.procedure_code,
         dossier_code=body.dossier_code,
@@ -68,27 +71,41 @@ async def give(body: ConsentGiven, citizen: Citizen, request: Request) -> dict[s
         recorded_by=f"citizen via {body.granted_via}",
         expires_at=expires,
     )
+    return view(consent)
 
 
 @router.post("/consents/{consent_id}/withdraw", summary="The citizen withdraws a consent of theirs")
-async def withdraw(consent_id: uuid.UUID, citizen: Citizen, request: Request) -> dict[str, Any]:
-    consents: Consents = request.app.state.consents
+async def withdraw(consent_id: uuid.UUID, citizen: Citizen, consents: ConsentsDep) -> dict[str, Any]:
     try:
-        return await consents.withdraw(consent_id, citizen.subject)
+        return view(await consents.withdraw(consent_id, citizen.subject))
     except UnknownConsent:
         raise ProblemError(404, "Not found", f"no consent {consent_id} of yours") from None
 
 
 @router.get("/consents", summary="The calling citizen's consents, withdrawn ones included")
-async def mine(citizen: Citizen, request: Request) -> dict[str, Any]:
-    consents: Consents = request.app.state.consents
-    return {"personal_id": citizen.subject, "consents": await consents.of(citizen.subject)}
+async def mine(citizen: Citizen, consents: ConsentsDep) -> dict[str, Any]:
+    return {"personal_id": citizen.subject, "consents": [view(c) for c in await consents.of(citizen.subject)]}
 
 
 @router.get("/consents/{personal_id}", summary="The same, naming the citizen (their own ID only)")
 async def of_citizen(
-    personal_id: Annotated[str, Path(pattern=PERSONAL_ID_PATTERN)], citizen: Citizen, request: Request
+    personal_id: Annotated[str, Path(pattern=PERSONAL_ID_PATTERN)], citizen: Citizen, consents: ConsentsDep
 ) -> dict[str, Any]:
     _own(citizen, personal_id)
-    consents: Consents = request.app.state.consents
-    return {"personal_id": personal_id, "consents": await consents.of(personal_id)}
+    return {"personal_id": personal_id, "consents": [view(c) for c in await consents.of(personal_id)]}
+
+
+def view(consent: ConsentRecord) -> dict[str, Any]:
+    return {
+        "consent_id": str(consent.id),
+        "personal_id": consent.personal_id,
+        "procedure_code": consent.procedure_code,
+        "dossier_code": consent.dossier_code,
+        "granted_via": consent.granted_via,
+        "evidence_kind": consent.evidence_kind,
+        "evidence": consent.evidence_given(),
+        "recorded_by": consent.recorded_by,
+        "granted_at": consent.granted_at.isoformat(),
+        "expires_at": consent.expires_at.isoformat() if consent.expires_at else None,
+        "withdrawn_at": consent.withdrawn_at.isoformat() if consent.withdrawn_at else None,
+    }

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dossierbus_registry.adapters.population import NationalDatabaseUnavailable
+from dossierbus_registry.domain.purpose import Refused
 from dossierbus_registry.entrypoints.auth import Agency, Portal
-from dossierbus_registry.lookups import LookupRequest, Lookups
-from dossierbus_registry.purpose import Refused
+from dossierbus_registry.entrypoints.dependencies import LookupsDep
+from dossierbus_registry.lookups import LookupRequest
 from dossierbus_shared.events import PERSONAL_ID_PATTERN
 from dossierbus_shared.http_errors import ProblemError, problem_responses
 from dossierbus_shared.identifiers import PersonalId, TaxCode
@@ -76,8 +77,7 @@ async def _answer(call: Any) -> dict[str, Any]:
     "procedure's needs",
     responses=problem_responses(401, described={403: "Refused: no purpose for it"}),
 )
-async def lookup(body: Lookup, agency: Agency, request: Request) -> dict[str, Any]:
-    lookups: Lookups = request.app.state.lookups
+async def lookup(body: Lookup, agency: Agency, lookups: LookupsDep) -> dict[str, Any]:
     return await _answer(lookups.lookup(agency.subject, body.request(body.dossier_code)))
 
 
@@ -87,6 +87,5 @@ async def lookup(body: Lookup, agency: Agency, request: Request) -> dict[str, An
     "consent needed)",
     responses=problem_responses(401, described={403: "Refused: no purpose for it"}),
 )
-async def prefill(body: Subject, portal: Portal, request: Request) -> dict[str, Any]:
-    lookups: Lookups = request.app.state.lookups
+async def prefill(body: Subject, portal: Portal, lookups: LookupsDep) -> dict[str, Any]:
     return await _answer(lookups.prefill(body.request(None)))

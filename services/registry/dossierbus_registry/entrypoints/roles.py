@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from dossierbus_registry.consents import CitizenAct
+from dossierbus_registry.domain.consents import CitizenAct
 from dossierbus_shared.auth import Caller, InvalidToken, IssuerUnavailable, Role, authenticator_of
 from dossierbus_shared.http_errors import ProblemError
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
+from dossierbus_registry.domain.dossiers import Dossier
 from dossierbus_shared.catalogue import Procedure
 
 Database = Literal["population", "business"]
@@ -65,15 +66,6 @@ class Consent:
         return None
 
 
-@dataclass(frozen=True)
-class LiveDossier:
-    code: str
-    procedure_code: str
-    personal_id: str
-    tax_code: str | None
-    closed: bool
-
-
 def allowed_fields(
     procedure: Procedure | None,
     procedure_code: str,
@@ -111,15 +103,14 @@ def check_assigned(holds_step: bool, agency_code: str, dossier_code: str) -> Non
 
 
 def check_dossier(
-    dossier: LiveDossier | None, dossier_code: str, procedure_code: str, database: Database, subject: str
+    dossier: Dossier | None, dossier_code: str, procedure_code: str, database: Database, subject: str
 ) -> None:
-    if dossier is None or dossier.closed:
+    if dossier is None or not dossier.live:
         state = "is closed" if dossier else "is unknown to the registry"
         raise Refused("no_live_dossier", f"dossier {dossier_code} {state}")
     if dossier.procedure_code != procedure_code:
         raise Refused("no_live_dossier", f"dossier {dossier_code} is for procedure {dossier.procedure_code}")
-    owner = dossier.personal_id if database == "population" else dossier.tax_code
-    if owner != subject:
+    if dossier.subject(database) != subject:
         raise Refused(
             "not_the_dossier_subject", f"the subject is not the applicant of dossier {dossier_code}"
         )

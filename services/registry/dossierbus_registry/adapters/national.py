@@ -1,13 +1,16 @@
-"""Choosing the national databases adapter from settings, behind the lookup cache."""
+"""The national databases: the adapter chosen from settings, behind the lookup cache; and the records a
+unit of work reads, fetched for a run of events at once."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from dossierbus_registry.adapters.cache import CachedNationalDatabases
 from dossierbus_registry.adapters.changes import ChangeListener
 from dossierbus_registry.adapters.gateway import CircuitBreaker, HttpNationalDatabases
 from dossierbus_registry.adapters.population import NationalDatabases, ReferenceNationalDatabases
+from dossierbus_registry.domain.national import Citizen, Enterprise
 from dossierbus_registry.settings import RegistrySettings
 from dossierbus_shared.db import Database
 
@@ -49,3 +52,29 @@ def national_databases(settings: RegistrySettings, db: Database) -> National:
     )
     listener = ChangeListener(db, cache) if reference is not None else None
     return National(cache, reference, gateway, listener)
+
+
+@dataclass
+class NationalRecords:
+    """The national records one unit of work reads: those of a run of events loaded with one call per
+    database before its handlers run; any other one fetched when asked for."""
+
+    databases: NationalDatabases
+    _citizens: dict[str, Citizen | None] = field(default_factory=dict)
+    _enterprises: dict[str, Enterprise | None] = field(default_factory=dict)
+
+    async def load(self, personal_ids: Iterable[str] = (), tax_codes: Iterable[str] = ()) -> None:
+        if wanted := [key for key in dict.fromkeys(personal_ids) if key not in self._citizens]:
+            found = await self.databases.citizens(wanted)
+            self._citizens |= {key: found.get(key) for key in wanted}
+        if wanted := [key for key in dict.fromkeys(tax_codes) if key not in self._enterprises]:
+            found_enterprises = await self.databases.enterprises(wanted)
+            self._enterprises |= {key: found_enterprises.get(key) for key in wanted}
+
+    async def citizen(self, personal_id: str) -> Citizen | None:
+        await self.load(personal_ids=[personal_id])
+        return self._citizens[personal_id]
+
+    async def enterprise(self, tax_code: str) -> Enterprise | None:
+        await self.load(tax_codes=[tax_code])
+        return self._enterprises[tax_code]
