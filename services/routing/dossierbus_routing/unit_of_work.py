@@ -73,7 +73,9 @@ class RoutingUnitOfWork(UnitOfWork):
         for dossier in self.dossiers.seen.values():
             events, entries = dossier.drain()
             self.stage(*events)
-            self.timeline += [(dossier.id, _traced(entry, trace_id)) for entry in entries]
+            self.timeline += [
+                (dossier.id, dataclasses.replace(entry, trace_id=trace_id)) for entry in entries
+            ]
             for envelope in events:
                 if isinstance(envelope.data, DossierAssigned) and envelope.data.deadline_provisional:
                     self.after_commit(PROVISIONAL_DEADLINES.labels("assigned").inc)
@@ -136,7 +138,3 @@ UnitOfWorkFactory = Callable[[], AbstractAsyncContextManager[RoutingUnitOfWork]]
 def current_trace_id() -> str | None:
     context = trace.get_current_span().get_span_context()
     return format(context.trace_id, "032x") if context.is_valid else None
-
-
-def _traced(entry: TimelineEntry, trace_id: str | None) -> TimelineEntry:
-    return entry if entry.trace_id else dataclasses.replace(entry, trace_id=trace_id)

@@ -605,6 +605,16 @@ def test_a_returned_dossier_cannot_be_withdrawn() -> None:
         dossier.withdraw(None, ctx)
 
 
+def test_a_dossier_whose_procedure_left_the_catalogue_can_still_be_withdrawn() -> None:
+    dossier = receive(context())
+    catalogue = default_catalogue()
+    without = catalogue.model_copy(
+        update={"procedures": {code: p for code, p in catalogue.procedures.items() if code != BIRTH}}
+    )
+    dossier.withdraw(None, context(catalogue=without))
+    assert status_of(dossier) is DossierStatus.WITHDRAWN
+
+
 def test_a_refusal_decided_before_the_report_was_read_is_recorded() -> None:
     ctx = context()
     dossier = receive(ctx)

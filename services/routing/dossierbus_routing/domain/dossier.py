@@ -502,8 +502,9 @@ class Dossier:
     # --- what the changes cause -------------------------------------------------------------------------
 
     def _in_order(self, context: Context) -> list[Step]:
-        """The steps in their procedure's order."""
-        order = [step.id for step in context.procedure(self.procedure_code).steps]
+        """The steps in their procedure's order (as stored, for a procedure gone from the catalogue)."""
+        procedure = context.catalogue.procedure(self.procedure_code)
+        order = [step.id for step in procedure.steps] if procedure else []
         return sorted(
             self.steps.values(), key=lambda step: order.index(step.id) if step.id in order else len(order)
         )
