@@ -3,7 +3,6 @@ once as `dossier.overdue` (through the outbox) and in its timeline."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from opentelemetry import trace
@@ -18,6 +17,7 @@ from dossierbus_shared.db import Database
 from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.events import DossierOverdue, DossierStatus
 from dossierbus_shared.outbox import stage
+from dossierbus_shared.periodic import every
 from dossierbus_shared.telemetry import mark_dossier
 
 log = logging.getLogger(__name__)
@@ -51,12 +51,7 @@ class OverdueWatch:
 
     async def run(self) -> None:
         """Scan every `interval_s` until cancelled; a failed scan is logged and tried again next time."""
-        while True:
-            try:
-                await self.scan()
-            except Exception:
-                log.exception("overdue scan failed")
-            await asyncio.sleep(self.interval_s)
+        await every(self.interval_s, self.scan, what="looking for overdue dossiers")
 
     async def scan(self) -> list[str]:
         """Report every dossier overdue now; the codes of those reported. Replicas may scan together: a
