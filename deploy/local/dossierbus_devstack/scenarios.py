@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
 from dossierbus_devstack.eventually import eventually
+from dossierbus_devstack.stack import SEEDED_CITIZENS, DevStack
 from dossierbus_registry.synthetic import citizens
 from dossierbus_shared.identifiers import tax_check_digit
 
-if TYPE_CHECKING:
-    from dossierbus_devstack.stack import DevStack
-
 FINAL = {"returned", "rejected", "withdrawn"}
-SEEDED_CITIZENS = 1000
-"""The stack seeds the reference population database with this many synthetic citizens."""
-
 _population = list(citizens(SEEDED_CITIZENS))
 
 
