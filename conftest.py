@@ -1,5 +1,8 @@
 """Fixtures for every test that needs real parts: a Kafka-protocol broker and PostgreSQL (started once per
-session, or taken from KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL), and the whole stack on top of them."""
+session, or taken from KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL), and the whole stack on top of them.
+
+A test is marked `kafka` and/or `db` from the fixtures it uses, directly or through other fixtures, so
+`pytest -m "not db and not kafka"` runs the tests that start nothing."""
 
 from __future__ import annotations
 
@@ -16,6 +19,17 @@ from dossierbus_devstack.database import EmbeddedPostgres
 from dossierbus_devstack.mail import MailSink
 from dossierbus_devstack.parts import free_port
 from dossierbus_devstack.stack import DevStack
+
+# The fixture that starts (or names) each real part, and the mark every test that depends on it gets.
+MARKS_BY_FIXTURE = {"kafka_bootstrap": "kafka", "database_url": "db"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())  # the closure: fixtures of fixtures included
+        for fixture, mark in MARKS_BY_FIXTURE.items():
+            if fixture in fixtures:
+                item.add_marker(mark)
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ reveals nothing, the tracking secret does, and the registry's reasons reach the 
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from dossierbus_devstack.eventually import eventually
 from dossierbus_devstack.mail import MailSink
 from dossierbus_devstack.scenarios import birth_registration, wait_final, wait_for_notifications
 from dossierbus_devstack.stack import DevStack
@@ -81,13 +81,16 @@ async def world(stack: DevStack) -> World:
         assert submitted.status_code == 202, submitted.text
         receipt = submitted.json()
         code = receipt["dossier_code"]
-        for _ in range(600):  # until the justice department holds its step
+
+        async def assigned() -> None:
             view = await http.get(stack.url("routing", f"/dossiers/{code}"))
-            if view.status_code == 200 and any(s["agency_code"] == ASSIGNED for s in view.json()["steps"]):
-                break
-            await asyncio.sleep(0.1)
-        else:
-            raise AssertionError(f"{code} was never assigned to {ASSIGNED}")
+            assert view.status_code == 200, view.text
+            steps = view.json()["steps"]
+            assert any(s["agency_code"] == ASSIGNED for s in steps), (
+                f"{code} not assigned to {ASSIGNED}: {steps}"
+            )
+
+        await eventually(assigned)  # until the justice department holds its step
         await wait_for_notifications(http, stack, code, count=1)  # notifications knows the applicant
         operator = stack.headers("operator")
         deliveries = (await http.get(stack.url("notifications", "/deliveries"), headers=operator)).json()

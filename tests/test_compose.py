@@ -255,7 +255,7 @@ def test_telemetry_goes_to_the_collector(name: str, services: dict[str, dict[str
     config = yaml.safe_load(config_file.read_text(encoding="utf-8"))
     _, http_port = host_and_port(config["receivers"]["otlp"]["protocols"]["http"]["endpoint"])
     endpoint = urlsplit(env["OTEL_EXPORTER_OTLP_ENDPOINT"])
-    # telemetry.py exports OTLP over HTTP/protobuf, so it is the collector's HTTP receiver it must reach.
+    # The services export OTLP over HTTP/protobuf (telemetry/provider.py): the collector's HTTP receiver.
     assert (endpoint.hostname, endpoint.port) == (collector_name, http_port)
     assert env.get("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf") == "http/protobuf"
     service_name = SETTINGS[name].model_fields["service_name"].default

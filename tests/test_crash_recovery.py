@@ -7,7 +7,9 @@ import asyncio
 
 import httpx
 import pytest
+from asyncpg import Record
 
+from dossierbus_devstack.eventually import eventually
 from dossierbus_devstack.scenarios import birth_registration, submit
 from dossierbus_devstack.stack import DevStack
 
@@ -27,11 +29,11 @@ async def test_routing_killed_mid_flight_every_dossier_finishes_exactly_once(
 
     submitting = asyncio.gather(*(submit_one(index) for index in range(DOSSIERS)))
     async with stack.database() as db:
-        for _ in range(600):
-            started = await db.fetchval("SELECT count(*) FROM routing.dossiers")
-            if started >= 30:
-                break
-            await asyncio.sleep(0.05)
+
+        async def some_started() -> bool:
+            return bool(await db.fetchval("SELECT count(*) FROM routing.dossiers") >= 30)
+
+        await eventually(some_started, interval_s=0.05)
         stack.kill("routing")
         codes = await submitting
         finished_before_restart = await db.fetchval(
@@ -40,14 +42,13 @@ async def test_routing_killed_mid_flight_every_dossier_finishes_exactly_once(
         assert finished_before_restart < DOSSIERS, "the kill came too late to interrupt anything"
         await stack.start("routing")
 
-        for _ in range(1200):
+        async def all_returned() -> None:
             finished = await db.fetchval(
                 "SELECT count(*) FROM routing.dossiers WHERE code = ANY($1) AND status = 'returned'", codes
             )
-            if finished == DOSSIERS:
-                break
-            await asyncio.sleep(0.1)
-        assert finished == DOSSIERS
+            assert finished == DOSSIERS, f"{finished} of {DOSSIERS} returned"
+
+        await eventually(all_returned, timeout_s=120)
 
         repeated = await db.fetch(
             """SELECT d.code, t.status, count(*) AS times FROM routing.timeline t
@@ -64,17 +65,19 @@ async def test_routing_killed_mid_flight_every_dossier_finishes_exactly_once(
         )
         assert changes == DOSSIERS * 4  # accepted, processing, result_ready, returned
 
-        for _ in range(600):
-            per_dossier = await db.fetch(
+        async def each_emailed() -> list[Record]:
+            per_dossier: list[Record] = await db.fetch(
                 # The applicant's emails: agencies onboarded by other tests may get webhooks as well.
                 """SELECT dossier_code, count(*) AS sent FROM notifications.notifications
                    WHERE dossier_code = ANY($1) AND status = 'delivered' AND channel = 'email'
                    GROUP BY dossier_code""",
                 codes,
             )
-            if len(per_dossier) == DOSSIERS and all(row["sent"] == 4 for row in per_dossier):
-                break
-            await asyncio.sleep(0.1)
+            short = [row["dossier_code"] for row in per_dossier if row["sent"] < 4]
+            assert len(per_dossier) == DOSSIERS and not short, f"{len(per_dossier)} emailed, {short} short"
+            return per_dossier
+
+        per_dossier = await eventually(each_emailed)
         odd = [row["dossier_code"] for row in per_dossier if row["sent"] != 4]
         sent = await db.fetch(
             """SELECT dossier_code, channel, recipient, event_type, event_id, subject

@@ -5,13 +5,12 @@ stop: the socket file left, connections refused)."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
+from dossierbus_devstack.eventually import eventually
 from dossierbus_devstack.stack import DevStack
 
 PROBES = [
@@ -33,11 +32,12 @@ async def own_database_stack(kafka_bootstrap: str) -> AsyncIterator[DevStack]:
         yield stack
 
 
-async def wait_ready(http: httpx.AsyncClient, stack: DevStack, service: str, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while (response := await http.get(stack.url(service, "/readyz"))).status_code != 200:
-        assert time.monotonic() < deadline, f"{service} not ready again: {response.text}"
-        await asyncio.sleep(0.2)
+async def wait_ready(http: httpx.AsyncClient, stack: DevStack, service: str) -> None:
+    async def ready() -> None:
+        response = await http.get(stack.url(service, "/readyz"))
+        assert response.status_code == 200, f"{service} not ready again: {response.text}"
+
+    await eventually(ready, interval_s=0.2)
 
 
 @pytest.mark.parametrize("crash", [False, True], ids=["stopped", "crashed"])

@@ -3,7 +3,6 @@ processes, the reference agency and an SMTP server. One dossier flows through ev
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 
@@ -11,6 +10,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from dossierbus_devstack.eventually import eventually
 from dossierbus_devstack.mail import MailSink
 from dossierbus_devstack.scenarios import birth_registration, submit, wait_final, wait_for_notifications
 from dossierbus_devstack.stack import DevStack
@@ -138,17 +138,16 @@ async def test_malformed_events_are_dead_lettered_and_the_consumer_keeps_going(
     receipt = await submit(http, stack, birth_registration(4))
     assert (await wait_final(http, stack, receipt["dossier_code"]))["status"] == "returned"
 
-    reasons: dict[str, str] = {}
-    for _ in range(50):
-        reasons = {}
+    async def each_dead_lettered() -> dict[str, str]:
+        reasons: dict[str, str] = {}
         async for letter, _commit in read_dead_letters(stack.kafka_bootstrap, "dossier.submitted.dlq"):
             headers = dict((name, value.decode()) for name, value in letter.headers)
             if headers.get("test_case") and headers.get("dlq_consumer_group") == "dossierbus.registry":
                 reasons[headers["test_case"]] = letter.failure["reason"]
-        if len(reasons) == 3:
-            break
-        await asyncio.sleep(0.2)
-    assert set(reasons) == set(cases), reasons
+        assert set(reasons) == set(cases), reasons
+        return reasons
+
+    reasons = await eventually(each_dead_lettered, interval_s=0.2)
     assert "not valid JSON" in reasons["bad-json"]
     assert "unknown event type" in reasons["unknown-type"]
     assert "applicant" in reasons["missing-field"] and "Field required" in reasons["missing-field"]

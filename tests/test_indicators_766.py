@@ -4,7 +4,6 @@ the same events delivered again change nothing."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from typing import Any
 
@@ -12,6 +11,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from dossierbus_devstack.eventually import eventually
 from dossierbus_devstack.scenarios import birth_registration, business_dossier, submit, wait_final
 from dossierbus_devstack.stack import DevStack
 
@@ -44,13 +44,14 @@ async def indicators(http: httpx.AsyncClient, stack: DevStack) -> dict[str, Any]
 
 async def settled(http: httpx.AsyncClient, stack: DevStack, processed: int | None = None) -> dict[str, Any]:
     """The indicators once no counted dossier is in progress (and, if given, `processed` is reached)."""
-    current: dict[str, Any] = {}
-    for _ in range(300):
+
+    async def without_work_in_progress() -> dict[str, Any]:
         current = await indicators(http, stack)
-        if current["in_progress"] == 0 and (processed is None or current["processed"] >= processed):
-            return current
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"indicators did not settle: {current}")
+        assert current["in_progress"] == 0, current
+        assert processed is None or current["processed"] >= processed, current
+        return current
+
+    return await eventually(without_work_in_progress)
 
 
 def delta(after: dict[str, Any], before: dict[str, Any]) -> dict[str, int]:
@@ -65,12 +66,14 @@ async def rate(http: httpx.AsyncClient, stack: DevStack, code: str, score: objec
 
 async def rate_finished(http: httpx.AsyncClient, stack: DevStack, code: str, score: int) -> httpx.Response:
     """Rate a dossier routing reports final, once intake has heard that it is (one event later)."""
-    for _ in range(300):
+
+    async def rated() -> httpx.Response:
         response = await rate(http, stack, code, score)
-        if response.status_code != 409 or response.json()["errors"][0]["type"] != "not_finished":
-            return response
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"intake never learnt that {code} is finished")
+        if response.status_code == 409:
+            assert response.json()["errors"][0]["type"] != "not_finished", f"intake holds {code} unfinished"
+        return response
+
+    return await eventually(rated)
 
 
 async def test_indicators_count_what_the_bus_did_once(stack: DevStack, http: httpx.AsyncClient) -> None:
@@ -88,12 +91,14 @@ async def test_indicators_count_what_the_bus_did_once(stack: DevStack, http: htt
     assert (five.status_code, two.status_code) == (202, 202)
     assert five.headers["Idempotent-Replayed"] == "false"
 
-    after = await settled(http, stack, processed=before["processed"] + 4)
-    for _ in range(100):
-        if after["satisfaction"]["count"] == before["satisfaction"]["count"] + 2:
-            break
-        await asyncio.sleep(0.1)
+    await settled(http, stack, processed=before["processed"] + 4)
+
+    async def both_ratings_counted() -> dict[str, Any]:
         after = await indicators(http, stack)
+        assert after["satisfaction"]["count"] == before["satisfaction"]["count"] + 2, after["satisfaction"]
+        return after
+
+    after = await eventually(both_ratings_counted)
     assert delta(after, before) == {
         "received": 4,
         "processed": 4,  # the refusal by the registry ends processing too
@@ -128,15 +133,13 @@ async def metrics_show(http: httpx.AsyncClient, stack: DevStack, expected: dict[
         f"dossierbus_766_satisfaction_count{{{labels}}} {float(expected['satisfaction']['count'])}",
         f"dossierbus_766_online_rate{{{labels}}} {expected['online_rate']}",
     ]
-    text = ""
-    for _ in range(150):  # the gauges are reloaded from the projection every few seconds
-        response = await http.get(stack.url("routing", "/metrics"), follow_redirects=True)
-        text = response.text
-        if all(line in text.splitlines() for line in wanted):
-            return
-        await asyncio.sleep(0.1)
-    missing = [line for line in wanted if line not in text.splitlines()]
-    raise AssertionError(f"/metrics lacks {missing}")
+
+    async def shown() -> None:
+        lines = (await http.get(stack.url("routing", "/metrics"), follow_redirects=True)).text.splitlines()
+        missing = [line for line in wanted if line not in lines]
+        assert not missing, f"/metrics lacks {missing}"
+
+    await eventually(shown)  # the gauges are reloaded from the projection every few seconds
 
 
 async def redelivery_changes_nothing(
@@ -175,21 +178,21 @@ async def redelivery_changes_nothing(
     assert await indicators(http, stack) == counted
 
 
-async def consumed(stack: DevStack, partition: TopicPartition, offset: int, timeout_s: float = 30) -> None:
+async def consumed(stack: DevStack, partition: TopicPartition, offset: int) -> None:
     # A consumer that never subscribes only asks the group coordinator, without joining the group.
     reader = AIOKafkaConsumer(
         bootstrap_servers=stack.kafka_bootstrap, group_id=ROUTING_GROUP, enable_auto_commit=False
     )
     await reader.start()
+
+    async def passed() -> None:
+        committed = await reader.committed(partition)
+        assert committed is not None and committed > offset, f"routing's offset of {partition}: {committed}"
+
     try:
-        for _ in range(int(timeout_s / 0.1)):
-            committed = await reader.committed(partition)
-            if committed is not None and committed > offset:
-                return
-            await asyncio.sleep(0.1)
+        await eventually(passed)
     finally:
         await reader.stop()
-    raise AssertionError(f"routing did not consume {partition} offset {offset} in {timeout_s}s")
 
 
 async def test_rating_is_validated_and_given_once_the_dossier_is_finished(

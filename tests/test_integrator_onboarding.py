@@ -15,6 +15,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from dossierbus_devstack.eventually import eventually
 from dossierbus_devstack.stack import DevStack
 from dossierbus_shared.dlq.replay import read_dead_letters
 from dossierbus_shared.signing import load_public_key
@@ -68,7 +69,7 @@ async def test_an_agency_onboarded_by_the_registry_passes_the_contract_kit(
     assert [letter.failure for letter in letters] == []
 
 
-async def routing_has_read(bootstrap: str, topic: str, bound_s: float = 90) -> None:
+async def routing_has_read(bootstrap: str, topic: str) -> None:
     """Wait until routing's consumer group has committed past every record now on `topic`."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     offsets = AIOKafkaConsumer(bootstrap_servers=bootstrap)
@@ -78,16 +79,15 @@ async def routing_has_read(bootstrap: str, topic: str, bound_s: float = 90) -> N
         partitions = [TopicPartition(topic, p) for p in sorted(await partitions_of(offsets, topic))]
         end = await offsets.end_offsets(partitions)
         assert sum(end.values()) > 0, "the kit's reports are on the topic"
-        deadline = asyncio.get_running_loop().time() + bound_s
-        while True:
+
+        async def read_to_the_end() -> None:
             committed = await admin.list_consumer_group_offsets("dossierbus.routing", partitions=partitions)
             # A partition the kit sent nothing to has no committed offset, and needs none.
-            if all(
+            assert all(
                 end[tp] == 0 or (tp in committed and committed[tp].offset >= end[tp]) for tp in partitions
-            ):
-                return
-            assert asyncio.get_running_loop().time() < deadline, f"routing did not read {topic}: {committed}"
-            await asyncio.sleep(0.2)
+            ), f"routing did not read {topic}: {committed}"
+
+        await eventually(read_to_the_end, timeout_s=90, interval_s=0.2)
     finally:
         await offsets.stop()
         await admin.close()

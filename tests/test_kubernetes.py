@@ -735,7 +735,7 @@ def collector_http_port(base: list[Doc]) -> tuple[str, int]:
 def test_telemetry_goes_to_the_collector(service: str, base: list[Doc]) -> None:
     env = environment(base, deployment_of(base, service))
     endpoint = urlsplit(str(env["OTEL_EXPORTER_OTLP_ENDPOINT"]))
-    # telemetry.py exports OTLP over HTTP/protobuf, so it is the collector's HTTP receiver it must reach.
+    # The services export OTLP over HTTP/protobuf (telemetry/provider.py): the collector's HTTP receiver.
     assert (endpoint.hostname, endpoint.port) == collector_http_port(base)
     assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
     service_name = SETTINGS[service].model_fields["service_name"].default

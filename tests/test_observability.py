@@ -3,9 +3,7 @@ after a dead letter, and no personal identifier of the applicant in the spans or
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import uuid
 
 import httpx
@@ -13,6 +11,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
+from dossierbus_devstack.eventually import eventually
 from dossierbus_devstack.scenarios import birth_registration, submit, wait_final, wait_for_notifications
 from dossierbus_devstack.stack import DevStack
 from dossierbus_shared.events import DossierStatusChanged, DossierSubmitted, DossierVerified
@@ -119,13 +118,13 @@ async def test_a_dead_letter_shows_in_the_dlq_size(stack: DevStack, http: httpx.
     finally:
         await producer.stop()
 
-    deadline = time.monotonic() + 20
-    while True:
+    async def dead_lettered_once_more() -> Samples:
         after = await scrape(http, stack, "registry")
-        if dlq_size(after) >= dlq_size(before) + 1 and dead_lettered(after) >= dead_lettered(before) + 1:
-            break
-        assert time.monotonic() < deadline, "the DLQ size did not grow"
-        await asyncio.sleep(0.3)
+        assert dlq_size(after) >= dlq_size(before) + 1, "the DLQ size did not grow"
+        assert dead_lettered(after) >= dead_lettered(before) + 1, "no record counted as dead-lettered"
+        return after
+
+    after = await eventually(dead_lettered_once_more, interval_s=0.3)
     malformed = total(
         after, "dossierbus_events_consumed_total", topic="dossier.submitted", outcome="dead_lettered"
     )

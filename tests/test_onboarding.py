@@ -10,6 +10,7 @@ import uuid
 import httpx
 import pytest
 
+from dossierbus_devstack.eventually import eventually
 from dossierbus_devstack.scenarios import birth_registration, submit, wait_final
 from dossierbus_devstack.stack import OTHER_RECEIVING_UNITS, DevStack
 from reference_agency.agency import result_host, run_agency
@@ -33,13 +34,20 @@ async def test_an_agency_onboarded_at_runtime_gets_its_dossiers_and_its_signed_r
         result_domains=[result_host(code)],
     )
     private_key_pem = onboarded["credentials"]["private_key_pem"]
+    agency_token = {"Authorization": f"Bearer {onboarded['credentials']['api_token']}"}
+
+    async def routing_knows_the_agency() -> None:
+        """Routing has re-read the directory (every 2 s in the development stack): the agency's token is
+        known there, as are the steps it handles."""
+        anyone = await http.get(stack.url("routing", f"/dossiers/{unit}-000000-0000"), headers=agency_token)
+        assert anyone.status_code != 401, "routing has not read the new agency from the directory yet"
 
     stop = asyncio.Event()
     agency = asyncio.create_task(
         run_agency(stack.kafka_bootstrap, code, private_key_pem=private_key_pem, stop=stop)
     )
     try:
-        await asyncio.sleep(5)  # routing re-reads the directory every 2 s in the development stack
+        await eventually(routing_knows_the_agency)
         in_danang = await submit(http, stack, birth_registration(31) | {"receiving_unit": unit})
         in_hanoi = await submit(http, stack, birth_registration(32))
         danang = await wait_final(http, stack, in_danang["dossier_code"], timeout_s=90)

@@ -8,7 +8,6 @@ fails the test, so the README cannot grow an example nobody runs.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -20,6 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
+from dossierbus_devstack.eventually import eventually
 from dossierbus_devstack.scenarios import wait_final
 from dossierbus_devstack.stack import DevStack
 
@@ -68,11 +68,12 @@ def run(script: str, stack: DevStack, folder: Path) -> str:
 
 async def visible_at_routing(http: httpx.AsyncClient, stack: DevStack, code: str) -> None:
     """Routing learns of a dossier from `dossier.submitted`, a moment after intake answered."""
-    for _ in range(600):
-        if (await http.get(stack.url("routing", f"/dossiers/{code}"))).status_code == 200:
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"routing never showed {code}")
+
+    async def shown() -> None:
+        response = await http.get(stack.url("routing", f"/dossiers/{code}"))
+        assert response.status_code == 200, f"routing does not show {code} yet: {response.text}"
+
+    await eventually(shown)
 
 
 async def test_every_readme_example_runs_as_written(

@@ -11,13 +11,14 @@ import asyncio
 import json
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from dossierbus_devstack.eventually import eventually
 from dossierbus_devstack.scenarios import birth_registration, linked_birth, submit, wait_final
 from dossierbus_devstack.stack import DevStack
 from dossierbus_routing.domain import check_transition
@@ -43,15 +44,16 @@ async def wait_until(
     until: Callable[[dict[str, Any]], bool],
     timeout_s: float = 60,
 ) -> dict[str, Any]:
-    last: Any = None
-    for _ in range(int(timeout_s / 0.1)):
+    """The routing view of the dossier once `until` holds for it."""
+
+    async def seen() -> dict[str, Any]:
         response = await http.get(stack.url("routing", f"/dossiers/{code}"))
-        if response.status_code == 200:
-            last = response.json()
-            if until(last):
-                return dict(last)
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"dossier {code}: condition not met in {timeout_s}s; last seen: {last}")
+        assert response.status_code == 200, response.text
+        dossier: dict[str, Any] = response.json()
+        assert until(dossier), f"dossier {code}: condition not met; last seen: {dossier}"
+        return dossier
+
+    return await eventually(seen, timeout_s=timeout_s)
 
 
 def statuses_changed(dossier: dict[str, Any]) -> list[str]:
@@ -328,33 +330,30 @@ async def _events_for(bootstrap: str, topic: str, code: str, count: int = 1) -> 
     """The data of every event on `topic` whose subject is the dossier, once there are `count`."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=20)
     await consumer.start()
-    found: list[dict[str, Any]] = []
+
+    async def on_the_topic() -> list[dict[str, Any]]:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])]
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            raise AssertionError(f"no partitions of {topic} known yet")
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        remaining = {tp for tp in partitions if await consumer.position(tp) < end[tp]}
+        found: list[dict[str, Any]] = []
+        while remaining:
+            batches = await consumer.getmany(*remaining, timeout_ms=1000)
+            for tp, records in batches.items():
+                for record in records:
+                    headers = {name: value.decode() for name, value in record.headers}
+                    if headers.get("ce_subject") == code:
+                        found.append(json.loads(record.value or b"{}"))
+                    if record.offset + 1 >= end[tp]:
+                        remaining.discard(tp)
+        assert len(found) >= count, f"{len(found)} of {count} events of {code} on {topic}: {found}"
+        return found
+
     try:
-        deadline = datetime.now(UTC) + timedelta(seconds=20)
-        while len(found) < count and datetime.now(UTC) < deadline:
-            found = []
-            partitions = [
-                TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or [])
-            ]
-            if not partitions:
-                await consumer._client.force_metadata_update()
-                await asyncio.sleep(0.2)
-                continue
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            end = await consumer.end_offsets(partitions)
-            remaining = {tp for tp in partitions if await consumer.position(tp) < end[tp]}
-            while remaining:
-                batches = await consumer.getmany(*remaining, timeout_ms=1000)
-                for tp, records in batches.items():
-                    for record in records:
-                        headers = {name: value.decode() for name, value in record.headers}
-                        if headers.get("ce_subject") == code:
-                            found.append(json.loads(record.value or b"{}"))
-                        if record.offset + 1 >= end[tp]:
-                            remaining.discard(tp)
-            if len(found) < count:
-                await asyncio.sleep(0.3)
+        return await eventually(on_the_topic, timeout_s=20, interval_s=0.3)
     finally:
         await consumer.stop()
-    return found

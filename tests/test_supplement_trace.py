@@ -3,11 +3,12 @@ event it sends the agency and its timeline entry carry the trace id the submissi
 
 from __future__ import annotations
 
-import asyncio
+from typing import Any
 
 import httpx
 import pytest
 
+from dossierbus_devstack.eventually import eventually
 from dossierbus_devstack.scenarios import birth_registration, submit, wait_final
 from dossierbus_devstack.stack import DevStack
 
@@ -18,12 +19,13 @@ async def test_supplement_joins_the_dossiers_trace(stack: DevStack, http: httpx.
     body = birth_registration(31)
     body["form"]["place_of_birth"] = "Bệnh viện Phụ sản Hà Nội [justice-hanoi: asks for a supplement]"
     code = (await submit(http, stack, body))["dossier_code"]
-    for _ in range(600):
+
+    async def supplement_requested() -> Any:
         dossier = (await http.get(stack.url("routing", f"/dossiers/{code}"))).json()
-        if dossier.get("status") == "supplement_requested":
-            break
-        await asyncio.sleep(0.1)
-    assert dossier["status"] == "supplement_requested"
+        assert dossier.get("status") == "supplement_requested", dossier
+        return dossier
+
+    dossier = await eventually(supplement_requested)
     dossier_trace = dossier["timeline"][0]["trace_id"]
     assert dossier_trace
 

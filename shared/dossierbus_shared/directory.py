@@ -4,14 +4,12 @@ or a new webhook reaches every service without a restart, and a registry outage 
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import time
 
 import httpx
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 
-log = logging.getLogger(__name__)
+from dossierbus_shared.periodic import every
 
 
 class Handles(BaseModel):
@@ -68,19 +66,15 @@ class AgencyDirectory:
         self.refreshed_at = time.monotonic()
 
     async def keep_fresh(self) -> None:
-        """Refresh forever; on failure keep the last good copy and try again at the next interval."""
+        """Refresh until cancelled; on failure keep the last good copy and try again at the next interval."""
         # One client for the lifetime: a new one per refresh would rebuild its TLS context every time.
         async with httpx.AsyncClient(timeout=self.timeout_s) as http:
-            while True:
-                try:
-                    await self.refresh(http)
-                except (httpx.HTTPError, ValueError, KeyError) as error:
-                    log.warning(
-                        "agency directory: refresh from %s failed, keeping the last copy: %s",
-                        self.registry_url,
-                        error,
-                    )
-                await asyncio.sleep(self.refresh_s)
+
+            async def refresh() -> None:
+                await self.refresh(http)
+
+            what = f"refreshing the agency directory from {self.registry_url} (the last copy is kept)"
+            await every(self.refresh_s, refresh, what=what)
 
     def agency(self, code: str) -> DirectoryEntry | None:
         entry = self.entries.get(code)

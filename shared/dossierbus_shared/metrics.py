@@ -10,7 +10,6 @@ consumer lag and the DLQ sizes (`KafkaSampler`).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -23,6 +22,7 @@ from starlette.responses import Response
 
 from dossierbus_shared.events import CATALOGUE
 from dossierbus_shared.kafka import DLQ_SUFFIX
+from dossierbus_shared.periodic import every
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +98,7 @@ class Samplers:
                 log.warning("metrics sampler %s failed: %s", name, error)
 
     async def run(self) -> None:
-        while True:
-            await self.sample_once()
-            await asyncio.sleep(self.interval_s)
+        await every(self.interval_s, self.sample_once, what="sampling metrics")
 
 
 class KafkaSampler:

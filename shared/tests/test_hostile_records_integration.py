@@ -8,7 +8,6 @@ genuine record of another dossier, so both arrive in the same fetch.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
 import uuid
@@ -26,6 +25,7 @@ from aiokafka.record.default_records import _DefaultRecordBatchBuilderPy
 from aiokafka.record.util import calc_crc32c
 from aiokafka.structs import ConsumerRecord
 
+from dossierbus_devstack.eventually import eventually
 from dossierbus_shared import events
 from dossierbus_shared.dlq import DeadLetter, DeadLetterPublisher
 from dossierbus_shared.dlq.cli import cannot_replay
@@ -170,26 +170,22 @@ async def write_raw(bootstrap: str, topic: str, partition: int, batch: bytes) ->
 # --- reading what happened -----------------------------------------------------------------------------
 
 
-async def wait_until(condition: Callable[[], bool], timeout_s: float = 60) -> None:
-    async with asyncio.timeout(timeout_s):
-        while not condition():
-            await asyncio.sleep(0.05)
-
-
 async def letter_of(service: Service, topic: str, partition: int, offset: int) -> DeadLetter:
     """The dead letter this service's group sent for the record at `offset`, once it is there."""
     bootstrap = service.settings.kafka_bootstrap_servers
-    async with asyncio.timeout(60):
-        while True:
-            async for letter, _ in read_dead_letters(bootstrap, topic + ".dlq"):
-                failure = letter.failure
-                if (
-                    failure.get("consumer_group") == service.settings.consumer_group
-                    and failure.get("original_partition") == str(partition)
-                    and failure.get("original_offset") == str(offset)
-                ):
-                    return letter
-            await asyncio.sleep(0.2)
+
+    async def sent() -> DeadLetter:
+        async for letter, _ in read_dead_letters(bootstrap, topic + ".dlq"):
+            failure = letter.failure
+            if (
+                failure.get("consumer_group") == service.settings.consumer_group
+                and failure.get("original_partition") == str(partition)
+                and failure.get("original_offset") == str(offset)
+            ):
+                return letter
+        raise AssertionError(f"no dead letter yet for {topic}:{partition}@{offset}")
+
+    return await eventually(sent, interval_s=0.2)
 
 
 async def keeps_consuming(service: Service, applied: Applied, event_type: type[events.Event]) -> None:
@@ -201,7 +197,7 @@ async def keeps_consuming(service: Service, applied: Applied, event_type: type[e
         await producer.send_and_wait(event_type.topic, value, key=key, headers=headers)
     finally:
         await producer.stop()
-    await wait_until(lambda: (dossier, 99) in applied)
+    await eventually(lambda: (dossier, 99) in applied)
 
 
 # --- the cases -----------------------------------------------------------------------------------------
@@ -217,7 +213,7 @@ async def test_a_header_name_that_is_not_utf8_is_dead_lettered_and_its_neighbour
 
     async with consuming(kafka_bootstrap, database_url, Report) as (service, applied):
         await service.start()
-        await wait_until(lambda: (neighbour, 2) in applied)
+        await eventually(lambda: (neighbour, 2) in applied)
         letter = await letter_of(service, Report.topic, 0, offset)
         assert letter.failure["reason"] == "header name b'x-\\xff\\xfe' is not UTF-8"
         assert letter.failure["error_type"] == "MalformedEvent"
@@ -242,7 +238,7 @@ async def test_a_header_value_that_is_not_utf8_is_dead_lettered_and_its_neighbou
 
     async with consuming(kafka_bootstrap, database_url, Report) as (service, applied):
         await service.start()
-        await wait_until(lambda: (neighbour, 4) in applied)
+        await eventually(lambda: (neighbour, 4) in applied)
         letter = await letter_of(service, Report.topic, 1, offset)
         assert letter.failure["reason"] == "header ce_id is not UTF-8"
         assert ("ce_id", raw_id) in letter.headers  # the raw bytes, as they came
@@ -260,7 +256,7 @@ async def test_data_nested_100000_deep_is_dead_lettered_and_its_neighbour_applie
 
     async with consuming(kafka_bootstrap, database_url, Report) as (service, applied):
         await service.start()
-        await wait_until(lambda: (neighbour, 6) in applied)
+        await eventually(lambda: (neighbour, 6) in applied)
         letter = await letter_of(service, Report.topic, 2, offset)
         assert letter.failure["reason"] == "data is not valid JSON: nested too deep"
         assert letter.failure["attempts"] == "1"  # refused once, not re-read
@@ -279,7 +275,7 @@ async def test_a_5mb_value_is_dead_lettered_by_reference_and_its_neighbour_appli
 
     async with consuming(kafka_bootstrap, database_url, Report) as (service, applied):
         await service.start()
-        await wait_until(lambda: (neighbour, 8) in applied)
+        await eventually(lambda: (neighbour, 8) in applied)
         letter = await letter_of(service, Report.topic, 3, offset)
         assert letter.value is None  # not copied ...
         assert letter.by_reference
@@ -338,7 +334,7 @@ async def test_a_dead_letter_that_cannot_be_sent_backs_off_its_partition_while_o
         )
         service.consumer.dead_letters = publisher
         await service.start()
-        await wait_until(lambda: (behind, 2) in applied)
+        await eventually(lambda: (behind, 2) in applied)
         letter = await letter_of(service, FlakyReport.topic, 0, offset)
         assert letter.failure["error_type"] == "MalformedEvent"
         # The other partition was not held up; the poison's neighbour came after its letter, in order.
@@ -368,7 +364,7 @@ async def test_a_batch_no_client_can_parse_is_dead_lettered_whole_and_its_partit
 
     async with consuming(kafka_bootstrap, database_url, BrokenReport) as (service, applied):
         await service.start()
-        await wait_until(lambda: (behind, 2) in applied)
+        await eventually(lambda: (behind, 2) in applied)
         letter = await letter_of(service, BrokenReport.topic, 0, offset)
         assert letter.failure["error_type"] == "UnreadableRecordBatch"
         assert letter.failure["reason"].startswith("unreadable record batch: CorruptRecordException")

@@ -17,6 +17,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import func, select, text
 
 from dossierbus_devstack.broker import produce
+from dossierbus_devstack.eventually import eventually
 from dossierbus_shared import events
 from dossierbus_shared.db import after_commit
 from dossierbus_shared.db.migrate import upgrade_async
@@ -177,7 +178,7 @@ async def test_a_redelivered_event_has_one_effect(service: Service) -> None:
     await service.start()
     await wait_for_inbox(service, envelope.data.dossier_id, 1)
     await produce(bootstrap, [envelope])  # and once more, in a later fetch
-    await wait_until(lambda: duplicates() == 2)
+    await eventually(lambda: duplicates() == 2)
     assert effects == [7]
     async with service.db.transaction() as session:
         recorded = await session.scalar(
@@ -205,7 +206,7 @@ async def test_failing_handler_is_retried_then_dead_lettered_and_replay_brings_i
     # One key, so one partition: `after` waits behind the poison, then is parked behind its dead letter.
     poison, after = ping(dossier, 13), ping(dossier, 14)
     await produce(service.settings.kafka_bootstrap_servers, [poison, after, ping(other, 15)])
-    await wait_until(lambda: 15 in attempts)  # another dossier is not held up
+    await eventually(lambda: 15 in attempts)  # another dossier is not held up
     await wait_for_parked(service, dossier, 2)
     assert attempts.count(13) == 3  # the first try and two retries (consumer_retries=2)
     assert 14 not in attempts
@@ -228,7 +229,7 @@ async def test_failing_handler_is_retried_then_dead_lettered_and_replay_brings_i
         service.settings.kafka_bootstrap_servers, Ping.topic + ".dlq", event_ids={str(poison.id)}
     )
     assert [letter.event_id for letter in replayed.replayed] == [str(poison.id)]
-    await wait_until(lambda: 14 in attempts)  # released once the replayed poison is applied
+    await eventually(lambda: 14 in attempts)  # released once the replayed poison is applied
     assert attempts[-2:] == [13, 14]
     await wait_for_parked(service, dossier, 0)
 
@@ -245,9 +246,11 @@ async def parked_rows(service: Service, dossier: uuid.UUID) -> int:
 
 async def wait_for_parked(service: Service, dossier: uuid.UUID, rows: int) -> None:
     """Until the dossier has `rows` rows in `parked` (its dead-letter marker and the records behind it)."""
-    async with asyncio.timeout(30):
-        while await parked_rows(service, dossier) != rows:
-            await asyncio.sleep(0.05)
+
+    async def parked() -> None:
+        assert await parked_rows(service, dossier) == rows
+
+    await eventually(parked)
 
 
 async def inbox_transactions(service: Service, dossier: uuid.UUID) -> tuple[int, int]:
@@ -263,9 +266,12 @@ async def inbox_transactions(service: Service, dossier: uuid.UUID) -> tuple[int,
 
 
 async def wait_for_inbox(service: Service, dossier: uuid.UUID, rows: int) -> tuple[int, int]:
-    async with asyncio.timeout(30):
-        while (found := await inbox_transactions(service, dossier))[0] < rows:
-            await asyncio.sleep(0.05)
+    async def applied() -> tuple[int, int]:
+        found = await inbox_transactions(service, dossier)
+        assert found[0] >= rows, f"{found[0]} of {rows} inbox rows"
+        return found
+
+    found = await eventually(applied)
     assert found[0] == rows
     return found
 
@@ -386,9 +392,3 @@ async def test_shutdown_hooks_run_when_the_service_stops_even_if_one_fails(
 async def test_replaying_a_topic_that_is_not_a_dlq_is_refused(kafka_bootstrap: str) -> None:
     with pytest.raises(ValueError, match="not a dead-letter topic"):
         await replay(kafka_bootstrap, Ping.topic)
-
-
-async def wait_until(condition: Any, timeout_s: float = 30) -> None:
-    async with asyncio.timeout(timeout_s):
-        while not condition():
-            await asyncio.sleep(0.05)

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from dossierbus_devstack.broker import produce
+from dossierbus_devstack.eventually import eventually
 from dossierbus_shared import events, parking_cli
 from dossierbus_shared.dlq.replay import read_dead_letters, replay
 from dossierbus_shared.envelope import Envelope
@@ -102,9 +103,10 @@ async def spent(service: Service, *envelopes: Envelope[Reported]) -> int:
 
 
 async def wait_for(service: Service, dossier: uuid.UUID, expected: list[tuple[str, bool]]) -> None:
-    async with asyncio.timeout(30):
-        while await rows(service, dossier) != expected:
-            await asyncio.sleep(0.05)
+    async def parked_as_expected() -> None:
+        assert await rows(service, dossier) == expected
+
+    await eventually(parked_as_expected)
 
 
 async def test_reports_behind_a_dead_letter_wait_and_the_replay_applies_them_in_order(
@@ -137,17 +139,13 @@ async def test_reports_behind_a_dead_letter_wait_and_the_replay_applies_them_in_
     dossiers.broken = False
     await replay(bootstrap, Reported.topic + ".dlq", event_ids={str(processing.id)})
     await wait_for(service, dossier, [])
-    async with asyncio.timeout(30):
-        while dossiers.status.get(dossier) != "returned":
-            await asyncio.sleep(0.05)
+    await eventually(lambda: dossiers.status.get(dossier) == "returned")
     assert await spent(service, processing, result_ready, returned) == 3
     assert dossiers.refused == []
 
     # A later report of the dossier is applied at once again (here refused: the dossier is final).
     await produce(bootstrap, [report(dossier, "processing")])
-    async with asyncio.timeout(30):
-        while "returned -> processing" not in dossiers.refused:
-            await asyncio.sleep(0.05)
+    await eventually(lambda: "returned -> processing" in dossiers.refused)
     assert await rows(service, dossier) == []
 
 
@@ -173,6 +171,4 @@ async def test_an_operator_discards_the_records_parked_behind_a_dead_letter(
 
     dossiers.broken = False
     await produce(service.settings.kafka_bootstrap_servers, [report(dossier, "processing")])
-    async with asyncio.timeout(30):
-        while dossiers.status.get(dossier) != "processing":
-            await asyncio.sleep(0.05)
+    await eventually(lambda: dossiers.status.get(dossier) == "processing")

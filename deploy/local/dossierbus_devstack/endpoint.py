@@ -3,13 +3,14 @@ for an agency's webhook receiver or an SMS gateway in tests."""
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
+
+from dossierbus_devstack.eventually import eventually
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,8 @@ class RecordingEndpoint:
             self.then = status
 
     async def wait_for(self, count: int, timeout_s: float = 30) -> list[Received]:
-        async with asyncio.timeout(timeout_s):
-            while len(self.requests) < count:
-                await asyncio.sleep(0.05)
+        """The requests received, once there are at least `count`."""
+        await eventually(lambda: len(self.requests) >= count, timeout_s=timeout_s, interval_s=0.05)
         return list(self.requests)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import email
 import email.policy
 from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+
+from dossierbus_devstack.eventually import eventually
 
 
 class MailSink:
@@ -42,7 +43,10 @@ class MailSink:
     ) -> list[EmailMessage]:
         """At least `count` messages about the dossier (whose subject contains `subject_containing`);
         more may have arrived, in the order they did."""
-        async with asyncio.timeout(timeout_s):
-            while len(found := self.for_dossier(code, subject_containing)) < count:
-                await asyncio.sleep(0.05)
-        return found
+
+        def received() -> list[EmailMessage]:
+            found = self.for_dossier(code, subject_containing)
+            assert len(found) >= count, f"{code}: {count} messages wanted, {[m['Subject'] for m in found]}"
+            return found
+
+        return await eventually(received, timeout_s=timeout_s, interval_s=0.05)

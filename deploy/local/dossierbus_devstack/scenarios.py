@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
+from dossierbus_devstack.eventually import eventually
+from dossierbus_devstack.stack import SEEDED_CITIZENS, DevStack
 from dossierbus_registry.synthetic import citizens
 from dossierbus_shared.identifiers import tax_check_digit
 
-if TYPE_CHECKING:
-    from dossierbus_devstack.stack import DevStack
-
 FINAL = {"returned", "rejected", "withdrawn"}
-SEEDED_CITIZENS = 1000
-"""The stack seeds the reference population database with this many synthetic citizens."""
-
 _population = list(citizens(SEEDED_CITIZENS))
 
 
@@ -81,28 +76,29 @@ async def wait_final(
     http: httpx.AsyncClient, stack: DevStack, code: str, timeout_s: float = 60
 ) -> dict[str, Any]:
     """The routing view of the dossier once it reaches a final status."""
-    last: Any = None
-    for _ in range(int(timeout_s / 0.1)):
+
+    async def final() -> dict[str, Any]:
         response = await http.get(stack.url("routing", f"/dossiers/{code}"))
-        if response.status_code == 200:
-            last = response.json()
-            if last["status"] in FINAL:
-                return dict(last)
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"dossier {code} did not reach a final status in {timeout_s}s; last seen: {last}")
+        assert response.status_code == 200, f"dossier {code}: {response.text}"
+        dossier: dict[str, Any] = response.json()
+        assert dossier["status"] in FINAL, f"dossier {code} not final; last seen: {dossier}"
+        return dossier
+
+    return await eventually(final, timeout_s=timeout_s)
 
 
 async def wait_for_notifications(
     http: httpx.AsyncClient, stack: DevStack, code: str, count: int, timeout_s: float = 30
 ) -> list[dict[str, object]]:
-    notifications: list[dict[str, object]] = []
-    for _ in range(int(timeout_s / 0.1)):
+    async def settled() -> list[dict[str, object]]:
         response = await http.get(stack.url("notifications", f"/dossiers/{code}/notifications"))
-        notifications = response.json()["notifications"]
-        if len(notifications) >= count and all(n["status"] != "pending" for n in notifications):
-            return notifications
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{code}: expected {count} settled notifications, got {notifications}")
+        notifications: list[dict[str, object]] = response.json()["notifications"]
+        assert len(notifications) >= count and all(n["status"] != "pending" for n in notifications), (
+            f"{code}: expected {count} settled notifications, got {notifications}"
+        )
+        return notifications
+
+    return await eventually(settled, timeout_s=timeout_s)
 
 
 BUSINESS = "2.001199"
@@ -135,9 +131,10 @@ async def business_dossier(http: httpx.AsyncClient, stack: DevStack, representat
         form={"tax_code": tax_code, "change": "head_office_address", "new_value": "Số 9, phường Hoàn Kiếm"},
     )
     code = str((await submit(http, stack, body))["dossier_code"])
-    for _ in range(300):
+
+    async def processing() -> None:
         response = await http.get(stack.url("routing", f"/dossiers/{code}"))
-        if response.status_code == 200 and response.json()["status"] == "processing":
-            return code, tax_code
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{code} never reached processing: {response.text}")
+        assert response.status_code == 200 and response.json()["status"] == "processing", response.text
+
+    await eventually(processing)
+    return code, tax_code

@@ -33,7 +33,6 @@ from dossierbus_devstack.identity import AUDIENCE as IDENTITY_AUDIENCE
 from dossierbus_devstack.identity import PERSONAL_ID_CLAIM, LocalIdentityProvider
 from dossierbus_devstack.mail import MailSink
 from dossierbus_devstack.parts import StackError, free_port
-from dossierbus_devstack.scenarios import SEEDED_CITIZENS
 from dossierbus_devstack.services import SERVICES, ServiceProcess
 from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.events import FIXED_TOPICS, agency_topics
@@ -43,6 +42,9 @@ from reference_agency.agency import DEFAULT_STEPS, result_host, run_agency
 log = logging.getLogger("dossierbus.devstack")
 
 Span = dict[str, Any]
+
+SEEDED_CITIZENS = 1000
+"""The stack seeds the reference population database with this many synthetic citizens."""
 
 
 @dataclass(frozen=True)

@@ -116,6 +116,8 @@ def free_block(count: int) -> int:
     raise AssertionError("no free block of ports below the ephemeral range")
 
 
+@pytest.mark.kafka  # `dossierbus up` starts its own broker and database: no fixture marks the test
+@pytest.mark.db
 def test_up_serves_until_ctrl_c_then_stops_every_part(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
     env["DOSSIERBUS_SPANS_DIR"] = str(tmp_path / "spans")
@@ -212,6 +214,8 @@ def wait_until_gone(pids: dict[int, str], timeout_s: float = 60) -> dict[int, st
     return left
 
 
+@pytest.mark.kafka  # `dossierbus up` starts its own broker and database: no fixture marks the test
+@pytest.mark.db
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.timeout(600)  # a whole stack starts and stops; slow on a loaded machine
 # SIGHUP and SIGINT take the same path as SIGTERM (lifetime.run_until_signalled, tested for each below);

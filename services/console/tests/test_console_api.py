@@ -3,12 +3,12 @@ listed and replayed by an operator, the 766 indicators; bad input answered with 
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import httpx
 import pytest
 
+from dossierbus_devstack.eventually import eventually
 from dossierbus_devstack.scenarios import birth_registration, submit, wait_final, wait_for_notifications
 from dossierbus_devstack.stack import DevStack
 
@@ -19,15 +19,15 @@ DLQ = "dossier.verified.dlq"
 
 async def letters_of(operator: httpx.AsyncClient, event_id: str, count: int) -> list[Any]:
     """The letters of one event in the console's DLQ listing, once there are at least `count`."""
-    found: list[Any] = []
-    for _ in range(100):
+
+    async def listed() -> list[Any]:
         response = await operator.get(f"/api/dlq/{DLQ}")
         assert response.status_code == 200, response.text
         found = [letter for letter in response.json()["letters"] if letter["event_id"] == event_id]
-        if len(found) >= count:
-            return found
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"expected {count} dead letter(s) of {event_id} in {DLQ}, found {found}")
+        assert len(found) >= count, f"expected {count} dead letter(s) of {event_id} in {DLQ}, found {found}"
+        return found
+
+    return await eventually(listed)
 
 
 async def test_a_dossier_shows_its_timeline_with_links_to_its_trace(
@@ -87,13 +87,13 @@ async def test_a_paused_dossiers_trace_says_it_waits_on_the_applicant(
     body = birth_registration(12)
     body["form"]["place_of_birth"] = "Bệnh viện Phụ sản Hà Nội [justice-hanoi: asks for a supplement]"
     code = (await submit(http, stack, body))["dossier_code"]
-    waiting: Any = None
-    for _ in range(300):
+
+    async def waiting_for_the_applicant() -> Any:
         waiting = (await operator.get(f"/api/dossiers/{code}/trace")).json().get("waiting")
-        if waiting and waiting["status"] == "supplement_requested":
-            break
-        await asyncio.sleep(0.2)
-    assert waiting["status"] == "supplement_requested"
+        assert waiting and waiting["status"] == "supplement_requested", waiting
+        return waiting
+
+    waiting = await eventually(waiting_for_the_applicant, interval_s=0.2)
     assert [(step["step"], step["waits_on"]) for step in waiting["steps"]] == [
         ("birth-registration", "applicant")
     ]

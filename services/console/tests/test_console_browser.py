@@ -10,6 +10,7 @@ import pytest
 from playwright.async_api import Browser, Page, Route, expect
 
 from dossierbus_console.login import COOKIE
+from dossierbus_devstack.eventually import eventually
 from dossierbus_devstack.scenarios import birth_registration, submit, wait_final, wait_for_notifications
 from dossierbus_devstack.stack import DevStack
 
@@ -150,11 +151,15 @@ async def test_a_dead_letter_is_listed_and_replayed(stack: DevStack, page: Page,
     event_id = await put_malformed("CONSOLE-BROWSER-1")
     letters = page.locator(f'#letters tbody tr[data-event-id="{event_id}"]')
     await page.locator("#dlq-topics tr", has_text="dossier.verified.dlq").get_by_role("button").click()
-    for _ in range(100):  # Refresh reloads the open DLQ too, until routing has dead-lettered the record
-        if await letters.count():
-            break
-        await page.click("#queues-refresh")
-        await page.wait_for_timeout(300)
+
+    async def listed(count: int) -> None:
+        """The open DLQ lists `count` letters of the event (routing dead-letters it); if not, Refresh,
+        which reloads the open DLQ too."""
+        if await letters.count() != count:
+            await page.click("#queues-refresh")
+            raise AssertionError(f"not {count} letter(s) of {event_id} yet")
+
+    await eventually(lambda: listed(1), interval_s=0.3)
     await expect(letters).to_have_count(1)
     await expect(letters).to_contain_text("CONSOLE-BROWSER-1")
     await expect(letters).to_contain_text("dossierbus.routing")
@@ -164,11 +169,7 @@ async def test_a_dead_letter_is_listed_and_replayed(stack: DevStack, page: Page,
     await letters.first.get_by_role("button", name="Replay").click()
     await expect(result).to_contain_text(f"Replayed 1 letter(s) of event {event_id} to dossier.verified")
     # Still not JSON, the replayed record is dead-lettered again: a second letter of the same event.
-    for _ in range(100):
-        if await letters.count() == 2:
-            break
-        await page.click("#queues-refresh")
-        await page.wait_for_timeout(300)
+    await eventually(lambda: listed(2), interval_s=0.3)
     await expect(letters).to_have_count(2)
 
 

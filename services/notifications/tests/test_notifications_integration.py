@@ -4,7 +4,6 @@ registry API, so the notifications service finds their webhooks in its agency di
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from datetime import UTC, date, datetime
@@ -15,6 +14,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from dossierbus_devstack.endpoint import RecordingEndpoint
+from dossierbus_devstack.eventually import eventually
 from dossierbus_devstack.mail import MailSink
 from dossierbus_devstack.scenarios import birth_registration, submit
 from dossierbus_devstack.stack import DevStack
@@ -37,16 +37,16 @@ async def onboard_webhook_agency(
         sector="justice",
         webhook_url=webhook_url,
     )
-    for _ in range(150):
+
+    async def known() -> None:
         webhooks = (
             await http.get(stack.url("notifications", "/webhooks"), headers=stack.headers("operator"))
         ).json()
         assert webhooks["signature"]["tolerance_s"] == 300
-        known = webhooks["agencies"]
-        if any(agency["code"] == code for agency in known):
-            return code, str(onboarded["credentials"]["webhook_secret"])
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"the notifications service never learned of {code}'s webhook")
+        assert any(agency["code"] == code for agency in webhooks["agencies"]), f"{code}'s webhook not known"
+
+    await eventually(known)
+    return code, str(onboarded["credentials"]["webhook_secret"])
 
 
 def status_change(
@@ -85,14 +85,15 @@ async def settled(
     http: httpx.AsyncClient, stack: DevStack, dossier_code: str, channel: str, *, status: str | None = None
 ) -> list[dict[str, Any]]:
     """The dossier's notifications on one channel once none is pending (or all have `status`)."""
-    found: list[dict[str, Any]] = []
-    for _ in range(300):
+
+    async def on_channel() -> list[dict[str, Any]]:
         response = await http.get(stack.url("notifications", f"/dossiers/{dossier_code}/notifications"))
         found = [n for n in response.json()["notifications"] if n["channel"] == channel]
-        if found and all(n["status"] == status if status else n["status"] != "pending" for n in found):
-            return found
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{dossier_code}: {channel} notifications never settled: {found}")
+        assert found, f"{dossier_code}: no {channel} notification yet"
+        assert all(n["status"] == status if status else n["status"] != "pending" for n in found), found
+        return found
+
+    return await eventually(on_channel)
 
 
 async def test_a_webhook_receiver_that_fails_twice_then_succeeds_gets_exactly_one_delivery(

@@ -17,6 +17,7 @@ import asyncpg
 import httpx
 import pytest
 
+from dossierbus_devstack.eventually import eventually
 from dossierbus_devstack.scenarios import birth_registration, submit
 from dossierbus_devstack.stack import DevStack
 from dossierbus_registry.adapters.access_log import seal_unkeyed_chains
@@ -41,14 +42,13 @@ async def chain_of(stack: DevStack, http: object, index: int, length: int = 3) -
     for _ in range(length):
         await submit(http, stack, birth_registration(index))  # type: ignore[arg-type]
     async with stack.database() as db:
-        for _ in range(300):
-            if (
-                await db.fetchval("SELECT count(*) FROM registry.access_log WHERE subject = $1", person)
-                >= length
-            ):
-                return person
-            await asyncio.sleep(0.1)
-    raise AssertionError(f"{person}: fewer than {length} access-log entries")
+
+        async def logged() -> None:
+            entries = await db.fetchval("SELECT count(*) FROM registry.access_log WHERE subject = $1", person)
+            assert entries >= length, f"{person}: {entries} of {length} access-log entries"
+
+        await eventually(logged)
+    return person
 
 
 async def tamper(stack: DevStack, *statements: tuple[str, object]) -> None:

@@ -12,6 +12,7 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, Response
 
+from dossierbus_devstack.eventually import eventually
 from dossierbus_devstack.parts import free_port
 from dossierbus_registry.adapters.gateway import (
     CONCURRENT_REQUESTS,
@@ -86,8 +87,7 @@ async def gateway() -> AsyncIterator[tuple[Gateway, str]]:
     # log_config=None: leave the process's logging (shared by every test) as it is.
     server = uvicorn.Server(uvicorn.Config(fake.app, host="127.0.0.1", port=port, log_config=None))
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
+    await eventually(lambda: server.started, interval_s=0.02)
     try:
         yield fake, f"http://127.0.0.1:{port}/api"
     finally:

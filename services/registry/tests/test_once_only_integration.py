@@ -16,6 +16,7 @@ import httpx
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 
+from dossierbus_devstack.eventually import eventually
 from dossierbus_devstack.scenarios import (
     BUSINESS,
     birth_registration,
@@ -134,11 +135,10 @@ async def test_lookups_return_only_what_the_procedure_needs_and_refuse_the_rest(
         assert response.status_code == 403, response.text
         return str(response.json()["errors"][0]["type"])
 
-    for _ in range(100):  # until the registry has read the assignment on the office's inbox
-        if await refusal(office, ask) == "consent_missing":
-            break
-        await asyncio.sleep(0.1)
-    assert await refusal(office, ask) == "consent_missing"
+    async def missing_consent() -> None:
+        assert await refusal(office, ask) == "consent_missing"
+
+    await eventually(missing_consent)  # once the registry has read the assignment on the office's inbox
     consent = await http.post(
         stack.url("registry", "/consents"),
         headers=citizen,
@@ -220,12 +220,14 @@ async def test_no_lookup_for_a_closed_dossier(stack: DevStack, http: httpx.Async
         "dossier_code": receipt["dossier_code"],
         "personal_id": PEOPLE[13].personal_id,
     }
-    for _ in range(100):  # the registry forgets the assignment when it reads the final status change
+
+    async def refused() -> httpx.Response:
         response = await http.post(stack.url("registry", "/lookups"), headers=bearer(justice), json=ask)
-        if response.status_code == 403:
-            break
-        await asyncio.sleep(0.1)
-    assert response.status_code == 403
+        assert response.status_code == 403, response.text
+        return response
+
+    # The registry forgets the assignment when it reads the final status change.
+    response = await eventually(refused)
     assert "holds no assigned step" in response.json()["detail"]
     async with stack.database() as db:
         held = "SELECT count(*) FROM registry.assignments WHERE dossier_code = $1"

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from dossierbus_devstack.eventually import eventually
 from dossierbus_devstack.scenarios import BUSINESS, business_dossier, wait_final
 from dossierbus_devstack.stack import DevStack
 from dossierbus_registry.synthetic import citizens
@@ -64,14 +65,6 @@ async def assignment_holders(stack: DevStack, dossier_code: str) -> list[str]:
     return sorted(row["agency_code"] for row in rows)
 
 
-async def until(condition: Any, what: str) -> None:
-    for _ in range(300):
-        if await condition():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"never happened: {what}")
-
-
 async def refusal(http: httpx.AsyncClient, stack: DevStack, token: str, body: dict[str, Any]) -> str:
     response = await http.post(stack.url("registry", "/lookups"), headers=bearer(token), json=body)
     assert response.status_code == 403, response.text
@@ -84,7 +77,7 @@ async def test_only_the_agency_holding_the_dossiers_step_looks_up_and_only_while
     code, tax_code = await business_dossier(http, stack, representative=41)
     office = stack.agency_credentials[OFFICE]["api_token"]
     other, other_token = await onboard_elsewhere(http, stack)
-    await until(lambda: _holds(stack, code, OFFICE), "the registry learns the assignment from the inbox")
+    await eventually(lambda: _holds(stack, code, OFFICE))  # the registry learns it from the inbox
     assert await assignment_holders(stack, code) == [OFFICE]
     company = {
         "procedure_code": BUSINESS,
@@ -109,17 +102,20 @@ async def test_only_the_agency_holding_the_dossiers_step_looks_up_and_only_while
     )
     assert withdrawn.status_code == 200, withdrawn.text
     await wait_final(http, stack, code)
-    await until(lambda: _forgotten(stack, code), "the registry forgets the assignments of an ended dossier")
+    await eventually(lambda: _forgotten(stack, code))
     assert await refusal(http, stack, office, company) == "agency_not_involved"
     del other
 
 
-async def _holds(stack: DevStack, code: str, agency: str) -> bool:
-    return agency in await assignment_holders(stack, code)
+async def _holds(stack: DevStack, code: str, agency: str) -> None:
+    holders = await assignment_holders(stack, code)
+    assert agency in holders, f"{code}: assignments held by {holders}"
 
 
-async def _forgotten(stack: DevStack, code: str) -> bool:
-    return not await assignment_holders(stack, code)
+async def _forgotten(stack: DevStack, code: str) -> None:
+    """The registry forgets the assignments of an ended dossier."""
+    holders = await assignment_holders(stack, code)
+    assert not holders, f"{code}: assignments still held by {holders}"
 
 
 async def test_the_legal_representatives_id_needs_their_consent(
@@ -127,7 +123,7 @@ async def test_the_legal_representatives_id_needs_their_consent(
 ) -> None:
     code, tax_code = await business_dossier(http, stack, representative=42)
     office = stack.agency_credentials[OFFICE]["api_token"]
-    await until(lambda: _holds(stack, code, OFFICE), "the registry learns the assignment from the inbox")
+    await eventually(lambda: _holds(stack, code, OFFICE))  # the registry learns it from the inbox
     everything = {"procedure_code": BUSINESS, "dossier_code": code, "tax_code": tax_code}
     assert await refusal(http, stack, office, everything) == "consent_missing"
     response = await http.post(

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from dossierbus_devstack.eventually import eventually
 from dossierbus_registry.adapters.cache import CachedNationalDatabases
 from dossierbus_registry.adapters.changes import ChangeListener
 from dossierbus_registry.adapters.population import ReferenceNationalDatabases
@@ -115,12 +116,12 @@ async def test_a_changed_record_leaves_the_cache_through_notify(seeded: Database
         assert await cache.citizen(someone.personal_id) == someone
         assert cache.hits == 1
         await rename(seeded, someone.personal_id, renamed)
-        for _ in range(200):
+
+        async def renamed_in_cache() -> None:
             record = await cache.citizen(someone.personal_id)
-            if record and record.full_name == renamed:
-                break
-            await asyncio.sleep(0.05)
-        assert record and record.full_name == renamed
+            assert record and record.full_name == renamed, record
+
+        await eventually(renamed_in_cache)
         assert listener.notices == 1
     finally:
         listening.cancel()

@@ -4,7 +4,6 @@ drift apart), including a citizen asking about someone else."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import uuid
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from dossierbus_devstack.eventually import eventually
 from dossierbus_devstack.scenarios import BUSINESS, business_dossier
 from dossierbus_devstack.stack import DevStack
 from dossierbus_registry.synthetic import citizens
@@ -87,10 +87,12 @@ async def world(stack: DevStack) -> World:
         # The lookup below is the office's once it has read its assignment from the inbox.
         company = {"procedure_code": BUSINESS, "dossier_code": code, "tax_code": tax_code, "fields": ["name"]}
         office = stack.headers(AGENCY)
-        for _ in range(300):
-            if (await http.post(stack.url("registry", "/lookups"), headers=office, json=company)).is_success:
-                break
-            await asyncio.sleep(0.1)
+
+        async def looked_up() -> None:
+            response = await http.post(stack.url("registry", "/lookups"), headers=office, json=company)
+            assert response.is_success, response.text
+
+        await eventually(looked_up)
     return World(
         headers={
             "anonymous": {},

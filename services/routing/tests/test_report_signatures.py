@@ -3,7 +3,6 @@ agency registered, recent, and not a signed report re-sent under a new id. On th
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -13,6 +12,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from dossierbus_devstack.eventually import eventually
 from dossierbus_devstack.scenarios import business_dossier
 from dossierbus_devstack.stack import DevStack
 from dossierbus_registry.agencies import new_key_pair
@@ -86,12 +86,14 @@ async def entries_after(
     http: httpx.AsyncClient, stack: DevStack, code: str, seen: int, count: int
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The dossier and the timeline entries added after the first `seen`, once there are `count`."""
-    for _ in range(300):
+
+    async def added() -> tuple[dict[str, Any], list[dict[str, Any]]]:
         dossier = (await http.get(stack.url("routing", f"/dossiers/{code}"))).json()
-        if len(dossier["timeline"]) >= seen + count:
-            return dossier, dossier["timeline"][seen:]
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{code}: expected {count} new timeline entries: {dossier['timeline'][seen:]}")
+        new = dossier["timeline"][seen:]
+        assert len(new) >= count, f"{code}: expected {count} new timeline entries: {new}"
+        return dossier, new
+
+    return await eventually(added)
 
 
 async def test_forged_unsigned_stale_and_replayed_reports_are_refused_and_a_signed_one_applied(

@@ -6,15 +6,12 @@ forgets the record. While not listening, nothing can be trusted: the cache is cl
 from __future__ import annotations
 
 import asyncio
-import logging
-
-import asyncpg
 
 from dossierbus_registry.adapters.cache import CachedNationalDatabases
 from dossierbus_shared.db import Database
+from dossierbus_shared.db.listen import listen
 
 CHANGES_CHANNEL = "national_records_changed"
-log = logging.getLogger(__name__)
 
 
 class ChangeListener:
@@ -27,33 +24,19 @@ class ChangeListener:
 
     async def run(self) -> None:
         """Listen until cancelled, reconnecting after a lost connection."""
-        while True:
-            try:
-                await self._listen()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("national record change listener lost its connection", exc_info=True)
+        await listen(
+            self.db, CHANGES_CHANNEL, self._notified, listening=self._listening, reconnect_s=self.reconnect_s
+        )
+
+    def _listening(self, listening: bool) -> None:
+        # A change made while not listening goes unheard: nothing cached before can be trusted.
+        self.cache.clear()
+        if listening:
+            self.listening.set()
+        else:
             self.listening.clear()
-            self.cache.clear()
-            await asyncio.sleep(self.reconnect_s)
 
-    async def _listen(self) -> None:
-        async with self.db.engine.connect() as connection:
-            raw = await connection.get_raw_connection()
-            pg: asyncpg.Connection = raw.driver_connection
-            lost = asyncio.Event()
-            pg.add_termination_listener(lambda _connection: lost.set())
-            await pg.add_listener(CHANGES_CHANNEL, self._notified)
-            try:
-                self.cache.clear()
-                self.listening.set()
-                await lost.wait()
-            finally:
-                if not pg.is_closed():
-                    await pg.remove_listener(CHANGES_CHANNEL, self._notified)
-
-    def _notified(self, _connection: object, _pid: int, _channel: str, payload: str) -> None:
+    def _notified(self, payload: str) -> None:
         schema, _, change = payload.partition(":")
         if schema != self.db.schema:
             return

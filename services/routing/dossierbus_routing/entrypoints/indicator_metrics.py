@@ -6,8 +6,6 @@ task refreshes every few seconds; every replica reads the same projection and ex
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -17,8 +15,7 @@ from dossierbus_routing.adapters.indicators import counts
 from dossierbus_routing.domain import Context
 from dossierbus_routing.domain.indicators import Counts, report
 from dossierbus_routing.unit_of_work import UnitOfWorkFactory
-
-log = logging.getLogger(__name__)
+from dossierbus_shared.periodic import every
 
 PREFIX = "dossierbus_766_"
 LABELS = ["agency", "procedure"]
@@ -100,10 +97,5 @@ class SnapshotRefresher:
             )
 
     async def run(self) -> None:
-        while True:
-            try:
-                await self.refresh()
-            except Exception:
-                # Keep serving the last snapshot; the next round tries again.
-                log.exception("could not refresh the Decision 766 indicators")
-            await asyncio.sleep(self.interval_s)
+        # On failure the last snapshot is served until the next round.
+        await every(self.interval_s, self.refresh, what="reloading the Decision 766 indicators")

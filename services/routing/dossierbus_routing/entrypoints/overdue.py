@@ -3,13 +3,13 @@ once as `dossier.overdue` (through the outbox) and in its timeline."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from opentelemetry import trace
 
 from dossierbus_routing.domain import Context
 from dossierbus_routing.unit_of_work import UnitOfWorkFactory
+from dossierbus_shared.periodic import every
 from dossierbus_shared.telemetry import mark_dossier
 
 log = logging.getLogger(__name__)
@@ -27,12 +27,7 @@ class OverdueWatch:
 
     async def run(self) -> None:
         """Scan every `interval_s` until cancelled; a failed scan is logged and tried again next time."""
-        while True:
-            try:
-                await self.scan()
-            except Exception:
-                log.exception("overdue scan failed")
-            await asyncio.sleep(self.interval_s)
+        await every(self.interval_s, self.scan, what="looking for overdue dossiers")
 
     async def scan(self) -> list[str]:
         """Report every dossier overdue now (up to `batch_size`); the codes of those reported. Replicas may
