@@ -68,7 +68,9 @@ class SqlCorrespondenceRepository:
         if not wanted:
             return
         batch = (
-            func.unnest(bindparam("ids", wanted, type_=ARRAY(Uuid))).table_valued("dossier_id").alias("batch")
+            func.unnest(bindparam("ids", wanted, type_=ARRAY(Uuid)))
+            .table_valued("dossier_id")
+            .render_derived(name="batch")
         )
         awaiting = exists().where(
             notifications.c.dossier_id == batch.c.dossier_id, notifications.c.status == AWAITING_RECIPIENT
