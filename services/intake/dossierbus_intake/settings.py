@@ -1,6 +1,6 @@
 from pydantic import Field
 
-from dossierbus_intake.domain import UNIT_IDENTIFIER_PATTERN
+from dossierbus_intake.domain.submission import UNIT_IDENTIFIER_PATTERN
 from dossierbus_shared.settings import OptionalSecret, ServiceSettings
 
 

@@ -1,83 +1,34 @@
-"""The submission use case: validate, number, persist and stage `dossier.submitted` in one transaction."""
+"""Submitting a dossier: validate, number, keep and stage `dossier.submitted`, in one transaction of two
+statements (the dossier with its number, the outbox row); and looking a dossier up by its code."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import UTC, datetime
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from dossierbus_intake.adapters.tables import daily_sequences, dossiers
-from dossierbus_intake.domain import (
-    SubmissionRequest,
-    appointment,
-    dossier_code,
-    validate_submission,
-)
-from dossierbus_intake.tracking import TrackingSecrets, tracking_digest
+from dossierbus_intake.adapters.repository import KeyAlreadyUsed
+from dossierbus_intake.domain.dossier import Dossier
+from dossierbus_intake.domain.submission import Receipt, Submission, SubmissionRequest
+from dossierbus_intake.tracking import TrackingSecrets
+from dossierbus_intake.unit_of_work import UnitsOfWork
 from dossierbus_shared.calendar import PROVISIONAL_DEADLINES, WorkingCalendar
 from dossierbus_shared.catalogue import Catalogue
-from dossierbus_shared.db import Database
+from dossierbus_shared.db import retry_dropped_connection
 from dossierbus_shared.envelope import Envelope
-from dossierbus_shared.events import DossierSubmitted
-from dossierbus_shared.outbox import stage
 from dossierbus_shared.telemetry import mark_dossier
-
-
-class IdempotencyConflict(Exception):
-    """The key was used before for a different request."""
-
-
-@dataclass(frozen=True)
-class Receipt:
-    dossier_id: uuid.UUID
-    dossier_code: str
-    procedure_code: str
-    submitted_at: datetime
-    appointment_date: date
-    deadline_provisional: bool = False
-    tracking_secret: str | None = None
-    """None only for a retry answered after TRACKING_SECRET_KEY changed (see dossierbus_intake.tracking)."""
-
-    def as_json(self) -> dict[str, Any]:
-        tracking = {"tracking_secret": self.tracking_secret} if self.tracking_secret else {}
-        return {
-            "dossier_id": str(self.dossier_id),
-            "dossier_code": self.dossier_code,
-            "procedure_code": self.procedure_code,
-            "status": "received",
-            "submitted_at": self.submitted_at.isoformat(),
-            "appointment_date": self.appointment_date.isoformat(),
-            "deadline_provisional": self.deadline_provisional,
-            **tracking,
-        }
-
-
-@dataclass(frozen=True)
-class TrackedDossier:
-    """What intake keeps of a dossier for deciding who may see it, and the view it shows."""
-
-    applicant_personal_id: str
-    tracking_secret_sha256: str | None
-    view: dict[str, Any]
 
 
 class Submissions:
     def __init__(
         self,
-        db: Database,
+        units: UnitsOfWork,
         catalogue: Catalogue,
         calendar: WorkingCalendar,
         receiving_units: list[str],
         tracking: TrackingSecrets | None = None,
     ) -> None:
-        self.db = db
+        self.units = units
         self.tracking = tracking or TrackingSecrets(None)
         self.catalogue = catalogue
         self.calendar = calendar
@@ -91,138 +42,64 @@ class Submissions:
         Identical requests (same key, same body) arriving together share one piece of work: a portal
         retrying in a burst costs one transaction, not one database connection per retry. Across
         replicas the unique key in the database settles the race."""
-        fingerprint = request.fingerprint()
-        flight = (idempotency_key, fingerprint)
+        flight = (idempotency_key, request.fingerprint())
         if (running := self._in_flight.get(flight)) is not None:
             receipt, _ = await asyncio.shield(running)
             return receipt, False
         # A task of its own: a caller that goes away does not cancel the work the others wait for.
-        task = asyncio.create_task(self._submit(request, idempotency_key, fingerprint))
+        task = asyncio.create_task(self._submit(request, idempotency_key))
         self._in_flight[flight] = task
         task.add_done_callback(lambda _: self._in_flight.pop(flight, None))
         return await asyncio.shield(task)
 
-    async def _submit(
-        self, request: SubmissionRequest, idempotency_key: str, fingerprint: str
-    ) -> tuple[Receipt, bool]:
-        procedure, form = validate_submission(request, self.catalogue, self.receiving_units)
-        unit = request.receiving_unit or self.receiving_units[0]
-        if existing := await self._replay(idempotency_key, fingerprint):
-            return existing, False
+    async def _submit(self, request: SubmissionRequest, idempotency_key: str) -> tuple[Receipt, bool]:
+        dossier_id = uuid.uuid4()
+        submission = Submission.receive(
+            request,
+            idempotency_key,
+            catalogue=self.catalogue,
+            calendar=self.calendar,
+            units=self.receiving_units,
+            received_at=datetime.now(UTC),
+            dossier_id=dossier_id,
+            tracking_secret=self.tracking.secret_of(dossier_id),
+        )
         try:
-            async with self.db.transaction() as session:
-                now = datetime.now(UTC)
-                local_day = now.astimezone(self.calendar.timezone).date()
-                code = dossier_code(unit, local_day, await self._next_sequence(session, unit, local_day))
-                deadline = appointment(self.calendar, procedure, request.channel, now)
-                dossier_id = uuid.uuid4()
-                tracking_secret = self.tracking.secret_of(dossier_id)
-                receipt = Receipt(
-                    dossier_id,
-                    code,
-                    procedure.code,
-                    now,
-                    deadline.due_date,
-                    deadline.provisional,
-                    tracking_secret,
-                )
-                mark_dossier(code, str(receipt.dossier_id))
-                await session.execute(
-                    dossiers.insert().values(
-                        id=receipt.dossier_id,
-                        code=code,
-                        idempotency_key=idempotency_key,
-                        request_fingerprint=fingerprint,
-                        procedure_code=procedure.code,
-                        channel=request.channel.value,
-                        applicant=request.applicant.model_dump(mode="json"),
-                        form=form,
-                        submitted_at=now,
-                        due_date=receipt.appointment_date,
-                        tracking_secret_sha256=tracking_digest(tracking_secret),
-                        status="received",
-                    )
-                )
-                event = DossierSubmitted(
-                    dossier_id=receipt.dossier_id,
-                    dossier_code=code,
-                    procedure_code=procedure.code,
-                    receiving_unit=unit,
-                    channel=request.channel,
-                    applicant=request.applicant,
-                    form=form,
-                    prefilled=request.prefilled,
-                    submitted_at=now,
-                    due_date=receipt.appointment_date,
-                    deadline_provisional=receipt.deadline_provisional,
-                    tracking_secret=tracking_secret,
-                )
-                await stage(session, Envelope(event, source=f"urn:dossierbus:intake:{unit}"))
-            if receipt.deadline_provisional:
-                PROVISIONAL_DEADLINES.labels("submitted").inc()
-            return receipt, True
-        except IntegrityError:
-            # A concurrent request with the same key won the race: answer as it did.
-            if existing := await self._replay(idempotency_key, fingerprint):
-                return existing, False
-            raise
+            code = await retry_dropped_connection(lambda: self._keep(submission))
+        except KeyAlreadyUsed:  # a retry, or a request with the same key that just won the race
+            return await retry_dropped_connection(lambda: self._replay(submission)), False
+        return submission.receipt(code), True
 
-    async def _replay(self, idempotency_key: str, fingerprint: str) -> Receipt | None:
-        async with self.db.transaction() as session:
-            row = (
-                await session.execute(select(dossiers).where(dossiers.c.idempotency_key == idempotency_key))
-            ).first()
-        if row is None:
-            return None
-        if row.request_fingerprint != fingerprint:
-            raise IdempotencyConflict(idempotency_key)
-        secret = (
-            self.tracking.secret_of(row.id)
-            if self.tracking.matches(row.id, row.tracking_secret_sha256)
-            else None
-        )
+    async def _keep(self, submission: Submission) -> str:
+        async with self.units() as uow:
+            code = await uow.dossiers.add(submission)
+            mark_dossier(code, str(submission.dossier_id))
+            uow.stage(Envelope(submission.submitted(code), source=submission.source))
+            if submission.deadline.provisional:
+                uow.after_commit(PROVISIONAL_DEADLINES.labels("submitted").inc)
+        return code
+
+    async def _replay(self, submission: Submission) -> Receipt:
+        """The receipt of the dossier kept under the submission's key, or IdempotencyConflict."""
+        async with self.units() as uow:
+            dossier = await uow.dossiers.by_idempotency_key(submission.idempotency_key)
+        if dossier is None:  # a used key belongs to a committed dossier, and dossiers are never deleted
+            raise LookupError(f"no dossier under idempotency key {submission.idempotency_key!r}")
+        dossier.check_retry(submission.fingerprint)
+        secret = self.tracking.secret_of(dossier.id)
         return Receipt(
-            row.id,
-            row.code,
-            row.procedure_code,
-            row.submitted_at,
-            row.due_date,
-            self._provisional(row),
-            secret,
+            dossier.id,
+            dossier.code,
+            dossier.procedure_code,
+            dossier.submitted_at,
+            dossier.due_date,
+            dossier.deadline_provisional(self.calendar),
+            secret if self.tracking.matches(dossier.id, dossier.tracking_secret_sha256) else None,
         )
 
-    def _provisional(self, row: Any) -> bool:
-        """Whether the appointment date is still provisional (its years' schedules not all announced)."""
-        return self.calendar.is_provisional(self.calendar.local_date(row.submitted_at), row.due_date)
+    async def find(self, code: str) -> Dossier | None:
+        async def lookup() -> Dossier | None:
+            async with self.units() as uow:
+                return await uow.dossiers.by_code(code)
 
-    async def _next_sequence(self, session: AsyncSession, unit: str, day: date) -> int:
-        statement = (
-            insert(daily_sequences)
-            .values(receiving_unit=unit, day=day, last=1)
-            .on_conflict_do_update(
-                index_elements=[daily_sequences.c.receiving_unit, daily_sequences.c.day],
-                set_={"last": daily_sequences.c.last + 1},
-            )
-            .returning(daily_sequences.c.last)
-        )
-        return int((await session.execute(statement)).scalar_one())
-
-    async def find(self, code: str) -> TrackedDossier | None:
-        async with self.db.transaction() as session:
-            row = (await session.execute(select(dossiers).where(dossiers.c.code == code))).first()
-        if row is None:
-            return None
-        return TrackedDossier(
-            applicant_personal_id=row.applicant["personal_id"],
-            tracking_secret_sha256=row.tracking_secret_sha256,
-            view={
-                "dossier_id": str(row.id),
-                "dossier_code": row.code,
-                "procedure_code": row.procedure_code,
-                "channel": row.channel,
-                "status": row.status,
-                "submitted_at": row.submitted_at.isoformat(),
-                "appointment_date": row.due_date.isoformat(),
-                "deadline_provisional": self._provisional(row),
-            },
-        )
+        return await retry_dropped_connection(lookup)

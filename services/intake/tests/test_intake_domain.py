@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from dossierbus_intake.domain import (
+from dossierbus_intake.domain.submission import (
+    Receipt,
     SubmissionRefused,
     SubmissionRequest,
     appointment,
@@ -19,7 +20,6 @@ from dossierbus_intake.domain import (
     dossier_code,
     validate_submission,
 )
-from dossierbus_intake.submissions import Receipt
 from dossierbus_shared.calendar import TimeLimit, vietnam_calendar
 from dossierbus_shared.catalogue import Catalogue, load_catalogue
 from dossierbus_shared.events import Channel

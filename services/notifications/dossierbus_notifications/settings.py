@@ -35,6 +35,12 @@ class NotificationsSettings(ServiceSettings):
     delivery_max_attempts: int = Field(default=5, ge=1)
     delivery_backoff_s: float = Field(default=1.0, gt=0, description="First retry delay; doubles each try")
     delivery_poll_interval_s: float = Field(default=0.2, gt=0)
+    delivery_concurrency: int = Field(
+        default=4,
+        ge=1,
+        description="Messages sent at once; the SMTP pool keeps as many connections open. A crash repeats at "
+        "most this many messages, those in flight",
+    )
 
     @model_validator(mode="after")
     def _signature_outlives_the_request(self) -> NotificationsSettings:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dossierbus_notifications.entrypoints.http import masked
-from dossierbus_notifications.notifying import WebhookAudience
+from dossierbus_notifications.domain.notifying import WebhookAudience
+from dossierbus_notifications.views import masked
 from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.directory import AgencyDirectory, DirectoryEntry, Handles
 

@@ -15,6 +15,8 @@ import dossierbus_notifications
 from dossierbus_notifications.adapters.tables import delivery_attempts, notifications
 from dossierbus_notifications.channels import Outgoing
 from dossierbus_notifications.delivery import Dispatcher
+from dossierbus_notifications.domain.notification import RetryPolicy
+from dossierbus_notifications.unit_of_work import NotificationsUnitOfWork, UnitsOfWork
 from dossierbus_shared.db import Database
 from dossierbus_shared.db.migrate import upgrade_async
 
@@ -48,6 +50,10 @@ async def db(database_url: str) -> AsyncIterator[Database]:
     await database.dispose()
 
 
+def units(db: Database) -> UnitsOfWork:
+    return lambda: db.unit_of_work(NotificationsUnitOfWork)
+
+
 async def queue(db: Database, count: int) -> list[uuid.UUID]:
     event_ids = [uuid.uuid4() for _ in range(count)]
     async with db.transaction() as session:
@@ -75,7 +81,7 @@ async def test_a_crash_in_the_middle_of_a_batch_resends_only_the_message_in_flig
     sent: list[str] = []
     dying = RecordingChannel(sent, hang_at=4)
     # Claims expire at once: the next dispatcher stands for this one restarted after the crash.
-    first = Dispatcher(db, {"email": dying}, max_attempts=3, backoff_s=0.01, claim_s=0)
+    first = Dispatcher(units(db), {"email": dying}, RetryPolicy(3, 0.01), claim_s=0)
     batch = asyncio.create_task(first.dispatch_due())
     await dying.hanging.wait()
     batch.cancel()  # the process dies with the fourth message in flight
@@ -83,7 +89,7 @@ async def test_a_crash_in_the_middle_of_a_batch_resends_only_the_message_in_flig
         await batch
     in_flight = sent[-1]
 
-    again = Dispatcher(db, {"email": RecordingChannel(sent)}, max_attempts=3, backoff_s=0.01, claim_s=0)
+    again = Dispatcher(units(db), {"email": RecordingChannel(sent)}, RetryPolicy(3, 0.01), claim_s=0)
     while await again.dispatch_due():
         pass
 

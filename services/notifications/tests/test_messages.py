@@ -8,8 +8,8 @@ from uuid import uuid4
 
 import pytest
 
+from dossierbus_notifications.domain.notifying import template_key
 from dossierbus_notifications.messages import Message, Templates
-from dossierbus_notifications.notifying import template_key
 from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.events import TYPE_PREFIX, DossierStatusChanged, Event
 from dossierbus_shared.events import DossierStatus as S

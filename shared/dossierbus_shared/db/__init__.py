@@ -1,5 +1,19 @@
 """Async SQLAlchemy on asyncpg; each service lives in its own PostgreSQL schema."""
 
-from dossierbus_shared.db.engine import Database, after_commit, before_commit, metadata, service_metadata
+from dossierbus_shared.db.engine import (
+    Database,
+    after_commit,
+    before_commit,
+    metadata,
+    retry_dropped_connection,
+    service_metadata,
+)
 
-__all__ = ["Database", "after_commit", "before_commit", "metadata", "service_metadata"]
+__all__ = [
+    "Database",
+    "after_commit",
+    "before_commit",
+    "metadata",
+    "retry_dropped_connection",
+    "service_metadata",
+]

@@ -6,6 +6,7 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import MetaData
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 NAMING_CONVENTION = {
@@ -57,6 +58,22 @@ def _hooks(session: AsyncSession, when: str) -> list[Any]:
     return hooks
 
 
+T = TypeVar("T")
+
+
+async def retry_dropped_connection(work: Callable[[], Awaitable[T]]) -> T:
+    """`work()`, run once more if it failed on a connection that turned out to be dead (the database
+    restarted since the pool last used it): the second run gets a fresh connection. A database that is
+    away fails the second run too, as an outage. `work` opens its own transactions and must be safe to
+    run twice (a lost answer to its COMMIT leaves it unknown whether the first run committed)."""
+    try:
+        return await work()
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+    return await work()
+
+
 class Flushes(Protocol):
     async def flush(self) -> None: ...
 
@@ -76,7 +93,9 @@ class Database:
             # A bounded wait: when every connection is busy a request fails fast (sqlalchemy.exc.
             # TimeoutError, answered 503 with Retry-After) instead of queueing for minutes.
             pool_timeout=pool_timeout_s,
-            pool_pre_ping=True,
+            # No ping before each use (three round trips with asyncpg): a connection the server dropped
+            # while it idled in the pool fails on first use instead, which invalidates the whole pool;
+            # consumers treat that as an outage and retry, HTTP use cases `retry_dropped_connection`.
             # Statements' parameters are citizens' data: never in exception messages (and so in logs).
             hide_parameters=True,
             connect_args={"server_settings": {"search_path": schema}},

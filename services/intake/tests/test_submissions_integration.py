@@ -1,0 +1,205 @@
+"""Submissions and status changes on a real PostgreSQL: what they cost the database, dossier numbers taken
+in SQL, identical submissions racing from two replicas, and a pooled connection the server dropped."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select, text, update
+
+from dossierbus_intake.adapters.tables import daily_sequences, dossiers
+from dossierbus_intake.bootstrap import MIGRATIONS
+from dossierbus_intake.domain.submission import SubmissionRequest, dossier_code
+from dossierbus_intake.entrypoints.events import on_status_changed
+from dossierbus_intake.submissions import Submissions
+from dossierbus_intake.tracking import TrackingSecrets
+from dossierbus_intake.unit_of_work import IntakeUnitOfWork
+from dossierbus_shared.calendar import vietnam_calendar
+from dossierbus_shared.catalogue import default_catalogue
+from dossierbus_shared.db import Database
+from dossierbus_shared.db.migrate import upgrade_async
+from dossierbus_shared.envelope import Envelope
+from dossierbus_shared.events import DossierStatus, DossierStatusChanged
+from dossierbus_shared.outbox import outbox
+
+UNIT = "000.00.01.H26"
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    schema = f"i{uuid.uuid4().hex[:10]}"
+    await upgrade_async(database_url, schema, MIGRATIONS)
+    database = Database(database_url, schema, pool_size=2)
+    yield database
+    await database.dispose()
+
+
+def intake(db: Database) -> Submissions:
+    """One replica's submissions use case."""
+    return Submissions(
+        lambda: db.unit_of_work(IntakeUnitOfWork),
+        default_catalogue(),
+        vietnam_calendar(),
+        [UNIT],
+        TrackingSecrets("k"),
+    )
+
+
+@contextmanager
+def counting(db: Database) -> Iterator[Counter[str]]:
+    """Statements sent (an executemany counts once: one round trip) and transactions ended."""
+    seen: Counter[str] = Counter()
+
+    def statement(*_: Any) -> None:
+        seen["statements"] += 1
+
+    def ended(*_: Any) -> None:
+        seen["transactions"] += 1
+
+    engine = db.engine.sync_engine
+    listeners = [("before_cursor_execute", statement), ("commit", ended), ("rollback", ended)]
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
+    try:
+        yield seen
+    finally:
+        for name, listener in listeners:
+            event.remove(engine, name, listener)
+
+
+def request() -> SubmissionRequest:
+    return SubmissionRequest.model_validate(
+        {
+            "procedure_code": "1.001193",
+            "channel": "online",
+            "applicant": {
+                "personal_id": "001085123456",
+                "full_name": "Nguyễn Văn An",
+                "date_of_birth": "1985-04-12",
+                "email": "an@example.vn",
+            },
+            "form": {
+                "child_full_name": "Nguyễn Thị Bình",
+                "child_date_of_birth": "2026-02-27",
+                "child_sex": "female",
+                "place_of_birth": "Bệnh viện Phụ sản Hà Nội",
+                "relationship": "father",
+            },
+        }
+    )
+
+
+async def test_a_submission_is_one_transaction_of_three_statements(db: Database) -> None:
+    submissions = intake(db)
+    await submissions.submit(request(), f"warm-{uuid.uuid4()}")  # the pool's connection is made
+
+    with counting(db) as submitting:
+        receipt, created = await submissions.submit(request(), "key-00000001")
+    with counting(db) as retrying:
+        again, replayed = await submissions.submit(request(), "key-00000001")
+
+    print(f"\nsubmission: {dict(submitting)}; retry: {dict(retrying)}")
+    # The dossier with its number; the outbox row; the outbox's NOTIFY.
+    assert submitting == {"statements": 3, "transactions": 1}
+    # The same, rolled back, then the dossier under the key.
+    assert retrying == {"statements": 2, "transactions": 2}
+    assert (created, replayed, again) == (True, False, receipt)
+    async with db.transaction() as session:
+        staged = (await session.execute(select(outbox.c.subject))).scalars().all()
+    assert staged.count(receipt.dossier_code) == 1
+
+
+async def test_numbers_taken_in_sql_are_the_domains_codes_past_four_digits(db: Database) -> None:
+    submissions = intake(db)
+    first, _ = await submissions.submit(request(), f"key-{uuid.uuid4()}")
+    day = vietnam_calendar().local_date(first.submitted_at)
+    assert first.dossier_code == dossier_code(UNIT, day, 1)
+
+    async with db.transaction() as session:
+        await session.execute(update(daily_sequences).values(last=9998))
+    codes = [(await submissions.submit(request(), f"key-{uuid.uuid4()}"))[0].dossier_code for _ in range(2)]
+
+    assert codes == [dossier_code(UNIT, day, 9999), dossier_code(UNIT, day, 10000)]
+    assert codes[1].endswith("-10000")
+
+
+async def test_identical_submissions_from_two_replicas_make_one_dossier_and_skip_no_number(
+    db: Database,
+) -> None:
+    replicas = [intake(db), intake(db)]
+    answers = await asyncio.gather(*(replica.submit(request(), "key-raced-01") for replica in replicas * 3))
+
+    assert Counter(created for _, created in answers) == {True: 1, False: 5}
+    assert len({receipt.dossier_code for receipt, _ in answers}) == 1
+    following, _ = await replicas[0].submit(request(), f"key-{uuid.uuid4()}")
+    assert following.dossier_code.endswith("-0002")
+    async with db.transaction() as session:
+        kept = (await session.execute(select(dossiers.c.idempotency_key))).scalars().all()
+    assert sorted(kept).count("key-raced-01") == 1
+
+
+async def test_a_pooled_connection_the_server_dropped_costs_the_caller_nothing(database_url: str) -> None:
+    schema = f"i{uuid.uuid4().hex[:10]}"
+    await upgrade_async(database_url, schema, MIGRATIONS)
+    db = Database(database_url, schema, pool_size=1)  # one connection, reused by every call below
+    admin = Database(database_url, "public", pool_size=1)
+    dropped: list[BaseException | None] = []
+    event.listen(db.engine.sync_engine.pool, "invalidate", lambda _c, _r, error: dropped.append(error))
+    try:
+        submissions = intake(db)
+        receipt, _ = await submissions.submit(request(), f"key-{uuid.uuid4()}")
+        async with db.transaction() as session:
+            pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        async with admin.transaction() as session:
+            assert (await session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})).scalar()
+
+        found = await submissions.find(receipt.dossier_code)
+        later, created = await submissions.submit(request(), f"key-{uuid.uuid4()}")
+    finally:
+        await admin.dispose()
+        await db.dispose()
+
+    assert len(dropped) == 1  # the first try met the dead connection; the second had a fresh one
+    assert found is not None and found.code == receipt.dossier_code
+    assert created and later.dossier_code.endswith("-0002")
+
+
+async def test_a_batch_of_status_changes_is_one_query_and_one_update(db: Database) -> None:
+    submissions = intake(db)
+    received = [(await submissions.submit(request(), f"key-{uuid.uuid4()}"))[0] for _ in range(10)]
+    changes = [
+        Envelope(
+            DossierStatusChanged(
+                dossier_id=receipt.dossier_id,
+                dossier_code=receipt.dossier_code,
+                procedure_code=receipt.procedure_code,
+                previous_status=DossierStatus.PROCESSING,
+                status=status,
+                due_date=receipt.appointment_date,
+                changed_at=datetime.now(UTC),
+            ),
+            source="urn:dossierbus:routing",
+        )
+        for receipt in received
+        for status in (DossierStatus.RESULT_READY, DossierStatus.RETURNED)
+    ]
+
+    with counting(db) as consuming:
+        async with db.unit_of_work(IntakeUnitOfWork) as uow:
+            await uow.load(changes)
+            for change in changes:
+                await on_status_changed(uow, change)
+
+    print(f"\n{len(changes)} status changes: {dict(consuming)}")
+    assert consuming == {"statements": 2, "transactions": 1}
+    async with db.transaction() as session:
+        rows = (await session.execute(select(dossiers.c.status, dossiers.c.finished_at))).all()
+    assert {status for status, _ in rows} == {"returned"}
+    assert all(finished is not None for _, finished in rows)
