@@ -39,6 +39,14 @@ def main(argv: list[str] | None = None) -> None:
         "--http-port", type=int, default=defaults.services["intake"], help="intake's; the others follow it"
     )
     up_parser.add_argument("--oidc-port", type=int, default=defaults.oidc, help="the local OpenID provider's")
+    up_parser.add_argument(
+        "--replicas",
+        type=replicas_option,
+        default={},
+        metavar="SERVICE=N,...",
+        help="processes per service, e.g. routing=2,notifications=2 (1 each otherwise); the replicas of a "
+        "service share its port and its consumer group",
+    )
     token = commands.add_parser(
         "token", help="print a citizen's bearer token from the local OpenID provider of `dossierbus up`"
     )
@@ -58,7 +66,7 @@ def main(argv: list[str] | None = None) -> None:
             ports = Ports.fixed(
                 kafka=args.kafka_port, smtp=args.smtp_port, http=args.http_port, oidc=args.oidc_port
             )
-            run_until_signalled(up(ports))  # a stop signal is how `up` ends: exit 0
+            run_until_signalled(up(ports, args.replicas))  # a stop signal is how `up` ends: exit 0
         elif args.command == "token":
             if not PERSONAL_ID.fullmatch(args.citizen):
                 parser.error("--citizen takes a 12-digit personal ID")
@@ -77,10 +85,21 @@ def main(argv: list[str] | None = None) -> None:
         pass
 
 
-async def up(ports: Ports) -> None:
+def replicas_option(text: str) -> dict[str, int]:
+    """`routing=2,notifications=2` as {"routing": 2, "notifications": 2}."""
+    counts: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, equals, count = item.partition("=")
+        if not equals or not count.strip().isdigit():
+            raise argparse.ArgumentTypeError(f"{item!r} is not SERVICE=N (e.g. routing=2)")
+        counts[name.strip()] = int(count)
+    return counts
+
+
+async def up(ports: Ports, replicas: dict[str, int]) -> None:
     """Until a stop signal (lifetime.py) cancels it."""
     print("dossierbus: starting broker, database, SMTP sink, services and reference agencies ...", flush=True)
-    async with DevStack(ports, spans_file=kept_spans_file()) as stack:
+    async with DevStack(ports, spans_file=kept_spans_file(), replicas=replicas) as stack:
         print(describe(stack), flush=True)
         print("Ctrl-C stops everything.", flush=True)
         try:
@@ -144,7 +163,11 @@ def describe(stack: DevStack) -> str:
         f"  database    {stack.database_url}",
         f"  smtp sink   127.0.0.1:{stack.ports.smtp}",
     ]
-    lines += [f"  {name:<11} {service.url()}" for name, service in stack.services.items()]
+    for name, replicas in stack.replicas.items():
+        lines.append(f"  {name:<11} {replicas[0].url()}")
+        if len(replicas) > 1:
+            own = ", ".join(f"{replica.label} {replica.own_url()}" for replica in replicas)
+            lines.append(f"  {'':<11} {len(replicas)} replicas: {own}")
     lines.append(
         f"  openid      {stack.identity.issuer}  (citizens: dossierbus token --citizen <personal ID>)"
     )
