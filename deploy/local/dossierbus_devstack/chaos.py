@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from dossierbus_devstack.parts import StackError
 from dossierbus_devstack.scenarios import FINAL, birth_registration
 from dossierbus_devstack.stack import DevStack
+from dossierbus_shared.db.roles import SERVICES_WITH_DATABASE
 from dossierbus_shared.kafka import DLQ_SUFFIX
 
 EMAILS_PER_DOSSIER = 4
@@ -157,6 +158,8 @@ class Figures:
     verification_repeats: int
     access_log_repeats: int
     dead_letters: int
+    unsent_events: int
+    """Outbox rows of every service not yet published."""
     emails_expected: int
     emails_delivered: int
     emails_repeated: int
@@ -174,7 +177,7 @@ class Figures:
             and self.server_errors == 0
             and self.timeline_repeats == self.out_of_order == 0
             and self.verification_repeats == self.access_log_repeats == 0
-            and self.dead_letters == 0
+            and self.dead_letters == self.unsent_events == 0
             and self.emails_delivered == self.emails_expected
             and self.emails_repeated <= self.in_flight_allowance
             and self.drained_s is not None
@@ -192,7 +195,7 @@ class Figures:
             f"   dossiers out of order: {self.out_of_order}",
             f"verified twice                  {self.verification_repeats}"
             f"   access-log entries twice: {self.access_log_repeats}",
-            f"dead letters                    {self.dead_letters}",
+            f"dead letters                    {self.dead_letters}   events left unsent: {self.unsent_events}",
             f"e-mails delivered               {self.emails_delivered} of {self.emails_expected}"
             f"   sent twice: {self.emails_repeated} (at most {self.in_flight_allowance} in flight)",
             f"drained after the load in       {drained}",
@@ -285,6 +288,10 @@ async def measure(
                WHERE dossier_code = ANY($1) AND channel = 'email' AND status = 'delivered'""",
             codes,
         )
+        unsent = [
+            await db.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE sent_at IS NULL")
+            for schema in SERVICES_WITH_DATABASE
+        ]
     ours = set(codes)
     message_ids = Counter(
         str(message["Message-ID"])
@@ -306,6 +313,7 @@ async def measure(
         verification_repeats=verification_repeats,
         access_log_repeats=access_log_repeats,
         dead_letters=await dead_letter_count(stack.kafka_bootstrap) - dead_letters_before,
+        unsent_events=sum(unsent),
         emails_expected=EMAILS_PER_DOSSIER * len(codes),
         emails_delivered=delivered,
         emails_repeated=sum(times - 1 for times in message_ids.values()),
