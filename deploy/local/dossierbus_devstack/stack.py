@@ -162,6 +162,8 @@ class DevStack:
             "OVERDUE_CHECK_INTERVAL_S": os.environ.get("OVERDUE_CHECK_INTERVAL_S", "1"),
             # A failing notification is retried within seconds: the stack is for watching things happen.
             "DELIVERY_BACKOFF_S": "0.2",
+            # So is a partition paused by an outage, once the database or the broker is back.
+            "CONSUMER_RETRY_BACKOFF_MAX_S": os.environ.get("CONSUMER_RETRY_BACKOFF_MAX_S", "5"),
             "OTEL_BSP_SCHEDULE_DELAY": os.environ.get("OTEL_BSP_SCHEDULE_DELAY", "200"),
             # One pepper for the stack, so a pseudonymised identifier reads the same in every service.
             "PII_PEPPER": os.environ.get("PII_PEPPER") or secrets.token_hex(32),
