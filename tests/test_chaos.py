@@ -13,7 +13,8 @@ from dossierbus_devstack.chaos import Load, every_service_and_the_database, run_
 from dossierbus_devstack.services import SERVICES
 from dossierbus_devstack.stack import DevStack
 
-pytestmark = pytest.mark.slow
+# Two minutes or so on an idle 2-core machine, start-up included; far longer on a loaded one.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 DOSSIERS = 200
 RATE = 5.0  # dossiers per second: 40 s of load

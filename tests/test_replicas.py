@@ -13,7 +13,7 @@ from dossierbus_devstack.chaos import Kill, Load, run_chaos
 from dossierbus_devstack.services import CONSUMERS
 from dossierbus_devstack.stack import DevStack
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 DOSSIERS = 150
 RATE = 5.0  # dossiers per second: 30 s of load

@@ -223,9 +223,11 @@ async def dead_letter_count(bootstrap: str) -> int:
         await consumer.stop()
 
 
-async def wait_drained(stack: DevStack, codes: Sequence[str], timeout_s: float) -> bool:
-    """Until every dossier is final and every one of its e-mails delivered, at most `timeout_s`."""
+async def wait_drained(stack: DevStack, codes: Sequence[str], timeout_s: float, report: bool) -> bool:
+    """Until every dossier is final and every one of its e-mails delivered, at most `timeout_s`; with
+    `report`, how far it is every 10 s."""
     deadline = time.monotonic() + timeout_s
+    reported = time.monotonic()
     async with stack.database() as db:
         while time.monotonic() < deadline:
             final = await db.fetchval(
@@ -240,6 +242,10 @@ async def wait_drained(stack: DevStack, codes: Sequence[str], timeout_s: float) 
             )
             if final == len(codes) and delivered >= EMAILS_PER_DOSSIER * len(codes):
                 return True
+            if report and time.monotonic() - reported >= 10:
+                reported = time.monotonic()
+                expected = EMAILS_PER_DOSSIER * len(codes)
+                print(f"  final {final} of {len(codes)}, e-mails {delivered} of {expected}", flush=True)
             await asyncio.sleep(0.5)
     return False
 
@@ -335,6 +341,6 @@ async def run_chaos(
     loaded = time.monotonic()
     if report:
         print(f"load sent, every fault healed, in {loaded - started:.0f} s; the bus drains ...", flush=True)
-    drained = await wait_drained(stack, load.accepted, drain_timeout_s)
+    drained = await wait_drained(stack, load.accepted, drain_timeout_s, report)
     drained_s = time.monotonic() - loaded if drained else None
     return await measure(stack, load, faults, dead_letters_before, drained_s)
