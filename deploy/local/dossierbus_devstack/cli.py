@@ -120,7 +120,7 @@ def replicas_option(text: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         name, equals, count = item.partition("=")
-        if not equals or not count.strip().isdigit():
+        if not name.strip() or not equals or not count.strip().isdigit():
             raise argparse.ArgumentTypeError(f"{item!r} is not SERVICE=N (e.g. routing=2)")
         counts[name.strip()] = int(count)
     return counts
