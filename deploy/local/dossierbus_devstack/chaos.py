@@ -77,7 +77,6 @@ class Load:
     stack: DevStack
     dossiers: int
     rate: float
-    first_index: int = 0
     accepted: list[str] = field(default_factory=list)
     server_errors: int = 0
     """Answers 500 and above other than 503: a submission should be accepted, or asked to wait."""
@@ -88,7 +87,7 @@ class Load:
             sending = []
             for index in range(self.dossiers):
                 await asyncio.sleep(max(0.0, started + index / self.rate - time.monotonic()))
-                sending.append(asyncio.create_task(self._submit(http, self.first_index + index)))
+                sending.append(asyncio.create_task(self._submit(http, index)))
             await asyncio.gather(*sending)
 
     async def _submit(self, http: httpx.AsyncClient, index: int) -> None:
