@@ -13,14 +13,14 @@ from dossierbus_devstack.chaos import Load, every_service_and_the_database, run_
 from dossierbus_devstack.services import SERVICES
 from dossierbus_devstack.stack import DevStack
 
-# Two minutes or so on an idle 2-core machine, start-up included; far longer on a loaded one.
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 DOSSIERS = 200
 RATE = 5.0  # dossiers per second: 40 s of load
 OUTAGE_S = 5.0
-DRAIN_BOUND_S = 240.0
-"""How long after the load (and the last restart) the bus may take to finish every dossier."""
+DRAIN_BOUND_S = 600.0
+"""How long after the load (and the last restart) the bus may take to finish every dossier and send every
+e-mail: generous, as a loaded machine sends the e-mails slowly."""
 
 
 @pytest.fixture(scope="module")
