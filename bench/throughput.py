@@ -3,6 +3,7 @@ latency, next to the raw produce/consume rate of the same broker measured in the
 durable, as in production (each commit synced to disk before it is answered); the output says so.
 
     uv run python bench/throughput.py --dossiers 2000 --concurrency 64
+    uv run python bench/throughput.py --replicas routing=2,notifications=2   # processes per service
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from dossierbus_devstack.cli import replicas_option
 from dossierbus_devstack.database import DURABILITY_QUERY, describe_durability
 from dossierbus_devstack.lifetime import run_until_signalled
 from dossierbus_devstack.scenarios import birth_registration
@@ -56,8 +58,11 @@ async def raw_broker_rate(bootstrap: str, messages: int) -> tuple[float, float]:
     return produce_rate, consume_rate
 
 
-async def run(dossiers: int, concurrency: int) -> None:
-    async with DevStack() as stack, httpx.AsyncClient(timeout=30, headers=stack.headers("portal")) as http:
+async def run(dossiers: int, concurrency: int, replicas: dict[str, int]) -> None:
+    async with (
+        DevStack(replicas=replicas) as stack,
+        httpx.AsyncClient(timeout=30, headers=stack.headers("portal")) as http,
+    ):
         produce_rate, consume_rate = await raw_broker_rate(stack.kafka_bootstrap, 20_000)
         limit = asyncio.Semaphore(concurrency)
 
@@ -97,6 +102,8 @@ async def run(dossiers: int, concurrency: int) -> None:
     quantiles = statistics.quantiles(latencies, n=100)
     end_to_end = dossiers / finished_in
     print(f"dossiers                         {dossiers} (concurrency {concurrency})")
+    counts = ", ".join(f"{name} {count}" for name, count in stack.replica_counts.items())
+    print(f"replicas                         {counts}")
     print(f"PostgreSQL                       {durability}")
     print(f"submitted (HTTP 202)             {dossiers / submitted_in:8.1f} dossiers/s")
     print(f"end to end (submit -> returned)  {end_to_end:8.1f} dossiers/s")
@@ -113,8 +120,11 @@ def main() -> None:
     )
     parser.add_argument("--dossiers", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument(
+        "--replicas", type=replicas_option, default={}, metavar="SERVICE=N,...", help="processes per service"
+    )
     args = parser.parse_args()
-    if (stopped_by := run_until_signalled(run(args.dossiers, args.concurrency))) is not None:
+    if (stopped_by := run_until_signalled(run(args.dossiers, args.concurrency, args.replicas))) is not None:
         sys.exit(128 + stopped_by)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import pytest
@@ -34,3 +35,12 @@ def authorization(bearer_tokens: dict[str, str]) -> Callable[[str], dict[str, st
         return {"Authorization": f"Bearer {token}"} if token else {}
 
     return headers
+
+
+@pytest.fixture(scope="session")
+def isolated() -> None:
+    """For a test whose stack has a broker and a PostgreSQL of its own (`DevStack()`) because it kills
+    their parts or runs replicas: another stack's services on the same broker would join the same
+    consumer groups and take partitions. Skipped where the environment names a shared broker or database."""
+    if os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or os.environ.get("DATABASE_URL"):
+        pytest.skip("KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL name a broker or database other stacks share")

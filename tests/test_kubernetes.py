@@ -29,6 +29,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from dossierbus_console.settings import ConsoleSettings
 from dossierbus_intake.settings import IntakeSettings
 from dossierbus_notifications.settings import NotificationsSettings
 from dossierbus_registry.settings import RegistrySettings
@@ -382,7 +383,8 @@ def test_the_generator_knows_what_each_app_consumes_and_produces(
     generator: ModuleType, contracts: dict[str, dict[str, Any]]
 ) -> None:
     specs = {spec.name: spec for spec in generator.services()}
-    assert set(specs) == set(SETTINGS)
+    assert set(specs) == set(SETTINGS) | {"console"}
+    assert not specs["console"].consumes and not specs["console"].produces
     for name, contract in contracts.items():
         spec = specs[name]
         assert sorted(spec.consumes) == sorted(contract["consumes"]), f"{name} consumes"
@@ -749,6 +751,34 @@ def test_the_collector_exports_to_a_configured_backend(base: list[Doc]) -> None:
     for exporter in config["service"]["pipelines"]["traces"]["exporters"]:
         for variable in re.findall(r"\$\{env:(\w+)\}", json.dumps(config["exporters"][exporter])):
             assert env.get(variable), f"the collector's {exporter} reads {variable}, which is not set"
+
+
+def test_the_console_reads_traces_from_the_backend_and_the_bus_as_the_operator(
+    base: list[Doc], users: dict[str, set[Rule]], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    deployment = deployment_of(base, "console")
+    env = environment(base, deployment)
+    # The trace waterfall reads the backend's query API, in production as in docker-compose.
+    query = urlsplit(str(env["TRACE_QUERY_URL"]))
+    assert query.scheme == "http" and query.hostname and query.port, env["TRACE_QUERY_URL"]
+    for upstream in ("routing", "notifications"):
+        assert env[f"{upstream.upper()}_URL"] == f"http://dossierbus-{upstream}:" + str(
+            SETTINGS[upstream].model_fields["http_port"].default
+        )
+    # Lag, dead letters and their replay are operators' work: it connects as the operator's KafkaUser,
+    # which may see every group's lag, and it keeps no database.
+    assert env["KAFKA_SASL_USERNAME"] == "dossierbus-operator"
+    assert secret_ref(env["KAFKA_SASL_PASSWORD"]) == ("dossierbus-operator", "password")
+    assert "dossierbus-console" not in users
+    for group in ("dossierbus.routing", "agency.justice-hanoi"):
+        assert allows(users["dossierbus-operator"], "group", group, "Describe"), group
+    assert "DATABASE_URL" not in env
+    monkeypatch.chdir(tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value if isinstance(value, str) else f"<{name} from a Secret>")
+    settings = ConsoleSettings()
+    assert settings.trace_query_url == env["TRACE_QUERY_URL"]
+    assert container(deployment)["image"] == "dossierbus-console"
 
 
 def test_each_service_reaches_the_database_with_its_own_roles(base: list[Doc]) -> None:

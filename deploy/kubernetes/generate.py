@@ -9,8 +9,9 @@ services' Settings classes it writes, under base/:
 - kafka/topics.yaml: a Strimzi KafkaTopic for every topic and its `.dlq` twin;
 - kafka/users.yaml: a SCRAM-SHA-512 KafkaUser per service, per agency, for KEDA and for operators, each
   with the ACLs it needs and nothing more;
-- services/<service>.yaml: each service's ConfigMap, Deployment, Service, PodDisruptionBudget and
-  autoscaler (KEDA on its consumer group's lag, or a CPU HorizontalPodAutoscaler when it consumes nothing).
+- services/<service>.yaml: each service's (and the operator console's) ConfigMap, Deployment, Service,
+  PodDisruptionBudget and autoscaler (KEDA on its consumer group's lag, or a CPU HorizontalPodAutoscaler
+  when it consumes nothing).
 
 Everything else (the Kafka cluster, the collector, the kustomizations) is written by hand.
 """
@@ -26,11 +27,13 @@ from typing import Any
 
 import yaml
 
+from dossierbus_console.settings import ConsoleSettings
 from dossierbus_intake.settings import IntakeSettings
 from dossierbus_notifications.settings import NotificationsSettings
 from dossierbus_registry.settings import RegistrySettings
 from dossierbus_routing.settings import RoutingSettings
 from dossierbus_shared.catalogue import default_catalogue
+from dossierbus_shared.db.roles import SERVICES_WITH_DATABASE
 from dossierbus_shared.events import (
     FIXED_TOPICS,
     DossierOverdue,
@@ -63,6 +66,9 @@ DLQ_PARTITIONS = 3
 DLQ_RETENTION_MS = 30 * 24 * 3600 * 1000  # time for an operator to look at and replay a dead letter
 
 COLLECTOR_ENDPOINT = "http://otel-collector:4318"  # base/otel-collector.yaml, OTLP over HTTP
+# The tracing backend's query API, which the console reads for a dossier's trace; the base's backend is
+# the Jaeger the collector exports to (base/observability/otel-collector.yaml), overlays name theirs.
+TRACE_QUERY_URL = "http://jaeger-query.observability.svc:16686"
 DATABASE_SECRET_SUFFIX = "-database"  # dossierbus-<service>-database, created by the operator: README.md
 IMAGE_PREFIX = "dossierbus-"  # the Dockerfile's images; overlays set registry and tag
 KEDA_USER = "dossierbus-keda"
@@ -94,6 +100,8 @@ class ServiceSpec:
     resources: Resources = Resources("100m", "256Mi", "1", "512Mi")
     min_replicas: int = 2
     max_replicas: int = 6
+    kafka_user: str = ""
+    """The KafkaUser it connects as; its own (dossierbus-<service>) unless named."""
 
     @property
     def name(self) -> str:
@@ -110,6 +118,14 @@ class ServiceSpec:
     @property
     def consumer_group(self) -> str:
         return self.settings.model_construct().consumer_group if self.consumes else ""
+
+    @property
+    def kafka_username(self) -> str:
+        return self.kafka_user or self.full_name
+
+    @property
+    def has_database(self) -> bool:
+        return self.name in SERVICES_WITH_DATABASE
 
 
 SERVICE_SETTINGS: tuple[type[ServiceSettings], ...] = (
@@ -192,6 +208,18 @@ def services() -> list[ServiceSpec]:
             environment={"SMTP_HOST": "smtp-relay", "SMTP_PORT": "25"},
             # WEBHOOK_SECRETS_TOKEN reads agencies' webhook secrets from the registry, and nothing else.
             optional_secrets={"WEBHOOK_SECRETS_TOKEN": "webhook-secrets-token", **CALLER_SECRETS},
+        ),
+        ServiceSpec(
+            ConsoleSettings,
+            # Reads a dossier's trace from the tracing backend's query API. TRACE_UI_URL, the link an
+            # operator's browser follows, is the overlay's to set (empty: trace ids without links).
+            environment={"TRACE_QUERY_URL": TRACE_QUERY_URL, "TRACE_UI_URL": ""},
+            # The operators' login (the token the console also calls the services with).
+            optional_secrets={"OPERATOR_TOKEN": "operator-token"},
+            # It shows lag and dead letters and replays them: what operators do, as the operator user.
+            kafka_user=OPERATOR_USER,
+            resources=Resources("50m", "128Mi", "500m", "256Mi"),
+            max_replicas=3,
         ),
     ]
 
@@ -293,13 +321,16 @@ def operator_acls() -> list[dict[str, Any]]:
     dlqs = [topic for topic in all_topics() if topic.endswith(DLQ_SUFFIX)]
     rules = [acl("topic", topic, "Read") for topic in dlqs]
     rules.append(acl("group", REPLAY_GROUP_PREFIX, "Read", "prefix"))
-    return rules + [acl("topic", topic.removesuffix(DLQ_SUFFIX), "Write") for topic in dlqs]
+    rules += [acl("topic", topic.removesuffix(DLQ_SUFFIX), "Write") for topic in dlqs]
+    # The console (which connects as this user) shows every group's lag: the services' and the agencies'.
+    return rules + [acl("group", prefix, "Describe", "prefix") for prefix in ("dossierbus.", "agency.")]
 
 
 def kafka_users(specs: list[ServiceSpec]) -> list[dict[str, Any]]:
     users = [
         kafka_user(spec.full_name, service_acls(spec), {"dossierbus.gov.vn/role": "service"})
         for spec in specs
+        if spec.kafka_username == spec.full_name
     ]
     users.append(kafka_user(KEDA_USER, keda_acls(specs), {"dossierbus.gov.vn/role": "autoscaler"}))
     users.append(kafka_user(OPERATOR_USER, operator_acls(), {"dossierbus.gov.vn/role": "operator"}))
@@ -326,7 +357,7 @@ def config_map(spec: ServiceSpec) -> dict[str, Any]:
         "KAFKA_BOOTSTRAP_SERVERS": KAFKA_BOOTSTRAP,
         "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
         "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
-        "KAFKA_SASL_USERNAME": spec.full_name,
+        "KAFKA_SASL_USERNAME": spec.kafka_username,
         "KAFKA_SSL_CAFILE": f"{CA_MOUNT}/ca.crt",
         "OTEL_EXPORTER_OTLP_ENDPOINT": COLLECTOR_ENDPOINT,
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
@@ -349,16 +380,17 @@ def database_secret(spec: ServiceSpec) -> str:
 
 
 def deployment(spec: ServiceSpec) -> dict[str, Any]:
+    # The service's own least-privileged role, and its schema's owner for migrations at start-up.
     env: list[dict[str, Any]] = [
-        # The service's own least-privileged role, and its schema's owner for migrations at start-up.
-        *(
-            {"name": key, "valueFrom": {"secretKeyRef": {"name": database_secret(spec), "key": key}}}
-            for key in ("DATABASE_URL", "DATABASE_MIGRATION_URL")
-        ),
+        {"name": key, "valueFrom": {"secretKeyRef": {"name": database_secret(spec), "key": key}}}
+        for key in ("DATABASE_URL", "DATABASE_MIGRATION_URL")
+        if spec.has_database
+    ]
+    env += [
         # The Secret the Strimzi user operator writes for the service's KafkaUser.
         {
             "name": "KAFKA_SASL_PASSWORD",
-            "valueFrom": {"secretKeyRef": {"name": spec.full_name, "key": "password"}},
+            "valueFrom": {"secretKeyRef": {"name": spec.kafka_username, "key": "password"}},
         },
         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {"name": "POD_NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},

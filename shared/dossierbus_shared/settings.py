@@ -51,6 +51,12 @@ class ServiceSettings(BaseSettings):
         ge=500,
         description="Topic metadata refresh: how soon new matching topics are consumed",
     )
+    kafka_session_timeout_ms: int = Field(
+        default=10_000,
+        ge=1000,
+        description="How long the consumer group waits for a silent member (a killed replica) before handing"
+        " its partitions to the others; some brokers also make a joining member wait half of it",
+    )
     # How to reach a secured broker; dossierbus_shared.kafka turns these into every client's options.
     kafka_security_protocol: KafkaSecurityProtocol = "PLAINTEXT"
     kafka_sasl_mechanism: KafkaSaslMechanism | None = None

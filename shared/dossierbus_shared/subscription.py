@@ -85,6 +85,8 @@ class Subscription:
             request_timeout_ms=settings.kafka_request_timeout_ms,
             # How soon a new topic matching the pattern is noticed.
             metadata_max_age_ms=settings.kafka_metadata_max_age_ms,
+            session_timeout_ms=settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=settings.kafka_session_timeout_ms // 3,
         )
         listener = _ForgetRevoked(self)
         if self.pattern:

@@ -1,5 +1,6 @@
 """`dossierbus up`: the development stack until Ctrl-C. `dossierbus demo`: dossiers end to end, shown.
-`dossierbus token --citizen <personal ID>`: a citizen's token from the running stack's OpenID provider."""
+`dossierbus token --citizen <personal ID>`: a citizen's token from the running stack's OpenID provider.
+`dossierbus chaos`: dossiers at a steady rate while every service is killed and PostgreSQL crashes."""
 
 from __future__ import annotations
 
@@ -17,10 +18,13 @@ from typing import Any
 
 import httpx
 
+from dossierbus_devstack.chaos import Load, every_service_and_the_database, run_chaos
+from dossierbus_devstack.database import DURABILITY_QUERY, describe_durability
 from dossierbus_devstack.identity import citizen_token
 from dossierbus_devstack.lifetime import run_until_signalled
 from dossierbus_devstack.parts import StackError
 from dossierbus_devstack.scenarios import birth_registration, linked_birth, wait_final, wait_for_notifications
+from dossierbus_devstack.services import SERVICES
 from dossierbus_devstack.stack import DevStack, Ports, Span
 
 PERSONAL_ID = re.compile(r"[0-9]{12}")
@@ -39,6 +43,14 @@ def main(argv: list[str] | None = None) -> None:
         "--http-port", type=int, default=defaults.services["intake"], help="intake's; the others follow it"
     )
     up_parser.add_argument("--oidc-port", type=int, default=defaults.oidc, help="the local OpenID provider's")
+    up_parser.add_argument(
+        "--replicas",
+        type=replicas_option,
+        default={},
+        metavar="SERVICE=N,...",
+        help="processes per service, e.g. routing=2,notifications=2 (1 each otherwise); the replicas of a "
+        "service share its port and its consumer group",
+    )
     token = commands.add_parser(
         "token", help="print a citizen's bearer token from the local OpenID provider of `dossierbus up`"
     )
@@ -52,13 +64,33 @@ def main(argv: list[str] | None = None) -> None:
     demo.add_argument(
         "--dossiers", type=int, default=4, help="valid dossiers to submit (one more is refused)"
     )
+    chaos = commands.add_parser(
+        "chaos",
+        help="start a stack on free ports; submit dossiers at a steady rate while every service is killed "
+        "(SIGKILL) and restarted and PostgreSQL crashes; print what the bus made of it (exit 1 if it did "
+        "not heal)",
+    )
+    chaos.add_argument("--dossiers", type=int, default=1000)
+    chaos.add_argument("--rate", type=float, default=10, help="dossiers per second (default %(default)s)")
+    chaos.add_argument(
+        "--outage", type=float, default=30, help="seconds PostgreSQL stays down (default %(default)s)"
+    )
+    chaos.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=600,
+        help="seconds to wait, after the load, for every dossier to end (default %(default)s)",
+    )
+    chaos.add_argument("--replicas", type=replicas_option, default={}, metavar="SERVICE=N,...")
     args = parser.parse_args(argv)
+    if args.command == "chaos" and (args.dossiers < 1 or args.rate <= 0 or args.outage < 0):
+        parser.error("chaos takes --dossiers of at least 1, a positive --rate and a --outage of 0 or more")
     try:
         if args.command == "up":
             ports = Ports.fixed(
                 kafka=args.kafka_port, smtp=args.smtp_port, http=args.http_port, oidc=args.oidc_port
             )
-            run_until_signalled(up(ports))  # a stop signal is how `up` ends: exit 0
+            run_until_signalled(up(ports, args.replicas))  # a stop signal is how `up` ends: exit 0
         elif args.command == "token":
             if not PERSONAL_ID.fullmatch(args.citizen):
                 parser.error("--citizen takes a 12-digit personal ID")
@@ -68,6 +100,12 @@ def main(argv: list[str] | None = None) -> None:
                 raise StackError(
                     f"no OpenID provider at {args.issuer} (is `dossierbus up` running?)"
                 ) from error
+        elif args.command == "chaos":
+            healed: list[bool] = []
+            stopped_by = run_until_signalled(run_chaos_command(args, healed))
+            if stopped_by is not None:
+                sys.exit(128 + stopped_by)
+            sys.exit(0 if all(healed) else 1)
         elif (stopped_by := run_until_signalled(run_demo(args.dossiers))) is not None:
             sys.exit(128 + stopped_by)
     except StackError as error:
@@ -77,10 +115,21 @@ def main(argv: list[str] | None = None) -> None:
         pass
 
 
-async def up(ports: Ports) -> None:
+def replicas_option(text: str) -> dict[str, int]:
+    """`routing=2,notifications=2` as {"routing": 2, "notifications": 2}."""
+    counts: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, equals, count = item.partition("=")
+        if not name.strip() or not equals or not count.strip().isdigit():
+            raise argparse.ArgumentTypeError(f"{item!r} is not SERVICE=N (e.g. routing=2)")
+        counts[name.strip()] = int(count)
+    return counts
+
+
+async def up(ports: Ports, replicas: dict[str, int]) -> None:
     """Until a stop signal (lifetime.py) cancels it."""
     print("dossierbus: starting broker, database, SMTP sink, services and reference agencies ...", flush=True)
-    async with DevStack(ports, spans_file=kept_spans_file()) as stack:
+    async with DevStack(ports, spans_file=kept_spans_file(), replicas=replicas) as stack:
         print(describe(stack), flush=True)
         print("Ctrl-C stops everything.", flush=True)
         try:
@@ -138,13 +187,31 @@ async def run_demo(count: int) -> None:
         )
 
 
+async def run_chaos_command(args: argparse.Namespace, healed: list[bool]) -> None:
+    load_s = args.dossiers / args.rate
+    print(f"dossierbus chaos: {args.dossiers} dossiers at {args.rate:g}/s; starting a stack ...", flush=True)
+    async with DevStack(replicas=args.replicas) as stack:
+        faults = every_service_and_the_database(SERVICES, load_s, args.outage)
+        load = Load(stack, args.dossiers, args.rate)
+        figures = await run_chaos(stack, load, faults, drain_timeout_s=args.drain_timeout, report=True)
+        async with stack.database() as db:
+            durability = describe_durability(await db.fetchrow(DURABILITY_QUERY))
+    print(f"PostgreSQL                      {durability}")
+    print("\n".join(figures.lines()), flush=True)
+    healed.append(figures.healed)
+
+
 def describe(stack: DevStack) -> str:
     lines = [
         f"  broker      {stack.kafka_bootstrap}",
         f"  database    {stack.database_url}",
         f"  smtp sink   127.0.0.1:{stack.ports.smtp}",
     ]
-    lines += [f"  {name:<11} {service.url()}" for name, service in stack.services.items()]
+    for name, replicas in stack.replicas.items():
+        lines.append(f"  {name:<11} {replicas[0].url()}")
+        if len(replicas) > 1:
+            own = ", ".join(f"{replica.label} {replica.own_url()}" for replica in replicas)
+            lines.append(f"  {'':<11} {len(replicas)} replicas: {own}")
     lines.append(
         f"  openid      {stack.identity.issuer}  (citizens: dossierbus token --citizen <personal ID>)"
     )

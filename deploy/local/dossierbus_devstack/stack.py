@@ -3,6 +3,9 @@
     async with DevStack() as stack:          # free loopback ports; Ports.fixed() for 9092, 1025, 8001-8005
         stack.url("intake", "/dossiers")
 
+    async with DevStack(replicas={"routing": 2}) as stack:   # two routing processes, one consumer group
+        stack.kill("routing", replica=1)
+
 A broker or database given by KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL (or the constructor) is used as it
 is; otherwise Tansu and embedded PostgreSQL start in a throw-away directory and vanish on exit.
 """
@@ -32,7 +35,7 @@ from dossierbus_devstack.database import EmbeddedPostgres, asyncpg_dsn, provisio
 from dossierbus_devstack.identity import AUDIENCE as IDENTITY_AUDIENCE
 from dossierbus_devstack.identity import PERSONAL_ID_CLAIM, LocalIdentityProvider
 from dossierbus_devstack.mail import MailSink
-from dossierbus_devstack.parts import StackError, free_port
+from dossierbus_devstack.parts import StackError, claim_port, free_port
 from dossierbus_devstack.services import SERVICES, ServiceProcess
 from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.events import FIXED_TOPICS, agency_topics
@@ -82,8 +85,11 @@ class DevStack:
         agencies: bool = True,
         agency_steps: Mapping[str, Sequence[str]] | None = None,
         spans_file: Path | None = None,
+        replicas: Mapping[str, int] | None = None,
     ) -> None:
         self.ports = ports or Ports.free()
+        self.replica_counts = replica_counts(replicas or {})
+        """How many processes of each service run (1 unless given), each a member of its consumer group."""
         self.kafka_bootstrap = kafka_bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or ""
         self.database_url = database_url or os.environ.get("DATABASE_URL") or ""
         self.seed_citizens = seed_citizens
@@ -110,7 +116,8 @@ class DevStack:
         self.identity = LocalIdentityProvider(
             self.ports.oidc or free_port(), self.workdir / "logs" / "oidc-provider.log"
         )
-        self.services: dict[str, ServiceProcess] = {}
+        self.replicas: dict[str, list[ServiceProcess]] = {}
+        """Each service's processes, the first at index 0."""
         self._broker: TansuBroker | None = None
         self._database: EmbeddedPostgres | None = None
         self.database_roles: dict[str, dict[str, str]] = {}
@@ -149,11 +156,16 @@ class DevStack:
             # An agency onboarded while the stack runs gets dossiers within seconds.
             "DIRECTORY_REFRESH_S": "2",
             "KAFKA_METADATA_MAX_AGE_MS": "2000",
+            # Kafka's shortest (group.min.session.timeout.ms): a killed replica's partitions move to the
+            # others within seconds, and Tansu makes a joining member wait half of it, at every start.
+            "KAFKA_SESSION_TIMEOUT_MS": "6000",
             "OTHER_RECEIVING_UNITS": json.dumps(OTHER_RECEIVING_UNITS),
             # Overdue dossiers are looked for every second, so tests and the demo see them at once.
             "OVERDUE_CHECK_INTERVAL_S": os.environ.get("OVERDUE_CHECK_INTERVAL_S", "1"),
             # A failing notification is retried within seconds: the stack is for watching things happen.
             "DELIVERY_BACKOFF_S": "0.2",
+            # So is a partition paused by an outage, once the database or the broker is back.
+            "CONSUMER_RETRY_BACKOFF_MAX_S": os.environ.get("CONSUMER_RETRY_BACKOFF_MAX_S", "5"),
             "OTEL_BSP_SCHEDULE_DELAY": os.environ.get("OTEL_BSP_SCHEDULE_DELAY", "200"),
             # One pepper for the stack, so a pseudonymised identifier reads the same in every service.
             "PII_PEPPER": os.environ.get("PII_PEPPER") or secrets.token_hex(32),
@@ -180,24 +192,33 @@ class DevStack:
             },
             "notifications": {"WEBHOOK_SECRETS_TOKEN": self.webhook_secrets_token},
         }
-        self.services = {
-            name: ServiceProcess(
-                name,
-                self.ports.services[name],
-                env | self.database_roles.get(name, {}) | own_env.get(name, {}),
-                self.workdir / "logs" / f"{name}.log",
-            )
+        self.replicas = {
+            name: [
+                ServiceProcess(
+                    name,
+                    replica,
+                    self.ports.services[name],
+                    free_port(),
+                    env | self.database_roles.get(name, {}) | own_env.get(name, {}),
+                    self.workdir / "logs",
+                )
+                for replica in range(self.replica_counts[name])
+            ]
             for name in SERVICES
         }
+        for name in SERVICES:
+            claim_port(self.ports.services[name], f"the {name} service")
         try:
             async with asyncio.TaskGroup() as starting:  # one failure cancels the other starts
-                for name, service in self.services.items():
+                for name, replicas in self.replicas.items():
                     if name != "console":
-                        starting.create_task(service.start())
+                        for replica in replicas:
+                            starting.create_task(replica.start())
         except ExceptionGroup as failures:
             raise failures.exceptions[0] from None
         # The console only reads the others: it starts after them rather than competing with their start.
-        await self.services["console"].start()
+        for replica in self.replicas["console"]:
+            await replica.start()
         if self.run_agencies:
             self.agency_credentials = await self._issue_credentials(default_catalogue().agencies)
             self._agencies = [
@@ -220,7 +241,7 @@ class DevStack:
         if self._agencies:
             await asyncio.gather(*self._agencies, return_exceptions=True)
         # All at once: each service's shutdown waits on the network, not on the others.
-        await asyncio.gather(*(asyncio.to_thread(service.stop) for service in self.services.values()))
+        await asyncio.gather(*(asyncio.to_thread(replica.stop) for replica in self.all_replicas()))
         with contextlib.suppress(Exception):
             self.mail.stop()
         await asyncio.to_thread(self.identity.stop)
@@ -298,6 +319,7 @@ class DevStack:
         return {"Authorization": f"Bearer {token}"}
 
     def url(self, service: str, path: str = "") -> str:
+        """The service, whichever of its replicas answers."""
         return self.services[service].url(path)
 
     async def onboard(self, **agency: Any) -> dict[str, Any]:
@@ -314,13 +336,23 @@ class DevStack:
         onboarded: dict[str, Any] = response.json()
         return onboarded
 
-    def kill(self, service: str) -> None:
-        """kill -9 one service."""
-        self.services[service].kill()
+    @property
+    def services(self) -> dict[str, ServiceProcess]:
+        """Each service's first replica (its only one unless replicas were asked for)."""
+        return {name: replicas[0] for name, replicas in self.replicas.items()}
 
-    async def start(self, service: str) -> None:
-        """Start one service again (after `kill`)."""
-        await self.services[service].start()
+    def all_replicas(self) -> list[ServiceProcess]:
+        return [replica for replicas in self.replicas.values() for replica in replicas]
+
+    def kill(self, service: str, replica: int = 0) -> None:
+        """kill -9 one replica of a service."""
+        self.replicas[service][replica].kill()
+
+    async def start(self, service: str, replica: int = 0) -> None:
+        """Start one replica of a service again (after `kill`)."""
+        if not any(sibling.running for sibling in self.replicas[service]):
+            claim_port(self.ports.services[service], f"the {service} service")
+        await self.replicas[service][replica].start()
 
     @contextlib.asynccontextmanager
     async def database(self) -> AsyncIterator[asyncpg.Connection]:
@@ -352,6 +384,16 @@ class DevStack:
                 return found
             previous = found
             await asyncio.sleep(0.5)
+
+
+def replica_counts(asked: Mapping[str, int]) -> dict[str, int]:
+    """The number of processes of every service: as asked, 1 for the others."""
+    unknown = sorted(set(asked) - set(SERVICES))
+    if unknown:
+        raise StackError(f"no service named {', '.join(unknown)}; the services are {', '.join(SERVICES)}")
+    if too_few := sorted(name for name, count in asked.items() if count < 1):
+        raise StackError(f"a service runs at least one replica: {', '.join(too_few)}")
+    return {name: asked.get(name, 1) for name in SERVICES}
 
 
 def _report_agency_failure(task: asyncio.Task[None]) -> None:

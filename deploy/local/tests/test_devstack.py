@@ -4,6 +4,7 @@ it started stopped on SIGTERM or SIGHUP, or when it is killed outright (kill -9)
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import os
 import random
@@ -19,10 +20,11 @@ from pathlib import Path
 
 import pytest
 
+from dossierbus_devstack.cli import replicas_option
 from dossierbus_devstack.lifetime import STOP_SIGNALS
 from dossierbus_devstack.parts import StackError, claim_port
 from dossierbus_devstack.services import SERVICES
-from dossierbus_devstack.stack import DevStack, Ports
+from dossierbus_devstack.stack import DevStack, Ports, replica_counts
 
 DOSSIERBUS = Path(sys.executable).parent / "dossierbus"
 PARTS = ("tansu", "postgres", "oidc_provider_mock", *(f"dossierbus_{name}.app" for name in SERVICES))
@@ -93,6 +95,18 @@ async def test_a_service_that_cannot_start_is_reported_with_its_output(
     assert "last output" in message and "overdue_check_interval_s" in message
 
 
+def test_replicas_are_asked_for_per_service() -> None:
+    assert replicas_option("routing=2, notifications=3") == {"routing": 2, "notifications": 3}
+    assert replica_counts({"routing": 2}) == {name: 2 if name == "routing" else 1 for name in SERVICES}
+    for wrong in ("routing", "routing=two", "routing=-1", "=2"):
+        with pytest.raises(argparse.ArgumentTypeError, match="is not SERVICE=N"):
+            replicas_option(wrong)
+    with pytest.raises(StackError, match="no service named billing; the services are intake, registry"):
+        replica_counts({"billing": 2})
+    with pytest.raises(StackError, match="at least one replica: routing"):
+        replica_counts({"routing": 0})
+
+
 def test_up_names_the_taken_broker_port_and_exits_1(occupied: int) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
     command = [DOSSIERBUS, "up", f"--kafka-port={occupied}"]
@@ -131,6 +145,7 @@ def test_up_serves_until_ctrl_c_then_stops_every_part(tmp_path: Path) -> None:
         f"--smtp-port={ports.smtp}",
         f"--http-port={http}",
         f"--oidc-port={ports.oidc}",
+        "--replicas=routing=2",
     ]
     up = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     assert up.stdout is not None
@@ -140,6 +155,7 @@ def test_up_serves_until_ctrl_c_then_stops_every_part(tmp_path: Path) -> None:
         if "Ctrl-C stops everything" in line or up.poll() is not None:
             break
     assert f"intake      http://127.0.0.1:{http}" in "".join(output), "".join(output)
+    assert "2 replicas: routing http://127.0.0.1:" in "".join(output), "".join(output)
     # What README tells a user to do for a citizen's token, against the running stack.
     issuer = f"--issuer=http://127.0.0.1:{ports.oidc}"
     token = subprocess.run(
