@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-BENCHMARK = "benchmark process (agencies, SMTP sink, client)"
+BENCHMARK = "benchmark (agencies, SMTP sink, client)"
 PROC = Path("/proc")
 _SERVICE_APP = re.compile(r"dossierbus_(\w+)\.app:app")
 

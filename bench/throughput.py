@@ -34,7 +34,6 @@ from dossierbus_devstack.stack import DevStack
 from statements import KINDS, Counts, observed_postgres
 from usage import Usage, usage
 
-RAW_RECORDS = 20_000
 STALLED_S = 60.0
 """No dossier returned for this long: the run fails rather than waits for ever."""
 
@@ -104,17 +103,25 @@ async def run(args: argparse.Namespace) -> None:
         httpx.AsyncClient(timeout=60, headers=stack.headers("portal")) as http,
         stack.database() as database,
     ):
-        produce_rate, consume_rate = await raw_broker_rate(stack.kafka_bootstrap, RAW_RECORDS)
+        produce_rate, consume_rate = await raw_broker_rate(stack.kafka_bootstrap, args.raw_records)
+
+        busy = 0
 
         async def submit(index: int) -> tuple[str, float]:
-            sent = time.time()
-            response = await http.post(
-                stack.url("intake", "/dossiers"),
-                json=birth_registration(index),
-                headers={"Idempotency-Key": f"bench-{uuid.uuid4()}"},
-            )
-            response.raise_for_status()
-            return str(response.json()["dossier_code"]), sent
+            """As a portal does: again after Retry-After while intake answers 503 (too busy)."""
+            nonlocal busy
+            sent, key = time.time(), f"bench-{uuid.uuid4()}"
+            while True:
+                response = await http.post(
+                    stack.url("intake", "/dossiers"),
+                    json=birth_registration(index),
+                    headers={"Idempotency-Key": key},
+                )
+                if response.status_code != 503:
+                    response.raise_for_status()
+                    return str(response.json()["dossier_code"]), sent
+                busy += 1
+                await asyncio.sleep(float(response.headers.get("Retry-After", 1)))
 
         # A few dossiers first, so that what happens once (agencies joining their consumer groups,
         # caches, prepared statements) is not counted.
@@ -122,7 +129,7 @@ async def run(args: argparse.Namespace) -> None:
         await wait_returned(database, [code for code, _ in warmed])
 
         measured = range(args.warmup, args.warmup + args.dossiers)
-        before = await usage(stack, http, database)
+        before, busy = await usage(stack, http, database), 0
         started = time.perf_counter()
         if args.rate:
             sent = await open_loop(submit, measured, args.rate)
@@ -144,6 +151,7 @@ async def run(args: argparse.Namespace) -> None:
         "end to end (submit -> returned), dossiers/s": end_to_end,
         **breakdown("submit -> assigned, ms", percentiles(assigned), total=False),
         **breakdown("submit -> returned, ms", percentiles(returned), total=False),
+        "submissions answered 503 and sent again": busy,
         "raw broker produce (batched), records/s": produce_rate,
         "raw broker consume (JSON decode), records/s": consume_rate,
         "end to end / raw consume": end_to_end / consume_rate,
@@ -173,7 +181,8 @@ def per_dossier(used: Usage, dossiers: int) -> dict[str, float]:
         figures["commits per dossier"] = by_kind(used.statements, dossiers).get("commit", 0.0)
         rows = by_kind(used.rows, dossiers)
         named = {"selected": "select", "inserted": "insert", "updated": "update", "deleted": "delete"}
-        figures |= breakdown("rows per dossier", {name: rows.get(kind, 0.0) for name, kind in named.items()})
+        rows_per_dossier = {name: rows.get(kind, 0.0) for name, kind in named.items()}
+        figures |= breakdown("rows per dossier", rows_per_dossier, total=False)
     figures["Kafka records per dossier"] = used.records / dossiers
     return figures
 
@@ -221,10 +230,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64, help="closed loop: submitters at once")
     parser.add_argument("--rate", type=float, help="open loop: dossiers offered per second")
     parser.add_argument("--warmup", type=int, default=10, help="dossiers through before measuring")
+    parser.add_argument("--raw-records", type=int, default=20_000, help="for the broker's raw rate")
     parser.add_argument("--json", metavar="PATH", help="also write the figures to PATH as JSON")
     args = parser.parse_args()
-    if args.dossiers < 1 or args.concurrency < 1 or args.warmup < 0 or (args.rate or 1) <= 0:
-        parser.error("--dossiers, --concurrency and --rate must be positive, --warmup not negative")
+    if min(args.dossiers, args.concurrency, args.raw_records) < 1 or args.warmup < 0:
+        parser.error("--dossiers, --concurrency and --raw-records must be positive, --warmup not negative")
+    if args.rate is not None and args.rate <= 0:
+        parser.error("--rate must be positive")
     if (stopped_by := run_until_signalled(run(args))) is not None:
         sys.exit(128 + stopped_by)
 
