@@ -6,12 +6,12 @@ prints each figure's median on both sides and their ratio.
     .venv/bin/python bench/compare.py --baseline c8c4761 --candidate c8c4761  # the noise: one against itself
     .venv/bin/python bench/compare.py --baseline c8c4761 --rate 3             # open loop, 3 dossiers/s
 
-A side is the path of a checkout with its .venv (as `python3 dev.py` makes it), or a git revision of this
-repository: exported once into .dossierbus/bench/<commit> with a .venv of its own, and kept for the next
-comparison. Runs alternate (baseline, candidate, baseline, ...) so that both sides see the same machine.
-Both run this checkout's bench/throughput.py with their own Python: the stack, services and agencies are
-each side's, the measuring is the same. A figure one side cannot give (services that count no
-statements) has no ratio; PostgreSQL's own count of statements is there for both.
+A side is the path of a checkout with its .venv (as `python3 dev.py bench` makes it), or a git revision
+of this repository: exported once into .dossierbus/bench/<commit> with a .venv of its own, and kept for
+the next comparison. Runs alternate (baseline, candidate, baseline, ...) so that both sides see the same
+machine. Both run this checkout's bench/throughput.py with their own Python: the stack, services and
+agencies are each side's, the measuring is the same. A figure one side cannot give (services that count
+no statements) has no ratio; PostgreSQL's own count of statements is there for both.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def prepare(name: str, given: str) -> Side:
     if Path(given).is_dir():
         side = Side(name, given, Path(given).resolve())
         if not side.python.exists():
-            raise CompareError(f"{given} has no .venv: run `python3 dev.py` there once")
+            raise CompareError(f"{given} has no .venv: `python3 dev.py bench` (or test, up) there makes it")
         return side
     commit = _git("rev-parse", "--verify", "--quiet", f"{given}^{{commit}}")
     if commit is None:
@@ -99,7 +99,7 @@ def _uv() -> str:
     installed = ROOT / ".dossierbus" / "tools" / "bin" / "uv"
     found = str(installed) if installed.exists() else shutil.which("uv")
     if found is None:
-        raise CompareError("no uv: run `python3 dev.py` once in this checkout (it installs uv)")
+        raise CompareError("no uv: `python3 dev.py bench` (or demo, up, test) in this checkout installs it")
     return found
 
 

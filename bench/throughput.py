@@ -96,6 +96,28 @@ def percentiles(seconds: list[float]) -> dict[str, float]:
     return {"p50": cuts[49] * 1000, "p99": cuts[98] * 1000}
 
 
+class Portal:
+    """Submits dossiers as the one-stop portal does: again, after Retry-After, while intake answers 503."""
+
+    def __init__(self, http: httpx.AsyncClient, url: str) -> None:
+        self.http = http
+        self.url = url
+        self.busy = 0
+        """503 answers so far."""
+
+    async def submit(self, index: int) -> tuple[str, float]:
+        sent, key = time.time(), f"bench-{uuid.uuid4()}"
+        while True:
+            response = await self.http.post(
+                self.url, json=birth_registration(index), headers={"Idempotency-Key": key}
+            )
+            if response.status_code != 503:
+                response.raise_for_status()
+                return str(response.json()["dossier_code"]), sent
+            self.busy += 1
+            await asyncio.sleep(float(response.headers.get("Retry-After", 1)))
+
+
 async def run(args: argparse.Namespace) -> None:
     async with (
         observed_postgres() as database_url,
@@ -103,60 +125,8 @@ async def run(args: argparse.Namespace) -> None:
         httpx.AsyncClient(timeout=60, headers=stack.headers("portal")) as http,
         stack.database() as database,
     ):
-        produce_rate, consume_rate = await raw_broker_rate(stack.kafka_bootstrap, args.raw_records)
-
-        busy = 0
-
-        async def submit(index: int) -> tuple[str, float]:
-            """As a portal does: again after Retry-After while intake answers 503 (too busy)."""
-            nonlocal busy
-            sent, key = time.time(), f"bench-{uuid.uuid4()}"
-            while True:
-                response = await http.post(
-                    stack.url("intake", "/dossiers"),
-                    json=birth_registration(index),
-                    headers={"Idempotency-Key": key},
-                )
-                if response.status_code != 503:
-                    response.raise_for_status()
-                    return str(response.json()["dossier_code"]), sent
-                busy += 1
-                await asyncio.sleep(float(response.headers.get("Retry-After", 1)))
-
-        # A few dossiers first, so that what happens once (agencies joining their consumer groups,
-        # caches, prepared statements) is not counted.
-        warmed = await closed_loop(submit, range(args.warmup), args.concurrency)
-        await wait_returned(database, [code for code, _ in warmed])
-
-        measured = range(args.warmup, args.warmup + args.dossiers)
-        before, busy = await usage(stack, http, database), 0
-        started = time.perf_counter()
-        if args.rate:
-            sent = await open_loop(submit, measured, args.rate)
-        else:
-            sent = await closed_loop(submit, measured, args.concurrency)
-        submitted_in = time.perf_counter() - started
-        codes = [code for code, _ in sent]
-        await wait_returned(database, codes)
-        finished_in = time.perf_counter() - started
-        used = await usage(stack, http, database) - before
         durability = describe_durability(await database.fetchrow(DURABILITY_QUERY))
-        reached = await milestones(database, codes)
-
-    assigned = [reached[code][0] - at for code, at in sent]
-    returned = [reached[code][1] - at for code, at in sent]
-    end_to_end = args.dossiers / finished_in
-    figures = {
-        "submitted (HTTP 202), dossiers/s": args.dossiers / submitted_in,
-        "end to end (submit -> returned), dossiers/s": end_to_end,
-        **breakdown("submit -> assigned, ms", percentiles(assigned), total=False),
-        **breakdown("submit -> returned, ms", percentiles(returned), total=False),
-        "submissions answered 503 and sent again": busy,
-        "raw broker produce (batched), records/s": produce_rate,
-        "raw broker consume (JSON decode), records/s": consume_rate,
-        "end to end / raw consume": end_to_end / consume_rate,
-        **per_dossier(used, args.dossiers),
-    }
+        figures = await measure(args, stack, http, database)
     load = f"offered at {args.rate:g}/s" if args.rate else f"concurrency {args.concurrency}"
     print(f"dossiers                         {args.dossiers} ({load}; {args.warmup} before, not counted)")
     print(f"PostgreSQL                       {durability}")
@@ -164,6 +134,47 @@ async def run(args: argparse.Namespace) -> None:
     if args.json:
         report = json.dumps({"durability": durability, "figures": figures}, indent=1)
         await asyncio.to_thread(Path(args.json).write_text, report)
+
+
+async def measure(
+    args: argparse.Namespace, stack: DevStack, http: httpx.AsyncClient, database: asyncpg.Connection
+) -> dict[str, float]:
+    produce_rate, consume_rate = await raw_broker_rate(stack.kafka_bootstrap, args.raw_records)
+    # A few dossiers first, so that what happens once (agencies joining their consumer groups, caches,
+    # prepared statements) is not counted.
+    warmup = Portal(http, stack.url("intake", "/dossiers"))
+    warmed = await closed_loop(warmup.submit, range(args.warmup), args.concurrency)
+    await wait_returned(database, [code for code, _ in warmed])
+
+    portal = Portal(http, stack.url("intake", "/dossiers"))
+    measured = range(args.warmup, args.warmup + args.dossiers)
+    before = await usage(stack, http, database)
+    started = time.perf_counter()
+    if args.rate:
+        sent = await open_loop(portal.submit, measured, args.rate)
+    else:
+        sent = await closed_loop(portal.submit, measured, args.concurrency)
+    submitted_in = time.perf_counter() - started
+    codes = [code for code, _ in sent]
+    await wait_returned(database, codes)
+    finished_in = time.perf_counter() - started
+    used = await usage(stack, http, database) - before
+
+    reached = await milestones(database, codes)
+    assigned = [reached[code][0] - at for code, at in sent]
+    returned = [reached[code][1] - at for code, at in sent]
+    end_to_end = args.dossiers / finished_in
+    return {
+        "submitted (HTTP 202), dossiers/s": args.dossiers / submitted_in,
+        "end to end (submit -> returned), dossiers/s": end_to_end,
+        **breakdown("submit -> assigned, ms", percentiles(assigned), total=False),
+        **breakdown("submit -> returned, ms", percentiles(returned), total=False),
+        "submissions answered 503 and sent again": portal.busy,
+        "raw broker produce (batched), records/s": produce_rate,
+        "raw broker consume (JSON decode), records/s": consume_rate,
+        "end to end / raw consume": end_to_end / consume_rate,
+        **per_dossier(used, args.dossiers),
+    }
 
 
 def per_dossier(used: Usage, dossiers: int) -> dict[str, float]:
