@@ -1,9 +1,15 @@
-"""Pushes N dossiers through the whole bus and prints end-to-end throughput and submit-to-assigned
-latency, next to the raw produce/consume rate of the same broker measured in the same run. PostgreSQL is
-durable, as in production (each commit synced to disk before it is answered); the output says so.
+"""Pushes N dossiers through the whole bus and prints end-to-end throughput and latencies, next to the raw
+produce/consume rate of the same broker measured in the same run, and what each dossier cost: CPU time
+per part of the stack, database statements, commits and rows, Kafka records. PostgreSQL is durable, as in
+production (each commit synced to disk before it is answered); the output says so.
 
-    uv run python bench/throughput.py --dossiers 2000 --concurrency 64
-    uv run python bench/throughput.py --replicas routing=2,notifications=2   # processes per service
+    .venv/bin/python bench/throughput.py --dossiers 2000 --concurrency 64
+    .venv/bin/python bench/throughput.py --dossiers 600 --rate 3    # open loop: 3 dossiers/s offered
+    .venv/bin/python bench/throughput.py --replicas routing=2,notifications=2   # processes per service
+
+Closed loop (the default): `--concurrency` submitters, each submitting as soon as its last was accepted.
+Open loop (`--rate R`): a submission every 1/R s whatever the bus answers, so latencies are those of a
+bus running at that rate, not those of a queue.
 """
 
 from __future__ import annotations
@@ -15,116 +21,241 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from pathlib import Path
 
+import asyncpg
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from broker import raw_broker_rate
 from dossierbus_devstack.cli import replicas_option
 from dossierbus_devstack.database import DURABILITY_QUERY, describe_durability
 from dossierbus_devstack.lifetime import run_until_signalled
 from dossierbus_devstack.scenarios import birth_registration
 from dossierbus_devstack.stack import DevStack
+from statements import KINDS, Counts, observed_postgres
+from usage import Usage, usage
+
+STALLED_S = 60.0
+"""No dossier returned for this long: the run fails rather than waits for ever."""
+
+Submit = Callable[[int], Awaitable[tuple[str, float]]]
+"""Submits the index-th dossier: its code and when it was sent (time.time())."""
 
 
-async def raw_broker_rate(bootstrap: str, messages: int) -> tuple[float, float]:
-    """Batched produce and JSON-decoding consume of dossier-sized records: the ceiling the bus runs under."""
-    topic = f"bench.raw.{uuid.uuid4().hex[:8]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    await admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)])
-    await admin.close()
-    payload = json.dumps(birth_registration(0), ensure_ascii=False).encode()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    await producer.start()
+async def closed_loop(submit: Submit, indexes: range, concurrency: int) -> list[tuple[str, float]]:
+    limit = asyncio.Semaphore(concurrency)
+
+    async def one(index: int) -> tuple[str, float]:
+        async with limit:
+            return await submit(index)
+
+    return await asyncio.gather(*(one(index) for index in indexes))
+
+
+async def open_loop(submit: Submit, indexes: range, rate: float) -> list[tuple[str, float]]:
     started = time.perf_counter()
-    deliveries = [await producer.send(topic, payload, key=str(i).encode()) for i in range(messages)]
-    await asyncio.gather(*deliveries)
-    produce_rate = messages / (time.perf_counter() - started)
-    await producer.stop()
 
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", fetch_max_wait_ms=20
+    async def one(offset: int, index: int) -> tuple[str, float]:
+        await asyncio.sleep(max(0.0, started + offset / rate - time.perf_counter()))
+        return await submit(index)
+
+    return await asyncio.gather(*(one(offset, index) for offset, index in enumerate(indexes)))
+
+
+async def wait_returned(database: asyncpg.Connection, codes: list[str]) -> None:
+    returned, progressed = 0, time.monotonic()
+    while returned < len(codes):
+        await asyncio.sleep(0.2)
+        now_returned = await database.fetchval(
+            "SELECT count(*) FROM routing.dossiers WHERE code = ANY($1) AND status = 'returned'", codes
+        )
+        if now_returned > returned:
+            returned, progressed = now_returned, time.monotonic()
+        elif time.monotonic() - progressed > STALLED_S:
+            raise RuntimeError(
+                f"{len(codes) - returned} of {len(codes)} dossiers not returned, none for {STALLED_S:.0f} s"
+            )
+
+
+async def milestones(database: asyncpg.Connection, codes: list[str]) -> dict[str, tuple[float, float]]:
+    """Per dossier code, when routing assigned it and when it was returned (epoch seconds)."""
+    rows = await database.fetch(
+        """SELECT d.code,
+                  extract(epoch FROM min(t.at) FILTER (WHERE t.event = 'assigned'))::float8 AS assigned,
+                  extract(epoch FROM min(t.at) FILTER (WHERE t.event = 'status-changed'
+                                                       AND t.status = 'returned'))::float8 AS returned
+           FROM routing.dossiers d JOIN routing.timeline t ON t.dossier_id = d.id
+           WHERE d.code = ANY($1) GROUP BY d.code""",
+        codes,
     )
-    await consumer.start()
-    started, seen = time.perf_counter(), 0
-    while seen < messages:
-        for batch in (await consumer.getmany(timeout_ms=500, max_records=5000)).values():
-            for record in batch:
-                json.loads(record.value)
-            seen += len(batch)
-    consume_rate = messages / (time.perf_counter() - started)
-    await consumer.stop()
-    return produce_rate, consume_rate
+    return {row["code"]: (row["assigned"], row["returned"]) for row in rows}
 
 
-async def run(dossiers: int, concurrency: int, replicas: dict[str, int]) -> None:
-    async with (
-        DevStack(replicas=replicas) as stack,
-        httpx.AsyncClient(timeout=30, headers=stack.headers("portal")) as http,
-    ):
-        produce_rate, consume_rate = await raw_broker_rate(stack.kafka_bootstrap, 20_000)
-        limit = asyncio.Semaphore(concurrency)
+def percentiles(seconds: list[float]) -> dict[str, float]:
+    """p50 and p99, in milliseconds."""
+    cuts = statistics.quantiles(seconds, n=100, method="inclusive") if len(seconds) > 1 else seconds * 99
+    return {"p50": cuts[49] * 1000, "p99": cuts[98] * 1000}
 
-        async def submit(index: int) -> str:
-            async with limit:
-                response = await http.post(
-                    stack.url("intake", "/dossiers"),
-                    json=birth_registration(index),
-                    headers={"Idempotency-Key": f"bench-{uuid.uuid4()}"},
-                )
+
+class Portal:
+    """Submits dossiers as the one-stop portal does: again, after Retry-After, while intake answers 503."""
+
+    def __init__(self, http: httpx.AsyncClient, url: str) -> None:
+        self.http = http
+        self.url = url
+        self.busy = 0
+        """503 answers so far."""
+
+    async def submit(self, index: int) -> tuple[str, float]:
+        sent, key = time.time(), f"bench-{uuid.uuid4()}"
+        while True:
+            response = await self.http.post(
+                self.url, json=birth_registration(index), headers={"Idempotency-Key": key}
+            )
+            if response.status_code != 503:
                 response.raise_for_status()
-                return str(response.json()["dossier_code"])
+                return str(response.json()["dossier_code"]), sent
+            self.busy += 1
+            await asyncio.sleep(float(response.headers.get("Retry-After", 1)))
 
-        started = time.perf_counter()
-        codes = await asyncio.gather(*(submit(i) for i in range(dossiers)))
-        submitted_in = time.perf_counter() - started
-        async with stack.database() as db:
-            durability = describe_durability(await db.fetchrow(DURABILITY_QUERY))
-            while (
-                await db.fetchval(
-                    "SELECT count(*) FROM routing.dossiers WHERE code = ANY($1) AND status = 'returned'",
-                    codes,
-                )
-                < dossiers
-            ):
-                await asyncio.sleep(0.05)
-            finished_in = time.perf_counter() - started
-            latencies = [
-                row["seconds"]
-                for row in await db.fetch(
-                    """SELECT extract(epoch FROM t.at - d.submitted_at)::float8 AS seconds
-                       FROM routing.dossiers d JOIN routing.timeline t ON t.dossier_id = d.id
-                       WHERE d.code = ANY($1) AND t.event = 'assigned'""",
-                    codes,
-                )
-            ]
-    quantiles = statistics.quantiles(latencies, n=100)
-    end_to_end = dossiers / finished_in
-    print(f"dossiers                         {dossiers} (concurrency {concurrency})")
-    counts = ", ".join(f"{name} {count}" for name, count in stack.replica_counts.items())
-    print(f"replicas                         {counts}")
+
+async def run(args: argparse.Namespace) -> None:
+    async with (
+        observed_postgres() as database_url,
+        DevStack(database_url=database_url, replicas=args.replicas) as stack,
+        httpx.AsyncClient(timeout=60, headers=stack.headers("portal")) as http,
+        stack.database() as database,
+    ):
+        durability = describe_durability(await database.fetchrow(DURABILITY_QUERY))
+        figures = await measure(args, stack, http, database)
+    load = f"offered at {args.rate:g}/s" if args.rate else f"concurrency {args.concurrency}"
+    print(f"dossiers                         {args.dossiers} ({load}; {args.warmup} before, not counted)")
+    replicas = ", ".join(f"{name} {count}" for name, count in stack.replica_counts.items())
+    print(f"replicas                         {replicas}")
     print(f"PostgreSQL                       {durability}")
-    print(f"submitted (HTTP 202)             {dossiers / submitted_in:8.1f} dossiers/s")
-    print(f"end to end (submit -> returned)  {end_to_end:8.1f} dossiers/s")
-    p50, p99 = quantiles[49] * 1000, quantiles[98] * 1000
-    print(f"submit -> assigned latency       p50 {p50:7.1f} ms   p99 {p99:7.1f} ms")
-    print(f"raw broker produce (batched)     {produce_rate:8.0f} msg/s")
-    print(f"raw broker consume (JSON decode) {consume_rate:8.0f} msg/s")
-    print(f"end to end / raw consume         {end_to_end / consume_rate:8.4f}")
+    print_figures(figures)
+    if args.json:
+        report = json.dumps({"durability": durability, "figures": figures}, indent=1)
+        await asyncio.to_thread(Path(args.json).write_text, report)
+
+
+async def measure(
+    args: argparse.Namespace, stack: DevStack, http: httpx.AsyncClient, database: asyncpg.Connection
+) -> dict[str, float]:
+    produce_rate, consume_rate = await raw_broker_rate(stack.kafka_bootstrap, args.raw_records)
+    # A few dossiers first, so that what happens once (agencies joining their consumer groups, caches,
+    # prepared statements) is not counted.
+    warmup = Portal(http, stack.url("intake", "/dossiers"))
+    warmed = await closed_loop(warmup.submit, range(args.warmup), args.concurrency)
+    await wait_returned(database, [code for code, _ in warmed])
+
+    portal = Portal(http, stack.url("intake", "/dossiers"))
+    measured = range(args.warmup, args.warmup + args.dossiers)
+    before = await usage(stack, http, database)
+    started = time.perf_counter()
+    if args.rate:
+        sent = await open_loop(portal.submit, measured, args.rate)
+    else:
+        sent = await closed_loop(portal.submit, measured, args.concurrency)
+    submitted_in = time.perf_counter() - started
+    codes = [code for code, _ in sent]
+    await wait_returned(database, codes)
+    finished_in = time.perf_counter() - started
+    used = await usage(stack, http, database) - before
+
+    reached = await milestones(database, codes)
+    assigned = [reached[code][0] - at for code, at in sent]
+    returned = [reached[code][1] - at for code, at in sent]
+    end_to_end = args.dossiers / finished_in
+    return {
+        "submitted (HTTP 202), dossiers/s": args.dossiers / submitted_in,
+        "end to end (submit -> returned), dossiers/s": end_to_end,
+        **breakdown("submit -> assigned, ms", percentiles(assigned), total=False),
+        **breakdown("submit -> returned, ms", percentiles(returned), total=False),
+        "submissions answered 503 and sent again": portal.busy,
+        "raw broker produce (batched), records/s": produce_rate,
+        "raw broker consume (JSON decode), records/s": consume_rate,
+        "end to end / raw consume": end_to_end / consume_rate,
+        **per_dossier(used, args.dossiers),
+    }
+
+
+def per_dossier(used: Usage, dossiers: int) -> dict[str, float]:
+    """What one dossier cost, by figure name; a part of a figure is named `<figure>: <part>`."""
+    figures: dict[str, float] = {}
+    if used.cpu_s is not None:
+        parts = sorted(used.cpu_s.items(), key=lambda item: -item[1])
+        figures |= breakdown("CPU-ms per dossier", {part: s * 1000 / dossiers for part, s in parts})
+    for source, counts in (("PostgreSQL", used.statements), ("services", used.statements_by_services)):
+        if counts is not None:
+            name = f"statements per dossier ({source})"
+            figures |= breakdown(name, by_service(counts, dossiers))
+            figures |= breakdown(f"{name} by kind", by_kind(counts, dossiers), total=False)
+    if used.statements is not None and used.rows is not None:
+        figures["commits per dossier"] = by_kind(used.statements, dossiers).get("commit", 0.0)
+        rows = by_kind(used.rows, dossiers)
+        named = {"selected": "select", "inserted": "insert", "updated": "update", "deleted": "delete"}
+        rows_per_dossier = {name: rows.get(kind, 0.0) for name, kind in named.items()}
+        figures |= breakdown("rows per dossier", rows_per_dossier, total=False)
+    figures["Kafka records per dossier"] = used.records / dossiers
+    return figures
+
+
+def by_service(counts: Counts, dossiers: int) -> dict[str, float]:
+    services = sorted({service for service, _ in counts})
+    return {name: sum(n for (s, _), n in counts.items() if s == name) / dossiers for name in services}
+
+
+def by_kind(counts: Counts, dossiers: int) -> dict[str, float]:
+    return {name: sum(n for (_, kind), n in counts.items() if kind == name) / dossiers for name in KINDS}
+
+
+def breakdown(name: str, parts: Mapping[str, float], *, total: bool = True) -> dict[str, float]:
+    """`name` (the sum of the parts, unless `total` is false) and `name: part` for each part."""
+    figures = {name: sum(parts.values())} if total else {}
+    return figures | {f"{name}: {part}": value for part, value in parts.items()}
+
+
+def print_figures(figures: Mapping[str, float]) -> None:
+    """One line per figure, its parts on the same line."""
+    lines: dict[str, list[str]] = {}
+    for name, value in figures.items():
+        figure, _, part = name.partition(": ")
+        shown = f"{value:.4f}" if 0 < value < 0.1 else f"{value:,.1f}"
+        lines.setdefault(figure, []).append(f"{part} {shown}" if part else shown)
+    for figure, values in lines.items():
+        print(f"{figure:<48} {wrap(values)}")
+
+
+def wrap(values: Iterable[str], width: int = 60) -> str:
+    text, line = "", ""
+    for value in values:
+        if line and len(line) + len(value) > width:
+            text, line = text + line.rstrip(", ") + "\n" + " " * 49, ""
+        line += value + ", "
+    return text + line.rstrip(", ")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--dossiers", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--dossiers", type=int, default=1000, help="dossiers measured (default 1000)")
+    parser.add_argument("--concurrency", type=int, default=64, help="closed loop: submitters at once")
+    parser.add_argument("--rate", type=float, help="open loop: dossiers offered per second")
+    parser.add_argument("--warmup", type=int, default=10, help="dossiers through before measuring")
+    parser.add_argument("--raw-records", type=int, default=20_000, help="for the broker's raw rate")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures to PATH as JSON")
     parser.add_argument(
         "--replicas", type=replicas_option, default={}, metavar="SERVICE=N,...", help="processes per service"
     )
     args = parser.parse_args()
-    if (stopped_by := run_until_signalled(run(args.dossiers, args.concurrency, args.replicas))) is not None:
+    if min(args.dossiers, args.concurrency, args.raw_records) < 1 or args.warmup < 0:
+        parser.error("--dossiers, --concurrency and --raw-records must be positive, --warmup not negative")
+    if args.rate is not None and args.rate <= 0:
+        parser.error("--rate must be positive")
+    if (stopped_by := run_until_signalled(run(args))) is not None:
         sys.exit(128 + stopped_by)
 
 

@@ -70,6 +70,8 @@ async def test_every_service_exposes_throughput_latency_lag_and_backlog(
     for service, samples in scraped.items():
         assert present(samples, "dossierbus_outbox_backlog"), service
         assert present(samples, "dossierbus_outbox_oldest_age_seconds"), service
+        for kind in ("select", "insert", "begin", "commit"):
+            assert total(samples, "dossierbus_db_statements_total", service=service, kind=kind) > 0, service
         for topic in PRODUCES.get(service, []):
             assert total(samples, "dossierbus_events_produced_total", topic=topic) > 0, (service, topic)
         for topic in CONSUMES.get(service, []):

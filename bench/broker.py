@@ -1,0 +1,64 @@
+"""What the broker can carry and what the bus put on it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from dossierbus_devstack.scenarios import birth_registration
+
+RAW_TOPIC_PREFIX = "bench.raw."
+
+
+async def raw_broker_rate(bootstrap: str, messages: int) -> tuple[float, float]:
+    """Batched produce and JSON-decoding consume of dossier-sized records: the ceiling the bus runs under."""
+    topic = f"{RAW_TOPIC_PREFIX}{uuid.uuid4().hex[:8]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(topic, num_partitions=6, replication_factor=1)])
+    await admin.close()
+    payload = json.dumps(birth_registration(0), ensure_ascii=False).encode()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    started = time.perf_counter()
+    deliveries = [await producer.send(topic, payload, key=str(i).encode()) for i in range(messages)]
+    await asyncio.gather(*deliveries)
+    produce_rate = messages / (time.perf_counter() - started)
+    await producer.stop()
+
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", fetch_max_wait_ms=20
+    )
+    await consumer.start()
+    started, seen = time.perf_counter(), 0
+    while seen < messages:
+        for batch in (await consumer.getmany(timeout_ms=500, max_records=5000)).values():
+            for record in batch:
+                json.loads(record.value)
+            seen += len(batch)
+    consume_rate = messages / (time.perf_counter() - started)
+    await consumer.stop()
+    return produce_rate, consume_rate
+
+
+async def records_on_broker(bootstrap: str) -> int:
+    """Records ever written to the broker's topics (their partitions' end offsets), the raw rate's and
+    the broker's internal ones (`__consumer_offsets`) left out: the difference between two counts is
+    what the bus produced in between."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        ours = [topic for topic in await consumer.topics() if not topic.startswith((RAW_TOPIC_PREFIX, "__"))]
+        partitions = [
+            TopicPartition(topic, partition)
+            for topic in ours
+            for partition in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        return sum((await consumer.end_offsets(partitions)).values()) if partitions else 0
+    finally:
+        await consumer.stop()

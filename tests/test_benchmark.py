@@ -1,0 +1,42 @@
+"""The throughput benchmark runs end to end on a few dossiers, offered at a steady rate, and reports what
+each dossier cost, part by part. How fast is for the benchmark to print, not for a test to judge."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+PARTS = ("intake", "registry", "routing", "notifications", "PostgreSQL", "Tansu")
+SERVICES = ("intake", "registry", "routing", "notifications")
+
+
+def test_the_benchmark_reports_what_each_dossier_cost(tmp_path: Path) -> None:
+    report = tmp_path / "figures.json"
+    command = [sys.executable, str(ROOT / "bench" / "throughput.py"), "--dossiers", "3", "--rate", "2"]
+    command += ["--warmup", "1", "--raw-records", "200", "--json", str(report)]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=270)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    assert "offered at 2/s" in result.stdout
+    assert "durable, each commit on disk" in result.stdout
+    figures = json.loads(report.read_text())["figures"]
+    for part in PARTS:
+        assert figures[f"CPU-ms per dossier: {part}"] > 0, part
+    for service in SERVICES:
+        assert figures[f"statements per dossier (PostgreSQL): {service}"] > 0, service
+        assert figures[f"statements per dossier (services): {service}"] > 0, service
+    for kind in ("select", "insert", "update", "begin", "commit"):
+        assert figures[f"statements per dossier (PostgreSQL) by kind: {kind}"] > 0, kind
+        assert figures[f"statements per dossier (services) by kind: {kind}"] > 0, kind
+    assert figures["commits per dossier"] > 0
+    assert figures["rows per dossier: inserted"] > 0
+    assert figures["Kafka records per dossier"] > 0
+    assert figures["submit -> assigned, ms: p99"] <= figures["submit -> returned, ms: p99"]
+    assert figures["end to end / raw consume"] > 0
