@@ -20,7 +20,7 @@ from dossierbus_routing.unit_of_work import FakeUnitOfWork, MemoryStore
 from dossierbus_shared.calendar import vietnam_calendar
 from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.consumer import PermanentError
-from dossierbus_shared.contract.kit import KIT_CODE_PREFIX, KIT_STEP
+from dossierbus_shared.contract.kit.cases import KIT_CODE_PREFIX, KIT_STEP
 from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.events import (
     Applicant,
