@@ -257,7 +257,7 @@ async def test_the_766_record_follows_status_changes_and_keeps_the_first_rating(
         await deliver(handlers, store, Envelope(unknown, source="urn:dossierbus:routing"))
 
 
-async def test_timeline_entries_and_events_keep_the_trace_of_the_event_that_caused_them(
+async def test_timeline_entries_keep_the_trace_of_the_event_that_caused_them(
     handlers: EventHandlers, store: MemoryStore
 ) -> None:
     tracer = TracerProvider().get_tracer("test")
