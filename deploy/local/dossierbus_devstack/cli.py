@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
         "(SIGKILL) and restarted and PostgreSQL crashes; print what the bus made of it (exit 1 if it did "
         "not heal)",
     )
-    chaos.add_argument("--dossiers", type=int, default=1000)
+    chaos.add_argument("--dossiers", type=int, default=1000, help="how many (default %(default)s)")
     chaos.add_argument("--rate", type=float, default=10, help="dossiers per second (default %(default)s)")
     chaos.add_argument(
         "--outage", type=float, default=30, help="seconds PostgreSQL stays down (default %(default)s)"
@@ -81,7 +81,13 @@ def main(argv: list[str] | None = None) -> None:
         default=600,
         help="seconds to wait, after the load, for every dossier to end (default %(default)s)",
     )
-    chaos.add_argument("--replicas", type=replicas_option, default={}, metavar="SERVICE=N,...")
+    chaos.add_argument(
+        "--replicas",
+        type=replicas_option,
+        default={},
+        metavar="SERVICE=N,...",
+        help="processes per service; the first replica of each is the one killed",
+    )
     args = parser.parse_args(argv)
     if args.command == "chaos" and (args.dossiers < 1 or args.rate <= 0 or args.outage < 0):
         parser.error("chaos takes --dossiers of at least 1, a positive --rate and a --outage of 0 or more")
