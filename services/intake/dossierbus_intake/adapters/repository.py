@@ -98,7 +98,7 @@ class SqlDossierRepository:
     async def load(self, ids: Collection[UUID]) -> None:
         wanted = [dossier_id for dossier_id in set(ids) if dossier_id not in self._seen]
         if wanted:
-            # In id order: two transactions that lock the same dossiers lock them in the same order.
+            # In id order, which `save` keeps: two batches updating the same dossiers lock them alike.
             query = _dossiers().where(dossiers.c.id.in_(wanted)).order_by(dossiers.c.id)
             for row in await self.session.execute(query):
                 self._hand_out(row)
