@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_registry.adapters.access_log import seal_unkeyed_chains
-from dossierbus_registry.adapters.national import National, national_databases
+from dossierbus_registry.adapters.national import national_databases
 from dossierbus_registry.agencies import AgencyCatalogue
 from dossierbus_registry.consents import Consents
 from dossierbus_registry.domain.access_log import ChainKey
@@ -30,8 +30,6 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 @dataclass(frozen=True)
 class Registry:
     service: Service
-    national: National
-    components: Components
     app: FastAPI
 
 
@@ -86,4 +84,4 @@ def bootstrap(settings: RegistrySettings | None = None, catalogue: Catalogue | N
         agencies.router, lookups.router, consents.router, citizens.router, title="dossierbus registry"
     )
     app.state.components = components
-    return Registry(service, national, components, app)
+    return Registry(service, app)

@@ -64,17 +64,13 @@ class RegistryUnitOfWork(UnitOfWork):
         that reach a final status."""
         events = [envelope.data for envelope in envelopes]
         submitted = [event for event in events if isinstance(event, DossierSubmitted)]
+        tax_codes = [
+            enterprise_to_read(self.catalogue.procedure(dossier.procedure_code), dossier.form)
+            for dossier in submitted
+        ]
         await self.national.load(
             personal_ids=[dossier.applicant.personal_id for dossier in submitted],
-            tax_codes=[
-                tax_code
-                for dossier in submitted
-                if (
-                    tax_code := enterprise_to_read(
-                        self.catalogue.procedure(dossier.procedure_code), dossier.form
-                    )
-                )
-            ],
+            tax_codes=[tax_code for tax_code in tax_codes if tax_code],
         )
         await self.dossiers.load(
             event.dossier_code
