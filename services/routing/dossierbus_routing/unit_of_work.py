@@ -66,22 +66,20 @@ class RoutingUnitOfWork(UnitOfWork):
             if isinstance(envelope.data, DossierVerified | DossierStatusChanged)
         )
 
-    def collect(self) -> None:
-        """Take what the dossiers' changes caused: their events are staged, their timeline entries kept.
+    def collect(self, dossier: Dossier) -> None:
+        """Take what a change of the dossier caused: its events are staged, its timeline entries kept.
         Called at the end of each change, while its span is current: both carry its trace."""
         trace_id = current_trace_id()
-        for dossier in self.dossiers.seen.values():
-            events, entries = dossier.drain()
-            self.stage(*events)
-            self.timeline += [
-                (dossier.id, dataclasses.replace(entry, trace_id=trace_id)) for entry in entries
-            ]
-            for envelope in events:
-                if isinstance(envelope.data, DossierAssigned) and envelope.data.deadline_provisional:
-                    self.after_commit(PROVISIONAL_DEADLINES.labels("assigned").inc)
+        events, entries = dossier.drain()
+        self.stage(*events)
+        self.timeline += [(dossier.id, dataclasses.replace(entry, trace_id=trace_id)) for entry in entries]
+        for envelope in events:
+            if isinstance(envelope.data, DossierAssigned) and envelope.data.deadline_provisional:
+                self.after_commit(PROVISIONAL_DEADLINES.labels("assigned").inc)
 
     async def flush(self) -> None:
-        self.collect()  # nothing is lost if a change was not collected; it is in the batch's trace then
+        for dossier in self.dossiers.seen.values():  # nothing is lost if a change was not collected
+            self.collect(dossier)
         await self.dossiers.save(self.timeline)
         self.timeline = []
         await self.indicators.save()

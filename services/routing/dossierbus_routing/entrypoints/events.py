@@ -72,6 +72,7 @@ class EventHandlers:
         trace_context = current_trace_headers()
         dossier = Dossier.receive(verified, self.context, event_id=envelope.id, trace_context=trace_context)
         uow.dossiers.add(dossier)
+        uow.collect(dossier)
         if await uow.indicators.get(verified.dossier_id) is None:
             uow.indicators.add(
                 IndicatorRecord.opened(verified, self.context.catalogue, self.context.calendar)
@@ -86,6 +87,7 @@ class EventHandlers:
         if dossier is None:
             raise PermanentError(f"report for unknown dossier {report.dossier_id}")
         refused = dossier.take_report(report, self.context, event_id=envelope.id)
+        uow.collect(dossier)
         if refused is not None:
             log.warning("refused report on %s from %s: %s", report.dossier_code, envelope.source, refused)
 
@@ -96,7 +98,7 @@ class EventHandlers:
             dossier = await uow.dossiers.get(envelope.data.dossier_id)
             if dossier is not None:
                 dossier.refuse_report(envelope.data, reason, self.context, event_id=envelope.id)
-                uow.collect()
+                uow.collect(dossier)
 
     async def on_status_changed(
         self, uow: RoutingUnitOfWork, envelope: Envelope[DossierStatusChanged]
@@ -115,8 +117,8 @@ class EventHandlers:
 
 
 def _applied(handler: Handler[E]) -> Handler[E]:
-    """The handler, then what it caused taken while the event's span is current (so it keeps the event's
-    trace); a dossier whose procedure left the catalogue can never be handled."""
+    """The handler, with a dossier whose procedure left the catalogue refused for good (it can never be
+    handled)."""
 
     @functools.wraps(handler)
     async def apply(uow: RoutingUnitOfWork, envelope: Envelope[E]) -> None:
@@ -124,6 +126,5 @@ def _applied(handler: Handler[E]) -> Handler[E]:
             await handler(uow, envelope)
         except UnknownProcedure as error:
             raise PermanentError(str(error)) from None
-        uow.collect()
 
     return apply

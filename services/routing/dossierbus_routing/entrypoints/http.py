@@ -79,7 +79,7 @@ async def withdraw(
             dossier.withdraw(body.reason, context)
         except IllegalTransition as refused:
             raise ProblemError(409, "Cannot withdraw", refused.reason) from None
-        uow.collect()
+        uow.collect(dossier)
     return await _view(code, caller, context, units_of_work)
 
 
@@ -115,7 +115,7 @@ async def supplement(
                         {"field": "step", "location": "body", "message": str(unknown), "type": "value_error"}
                     ],
                 ) from None
-            uow.collect()
+            uow.collect(dossier)
     return await _view(code, caller, context, units_of_work)
 
 

@@ -40,7 +40,7 @@ class OverdueWatch:
                 with tracer.start_as_current_span("routing overdue"):
                     mark_dossier(dossier.code, str(dossier.id))
                     if dossier.check_overdue(self.context):
-                        uow.collect()
+                        uow.collect(dossier)
                         reported.append(dossier.code)
         if reported:
             log.info("overdue: %s", ", ".join(reported))
