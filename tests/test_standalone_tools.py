@@ -32,9 +32,9 @@ def uv() -> str:
 def test_the_integrator_tools_install_into_a_fresh_venv(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     subprocess.run([uv(), "venv", "-q", str(venv)], check=True, cwd=tmp_path)
-    # The locked versions, so the install works from the local cache without a network (as `pip install
-    # ./shared ./services/registry` does with one); no workspace sources, so nothing is an editable link
-    # back into the checkout, as with pip.
+    # The locked versions (their wheels are in uv's cache after `uv sync`; the index is asked only which
+    # files exist); no workspace sources, so nothing is an editable link back into the checkout, as with
+    # pip.
     constraints = tmp_path / "constraints.txt"
     exported = subprocess.run(
         [uv(), "export", "--frozen", "--no-hashes", "--all-packages", "--no-emit-workspace", "--no-dev",
@@ -43,7 +43,7 @@ def test_the_integrator_tools_install_into_a_fresh_venv(tmp_path: Path) -> None:
     )  # fmt: skip
     constraints.write_text(exported.stdout)
     install = subprocess.run(
-        [uv(), "pip", "install", "-q", "--offline", "--no-sources", "-c", str(constraints),
+        [uv(), "pip", "install", "-q", "--no-sources", "-c", str(constraints),
          "--python", str(venv / "bin" / "python"), *(str(ROOT / package) for package in PACKAGES)],
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )  # fmt: skip

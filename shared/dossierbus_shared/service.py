@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiokafka.errors import KafkaConnectionError
 from fastapi import APIRouter, FastAPI, Request
@@ -247,3 +247,11 @@ class Service:
                 headers={"Retry-After": str(RETRY_AFTER_S)},
             )
         return JSONResponse({"status": "ready"})
+
+
+class ServiceApp(NamedTuple):
+    """What a service's `bootstrap()` composes: the service (consumer, relay, background work) and its
+    HTTP app, which starts and stops the service with its lifespan."""
+
+    service: Service
+    app: FastAPI

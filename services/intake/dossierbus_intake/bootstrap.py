@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple
-
-from fastapi import FastAPI
 
 from dossierbus_intake.entrypoints import events, http
 from dossierbus_intake.ratings import Ratings
@@ -18,17 +15,12 @@ from dossierbus_shared.calendar import vietnam_calendar
 from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.directory import AgencyDirectory
 from dossierbus_shared.events import DossierRated, DossierStatusChanged, DossierSubmitted
-from dossierbus_shared.service import Service
+from dossierbus_shared.service import Service, ServiceApp
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-class Intake(NamedTuple):
-    service: Service
-    app: FastAPI
-
-
-def bootstrap(settings: IntakeSettings | None = None) -> Intake:
+def bootstrap(settings: IntakeSettings | None = None) -> ServiceApp:
     settings = settings or IntakeSettings()
     service = Service(
         settings,
@@ -52,4 +44,4 @@ def bootstrap(settings: IntakeSettings | None = None) -> Intake:
     directory = AgencyDirectory(settings.registry_url, refresh_s=settings.directory_refresh_s)
     service.background(directory.keep_fresh)
     app.state.authenticator = Authenticator.from_settings(settings, agencies=directory)  # read by shared auth
-    return Intake(service, app)
+    return ServiceApp(service, app)

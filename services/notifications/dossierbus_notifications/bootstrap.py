@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import NamedTuple
-
-from fastapi import FastAPI
 
 from dossierbus_notifications.adapters.email import EmailChannel, SmtpPool
 from dossierbus_notifications.adapters.sms import SmsChannel
@@ -23,7 +20,7 @@ from dossierbus_shared.auth import Authenticator
 from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.directory import AgencyDirectory
 from dossierbus_shared.events import CATALOGUE, TYPE_PREFIX, DossierStatusChanged, DossierSubmitted, Event
-from dossierbus_shared.service import Service
+from dossierbus_shared.service import Service, ServiceApp
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +29,7 @@ OVERDUE = TYPE_PREFIX + "dossier.overdue.v1"
 """Told about once the event catalogue has it: its templates are keyed by event type."""
 
 
-class Notifications(NamedTuple):
-    service: Service
-    app: FastAPI
-
-
-def bootstrap(settings: NotificationsSettings | None = None) -> Notifications:
+def bootstrap(settings: NotificationsSettings | None = None) -> ServiceApp:
     settings = settings or NotificationsSettings()
     told: list[type[Event]] = [
         DossierSubmitted,
@@ -71,7 +63,7 @@ def bootstrap(settings: NotificationsSettings | None = None) -> Notifications:
     routes = http.router(service.unit_of_work, directory, webhook_tolerance_s=settings.webhook_tolerance_s)
     app = service.http_app(routes, title="dossierbus notifications")
     app.state.authenticator = Authenticator.from_settings(settings, agencies=directory)  # read by shared auth
-    return Notifications(service, app)
+    return ServiceApp(service, app)
 
 
 def _channels(

@@ -2,4 +2,4 @@
 
 from dossierbus_registry.bootstrap import bootstrap
 
-app = bootstrap().app
+service, app = bootstrap()

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_registry.adapters.access_log import seal_unkeyed_chains
@@ -22,18 +20,12 @@ from dossierbus_registry.settings import RegistrySettings
 from dossierbus_registry.unit_of_work import RegistryUnitOfWork
 from dossierbus_shared.catalogue import Catalogue, default_catalogue
 from dossierbus_shared.events import agency_topics
-from dossierbus_shared.service import Service, StartupError
+from dossierbus_shared.service import Service, ServiceApp, StartupError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-@dataclass(frozen=True)
-class Registry:
-    service: Service
-    app: FastAPI
-
-
-def bootstrap(settings: RegistrySettings | None = None, catalogue: Catalogue | None = None) -> Registry:
+def bootstrap(settings: RegistrySettings | None = None, catalogue: Catalogue | None = None) -> ServiceApp:
     settings = settings or RegistrySettings()
     catalogue = catalogue or default_catalogue()
     key = ChainKey.from_setting(settings.access_log_key)
@@ -84,4 +76,4 @@ def bootstrap(settings: RegistrySettings | None = None, catalogue: Catalogue | N
         agencies.router, lookups.router, consents.router, citizens.router, title="dossierbus registry"
     )
     app.state.components = components
-    return Registry(service, app)
+    return ServiceApp(service, app)

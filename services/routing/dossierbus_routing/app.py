@@ -2,4 +2,4 @@
 
 from dossierbus_routing.bootstrap import bootstrap
 
-app = bootstrap()
+service, app = bootstrap()

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
-from fastapi import FastAPI
 from prometheus_client import REGISTRY
 
 from dossierbus_routing.domain import Context
@@ -29,7 +28,7 @@ from dossierbus_shared.events import (
     DossierVerified,
     agency_topics,
 )
-from dossierbus_shared.service import Service
+from dossierbus_shared.service import Service, ServiceApp
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -40,7 +39,7 @@ def bootstrap(
     catalogue: Catalogue | None = None,
     calendar: WorkingCalendar | None = None,
     clock: Clock = utc_now,
-) -> FastAPI:
+) -> ServiceApp:
     settings = settings or RoutingSettings()
     catalogue = catalogue or default_catalogue()
     calendar = calendar or vietnam_calendar()
@@ -81,4 +80,4 @@ def bootstrap(
     dependencies.provide(app, context, unit_of_work)
     # Agencies' API tokens are known by their digests in the directory.
     app.state.authenticator = Authenticator.from_settings(settings, agencies=directory)
-    return app
+    return ServiceApp(service, app)
