@@ -215,6 +215,22 @@ class DossierStatusReported(Event):
         description="Each url an https URL on a host name the agency registered with the registry (its"
         " result_domains); routing refuses a report with any other result link",
     )
+    legal_basis: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="With status rejected after the dossier was received: the legal provision under which "
+        "processing stops (Circular 03/2025/TT-VPCP form 05, Thông báo dừng giải quyết hồ sơ); kept on the "
+        "timeline and shown to the citizen. Refused with any other status",
+    )
+    supplement_deadline_working_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=60,
+        description="With status supplement_requested: the working days the citizen has to supplement, "
+        "counted from the day after the request; omitted: the procedure's default, if it has one. A "
+        "dossier not supplemented by then is refused by routing. Refused with any other status",
+    )
     reported_at: datetime
 
 
@@ -240,6 +256,62 @@ class DossierStatusChanged(Event):
         description="The national portal's status code (TrangThaiHoSo 1-10) of this change; none for a "
         "local status such as transferred",
     )
+    legal_basis: str | None = Field(
+        default=None,
+        description="The legal provision processing stopped under, when an agency stopped it (form 05)",
+    )
+    supplement_due_date: date | None = Field(
+        default=None,
+        description="The last day for the citizen's supplement: on supplement_requested when the request "
+        "has a deadline, and on the rejection routing makes when that day passed without one",
+    )
+    original_due_date: date | None = Field(
+        default=None,
+        description="Set once an agency extended the deadline: the due date without the extensions (the "
+        "appointment moved by supplement pauses only), which Decision 766 judges the dossier by",
+    )
+
+
+class DossierExtensionRequested(Event):
+    """An agency asks for more time on a step it handles (Circular 03/2025/TT-VPCP form 04, Văn bản xin lỗi
+    và đề nghị gia hạn thời gian giải quyết): the agency's reports topic, signed like a status report
+    (public contract). Routing moves the dossier's due date, or refuses the request on the timeline."""
+
+    type: ClassVar[str] = TYPE_PREFIX + "dossier.extension-requested.v1"
+    topic: ClassVar[str] = "agency.{agency_code}.reports"
+
+    agency_code: str = Field(pattern=AGENCY_CODE_PATTERN)
+    step: str
+    due_date: date = Field(
+        description="The new appointment date: after the current due date, within the extension the "
+        "procedure allows (docs/routing.md)"
+    )
+    reason: str = Field(
+        min_length=1, max_length=2000, description="Why more time is needed; the citizen reads it (form 04)"
+    )
+    requested_at: datetime
+
+
+class DossierDeadlineExtended(Event):
+    """Routing moved a dossier's due date at its agency's request (form 04): the citizen gets the apology
+    and the new appointment. The dossier keeps its status, and Decision 766 still judges it by
+    `original_due_date`."""
+
+    type: ClassVar[str] = TYPE_PREFIX + "dossier.deadline-extended.v1"
+    topic: ClassVar[str] = "dossier.deadline-extended"
+
+    procedure_code: str
+    agency_code: str = Field(pattern=AGENCY_CODE_PATTERN)
+    step: str
+    status: DossierStatus
+    previous_due_date: date
+    due_date: date
+    original_due_date: date = Field(
+        description="The due date without extensions (the appointment moved by supplement pauses only)"
+    )
+    reason: str
+    extensions: int = Field(ge=1, description="How many extensions the dossier has had, this one included")
+    extended_at: datetime
 
 
 class DossierSupplemented(Event):
@@ -310,6 +382,8 @@ CATALOGUE: dict[str, type[Event]] = {
         DossierStepCancelled,
         DossierOverdue,
         DossierRated,
+        DossierExtensionRequested,
+        DossierDeadlineExtended,
     )
 }
 

@@ -10,11 +10,12 @@ from pathlib import Path
 from prometheus_client import REGISTRY
 
 from dossierbus_routing.domain import Context
+from dossierbus_routing.domain.deadlines import DeadlinePolicy
 from dossierbus_routing.domain.dossier import Clock, utc_now
 from dossierbus_routing.entrypoints import dependencies, http, indicators
 from dossierbus_routing.entrypoints.events import EventHandlers
 from dossierbus_routing.entrypoints.indicator_metrics import IndicatorCollector, SnapshotRefresher
-from dossierbus_routing.entrypoints.overdue import OverdueWatch
+from dossierbus_routing.entrypoints.overdue import OverdueWatch, SupplementDeadlineWatch
 from dossierbus_routing.settings import RoutingSettings
 from dossierbus_routing.unit_of_work import RoutingUnitOfWork
 from dossierbus_shared.auth import Authenticator
@@ -22,6 +23,7 @@ from dossierbus_shared.calendar import WorkingCalendar, vietnam_calendar
 from dossierbus_shared.catalogue import Catalogue, default_catalogue
 from dossierbus_shared.directory import AgencyDirectory
 from dossierbus_shared.events import (
+    DossierDeadlineExtended,
     DossierOverdue,
     DossierRated,
     DossierStatusChanged,
@@ -51,7 +53,7 @@ def bootstrap(
         consumes=[DossierVerified.topic, DossierStatusChanged.topic, DossierRated.topic, *reports],
         # Onboarded agencies' reports too, without a restart.
         consumes_matching=r"agency\.[a-z0-9-]+\.reports",
-        produces=[DossierStatusChanged.topic, DossierOverdue.topic, *inboxes],
+        produces=[DossierStatusChanged.topic, DossierOverdue.topic, DossierDeadlineExtended.topic, *inboxes],
         unit_of_work=RoutingUnitOfWork,
     )
     directory = AgencyDirectory(settings.registry_url, refresh_s=settings.directory_refresh_s)
@@ -64,12 +66,25 @@ def bootstrap(
     def unit_of_work() -> AbstractAsyncContextManager[RoutingUnitOfWork]:
         return service.db.unit_of_work(RoutingUnitOfWork)
 
+    deadlines = DeadlinePolicy(
+        extension_max_working_days=settings.extension_max_working_days,
+        supplement_deadline_working_days=settings.supplement_deadline_working_days,
+    )
     context = Context(
-        catalogue, calendar, onboarded_agency=directory.handler, result_domains=result_domains, clock=clock
+        catalogue,
+        calendar,
+        onboarded_agency=directory.handler,
+        result_domains=result_domains,
+        clock=clock,
+        deadlines=deadlines,
     )
     EventHandlers(context, unit_of_work).register(service.consumer, directory)
     overdue = OverdueWatch(unit_of_work, context, interval_s=settings.overdue_check_interval_s)
     service.background(overdue.run)
+    unsupplemented = SupplementDeadlineWatch(
+        unit_of_work, context, interval_s=settings.overdue_check_interval_s
+    )
+    service.background(unsupplemented.run)
     collector = IndicatorCollector()
     REGISTRY.register(collector)
     service.background(

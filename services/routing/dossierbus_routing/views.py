@@ -63,6 +63,10 @@ async def dossier_document(
             "supplement_requests": dossier.supplement_requests,
             "overdue": dossier.overdue_at is not None,
             "overdue_at": dossier.overdue_at.isoformat() if dossier.overdue_at else None,
+            "extensions": dossier.extensions,
+            "extended_working_days": dossier.extended_working_days,
+            # What Decision 766 judges by: the due date without the agencies' extensions.
+            "original_due_date": (dossier.original_due_date or dossier.due_date).isoformat(),
         },
         "steps": [
             {
@@ -73,6 +77,9 @@ async def dossier_document(
                 "result_documents": row.result_documents,
                 "assigned_at": row.assigned_at.isoformat() if row.assigned_at else None,
                 "updated_at": row.updated_at.isoformat(),
+                "supplement_due_date": row.supplement_due_date.isoformat()
+                if row.supplement_due_date
+                else None,
             }
             for row in (step_rows[step] for step in order if step in step_rows)
         ],

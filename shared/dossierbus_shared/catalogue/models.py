@@ -105,6 +105,20 @@ class Procedure(Strict):
         default=None, description="The legal provision that lets lookups go ahead without consent"
     )
     steps: list[Step] = Field(min_length=1)
+    supplement_deadline_working_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=60,
+        description="Working days an applicant has to supplement when the agency's request names none; "
+        "none: no deadline unless the request or routing's setting gives one",
+    )
+    extension_max_working_days: int | None = Field(
+        default=None,
+        ge=0,
+        le=120,
+        description="How many working days in all the agencies may extend a dossier's due date (form 04); "
+        "none: routing's setting",
+    )
 
     @model_validator(mode="after")
     def _steps_form_a_workflow(self) -> Procedure:

@@ -16,7 +16,7 @@ from itertools import groupby
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import CTE, Select, select
+from sqlalchemy import CTE, Select, exists, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -70,6 +70,12 @@ class DossierRepository(ABC):
         found = await self._fetch_overdue_candidates(today, limit)
         return [self.seen.setdefault(dossier.id, dossier) for dossier in found]
 
+    async def unsupplemented_candidates(self, today: date, limit: int) -> list[Dossier]:
+        """Up to `limit` dossiers waiting for a supplement whose last day is before `today`; each locked,
+        and skipped when another transaction holds it."""
+        found = await self._fetch_unsupplemented_candidates(today, limit)
+        return [self.seen.setdefault(dossier.id, dossier) for dossier in found]
+
     @abstractmethod
     async def save(self, entries: Sequence[tuple[UUID, TimelineEntry]]) -> None:
         """Write the seen dossiers that changed, and these timeline entries."""
@@ -82,6 +88,9 @@ class DossierRepository(ABC):
 
     @abstractmethod
     async def _fetch_overdue_candidates(self, today: date, limit: int) -> list[Dossier]: ...
+
+    @abstractmethod
+    async def _fetch_unsupplemented_candidates(self, today: date, limit: int) -> list[Dossier]: ...
 
 
 class PostgresDossierRepository(DossierRepository):
@@ -114,6 +123,25 @@ class PostgresDossierRepository(DossierRepository):
         )
         found = await self._with_steps(claimed.cte("claimed"))
         return sorted(found, key=lambda dossier: dossier.due_date)
+
+    async def _fetch_unsupplemented_candidates(self, today: date, limit: int) -> list[Dossier]:
+        missed = (
+            select(steps.c.dossier_id)
+            .where(
+                steps.c.dossier_id == dossiers.c.id,
+                steps.c.status == StepStatus.SUPPLEMENT_REQUESTED.value,
+                steps.c.supplement_due_date < today,
+            )
+            .correlate(dossiers)
+        )
+        claimed = (
+            select(dossiers)
+            .where(dossiers.c.status == DossierStatus.SUPPLEMENT_REQUESTED.value, exists(missed))
+            .order_by(dossiers.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return await self._with_steps(claimed.cte("claimed"))
 
     async def _with_steps(self, claimed: CTE) -> list[Dossier]:
         """The claimed dossiers with their steps, in one query."""
@@ -182,6 +210,20 @@ class InMemoryDossierRepository(DossierRepository):
         ]
         return [copy.deepcopy(dossier) for dossier in sorted(candidates, key=lambda d: d.due_date)[:limit]]
 
+    async def _fetch_unsupplemented_candidates(self, today: date, limit: int) -> list[Dossier]:
+        candidates = [
+            dossier
+            for dossier in self.stored.values()
+            if dossier.status is DossierStatus.SUPPLEMENT_REQUESTED
+            and any(
+                step.status is StepStatus.SUPPLEMENT_REQUESTED
+                and step.supplement_due_date is not None
+                and step.supplement_due_date < today
+                for step in dossier.steps.values()
+            )
+        ]
+        return [copy.deepcopy(dossier) for dossier in sorted(candidates, key=lambda d: d.id)[:limit]]
+
     async def save(self, entries: Sequence[tuple[UUID, TimelineEntry]]) -> None:
         self.stored.update((id, copy.deepcopy(dossier)) for id, dossier in self.seen.items())
         self.timeline.extend(entries)
@@ -207,6 +249,9 @@ def _dossier(row: Row, step_rows: list[Row]) -> Dossier:
         paused_working_days=row["paused_working_days"],
         supplement_requests=row["supplement_requests"],
         overdue_at=row["overdue_at"],
+        original_due_date=row["original_due_date"],
+        extensions=row["extensions"],
+        extended_working_days=row["extended_working_days"],
         rejection_reasons=row["rejection_reasons"],
         trace_context=row["trace_context"],
         steps={
@@ -218,6 +263,7 @@ def _dossier(row: Row, step_rows: list[Row]) -> Dossier:
                 agency=step["agency_code"],
                 documents=list(step["result_documents"]),
                 assigned_at=step["assigned_at"],
+                supplement_due_date=step["supplement_due_date"],
             )
             for step in step_rows
         },
@@ -239,6 +285,9 @@ def _dossier_row(dossier: Dossier) -> Row:
         "paused_working_days": dossier.paused_working_days,
         "supplement_requests": dossier.supplement_requests,
         "overdue_at": dossier.overdue_at,
+        "original_due_date": dossier.original_due_date,
+        "extensions": dossier.extensions,
+        "extended_working_days": dossier.extended_working_days,
         "submitted_at": dossier.submitted_at,
         "updated_at": dossier.updated_at,
         "rejection_reasons": dossier.rejection_reasons,
@@ -257,6 +306,7 @@ def _step_rows(dossier: Dossier) -> list[Row]:
             "result_documents": step.documents,
             "assigned_at": step.assigned_at,
             "updated_at": step.updated_at,
+            "supplement_due_date": step.supplement_due_date,
         }
         for step in sorted(dossier.steps.values(), key=lambda step: step.id)
     ]

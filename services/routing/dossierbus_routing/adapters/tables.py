@@ -37,6 +37,11 @@ dossiers = Table(
     Column("paused_working_days", Integer, nullable=False, server_default="0"),
     Column("supplement_requests", Integer, nullable=False, server_default="0"),
     Column("overdue_at", DateTime(timezone=True)),  # when `dossier.overdue` was emitted (once)
+    # Once an agency extended the due date (form 04): the date without extensions, moved by pauses only,
+    # which Decision 766 judges the dossier by; null while never extended.
+    Column("original_due_date", Date),
+    Column("extensions", Integer, nullable=False, server_default="0"),
+    Column("extended_working_days", Integer, nullable=False, server_default="0"),
     Column("submitted_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     # Why the registry refused the applicant: they reveal national data, so only the authenticated
@@ -60,7 +65,14 @@ steps = Table(
     Column("result_documents", JSONB, nullable=False, server_default="[]"),
     Column("assigned_at", DateTime(timezone=True)),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # While the step waits for a supplement with a deadline: the last day (then routing refuses it).
+    Column("supplement_due_date", Date),
     PrimaryKeyConstraint("dossier_id", "step"),
+    Index(
+        "ix_steps_supplement_due",
+        "supplement_due_date",
+        postgresql_where=text("supplement_due_date IS NOT NULL"),
+    ),
 )
 
 # Every event that touched a dossier, applied or refused, in order.

@@ -1,6 +1,7 @@
 """Deadline rules: the clock pauses while the citizen owes a supplement, a dossier is overdue once its due
-date has passed while it is neither finished nor paused, and a due date running through a year whose
-holidays are not yet announced is provisional."""
+date has passed while it is neither finished nor paused, a due date running through a year whose
+holidays are not yet announced is provisional, and how far an agency may extend a due date and how long
+a citizen has to supplement (`DeadlinePolicy`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,35 @@ from datetime import date, datetime
 
 from dossierbus_routing.domain.statuses import is_final
 from dossierbus_shared.calendar import WorkingCalendar
+from dossierbus_shared.catalogue import Procedure
 from dossierbus_shared.events import DossierStatus
+
+DEFAULT_EXTENSION_MAX_WORKING_DAYS = 10
+"""[I] Decree 118/2025 and Circular 03/2025 (form 04) let the agency set a new date with an apology, but
+the facts at hand name no ceiling: this project's, overridable per procedure and by a setting."""
+
+
+@dataclass(frozen=True)
+class DeadlinePolicy:
+    """The limits the law leaves to the system: a procedure's own catalogue value first, else these."""
+
+    extension_max_working_days: int = DEFAULT_EXTENSION_MAX_WORKING_DAYS
+    """Working days all of a dossier's extensions may add together."""
+    supplement_deadline_working_days: int | None = None
+    """Working days to supplement when neither the request nor the procedure says; None: no deadline."""
+
+    def extension_limit(self, procedure: Procedure) -> int:
+        if procedure.extension_max_working_days is not None:
+            return procedure.extension_max_working_days
+        return self.extension_max_working_days
+
+    def supplement_days(self, procedure: Procedure, requested: int | None) -> int | None:
+        """The agency's figure, else the procedure's, else the setting's (None: no deadline)."""
+        if requested is not None:
+            return requested
+        if procedure.supplement_deadline_working_days is not None:
+            return procedure.supplement_deadline_working_days
+        return self.supplement_deadline_working_days
 
 
 @dataclass(frozen=True)

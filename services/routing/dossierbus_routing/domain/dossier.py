@@ -19,7 +19,13 @@ from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
-from dossierbus_routing.domain.deadlines import deadline_note, deadline_provisional, is_overdue, resume
+from dossierbus_routing.domain.deadlines import (
+    DeadlinePolicy,
+    deadline_note,
+    deadline_provisional,
+    is_overdue,
+    resume,
+)
 from dossierbus_routing.domain.rules import (
     blocked_steps,
     derive_status,
@@ -42,6 +48,8 @@ from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.events import (
     Applicant,
     DossierAssigned,
+    DossierDeadlineExtended,
+    DossierExtensionRequested,
     DossierOverdue,
     DossierStatus,
     DossierStatusChanged,
@@ -80,13 +88,14 @@ class UnknownStep(Exception):
 class Context:
     """What the aggregate is told from outside: the procedures, the working calendar, the agency onboarded
     for a procedure step in a receiving unit (None: the catalogue's), the host names an agency may link
-    results on, and the time."""
+    results on, the time, and the deadline limits the law leaves to settings."""
 
     catalogue: Catalogue
     calendar: WorkingCalendar
     onboarded_agency: Callable[[str, str, str | None], str | None] = lambda *_: None
     result_domains: Callable[[str], Sequence[str]] = lambda _: ()
     clock: Clock = utc_now
+    deadlines: DeadlinePolicy = field(default_factory=DeadlinePolicy)
 
     def today(self) -> date:
         """The local date now."""
@@ -108,6 +117,10 @@ class Cause:
     agency: str | None = None
     step: str | None = None
     note: str | None = None
+    legal_basis: str | None = None
+    """An agency's stop (form 05): the legal provision, carried by the status change it causes."""
+    supplement_due_date: date | None = None
+    """The last day of the supplement the change asks for (or, on an automatic refusal, missed)."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +150,8 @@ class Step:
     agency: str | None = None  # chosen when the step is assigned
     documents: list[dict[str, Any]] = field(default_factory=list)
     assigned_at: datetime | None = None
+    supplement_due_date: date | None = None
+    """While the step waits for a supplement with a deadline: the last day for it."""
 
 
 @dataclass
@@ -158,6 +173,11 @@ class Dossier:
     paused_working_days: int = 0
     supplement_requests: int = 0
     overdue_at: datetime | None = None
+    original_due_date: date | None = None
+    """Once an agency extended the due date: the due date without extensions (moved by pauses only), by
+    which Decision 766 still judges the dossier. None: never extended (it is `due_date`)."""
+    extensions: int = 0
+    extended_working_days: int = 0
     rejection_reasons: list[str] | None = None
     trace_context: dict[str, str] | None = None
     _events: list[Envelope[Any]] = field(default_factory=list, repr=False, compare=False)
@@ -221,14 +241,110 @@ class Dossier:
         refused, and nothing else changes)."""
         procedure = context.procedure(self.procedure_code)
         try:
+            _check_report_extras(report)
             reached = check_step_report(self._reported_step(report, context), report.status)
         except IllegalTransition as refused:
             self.refuse_report(report, refused.reason, context, event_id=event_id)
             return refused.reason
-        cause = Cause(event_id, report.agency_code, report.step, report.note)
+        note, supplement_due = report.note, None
+        if report.legal_basis is not None:
+            # A stop (form 05): its legal basis stays on the timeline and goes to the citizen.
+            note = f"stopped under {report.legal_basis}" + (f": {note}" if note else "")
+        if reached is StepStatus.SUPPLEMENT_REQUESTED:
+            days = context.deadlines.supplement_days(procedure, report.supplement_deadline_working_days)
+            if days is not None:
+                supplement_due = context.calendar.add_working_days(context.today(), days)
+                deadline = f"supplement due by {supplement_due.isoformat()} ({days} working day(s))"
+                note = f"{note}; {deadline}" if note else deadline
+        cause = Cause(
+            event_id,
+            report.agency_code,
+            report.step,
+            note,
+            legal_basis=report.legal_basis,
+            supplement_due_date=supplement_due,
+        )
         self._set_step(report.step, reached, cause, context, report.result_documents)
+        self.steps[report.step].supplement_due_date = supplement_due
         self._advance(procedure, cause, context, report.result_documents)
         return None
+
+    def extend(self, request: DossierExtensionRequested, context: Context, *, event_id: UUID) -> str | None:
+        """An agency's request for more time on its step (form 04): the due date moves, or, if the request
+        is not allowed, why (it is then recorded as refused, and nothing else changes). Decision 766 keeps
+        judging the dossier by the due date it would have had without extensions."""
+        procedure = context.procedure(self.procedure_code)
+        try:
+            added = self._extension_days(request, procedure, context)
+        except IllegalTransition as refused:
+            self.refuse_extension(request, refused.reason, context, event_id=event_id)
+            return refused.reason
+        previous = self.due_date
+        if self.original_due_date is None:
+            self.original_due_date = previous
+        self.due_date = request.due_date
+        self.extensions += 1
+        self.extended_working_days += added
+        now = context.clock()
+        self.updated_at = now
+        self._emit(
+            DossierDeadlineExtended(
+                dossier_id=self.id,
+                dossier_code=self.code,
+                procedure_code=self.procedure_code,
+                agency_code=request.agency_code,
+                step=request.step,
+                status=self.status,
+                previous_due_date=previous,
+                due_date=self.due_date,
+                original_due_date=self.original_due_date,
+                reason=request.reason,
+                extensions=self.extensions,
+                extended_at=now,
+            )
+        )
+        note = (
+            f"due date moved from {previous.isoformat()} to {self.due_date.isoformat()} ({added} working "
+            f"day(s); extension {self.extensions}); Decision 766 still judges by "
+            f"{self.original_due_date.isoformat()}; reason: {request.reason}"
+        )
+        cause = Cause(event_id, request.agency_code, request.step, note)
+        self._record(cause, "deadline-extended", self.status, context)
+        return None
+
+    def refuse_extension(
+        self, request: DossierExtensionRequested, reason: str, context: Context, *, event_id: UUID
+    ) -> None:
+        """Put a refused extension request on the timeline (one refused before it was read, too)."""
+        cause = Cause(event_id, request.agency_code, request.step, reason)
+        self._record(cause, "extension-refused", self.status, context, outcome="refused")
+
+    def refuse_unsupplemented(self, context: Context) -> bool:
+        """Refuse the dossier if a supplement it waits for is past its last day (Decree 63/2024: refused
+        when not supplemented in time): every open step is cancelled, its agency told, and the dossier
+        rejected (national status 8). Whether it was refused now."""
+        today = context.today()
+        if self.status is not DossierStatus.SUPPLEMENT_REQUESTED:
+            return False
+        missed = [
+            step
+            for step in self._in_order(context)
+            if step.status is StepStatus.SUPPLEMENT_REQUESTED
+            and step.supplement_due_date is not None
+            and step.supplement_due_date < today
+        ]
+        if not missed:
+            return False
+        step, due = missed[0], missed[0].supplement_due_date
+        assert due is not None  # filtered above
+        note = (
+            f"refused automatically: the supplement asked for at step {step.id!r} was not received by "
+            f"{due.isoformat()}"
+        )
+        cause = Cause(agency=step.agency, step=step.id, note=note, supplement_due_date=due)
+        self._close_open_steps(cause, note, context)
+        self._change(DossierStatus.REJECTED, cause, context)
+        return True
 
     def refuse_report(
         self, report: DossierStatusReported, reason: str, context: Context, *, event_id: UUID
@@ -348,6 +464,52 @@ class Dossier:
                 raise IllegalTransition(step.status, report.status, problem)
         return step.status
 
+    def _extension_days(
+        self, request: DossierExtensionRequested, procedure: Procedure, context: Context
+    ) -> int:
+        """The working days an allowed extension adds; IllegalTransition saying why it is not allowed."""
+        refused = "extension"
+        if is_final(self.status):
+            raise IllegalTransition(
+                self.status, refused, f"the dossier is already {self.status.value!r} (a final status)"
+            )
+        step = self.steps.get(request.step)
+        if step is None:
+            raise IllegalTransition(
+                self.status, refused, f"procedure {self.procedure_code} has no step {request.step!r}"
+            )
+        if step.agency != request.agency_code:
+            raise IllegalTransition(
+                step.status,
+                refused,
+                f"step {request.step!r} of this dossier is not assigned to agency {request.agency_code!r}",
+            )
+        if step.status not in OPEN:
+            raise IllegalTransition(
+                step.status, refused, f"step {step.id!r} is already {step.status.value!r}; nothing to extend"
+            )
+        if request.due_date <= self.due_date:
+            raise IllegalTransition(
+                step.status,
+                refused,
+                f"the new due date {request.due_date.isoformat()} is not after the current one "
+                f"{self.due_date.isoformat()}",
+            )
+        if not context.calendar.is_working_day(request.due_date):
+            raise IllegalTransition(
+                step.status, refused, f"the new due date {request.due_date.isoformat()} is not a working day"
+            )
+        added = context.calendar.working_days_between(self.due_date, request.due_date)
+        limit = context.deadlines.extension_limit(procedure)
+        if self.extended_working_days + added > limit:
+            raise IllegalTransition(
+                step.status,
+                refused,
+                f"the extension adds {added} working day(s) to the {self.extended_working_days} already "
+                f"granted; procedure {self.procedure_code} allows {limit} in all",
+            )
+        return added
+
     def _only_step_awaiting_supplement(self) -> str:
         waiting = sorted(
             step.id for step in self.steps.values() if step.status is StepStatus.SUPPLEMENT_REQUESTED
@@ -440,6 +602,8 @@ class Dossier:
         step = self.steps[step_id]
         check_step_transition(step.status, status)  # a bug if it fails: the callers checked
         step.status, step.updated_at = status, context.clock()
+        if status is not StepStatus.SUPPLEMENT_REQUESTED:
+            step.supplement_due_date = None  # the supplement came, or will never be needed
         if documents:
             step.documents = [*step.documents, *(document.model_dump(mode="json") for document in documents)]
         self._record(Cause(cause.event_id, step.agency, step_id, cause.note), event, status, context)
@@ -470,6 +634,10 @@ class Dossier:
             self.paused_since = None
             self.paused_working_days += resumed.paused_working_days
             self.due_date = resumed.due_date
+            if self.original_due_date is not None:  # a pause moves the date 766 judges by as well
+                self.original_due_date = context.calendar.add_working_days(
+                    self.original_due_date, resumed.paused_working_days
+                )
         self.status, self.updated_at = status, now
         if status is DossierStatus.RESULT_READY:
             # A linked dossier's result is every step's result.
@@ -492,6 +660,11 @@ class Dossier:
                 due_date=self.due_date,
                 changed_at=now,
                 national_status=national_status(status, previous),
+                legal_basis=cause.legal_basis if status is DossierStatus.REJECTED else None,
+                supplement_due_date=cause.supplement_due_date
+                if status in (DossierStatus.SUPPLEMENT_REQUESTED, DossierStatus.REJECTED)
+                else None,
+                original_due_date=self.original_due_date,
             )
         )
         self._record(cause, "status-changed", status, context)
@@ -538,4 +711,21 @@ class Dossier:
                 outcome=outcome,
                 event_id=cause.event_id,
             )
+        )
+
+
+def _check_report_extras(report: DossierStatusReported) -> None:
+    """A legal basis belongs to a stop, a supplement deadline to a supplement request."""
+    if report.legal_basis is not None and report.status is not DossierStatus.REJECTED:
+        raise IllegalTransition(
+            report.status, report.status, "legal_basis is only for a rejection (a stop, form 05)"
+        )
+    if (
+        report.supplement_deadline_working_days is not None
+        and report.status is not DossierStatus.SUPPLEMENT_REQUESTED
+    ):
+        raise IllegalTransition(
+            report.status,
+            report.status,
+            "supplement_deadline_working_days is only for a supplement request",
         )

@@ -74,11 +74,12 @@ class IndicatorRecord:
         paused = changed.status is DossierStatus.SUPPLEMENT_REQUESTED
         self.supplement_requests += paused
         self.status = changed.status.value
-        self.due_date = changed.due_date
+        # An agency's extension (form 04) moves the citizen's appointment, not the date Decision 766
+        # judges by: a dossier late against its original due date stays late.
+        judged_by = changed.original_due_date or changed.due_date
+        self.due_date = judged_by
         changed_on = changed.changed_at.astimezone(calendar.timezone).date()
-        self.overdue_from = overdue_from(
-            changed.due_date, self.supplement_requests, changed_on, paused=paused
-        )
+        self.overdue_from = overdue_from(judged_by, self.supplement_requests, changed_on, paused=paused)
         self.has_result = self.has_result or changed.status in RESULT_STATUSES
         self.result_digitised = self.result_digitised or bool(changed.result_documents)
         procedure = catalogue.procedure(changed.procedure_code)
@@ -90,5 +91,5 @@ class IndicatorRecord:
             self.ended_status = changed.status.value
             self.ended_at = changed.changed_at
             self.on_time = finished_on_time(
-                changed.changed_at, changed.due_date, self.supplement_requests, calendar.timezone
+                changed.changed_at, judged_by, self.supplement_requests, calendar.timezone
             )

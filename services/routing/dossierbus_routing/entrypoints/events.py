@@ -5,6 +5,8 @@ beforehand, and what the commands cause is written once after the batch.
 - `dossier.verified`: the dossier arrives (accepted and its first steps assigned, or rejected), and its
   Decision 766 record opens;
 - `dossier.status-reported` (an agency's, authenticated): applied to its step, or refused and recorded;
+- `dossier.extension-requested` (an agency's, authenticated): the due date moves, or the request is
+  refused and recorded;
 - `dossier.status-changed` (routing's own): the 766 record follows;
 - `dossier.rated`: the 766 satisfaction rating.
 """
@@ -18,13 +20,14 @@ from typing import Any, TypeVar
 
 from dossierbus_routing.domain import Context, Dossier, UnknownProcedure
 from dossierbus_routing.domain.indicator_record import IndicatorRecord
-from dossierbus_routing.entrypoints.report_auth import ReportAuthenticator
+from dossierbus_routing.entrypoints.report_auth import AgencyReport, ReportAuthenticator
 from dossierbus_routing.unit_of_work import RoutingUnitOfWork, UnitOfWorkFactory
 from dossierbus_shared.consumer import EventConsumer, PermanentError
 from dossierbus_shared.contract.kit import answers_the_kit
 from dossierbus_shared.directory import AgencyDirectory
 from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.events import (
+    DossierExtensionRequested,
     DossierRated,
     DossierStatusChanged,
     DossierStatusReported,
@@ -49,7 +52,7 @@ class EventHandlers:
         """Consume with these handlers; agencies' reports are authenticated against the directory first."""
         authenticate = ReportAuthenticator(directory, refused=self.record_refusal)
         for event_type, handler in self.by_type().items():
-            reported = event_type is DossierStatusReported
+            reported = event_type in (DossierStatusReported, DossierExtensionRequested)
             consumer.on(event_type, authenticate=authenticate if reported else None)(handler)
 
     def by_type(self) -> dict[type[Event], Handler[Any]]:
@@ -57,6 +60,7 @@ class EventHandlers:
         return {
             DossierVerified: _applied(self.on_verified),
             DossierStatusReported: _applied(self.on_reported),
+            DossierExtensionRequested: _applied(self.on_extension_requested),
             DossierStatusChanged: _applied(self.on_status_changed),
             DossierRated: _applied(self.on_rated),
         }
@@ -91,14 +95,30 @@ class EventHandlers:
         if refused is not None:
             log.warning("refused report on %s from %s: %s", report.dossier_code, envelope.source, refused)
 
-    async def record_refusal(self, envelope: Envelope[DossierStatusReported], reason: str) -> None:
+    async def on_extension_requested(
+        self, uow: RoutingUnitOfWork, envelope: Envelope[DossierExtensionRequested]
+    ) -> None:
+        request = envelope.data
+        dossier = await uow.dossiers.get(request.dossier_id)
+        if dossier is None:
+            raise PermanentError(f"extension request for unknown dossier {request.dossier_id}")
+        refused = dossier.extend(request, self.context, event_id=envelope.id)
+        uow.collect(dossier)
+        if refused is not None:
+            log.warning("refused extension of %s from %s: %s", request.dossier_code, envelope.source, refused)
+
+    async def record_refusal(self, envelope: AgencyReport, reason: str) -> None:
         """Put a report refused before it was read (an unauthenticated one) on its dossier's timeline; it
         is refused outside the consumer's batch, so in a unit of work of its own."""
         async with self.unit_of_work() as uow:
             dossier = await uow.dossiers.get(envelope.data.dossier_id)
-            if dossier is not None:
+            if dossier is None:
+                return
+            if isinstance(envelope.data, DossierExtensionRequested):
+                dossier.refuse_extension(envelope.data, reason, self.context, event_id=envelope.id)
+            else:
                 dossier.refuse_report(envelope.data, reason, self.context, event_id=envelope.id)
-                uow.collect(dossier)
+            uow.collect(dossier)
 
     async def on_status_changed(
         self, uow: RoutingUnitOfWork, envelope: Envelope[DossierStatusChanged]

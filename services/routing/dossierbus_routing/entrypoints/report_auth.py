@@ -22,14 +22,17 @@ import httpx
 from dossierbus_shared.consumer import Unauthenticated
 from dossierbus_shared.directory import AgencyDirectory
 from dossierbus_shared.envelope import Envelope
-from dossierbus_shared.events import DossierStatusReported
+from dossierbus_shared.events import DossierExtensionRequested, DossierStatusReported
 from dossierbus_shared.signing import BadSignature, load_public_key, verify
 
 MAX_AGE = timedelta(hours=24)
 """A report signed longer ago than this is refused: an old report cannot be replayed."""
 
 
-Refused = Callable[[Envelope[DossierStatusReported], str], Awaitable[None]]
+AgencyReport = Envelope[DossierStatusReported] | Envelope[DossierExtensionRequested]
+"""What an agency sends on its reports topic: each signed, each authenticated the same way."""
+
+Refused = Callable[[AgencyReport, str], Awaitable[None]]
 
 
 class ReportAuthenticator:
@@ -41,7 +44,7 @@ class ReportAuthenticator:
         """Told of each refusal before it is dead-lettered (routing puts it on the dossier's timeline)."""
         self.refresh_after_s = refresh_after_s
 
-    async def __call__(self, envelope: Envelope[DossierStatusReported]) -> None:
+    async def __call__(self, envelope: AgencyReport) -> None:
         """The consumer's authentication hook: raise Unauthenticated to refuse the report."""
         try:
             await self.check(envelope)
@@ -51,7 +54,7 @@ class ReportAuthenticator:
                 await self.refused(envelope, reason)
             raise Unauthenticated(reason) from None
 
-    async def check(self, envelope: Envelope[DossierStatusReported]) -> None:
+    async def check(self, envelope: AgencyReport) -> None:
         """Return if the report is authentic; raise BadSignature saying why not."""
         if envelope.received is None:
             raise BadSignature("the report was not received from the broker")
@@ -64,7 +67,7 @@ class ReportAuthenticator:
                 raise
             self._check(envelope)
 
-    def _check(self, envelope: Envelope[DossierStatusReported]) -> None:
+    def _check(self, envelope: AgencyReport) -> None:
         received = envelope.received
         if received is None:
             raise BadSignature("the report was not received from the broker")
