@@ -19,7 +19,14 @@ from dossierbus_notifications.unit_of_work import NotificationsUnitOfWork
 from dossierbus_shared.auth import Authenticator
 from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.directory import AgencyDirectory
-from dossierbus_shared.events import CATALOGUE, TYPE_PREFIX, DossierStatusChanged, DossierSubmitted, Event
+from dossierbus_shared.events import (
+    CATALOGUE,
+    TYPE_PREFIX,
+    DossierDeadlineExtended,
+    DossierStatusChanged,
+    DossierSubmitted,
+    Event,
+)
 from dossierbus_shared.service import Service, ServiceApp
 
 log = logging.getLogger(__name__)
@@ -34,6 +41,7 @@ def bootstrap(settings: NotificationsSettings | None = None) -> ServiceApp:
     told: list[type[Event]] = [
         DossierSubmitted,
         DossierStatusChanged,
+        DossierDeadlineExtended,  # the apology and new appointment (form 04)
         *([CATALOGUE[OVERDUE]] if OVERDUE in CATALOGUE else []),
     ]
     service = Service(

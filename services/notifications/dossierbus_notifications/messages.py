@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,8 @@ from dossierbus_shared.catalogue import Catalogue, default_catalogue
 from dossierbus_shared.result_urls import https_host
 
 LANGUAGES = ("vi", "en")
+DAYS = ("due_date", "previous_due_date", "original_due_date", "supplement_due_date")
+"""The dates templates may show; each is always defined (empty when the event has none)."""
 TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -109,14 +111,17 @@ class Templates:
         procedure = self.catalogue.procedure(procedure_code) if procedure_code else None
         agency_code = values.get("agency_code")
         agency = self.catalogue.agencies.get(agency_code) if agency_code else None
-        due = values.get("due_date")
         return {
             **values,
+            # Every day as the language writes it (datetimes are left alone), empty when absent.
+            **{name: format_day(_day(values.get(name)), language) for name in DAYS},
             "dossier_code": dossier_code,
             "procedure": _name(procedure.name, language) if procedure else (procedure_code or ""),
             "agency": _name(agency.name, language) if agency else (agency_code or ""),
-            "due_date": format_day(due if isinstance(due, date) else None, language),
             "note": values.get("note") or "",
+            "legal_basis": values.get("legal_basis") or "",
+            "reason": values.get("reason") or "",
+            "national_status": values.get("national_status"),
             "result_documents": https_documents(values.get("result_documents")),
         }
 
@@ -134,6 +139,10 @@ def https_documents(documents: Any) -> list[Mapping[str, Any]]:
         and isinstance(document.get("url"), str)
         and https_host(document["url"]) is not None
     ]
+
+
+def _day(value: Any) -> date | None:
+    return value if isinstance(value, date) and not isinstance(value, datetime) else None
 
 
 def _name(names: Mapping[str, str], language: str) -> str:
