@@ -184,6 +184,7 @@ def test_the_contract_lists_both_versions_on_the_topic_and_v2_is_a_compatible_ad
     assert set(document["channels"]["agencyReports"]["messages"]) == {
         "dossierStatusReportedV1",
         "dossierStatusReportedV2",
+        "dossierExtensionRequestedV1",
     }
     assert compare_catalogues(event_schemas(), event_schemas(catalogue)) == []
     # The same change made inside v1 is refused: it is what a new version is for.
