@@ -36,6 +36,7 @@ from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.db.roles import SERVICES_WITH_DATABASE
 from dossierbus_shared.events import (
     FIXED_TOPICS,
+    DossierDeadlineExtended,
     DossierOverdue,
     DossierRated,
     DossierStatusChanged,
@@ -198,12 +199,22 @@ def services() -> list[ServiceSpec]:
         ServiceSpec(
             RoutingSettings,
             consumes=(DossierVerified.topic, DossierStatusChanged.topic, DossierRated.topic, *reports),
-            produces=(DossierStatusChanged.topic, DossierOverdue.topic, *inboxes),
+            produces=(
+                DossierStatusChanged.topic,
+                DossierOverdue.topic,
+                DossierDeadlineExtended.topic,
+                *inboxes,
+            ),
             optional_secrets=CALLER_SECRETS,
         ),
         ServiceSpec(
             NotificationsSettings,
-            consumes=(DossierSubmitted.topic, DossierStatusChanged.topic, DossierOverdue.topic),
+            consumes=(
+                DossierSubmitted.topic,
+                DossierStatusChanged.topic,
+                DossierDeadlineExtended.topic,
+                DossierOverdue.topic,
+            ),
             # The outgoing mail relay; overlays point it at the real one.
             environment={"SMTP_HOST": "smtp-relay", "SMTP_PORT": "25"},
             # WEBHOOK_SECRETS_TOKEN reads agencies' webhook secrets from the registry, and nothing else.
