@@ -32,6 +32,7 @@ from dossierbus_shared.contract.kit import answers_the_kit
 from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.events import (
     DossierAssigned,
+    DossierExtensionRequested,
     DossierRated,
     DossierStatusChanged,
     DossierStatusReported,
@@ -57,7 +58,7 @@ class RoutingUnitOfWork(UnitOfWork):
         await self.dossiers.load(
             envelope.data.dossier_id
             for envelope in envelopes
-            if isinstance(envelope.data, DossierVerified)
+            if isinstance(envelope.data, DossierVerified | DossierExtensionRequested)
             or (isinstance(envelope.data, DossierStatusReported) and not answers_the_kit(envelope.data))
         )
         await self.indicators.load(
