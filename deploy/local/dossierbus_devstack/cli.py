@@ -196,7 +196,10 @@ async def run_demo(count: int) -> None:
             spans = await stack.spans_for(
                 code, until=lambda found: {"routing", "notifications"} <= services_of(found)
             )
-            print(render(dossier, notifications, spans))
+            # Status to the national portal follows within a second or so: what its simulator took so far.
+            taken = [item["payload"]["TrangThaiHoSo"] for item in await stack.national_portal.received(code)]
+            portal = f"   national portal took status codes {', '.join(map(str, taken)) or '(none yet)'}\n"
+            print(render(dossier, notifications, spans) + portal)
         summary = ", ".join(f"{n} {status}" for status, n in sorted(outcomes.items()))
         print(
             f"{len(codes)} dossiers: {summary}; {len(stack.mail.messages)} emails delivered to the SMTP sink"
