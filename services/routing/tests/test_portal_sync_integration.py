@@ -1,7 +1,7 @@
 """The national portal sync on a real PostgreSQL, against the portal's simulator served in process: changes
 staged with the dossier change (one INSERT per batch, nothing when it rolls back), two relays sharing the
 work with SKIP LOCKED, each dossier's changes taken in order, a failed send retried with its key, a
-refusal kept as failed, and a send whose outcome was lost taken as a repeat."""
+refusal kept as failed, a send whose outcome was lost taken as a repeat, and what operators see of it."""
 
 from __future__ import annotations
 
@@ -18,13 +18,16 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import event, select
 
 from dossierbus_devstack.national_portal import SYNC_PATH, create_app
+from dossierbus_routing.bootstrap import bootstrap
 from dossierbus_routing.domain import Context
 from dossierbus_routing.entrypoints.events import EventHandlers
 from dossierbus_routing.portal_sync.client import HttpPortal
 from dossierbus_routing.portal_sync.decisions import Answer, RetryPolicy
+from dossierbus_routing.portal_sync.metrics import SyncSampler
 from dossierbus_routing.portal_sync.relay import PortalSyncRelay
 from dossierbus_routing.portal_sync.store import (
     FAILED,
@@ -37,6 +40,7 @@ from dossierbus_routing.portal_sync.store import (
     portal_sync,
     postgres_relay_transaction,
 )
+from dossierbus_routing.settings import RoutingSettings
 from dossierbus_routing.unit_of_work import RoutingUnitOfWork
 from dossierbus_shared.calendar import vietnam_calendar
 from dossierbus_shared.catalogue import default_catalogue
@@ -362,3 +366,61 @@ async def test_a_transfer_is_kept_as_not_sent(db: Database, handlers: EventHandl
     rows = await rows_of(db, group)
     transferred = [row for row in rows if row.status == "transferred"]
     assert transferred and all(row.state == NOT_SENT and row.payload is None for row in transferred)
+
+
+# --- what operators see ----------------------------------------------------------------------------------
+
+
+async def test_operators_see_each_change_the_failures_and_the_gauges(
+    db: Database, database_url: str, handlers: EventHandlers, simulator: Simulator
+) -> None:
+    dossier = verified()
+    await flow(db, handlers, [dossier])
+    await simulator.fail(status=422, dossier_code=dossier.data.dossier_code, detail="MaHoSo trùng")
+    await simulator.fail(status=503, dossier_code=dossier.data.dossier_code, detail="busy")
+    relay = PortalSyncRelay(postgres_relay_transaction(db), simulator.portal(), RetryPolicy(60, 60))
+    while await relay.relay_once():
+        pass  # 1 refused, 2 answered 503: due again in a minute, holding back 4, 9 and 10
+    settings = RoutingSettings(
+        database_url=database_url,
+        database_schema=db.schema,
+        operator_token="operator-secret",  # type: ignore[arg-type]
+        portal_token="portal-secret",  # type: ignore[arg-type]
+        portal_sync_url="http://portal" + SYNC_PATH,
+    )
+    service, app = bootstrap(settings)  # not started: no broker is needed to read the tables
+    code = dossier.data.dossier_code
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://routing") as client:
+            operator = {"Authorization": "Bearer operator-secret"}
+            assert (await client.get(f"/dossiers/{code}/portal-sync")).status_code == 401
+            portal = {"Authorization": "Bearer portal-secret"}
+            assert (await client.get("/portal-sync/failures", headers=portal)).status_code == 403
+            missing = await client.get("/dossiers/000.00.01.H26-000000-0000/portal-sync", headers=operator)
+            assert missing.status_code == 404
+
+            shown = (await client.get(f"/dossiers/{code}/portal-sync", headers=operator)).json()
+            assert shown["enabled"] is True
+            assert [(c["national_status"], c["state"], c["attempts"]) for c in shown["changes"]] == [
+                (1, FAILED, 1),
+                (2, PENDING, 1),
+                (4, PENDING, 0),
+                (9, PENDING, 0),
+                (10, PENDING, 0),
+            ]
+            assert shown["changes"][0]["error"] == "HTTP 422: MaHoSo trùng"
+            assert shown["changes"][1]["error"] == "HTTP 503: busy"
+            assert shown["changes"][1]["next_attempt_at"] is not None
+
+            failures = (await client.get("/portal-sync/failures", headers=operator)).json()
+            assert failures["failed_total"] == 1
+            assert [(c["dossier_code"], c["national_status"]) for c in failures["failed"]] == [(code, 1)]
+            assert [(c["dossier_code"], c["national_status"]) for c in failures["retrying"]] == [(code, 2)]
+
+        await SyncSampler(db)()
+        assert REGISTRY.get_sample_value("dossierbus_portal_sync_changes", {"state": "pending"}) == 4
+        assert REGISTRY.get_sample_value("dossierbus_portal_sync_changes", {"state": "failed"}) == 1
+        assert (REGISTRY.get_sample_value("dossierbus_portal_sync_oldest_pending_seconds") or 0) > 0
+    finally:
+        await service.db.dispose()
