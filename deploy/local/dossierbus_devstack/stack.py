@@ -221,7 +221,7 @@ class DevStack:
                 "PORTAL_SYNC_API_KEY": self.national_portal.api_key,
                 "PORTAL_SYNC_BACKOFF_S": "0.5",
                 "PORTAL_SYNC_BACKOFF_MAX_S": "5",
-                "PORTAL_SYNC_POLL_INTERVAL_S": "0.5",
+                "PORTAL_SYNC_POLL_INTERVAL_S": "1",
             },
         }
         self.replicas = {
