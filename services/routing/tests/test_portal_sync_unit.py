@@ -3,17 +3,20 @@ the relay makes of each answer of the portal, and in what order it sends a dossi
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 
 from dossierbus_routing.domain import Context
 from dossierbus_routing.entrypoints.events import EventHandlers
 from dossierbus_routing.portal_sync.changes import RECEIPT_KEYS
+from dossierbus_routing.portal_sync.client import HttpPortal
 from dossierbus_routing.portal_sync.decisions import Answer, Refused, Retry, RetryPolicy, Sent, decide
 from dossierbus_routing.portal_sync.relay import PortalSyncRelay
 from dossierbus_routing.portal_sync.store import FAILED, NOT_SENT, PENDING, SENT, InMemorySyncStore
@@ -349,3 +352,55 @@ async def test_the_batch_size_bounds_a_round() -> None:
     relay = relay_on(rows, portal, clock, batch=2)
     assert [await relay.relay_once() for _ in range(4)] == [2, 2, 1, 0]
     assert [code for code, _, _ in portal.sent] == list("ABCDE")
+
+
+# --- the HTTP adapter -----------------------------------------------------------------------------------
+
+
+async def portal_answering(respond: Any) -> tuple[Answer, list[httpx.Request]]:
+    seen: list[httpx.Request] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        result: httpx.Response = respond(request)
+        return result
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handle)) as client:
+        key = uuid.UUID("00000000-0000-4000-8000-000000000001")
+        answer = await HttpPortal("http://portal/sync", "secret", client).send({"MaHoSo": "X"}, key)
+    return answer, seen
+
+
+async def test_the_adapter_sends_the_key_and_the_body_and_reads_the_answer() -> None:
+    answer, [request] = await portal_answering(lambda _: httpx.Response(201, json={"accepted": True}))
+    assert answer == Answer(201)
+    assert request.headers["X-API-Key"] == "secret"
+    assert request.headers["Idempotency-Key"] == "00000000-0000-4000-8000-000000000001"
+    assert json.loads(request.content) == {"MaHoSo": "X"}
+
+
+@pytest.mark.parametrize(
+    ("response", "expected"),
+    [
+        (
+            httpx.Response(422, json={"title": "Invalid", "detail": "MaTTHC unknown"}),
+            Answer(422, "MaTTHC unknown"),
+        ),
+        (httpx.Response(400, json={"message": "bad date"}), Answer(400, "bad date")),
+        (httpx.Response(502, text="<html>Bad Gateway</html>"), Answer(502, "<html>Bad Gateway</html>")),
+        (httpx.Response(503, text=""), Answer(503, "Service Unavailable")),
+        (httpx.Response(429, headers={"Retry-After": "12"}, json={}), Answer(429, "Too Many Requests", 12.0)),
+        (httpx.Response(429, headers={"Retry-After": "soon"}, text="x"), Answer(429, "x", None)),
+    ],
+)
+async def test_the_adapter_keeps_the_portals_reason(response: httpx.Response, expected: Answer) -> None:
+    answer, _ = await portal_answering(lambda _: response)
+    assert answer == expected
+
+
+async def test_no_answer_is_an_answer_without_a_status() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    answer, _ = await portal_answering(refuse)
+    assert answer == Answer(None, "ConnectError: connection refused")

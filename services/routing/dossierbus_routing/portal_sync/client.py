@@ -56,7 +56,10 @@ def reason(response: httpx.Response) -> str:
         for name in ("detail", "message", "error", "title"):
             if isinstance(body.get(name), str) and body[name]:
                 return str(body[name])[:REASON_CHARS]
-    return response.text[:REASON_CHARS] or response.reason_phrase
+    text = response.text.strip()
+    if text in ("", "{}", "[]", "null"):
+        return response.reason_phrase  # nothing said: at least the status's name
+    return text[:REASON_CHARS]
 
 
 def retry_after(response: httpx.Response) -> float | None:
