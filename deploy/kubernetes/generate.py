@@ -205,7 +205,10 @@ def services() -> list[ServiceSpec]:
                 DossierDeadlineExtended.topic,
                 *inboxes,
             ),
-            optional_secrets=CALLER_SECRETS,
+            # The national portal's status-sync endpoint is the overlay's to set (empty: sync off); its
+            # API key comes from the routing Secret.
+            environment={"PORTAL_SYNC_URL": ""},
+            optional_secrets={**CALLER_SECRETS, "PORTAL_SYNC_API_KEY": "portal-sync-api-key"},
         ),
         ServiceSpec(
             NotificationsSettings,

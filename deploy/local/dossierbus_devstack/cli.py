@@ -44,6 +44,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     up_parser.add_argument("--oidc-port", type=int, default=defaults.oidc, help="the local OpenID provider's")
     up_parser.add_argument(
+        "--national-portal-port",
+        type=int,
+        default=defaults.national_portal,
+        help="the national portal simulator's (status sync)",
+    )
+    up_parser.add_argument(
         "--replicas",
         type=replicas_option,
         default={},
@@ -94,7 +100,11 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if args.command == "up":
             ports = Ports.fixed(
-                kafka=args.kafka_port, smtp=args.smtp_port, http=args.http_port, oidc=args.oidc_port
+                kafka=args.kafka_port,
+                smtp=args.smtp_port,
+                http=args.http_port,
+                oidc=args.oidc_port,
+                national_portal=args.national_portal_port,
             )
             run_until_signalled(up(ports, args.replicas))  # a stop signal is how `up` ends: exit 0
         elif args.command == "token":
@@ -186,7 +196,10 @@ async def run_demo(count: int) -> None:
             spans = await stack.spans_for(
                 code, until=lambda found: {"routing", "notifications"} <= services_of(found)
             )
-            print(render(dossier, notifications, spans))
+            # Status to the national portal follows within a second or so: what its simulator took so far.
+            taken = [item["payload"]["TrangThaiHoSo"] for item in await stack.national_portal.received(code)]
+            portal = f"   national portal took status codes {', '.join(map(str, taken)) or '(none yet)'}\n"
+            print(render(dossier, notifications, spans) + portal)
         summary = ", ".join(f"{n} {status}" for status, n in sorted(outcomes.items()))
         print(
             f"{len(codes)} dossiers: {summary}; {len(stack.mail.messages)} emails delivered to the SMTP sink"
@@ -220,6 +233,10 @@ def describe(stack: DevStack) -> str:
             lines.append(f"  {'':<11} {len(replicas)} replicas: {own}")
     lines.append(
         f"  openid      {stack.identity.issuer}  (citizens: dossierbus token --citizen <personal ID>)"
+    )
+    lines.append(
+        f"  national portal {stack.national_portal.sync_url}  (simulator of the status sync; what it took:"
+        f" {stack.national_portal.url}/control/received)"
     )
     lines.append(f"  portal token   {stack.portal_token}  (PORTAL_TOKEN)")
     lines.append(f"  operator token {stack.operator_token}  (OPERATOR_TOKEN; also the console login)")

@@ -1,4 +1,5 @@
-"""DevStack: broker, database, SMTP sink, the services, the console and the reference agencies, as one unit.
+"""DevStack: broker, database, SMTP sink, the services, the console, the reference agencies and the
+national portal's simulator, as one unit.
 
     async with DevStack() as stack:          # free loopback ports; Ports.fixed() for 9092, 1025, 8001-8005
         stack.url("intake", "/dossiers")
@@ -35,6 +36,7 @@ from dossierbus_devstack.database import EmbeddedPostgres, asyncpg_dsn, provisio
 from dossierbus_devstack.identity import AUDIENCE as IDENTITY_AUDIENCE
 from dossierbus_devstack.identity import PERSONAL_ID_CLAIM, LocalIdentityProvider
 from dossierbus_devstack.mail import MailSink
+from dossierbus_devstack.national_portal import NationalPortalSimulator
 from dossierbus_devstack.parts import StackError, claim_port, free_port
 from dossierbus_devstack.services import SERVICES, ServiceProcess
 from dossierbus_shared.catalogue import default_catalogue
@@ -57,17 +59,32 @@ class Ports:
     services: dict[str, int] = field(default_factory=dict)
     oidc: int = 0
     """The local OpenID provider (the citizens' eID); 0 picks a free port."""
+    national_portal: int = 0
+    """The national public service portal's simulator (status sync); 0 picks a free port."""
 
     @classmethod
-    def fixed(cls, kafka: int = 9092, smtp: int = 1025, http: int = 8001, oidc: int = 9400) -> Ports:
+    def fixed(
+        cls,
+        kafka: int = 9092,
+        smtp: int = 1025,
+        http: int = 8001,
+        oidc: int = 9400,
+        national_portal: int = 9401,
+    ) -> Ports:
         """The ports README and docker-compose.yml document; the services' ports follow `http`."""
         services = {name: http + i for i, name in enumerate(SERVICES)}
-        return cls(kafka=kafka, smtp=smtp, services=services, oidc=oidc)
+        return cls(kafka=kafka, smtp=smtp, services=services, oidc=oidc, national_portal=national_portal)
 
     @classmethod
     def free(cls) -> Ports:
         services = {name: free_port() for name in SERVICES}
-        return cls(kafka=free_port(), smtp=free_port(), services=services, oidc=free_port())
+        return cls(
+            kafka=free_port(),
+            smtp=free_port(),
+            services=services,
+            oidc=free_port(),
+            national_portal=free_port(),
+        )
 
 
 OTHER_RECEIVING_UNITS = ["000.00.01.H48"]
@@ -116,6 +133,12 @@ class DevStack:
         self.identity = LocalIdentityProvider(
             self.ports.oidc or free_port(), self.workdir / "logs" / "oidc-provider.log"
         )
+        self.national_portal = NationalPortalSimulator(
+            self.ports.national_portal or free_port(),
+            secrets.token_urlsafe(24),
+            self.workdir / "logs" / "portal-simulator.log",
+        )
+        """The national portal's status-sync API, which routing tells every status change."""
         self.replicas: dict[str, list[ServiceProcess]] = {}
         """Each service's processes, the first at index 0."""
         self._broker: TansuBroker | None = None
@@ -144,6 +167,7 @@ class DevStack:
     async def start_all(self) -> None:
         await asyncio.gather(self._start_broker(), self._start_database())
         await self.identity.start()  # after the broker, so a taken broker port is the error reported
+        await self.national_portal.start()
         self.mail.start()
         await ensure_topics(self.kafka_bootstrap, with_dlq([*FIXED_TOPICS, *self.agency_topics()]))
         # No DATABASE_URL here: each service with a database gets its own role's (below), never a superuser's.
@@ -191,6 +215,14 @@ class DevStack:
                 "WEBHOOK_SECRETS_TOKEN": self.webhook_secrets_token,
             },
             "notifications": {"WEBHOOK_SECRETS_TOKEN": self.webhook_secrets_token},
+            # Every status change goes to the portal's simulator, retried within seconds.
+            "routing": {
+                "PORTAL_SYNC_URL": self.national_portal.sync_url,
+                "PORTAL_SYNC_API_KEY": self.national_portal.api_key,
+                "PORTAL_SYNC_BACKOFF_S": "0.5",
+                "PORTAL_SYNC_BACKOFF_MAX_S": "5",
+                "PORTAL_SYNC_POLL_INTERVAL_S": "1",
+            },
         }
         self.replicas = {
             name: [
@@ -245,6 +277,7 @@ class DevStack:
         with contextlib.suppress(Exception):
             self.mail.stop()
         await asyncio.to_thread(self.identity.stop)
+        await asyncio.to_thread(self.national_portal.stop)
         if self._broker is not None:
             await asyncio.to_thread(self._broker.stop)
         if self._database is not None:

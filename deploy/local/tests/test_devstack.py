@@ -27,7 +27,13 @@ from dossierbus_devstack.services import SERVICES
 from dossierbus_devstack.stack import DevStack, Ports, replica_counts
 
 DOSSIERBUS = Path(sys.executable).parent / "dossierbus"
-PARTS = ("tansu", "postgres", "oidc_provider_mock", *(f"dossierbus_{name}.app" for name in SERVICES))
+PARTS = (
+    "tansu",
+    "postgres",
+    "oidc_provider_mock",
+    "dossierbus_devstack.national_portal",
+    *(f"dossierbus_{name}.app" for name in SERVICES),
+)
 
 
 @pytest.fixture
@@ -135,9 +141,10 @@ def free_block(count: int) -> int:
 def test_up_serves_until_ctrl_c_then_stops_every_part(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
     env["DOSSIERBUS_SPANS_DIR"] = str(tmp_path / "spans")
-    base = free_block(3 + len(SERVICES))  # the broker, the SMTP sink, the OpenID provider, the services
-    http = base + 3
-    ports = Ports.fixed(kafka=base, smtp=base + 1, http=http, oidc=base + 2)
+    # The broker, the SMTP sink, the OpenID provider, the national portal's simulator, the services.
+    base = free_block(4 + len(SERVICES))
+    http = base + 4
+    ports = Ports.fixed(kafka=base, smtp=base + 1, http=http, oidc=base + 2, national_portal=base + 3)
     command = [
         DOSSIERBUS,
         "up",
@@ -145,6 +152,7 @@ def test_up_serves_until_ctrl_c_then_stops_every_part(tmp_path: Path) -> None:
         f"--smtp-port={ports.smtp}",
         f"--http-port={http}",
         f"--oidc-port={ports.oidc}",
+        f"--national-portal-port={ports.national_portal}",
         "--replicas=routing=2",
     ]
     up = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
@@ -168,7 +176,7 @@ def test_up_serves_until_ctrl_c_then_stops_every_part(tmp_path: Path) -> None:
     up.send_signal(signal.SIGINT)
     output.append(up.stdout.read())
     assert up.wait(timeout=60) == 0, "".join(output)
-    for port in [ports.kafka, ports.smtp, ports.oidc, *ports.services.values()]:
+    for port in [ports.kafka, ports.smtp, ports.oidc, ports.national_portal, *ports.services.values()]:
         claim_port(port, "a check after shutdown")  # raises if anything still listens
     # The spans outlive the stack, where `up` said they are.
     [spans_file] = (tmp_path / "spans").glob("spans-*.jsonl")
@@ -239,14 +247,15 @@ def wait_until_gone(pids: dict[int, str], timeout_s: float = 60) -> dict[int, st
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=lambda s: s.name)
 def test_up_stops_every_part_on_a_signal_or_its_own_death(signum: signal.Signals) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
-    base = free_block(3 + len(SERVICES))
+    base = free_block(4 + len(SERVICES))
     command = [
         DOSSIERBUS,
         "up",
         f"--kafka-port={base}",
         f"--smtp-port={base + 1}",
         f"--oidc-port={base + 2}",
-        f"--http-port={base + 3}",
+        f"--national-portal-port={base + 3}",
+        f"--http-port={base + 4}",
     ]
     up = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:

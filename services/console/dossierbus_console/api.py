@@ -83,7 +83,7 @@ async def dossier_trace(
 # `:path` so that a code with a slash is refused by the pattern, not by a route that does not match.
 @router.get(
     "/dossiers/{code:path}",
-    summary="A dossier's status, timeline with trace links, and notifications",
+    summary="A dossier's status, timeline with trace links, notifications and national portal sync",
     responses=problem_responses(404, described=UPSTREAM_DOWN),
 )
 async def dossier(
@@ -100,6 +100,15 @@ async def dossier(
 )
 async def indicators(upstreams: Annotated[Upstreams, Depends(upstreams_of)]) -> dict[str, Any]:
     return await upstreams.indicators()
+
+
+@router.get(
+    "/portal-sync/failures",
+    summary="Status changes the national portal refused, and those being retried (from routing)",
+    responses=problem_responses(404, described=UPSTREAM_DOWN),
+)
+async def portal_sync_failures(upstreams: Annotated[Upstreams, Depends(upstreams_of)]) -> dict[str, Any]:
+    return await upstreams.portal_sync_failures()
 
 
 @router.get(

@@ -1,5 +1,6 @@
 """The other services, read over their public HTTP APIs: a dossier's timeline and notifications from
-routing and notifications, the Decision 766 indicators from routing."""
+routing and notifications, what the national portal was told of it and the portal's refusals (routing's
+portal sync), the Decision 766 indicators from routing."""
 
 from __future__ import annotations
 
@@ -18,10 +19,13 @@ class Upstreams:
         self.client = client
 
     async def dossier(self, code: str) -> dict[str, Any]:
-        """Status, timeline (each entry with a link to its trace) and notifications of one dossier."""
-        routing, notifications = await asyncio.gather(
+        """Status, timeline (each entry with a link to its trace), notifications and national portal sync
+        of one dossier. The sync is shown as unavailable, rather than failing the page, when routing does
+        not answer it."""
+        routing, notifications, portal_sync = await asyncio.gather(
             self._get("routing", self.settings.routing_url, f"/dossiers/{code}"),
             self._get("notifications", self.settings.notifications_url, f"/dossiers/{code}/notifications"),
+            self._optional("routing", self.settings.routing_url, f"/dossiers/{code}/portal-sync"),
         )
         if routing.status_code == 404:
             raise ProblemError(404, "Unknown dossier", f"no dossier with code {code!r} has reached routing")
@@ -29,7 +33,17 @@ class Upstreams:
         for entry in dossier.get("timeline", []):
             entry["trace_url"] = self.trace_url(entry.get("trace_id"))
         dossier["notifications"] = _json("notifications", notifications).get("notifications", [])
+        dossier["portal_sync"] = portal_sync
         return dossier
+
+    async def portal_sync_failures(self) -> dict[str, Any]:
+        """The changes the national portal refused, and those being retried (routing)."""
+        response = await self._get("routing", self.settings.routing_url, "/portal-sync/failures")
+        if response.status_code == 404:
+            raise ProblemError(
+                404, "Portal sync not available", "the routing service does not serve the portal sync"
+            )
+        return _json("routing", response)
 
     async def indicators(self) -> dict[str, Any]:
         response = await self._get("routing", self.settings.routing_url, "/indicators")
@@ -43,6 +57,13 @@ class Upstreams:
     def trace_url(self, trace_id: str | None) -> str | None:
         template = self.settings.trace_ui_url
         return template.replace("{trace_id}", trace_id) if template and trace_id else None
+
+    async def _optional(self, service: str, base_url: str, path: str) -> dict[str, Any]:
+        """The JSON answer, or `{"available": false, "detail": why}` when there is none."""
+        try:
+            return {"available": True, **_json(service, await self._get(service, base_url, path))}
+        except ProblemError as problem:
+            return {"available": False, "detail": problem.detail}
 
     async def _get(self, service: str, base_url: str, path: str) -> httpx.Response:
         try:

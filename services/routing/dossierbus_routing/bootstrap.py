@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
+from functools import partial
 from pathlib import Path
 
 from prometheus_client import REGISTRY
@@ -16,6 +17,8 @@ from dossierbus_routing.entrypoints import dependencies, http, indicators
 from dossierbus_routing.entrypoints.events import EventHandlers
 from dossierbus_routing.entrypoints.indicator_metrics import IndicatorCollector, SnapshotRefresher
 from dossierbus_routing.entrypoints.overdue import OverdueWatch, SupplementDeadlineWatch
+from dossierbus_routing.portal_sync import http as portal_sync_http
+from dossierbus_routing.portal_sync.install import PortalSync
 from dossierbus_routing.settings import RoutingSettings
 from dossierbus_routing.unit_of_work import RoutingUnitOfWork
 from dossierbus_shared.auth import Authenticator
@@ -46,6 +49,9 @@ def bootstrap(
     catalogue = catalogue or default_catalogue()
     calendar = calendar or vietnam_calendar()
     inboxes, reports = zip(*(agency_topics(code) for code in sorted(catalogue.agencies)), strict=True)
+    # Status changes for the national portal are staged by the unit of work that records them.
+    portal_sync = PortalSync(settings)
+    unit_of_work_type = partial(RoutingUnitOfWork, portal_sync=portal_sync.staging)
     service = Service(
         settings,
         migrations=MIGRATIONS,
@@ -54,7 +60,7 @@ def bootstrap(
         # Onboarded agencies' reports too, without a restart.
         consumes_matching=r"agency\.[a-z0-9-]+\.reports",
         produces=[DossierStatusChanged.topic, DossierOverdue.topic, DossierDeadlineExtended.topic, *inboxes],
-        unit_of_work=RoutingUnitOfWork,
+        unit_of_work=unit_of_work_type,
     )
     directory = AgencyDirectory(settings.registry_url, refresh_s=settings.directory_refresh_s)
     service.background(directory.keep_fresh)
@@ -64,7 +70,7 @@ def bootstrap(
         return agency.result_domains if agency else ()
 
     def unit_of_work() -> AbstractAsyncContextManager[RoutingUnitOfWork]:
-        return service.db.unit_of_work(RoutingUnitOfWork)
+        return service.db.unit_of_work(unit_of_work_type)
 
     deadlines = DeadlinePolicy(
         extension_max_working_days=settings.extension_max_working_days,
@@ -91,7 +97,10 @@ def bootstrap(
         SnapshotRefresher(collector, unit_of_work, context, interval_s=settings.indicators_refresh_s).run
     )
 
-    app = service.http_app(http.router, indicators.router, title="dossierbus routing")
+    app = service.http_app(
+        http.router, indicators.router, portal_sync_http.router, title="dossierbus routing"
+    )
+    portal_sync.install(service, app)
     dependencies.provide(app, context, unit_of_work)
     # Agencies' API tokens are known by their digests in the directory.
     app.state.authenticator = Authenticator.from_settings(settings, agencies=directory)

@@ -1,7 +1,7 @@
 from pydantic import Field
 
 from dossierbus_routing.domain.deadlines import DEFAULT_EXTENSION_MAX_WORKING_DAYS
-from dossierbus_shared.settings import ServiceSettings
+from dossierbus_shared.settings import OptionalSecret, OptionalText, ServiceSettings
 
 
 class RoutingSettings(ServiceSettings):
@@ -26,4 +26,26 @@ class RoutingSettings(ServiceSettings):
         le=60,
         description="Working days a citizen has to supplement when neither the agency's request nor the "
         "procedure says; unset: no deadline (the dossier waits)",
+    )
+    # Status to the national public service portal (docs/portal-sync.md).
+    portal_sync_url: OptionalText = Field(
+        default=None,
+        description="The national portal's status-sync endpoint (POST); unset or empty: sync is off and "
+        "nothing is staged",
+    )
+    portal_sync_api_key: OptionalSecret = Field(
+        default=None, description="Sent to the portal in the X-API-Key header"
+    )
+    portal_sync_batch_size: int = Field(
+        default=50, ge=1, le=1000, description="Changes one relay claims and sends at once (one per dossier)"
+    )
+    portal_sync_timeout_s: float = Field(default=10.0, gt=0, le=120, description="Timeout of one send")
+    portal_sync_backoff_s: float = Field(
+        default=2.0, gt=0, description="Wait before the first resend of a change; doubles each attempt"
+    )
+    portal_sync_backoff_max_s: float = Field(
+        default=600.0, gt=0, description="Longest wait between two attempts of a change"
+    )
+    portal_sync_poll_interval_s: float = Field(
+        default=2.0, gt=0, description="How often the relay looks for due changes when nothing woke it"
     )

@@ -1,5 +1,6 @@
 """Routing's unit of work: the dossiers and the Decision 766 records of one transaction, loaded at once for
-a batch of events, and what their changes cause (events, timeline entries) written once at the end.
+a batch of events, and what their changes cause (events, timeline entries and, when the national portal
+is synchronised, the status changes for it) written once at the end.
 
 `FakeUnitOfWork` is the same with in-memory repositories, for unit tests.
 """
@@ -27,6 +28,8 @@ from dossierbus_routing.adapters.repository import (
 )
 from dossierbus_routing.domain import Dossier, TimelineEntry
 from dossierbus_routing.domain.indicator_record import IndicatorRecord
+from dossierbus_routing.portal_sync.changes import portal_changes
+from dossierbus_routing.portal_sync.store import InMemoryStaging, SyncStaging
 from dossierbus_shared.calendar import PROVISIONAL_DEADLINES
 from dossierbus_shared.contract.kit import answers_the_kit
 from dossierbus_shared.envelope import Envelope
@@ -47,11 +50,18 @@ class RoutingUnitOfWork(UnitOfWork):
     dossiers: DossierRepository
     indicators: IndicatorRepository
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        portal_sync: Callable[[AsyncSession], SyncStaging | None] | None = None,
+    ) -> None:
+        """`portal_sync`: where status changes for the national portal are staged (PortalSync.staging);
+        none: they are not."""
         super().__init__(session)
         self.dossiers = PostgresDossierRepository(session)
         self.indicators = PostgresIndicatorRepository(session)
         self.timeline: list[tuple[UUID, TimelineEntry]] = []
+        self.portal_sync = portal_sync(session) if portal_sync else None
 
     async def load(self, envelopes: Sequence[Envelope[Any]]) -> None:
         """The dossiers the workflow events name, and the 766 records the projection's events name."""
@@ -74,6 +84,8 @@ class RoutingUnitOfWork(UnitOfWork):
         events, entries = dossier.drain()
         self.stage(*events)
         self.timeline += [(dossier.id, dataclasses.replace(entry, trace_id=trace_id)) for entry in entries]
+        if self.portal_sync is not None:
+            self.portal_sync.add(portal_changes(dossier, events))
         for envelope in events:
             if isinstance(envelope.data, DossierAssigned) and envelope.data.deadline_provisional:
                 self.after_commit(PROVISIONAL_DEADLINES.labels("assigned").inc)
@@ -83,6 +95,8 @@ class RoutingUnitOfWork(UnitOfWork):
             self.collect(dossier)
         await self.dossiers.save(self.timeline)
         self.timeline = []
+        if self.portal_sync is not None:
+            await self.portal_sync.save()
         await self.indicators.save()
         await super().flush()
 
@@ -95,6 +109,7 @@ class FakeUnitOfWork(RoutingUnitOfWork):
         self.dossiers = InMemoryDossierRepository(store.dossiers, store.timeline)
         self.indicators = InMemoryIndicatorRepository(store.indicators, store.ratings)
         self.timeline = []
+        self.portal_sync = InMemoryStaging(store.portal_sync)
         self.store = store
         self._staged: list[Envelope[Any]] = []
         self._hooks: list[Callable[[], None]] = []
@@ -121,6 +136,8 @@ class MemoryStore:
         self.indicators: dict[UUID, IndicatorRecord] = {}
         self.ratings: dict[UUID, DossierRated] = {}
         self.outbox: list[Envelope[Any]] = []
+        self.portal_sync: list[dict[str, Any]] = []
+        """The rows of the changes staged for the national portal."""
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[FakeUnitOfWork]:

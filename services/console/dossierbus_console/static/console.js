@@ -1,4 +1,5 @@
-// The operator console page: dossier search, queues and lag, dead letters with replay, the 766 dashboard.
+// The operator console page: dossier search, queues and lag, dead letters with replay, the national portal
+// sync, the 766 dashboard.
 // Everything from the API is put in the page as text (textContent), never as HTML.
 
 import { api, ApiError, useCsrfToken } from "./api.js";
@@ -103,7 +104,36 @@ function renderDossier(dossier) {
     ),
     "No notifications sent.",
   );
+  renderDossierSync(dossier.portal_sync);
   $("#dossier-result").hidden = false;
+}
+
+// What the national portal was told of the dossier: each status change, sent, pending, failed or not sent.
+function renderDossierSync(sync) {
+  const notice = $("#dossier-sync-notice");
+  if (!sync || sync.available === false) {
+    show(notice, `The portal sync could not be read${sync && sync.detail ? `: ${sync.detail}` : "."}`);
+    fill($("#dossier-sync"), []);
+    return;
+  }
+  show(notice, sync.enabled ? "" : "Sync to the national portal is off (PORTAL_SYNC_URL is not set).");
+  fill(
+    $("#dossier-sync"),
+    (sync.changes || []).map((change) => {
+      const tr = row(
+        time(change.changed_at),
+        change.status,
+        num(change.national_status ?? "–"),
+        cell(change.state, `sync-${change.state}`),
+        num(change.attempts),
+        time(change.sent_at),
+        cell(change.error, "reason"),
+      );
+      tr.dataset.state = change.state;
+      return tr;
+    }),
+    "Nothing staged for the national portal.",
+  );
 }
 
 // Workflows with several agency steps list them; each step is shown with whatever it reports.
@@ -288,6 +318,65 @@ async function replayLetter(topic, eventId, button) {
   await loadQueues();
 }
 
+// --- national portal sync ---------------------------------------------------------------------------
+
+function dossierLink(code) {
+  const link = document.createElement("a");
+  link.href = `?dossier=${encodeURIComponent(code)}#dossier`;
+  link.textContent = code;
+  link.addEventListener("click", (event) => {
+    event.preventDefault();
+    $("#dossier-code").value = code;
+    history.replaceState(null, "", `?dossier=${encodeURIComponent(code)}#dossier`);
+    searchDossier(code);
+    $("#dossier").scrollIntoView();
+  });
+  return link;
+}
+
+async function loadSyncFailures() {
+  const message = $("#portal-sync-message");
+  try {
+    const body = await api("/portal-sync/failures");
+    show(message, body.enabled ? "" : "Sync to the national portal is off (PORTAL_SYNC_URL is not set).");
+    const shown = body.failed.length < body.failed_total ? ` (newest ${body.failed.length} of ${body.failed_total})` : "";
+    $("#sync-failures-title").textContent = `Refused by the portal${shown}`;
+    fill(
+      $("#sync-failures"),
+      body.failed.map((change) =>
+        row(
+          cell(dossierLink(change.dossier_code)),
+          time(change.changed_at),
+          change.status,
+          num(change.national_status),
+          num(change.attempts),
+          cell(change.error, "reason"),
+        ),
+      ),
+      "The portal has refused nothing.",
+    );
+    fill(
+      $("#sync-retrying"),
+      body.retrying.map((change) =>
+        row(
+          cell(dossierLink(change.dossier_code)),
+          time(change.changed_at),
+          change.status,
+          num(change.national_status),
+          num(change.attempts),
+          time(change.next_attempt_at),
+          cell(change.error, "reason"),
+        ),
+      ),
+      "Nothing is waiting for a retry.",
+    );
+  } catch (error) {
+    show(message, `Could not load the portal sync: ${problemText(error)}`);
+    fill($("#sync-failures"), []);
+    fill($("#sync-retrying"), []);
+  }
+}
+
 // --- Decision 766 -----------------------------------------------------------------------------------
 
 async function loadIndicators() {
@@ -367,6 +456,7 @@ function start() {
       searchDossier(code);
     }
   });
+  $("#portal-sync-refresh").addEventListener("click", loadSyncFailures);
   $("#queues-refresh").addEventListener("click", async () => {
     await loadQueues();
     if (shownTopic) await loadLetters(shownTopic);
@@ -378,6 +468,7 @@ function start() {
     searchDossier(linked);
   }
   loadQueues();
+  loadSyncFailures();
   loadIndicators();
 }
 

@@ -1,0 +1,89 @@
+"""The relay: a background task of every routing replica that sends the staged changes to the portal.
+
+Each round claims up to `batch_size` due changes in one transaction (FOR UPDATE SKIP LOCKED, so replicas
+share the work and never send the same change at once), at most one per dossier (the earliest not yet
+sent), sends them at once, writes each outcome and commits. A dossier's next change becomes due only once
+the previous one is sent or refused: the portal never gets a later status before an earlier one. A crash
+between the send and the commit sends the change again with the same idempotency key, which the portal
+takes as a repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from dossierbus_routing.portal_sync.client import Portal
+from dossierbus_routing.portal_sync.decisions import Refused, Retry, RetryPolicy, Sent, decide
+from dossierbus_routing.portal_sync.metrics import ATTEMPTS
+from dossierbus_routing.portal_sync.store import Claimed, Outcome, RelayTransaction
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class PortalSyncRelay:
+    def __init__(
+        self,
+        transaction: RelayTransaction,
+        portal: Portal,
+        policy: RetryPolicy,
+        *,
+        batch_size: int = 50,
+        poll_interval_s: float = 2.0,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.transaction = transaction
+        self.portal = portal
+        self.policy = policy
+        self.batch_size = batch_size
+        self.poll_interval_s = poll_interval_s
+        self.clock = clock
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Changes were committed in this process: look at once rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Send until cancelled: again at once while rounds send something, else after a wake or a poll."""
+        while True:
+            try:
+                while await self.relay_once():
+                    pass
+            except Exception as error:  # the database away: the changes stay, and are tried again
+                log.warning("portal sync relay: %s; trying again in %gs", error, self.poll_interval_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
+            self._wake.clear()
+
+    async def relay_once(self) -> int:
+        """One round; returns how many changes it tried."""
+        async with self.transaction() as store:
+            claimed = await store.claim(self.batch_size, self.clock())
+            if not claimed:
+                return 0
+            outcomes = await asyncio.gather(*(self._attempt(change) for change in claimed))
+            await store.record(outcomes, self.clock())
+        return len(claimed)
+
+    async def _attempt(self, change: Claimed) -> Outcome:
+        answer = await self.portal.send(change.payload, change.idempotency_key)
+        decision = decide(answer, change.attempts + 1, self.clock(), self.policy)
+        if isinstance(decision, Sent):
+            ATTEMPTS.labels("sent").inc()
+        elif isinstance(decision, Retry):
+            ATTEMPTS.labels("retry").inc()
+            log.warning("portal sync of %s will be retried: %s", change.dossier_code, decision.error)
+        elif isinstance(decision, Refused):
+            ATTEMPTS.labels("refused").inc()
+            log.error("the portal refused a change of %s: %s", change.dossier_code, decision.error)
+        return Outcome(change, decision)
