@@ -370,6 +370,55 @@ class DossierRated(Event):
     rated_at: datetime
 
 
+class Fee(BaseModel):
+    """One fee of a dossier: a procedure step's fee (lệ phí/phí), in whole Vietnamese dong."""
+
+    step: str
+    agency_code: str = Field(pattern=AGENCY_CODE_PATTERN)
+    fee_vnd: int = Field(gt=0)
+
+
+class DossierPaymentRequested(Event):
+    """Routing holds a dossier in financial obligation (national status 6) until its fees are paid: intake
+    opens the payment for the applicant. Internal topic, keyed by dossier like every dossier.payments
+    event, so a dossier's request, payment and refund are read in that order."""
+
+    type: ClassVar[str] = TYPE_PREFIX + "dossier.payment-requested.v1"
+    topic: ClassVar[str] = "dossier.payments"
+
+    procedure_code: str
+    amount_vnd: int = Field(gt=0, description="What the applicant owes: the sum of the fees")
+    fees: list[Fee] = Field(min_length=1)
+    requested_at: datetime
+
+
+class DossierPaid(Event):
+    """The payment platform confirmed the applicant paid the dossier's fees in full (a verified callback or
+    a query): routing takes the dossier on. Internal topic."""
+
+    type: ClassVar[str] = TYPE_PREFIX + "dossier.paid.v1"
+    topic: ClassVar[str] = "dossier.payments"
+
+    amount_vnd: int = Field(gt=0)
+    receipt_number: str = Field(description="The electronic receipt's number (biên lai điện tử)")
+    payment_reference: str = Field(description="The payment platform's transaction reference")
+    paid_at: datetime
+
+
+class DossierRefunded(Event):
+    """A paid dossier was refused before processing, and its fees went back to the applicant. Internal
+    topic."""
+
+    type: ClassVar[str] = TYPE_PREFIX + "dossier.refunded.v1"
+    topic: ClassVar[str] = "dossier.payments"
+
+    amount_vnd: int = Field(gt=0)
+    receipt_number: str
+    refund_reference: str = Field(description="The payment platform's refund reference")
+    reason: str
+    refunded_at: datetime
+
+
 CATALOGUE: dict[str, type[Event]] = {
     cls.type: cls
     for cls in (
@@ -384,6 +433,9 @@ CATALOGUE: dict[str, type[Event]] = {
         DossierRated,
         DossierExtensionRequested,
         DossierDeadlineExtended,
+        DossierPaymentRequested,
+        DossierPaid,
+        DossierRefunded,
     )
 }
 
