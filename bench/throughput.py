@@ -28,13 +28,20 @@ import asyncpg
 import httpx
 
 from broker import raw_broker_rate
-from dossierbus_devstack.cli import replicas_option
 from dossierbus_devstack.database import DURABILITY_QUERY, describe_durability
 from dossierbus_devstack.lifetime import run_until_signalled
 from dossierbus_devstack.scenarios import birth_registration
 from dossierbus_devstack.stack import DevStack
 from statements import KINDS, Counts, observed_postgres
 from usage import Usage, usage
+
+try:
+    from dossierbus_devstack.cli import replicas_option
+except ImportError:  # a checkout from before replicas (bench/compare.py runs this file on older ones)
+
+    def replicas_option(value: str) -> dict[str, int]:
+        raise argparse.ArgumentTypeError("this checkout's stack runs one process per service")
+
 
 STALLED_S = 60.0
 """No dossier returned for this long: the run fails rather than waits for ever."""
@@ -121,9 +128,10 @@ class Portal:
 
 
 async def run(args: argparse.Namespace) -> None:
+    stack_options = {"replicas": args.replicas} if args.replicas else {}
     async with (
         observed_postgres() as database_url,
-        DevStack(database_url=database_url, replicas=args.replicas) as stack,
+        DevStack(database_url=database_url, **stack_options) as stack,
         httpx.AsyncClient(timeout=60, headers=stack.headers("portal")) as http,
         stack.database() as database,
     ):
@@ -131,7 +139,8 @@ async def run(args: argparse.Namespace) -> None:
         figures = await measure(args, stack, http, database)
     load = f"offered at {args.rate:g}/s" if args.rate else f"concurrency {args.concurrency}"
     print(f"dossiers                         {args.dossiers} ({load}; {args.warmup} before, not counted)")
-    replicas = ", ".join(f"{name} {count}" for name, count in stack.replica_counts.items())
+    counts = getattr(stack, "replica_counts", {})  # none before replicas: one process each
+    replicas = ", ".join(f"{name} {count}" for name, count in counts.items()) or "one process per service"
     print(f"replicas                         {replicas}")
     print(f"PostgreSQL                       {durability}")
     print_figures(figures)

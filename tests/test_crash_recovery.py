@@ -15,7 +15,7 @@ from dossierbus_devstack.stack import DevStack
 
 pytestmark = pytest.mark.slow
 
-DOSSIERS = 300
+DOSSIERS = 200
 
 
 async def test_routing_killed_mid_flight_every_dossier_finishes_exactly_once(

@@ -15,7 +15,7 @@ import asyncio
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import httpx
@@ -24,11 +24,15 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from dossierbus_devstack.parts import StackError
 from dossierbus_devstack.scenarios import FINAL, birth_registration
 from dossierbus_devstack.stack import DevStack
+from dossierbus_notifications.settings import NotificationsSettings
 from dossierbus_shared.db.roles import SERVICES_WITH_DATABASE
 from dossierbus_shared.kafka import DLQ_SUFFIX
 
 EMAILS_PER_DOSSIER = 4
 """A returned birth registration: receipt, processing, result ready, returned."""
+
+DELIVERY_LANES: int = NotificationsSettings.model_fields["delivery_concurrency"].default
+"""The stack's notifications send this many messages at once: one may be in flight in each."""
 
 RETRY_S = 0.5
 """How long the load waits before sending an unanswered submission again."""
@@ -61,11 +65,17 @@ class DatabaseCrash:
 Fault = Kill | DatabaseCrash
 
 
-def every_service_and_the_database(services: Sequence[str], load_s: float, outage_s: float) -> list[Fault]:
+def every_service_and_the_database(
+    services: Sequence[str], load_s: float, outage_s: float, replicas: Mapping[str, int] | None = None
+) -> list[Fault]:
     """Each service killed once, one after the other over the first two thirds of the load, and a
-    database crash in between."""
+    database crash in between. Of a service with `replicas`, the first replica or the second, in turn from
+    one service to the next: the others carry on meanwhile."""
+    counts = replicas or {}
     step = load_s * 2 / 3 / (len(services) + 1)
-    faults: list[Fault] = [Kill(name, at_s=step * (i + 1)) for i, name in enumerate(services)]
+    faults: list[Fault] = [
+        Kill(name, at_s=step * (i + 1), replica=i % counts.get(name, 1)) for i, name in enumerate(services)
+    ]
     faults.insert(len(services) // 2, DatabaseCrash(at_s=step * (len(services) // 2 + 0.5), for_s=outage_s))
     return faults
 
@@ -303,6 +313,7 @@ async def measure(
         for message in stack.mail.messages
         if str(message["Subject"]).removeprefix("[").split("]", 1)[0] in ours
     )
+    # Each interruption of the dispatcher may repeat the message in flight in each of its lanes.
     interruptions = sum(
         1 for fault in faults if isinstance(fault, DatabaseCrash) or fault.service == "notifications"
     )
@@ -322,7 +333,7 @@ async def measure(
         emails_expected=EMAILS_PER_DOSSIER * len(codes),
         emails_delivered=delivered,
         emails_repeated=sum(times - 1 for times in message_ids.values()),
-        in_flight_allowance=interruptions,
+        in_flight_allowance=interruptions * DELIVERY_LANES,
         drained_s=drained_s,
     )
 

@@ -210,7 +210,7 @@ async def run_chaos_command(args: argparse.Namespace, healed: list[bool]) -> Non
     load_s = args.dossiers / args.rate
     print(f"dossierbus chaos: {args.dossiers} dossiers at {args.rate:g}/s; starting a stack ...", flush=True)
     async with DevStack(replicas=args.replicas) as stack:
-        faults = every_service_and_the_database(SERVICES, load_s, args.outage)
+        faults = every_service_and_the_database(SERVICES, load_s, args.outage, stack.replica_counts)
         load = Load(stack, args.dossiers, args.rate)
         figures = await run_chaos(stack, load, faults, drain_timeout_s=args.drain_timeout, report=True)
         async with stack.database() as db:

@@ -19,6 +19,24 @@ def test_every_service_is_killed_once_and_the_database_crashes_within_the_load()
     assert all(0 < fault.at_s <= 40 for fault in faults), "within the first two thirds of the load"
     assert len({fault.at_s for fault in faults}) == len(faults), "one fault at a time"
 
+    assert {kill.replica for kill in kills} == {0}, "one process per service: that one"
+
+
+def test_with_replicas_the_first_or_the_second_is_killed_in_turn() -> None:
+    counts = {"intake": 2, "registry": 2, "routing": 2, "notifications": 2, "console": 1}
+    kills = [
+        fault
+        for fault in every_service_and_the_database(SERVICES, load_s=60, outage_s=5, replicas=counts)
+        if isinstance(fault, Kill)
+    ]
+    assert [(kill.service, kill.replica) for kill in kills] == [
+        ("intake", 0),
+        ("registry", 1),
+        ("routing", 0),
+        ("notifications", 1),
+        ("console", 0),
+    ]
+
 
 HEALED = Figures(
     submitted=10,
