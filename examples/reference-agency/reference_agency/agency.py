@@ -21,7 +21,7 @@ import secrets
 import signal
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,8 @@ SUPPLEMENTED_TYPE = "vn.gov.dossierbus.dossier.supplemented.v1"
 CANCELLED_TYPE = "vn.gov.dossierbus.dossier.step-cancelled.v1"
 REPORTED_TYPE = "vn.gov.dossierbus.dossier.status-reported.v1"
 REPORTED_SCHEMA = "https://schemas.dossierbus.gov.vn/events/dossier.status-reported.v1.json"
+EXTENSION_TYPE = "vn.gov.dossierbus.dossier.extension-requested.v1"
+EXTENSION_SCHEMA = "https://schemas.dossierbus.gov.vn/events/dossier.extension-requested.v1.json"
 DEFAULT_STEPS = ("processing", "result_ready", "returned")
 AFTER_SUPPLEMENT = ("result_ready", "returned")
 
@@ -46,13 +48,27 @@ NOTES = {
     "result_ready": "The result is ready for the applicant.",
     "returned": "The result has been returned to the applicant.",
     "rejected": "The agency refuses this step.",
+    "stopped": "Processing stops: the applicant does not meet the conditions the law sets.",
 }
+EXTENSION_REASON = (
+    "Cần xác minh thêm thông tin với cơ quan khác / More checks with another agency are needed."
+)
+LEGAL_BASIS = (
+    "Điều kiện đăng ký theo luật chuyên ngành (ví dụ minh họa) / The sector law's conditions (illustrative)"
+)
 
 # For demonstrations and tests: a form text containing "[<agency code>: <behaviour>]" makes that agency
 # behave so for the dossier, e.g. "Bệnh viện Phụ sản Hà Nội [social-insurance-hanoi: rejects]".
+# An action is a status to report, or: "supplement_requested/<n>" (a supplement to send within n working
+# days), "extension" (form 04: a new due date a week after the current one), "stopped" (form 05: a
+# refusal with its legal basis).
 SCRIPTS = {
     "rejects": ("processing", "rejected"),
     "asks for a supplement": ("processing", "supplement_requested"),  # then finishes once supplemented
+    # Not supplemented within the day, the dossier is refused by the bus; supplemented, it finishes.
+    "asks for a supplement within a day": ("processing", "supplement_requested/1"),
+    "extends": ("processing", "extension", "result_ready", "returned"),
+    "stops": ("processing", "stopped"),
     "holds": ("processing",),  # and never finishes
 }
 SCRIPT = re.compile(r"\[(?P<agency>[a-z0-9-]+): (?P<behaviour>" + "|".join(SCRIPTS) + r")\]")
@@ -163,47 +179,74 @@ def result_host(agency_code: str) -> str:
     return f"{agency_code}.agency.example"
 
 
+def extended_due_date(due_date: str) -> str:
+    """A week after `due_date`, moved off a weekend. (A real agency uses its working calendar: the bus
+    refuses a date that is not a working day, or beyond the extension its procedure allows.)"""
+    later = date.fromisoformat(due_date) + timedelta(days=7)
+    while later.weekday() >= 5:
+        later += timedelta(days=1)
+    return later.isoformat()
+
+
 def build_report(
     assignment: dict[str, Any],
     agency_code: str,
-    status: str,
+    action: str,
     inbox: dict[str, str],
     key: Ed25519PrivateKey | None = None,
 ) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
-    """One `dossier.status-reported.v1` record (key, value, headers), signed with `key` when given;
-    `inbox`: the assignment's headers."""
+    """One record (key, value, headers) on the agency's reports topic for `action` (a status, or one of
+    SCRIPTS' other actions), signed with `key` when given; `inbox`: the assignment's headers."""
     dossier_code: str = assignment["dossier_code"]
-    documents: list[dict[str, str]] = []
-    if status == "result_ready":
-        # Stand-in for the real signed result; the hash lets the citizen check the download.
-        content = f"Result of dossier {dossier_code} issued by {agency_code}".encode()
-        documents.append(
-            {
-                "name": f"{dossier_code}-result.pdf",
-                "url": f"https://{result_host(agency_code)}/results/{dossier_code}.pdf",
-                "sha256": hashlib.sha256(content).hexdigest(),
-            }
-        )
     now = datetime.now(UTC)
-    data = {
+    common = {
         "dossier_id": assignment["dossier_id"],
         "dossier_code": dossier_code,
         "agency_code": agency_code,
         "step": assignment["step"],
-        "status": status,
-        "note": NOTES.get(status),
-        "result_documents": documents,
-        "reported_at": now.isoformat(),
     }
-    event_id = uuid.uuid5(REPORT_ID_NAMESPACE, f"{inbox['ce_id']}/{status}")
+    event_type, schema = REPORTED_TYPE, REPORTED_SCHEMA
+    if action == "extension":
+        event_type, schema = EXTENSION_TYPE, EXTENSION_SCHEMA
+        data: dict[str, Any] = {
+            **common,
+            "due_date": extended_due_date(assignment["due_date"]),
+            "reason": EXTENSION_REASON,
+            "requested_at": now.isoformat(),
+        }
+    else:
+        status, _, within = action.partition("/")
+        documents: list[dict[str, str]] = []
+        if status == "result_ready":
+            # Stand-in for the real signed result; the hash lets the citizen check the download.
+            content = f"Result of dossier {dossier_code} issued by {agency_code}".encode()
+            documents.append(
+                {
+                    "name": f"{dossier_code}-result.pdf",
+                    "url": f"https://{result_host(agency_code)}/results/{dossier_code}.pdf",
+                    "sha256": hashlib.sha256(content).hexdigest(),
+                }
+            )
+        data = {
+            **common,
+            "status": "rejected" if status == "stopped" else status,
+            "note": NOTES.get(status),
+            "result_documents": documents,
+            "reported_at": now.isoformat(),
+        }
+        if status == "stopped":
+            data["legal_basis"] = LEGAL_BASIS
+        if within:
+            data["supplement_deadline_working_days"] = int(within)
+    event_id = uuid.uuid5(REPORT_ID_NAMESPACE, f"{inbox['ce_id']}/{action}")
     headers = {
         "ce_specversion": "1.0",
         "ce_id": str(event_id),
         "ce_source": f"urn:agency:{agency_code}",
-        "ce_type": REPORTED_TYPE,
+        "ce_type": event_type,
         "ce_time": now.isoformat(),
         "ce_subject": dossier_code,
-        "ce_dataschema": REPORTED_SCHEMA,
+        "ce_dataschema": schema,
         "content-type": "application/json",
         **trace_headers(inbox),
     }

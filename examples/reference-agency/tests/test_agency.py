@@ -17,6 +17,7 @@ from aiokafka.structs import TopicPartition
 
 from reference_agency.agency import (
     build_report,
+    extended_due_date,
     load_signing_key,
     run_agency,
     scripted_statuses,
@@ -294,6 +295,9 @@ def test_reports_are_signed_so_the_bus_verifies_them_with_the_registered_key() -
         ("Bệnh viện [justice-hanoi: rejects]", ("processing", "rejected")),
         ("[justice-hanoi: asks for a supplement]", ("processing", "supplement_requested")),
         ("Bệnh viện [justice-hanoi: holds]", ("processing",)),
+        ("[justice-hanoi: asks for a supplement within a day]", ("processing", "supplement_requested/1")),
+        ("[justice-hanoi: extends]", ("processing", "extension", "result_ready", "returned")),
+        ("[justice-hanoi: stops]", ("processing", "stopped")),
         ("Bệnh viện [police-hanoi: rejects]", None),  # another agency's script
         ("Bệnh viện [justice-hanoi: sings]", None),  # not a behaviour
         ("Bệnh viện Phụ sản Hà Nội", None),
@@ -304,3 +308,39 @@ def test_a_form_marker_scripts_the_agency_for_one_dossier(
 ) -> None:
     assignment = {"form": {"place_of_birth": text, "child_date_of_birth": "2026-11-20", "n": 3}}
     assert scripted_statuses(assignment, "justice-hanoi") == statuses
+
+
+ASSIGNMENT = {
+    "dossier_id": "5f0e2d2c-93f4-4d3e-8a47-3c1b0f9a8d11",
+    "dossier_code": "000.00.01.H26-261202-0001",
+    "step": "birth-registration",
+    "due_date": "2026-12-04",  # a Friday
+}
+INBOX = {"ce_id": "0b7c4a4e-4f4d-4a57-9c55-0d8e7f1b2c3d"}
+
+
+def test_an_extension_asks_for_a_working_day_a_week_later_with_its_reason() -> None:
+    _, value, headers = build_report(ASSIGNMENT, "justice-hanoi", "extension", INBOX)
+    data, named = json.loads(value), dict(headers)
+    assert named["ce_type"] == b"vn.gov.dossierbus.dossier.extension-requested.v1"
+    assert data["due_date"] == "2026-12-11" and data["reason"] and data["step"] == "birth-registration"
+    assert "status" not in data
+    assert extended_due_date("2026-12-05") == "2026-12-14", "a Saturday plus a week is moved to Monday"
+
+
+def test_a_stop_is_a_refusal_with_its_legal_basis_and_a_supplement_may_carry_its_deadline() -> None:
+    _, stopped, _ = build_report(ASSIGNMENT, "justice-hanoi", "stopped", INBOX)
+    assert json.loads(stopped)["status"] == "rejected" and json.loads(stopped)["legal_basis"]
+    _, asked, _ = build_report(ASSIGNMENT, "justice-hanoi", "supplement_requested/1", INBOX)
+    assert json.loads(asked)["status"] == "supplement_requested"
+    assert json.loads(asked)["supplement_deadline_working_days"] == 1
+    _, plain, _ = build_report(ASSIGNMENT, "justice-hanoi", "supplement_requested", INBOX)
+    assert "supplement_deadline_working_days" not in json.loads(plain)
+    ids = {
+        dict(build_report(ASSIGNMENT, "justice-hanoi", action, INBOX)[2])["ce_id"]
+        for action in SCRIPT_ACTIONS
+    }
+    assert len(ids) == len(SCRIPT_ACTIONS), "each action its own report id"
+
+
+SCRIPT_ACTIONS = ("processing", "supplement_requested", "supplement_requested/1", "extension", "stopped")
