@@ -20,6 +20,7 @@ import httpx
 
 from dossierbus_devstack.chaos import Load, every_service_and_the_database, run_chaos
 from dossierbus_devstack.database import DURABILITY_QUERY, describe_durability
+from dossierbus_devstack.eventually import eventually
 from dossierbus_devstack.identity import citizen_token
 from dossierbus_devstack.lifetime import run_until_signalled
 from dossierbus_devstack.parts import StackError
@@ -172,8 +173,16 @@ async def run_demo(count: int) -> None:
         # The linked birth group: justice first, then police and social insurance in parallel; the
         # health insurance card is refused, which ends that step alone.
         linked = linked_birth(count + 1, "Bệnh viện Phụ sản Hà Nội [social-insurance-hanoi: rejects]")
+        # The justice office asks for a week more (form 04): a new appointment and the apology letter.
+        extended = birth_registration(count + 2, email="extended@example.vn")
+        extended["form"]["place_of_birth"] = "Bệnh viện Phụ sản Hà Nội [justice-hanoi: extends]"
+        # It asks for a supplement within a working day, which never comes: routing refuses the dossier.
+        lapsed = birth_registration(count + 3, email="lapsed@example.vn")
+        lapsed["form"]["place_of_birth"] = (
+            "Bệnh viện Phụ sản Hà Nội [justice-hanoi: asks for a supplement within a day]"
+        )
         codes = []
-        for body in [*bodies, impostor, linked]:
+        for body in [*bodies, impostor, linked, extended, lapsed]:
             response = await http.post(
                 stack.url("intake", "/dossiers"),
                 json=body,
@@ -188,10 +197,12 @@ async def run_demo(count: int) -> None:
             )
         print()
         outcomes: Counter[str] = Counter()
+        await let_the_supplement_lapse(http, stack, codes[-1])
         for code in codes:
             dossier = await wait_final(http, stack, code)
             outcomes[dossier["status"]] += 1
             expected = 4 if dossier["status"] == "returned" else 2
+            expected += sum(entry["event"] == "deadline-extended" for entry in dossier["timeline"])
             notifications = await wait_for_notifications(http, stack, code, count=expected)
             spans = await stack.spans_for(
                 code, until=lambda found: {"routing", "notifications"} <= services_of(found)
@@ -204,6 +215,31 @@ async def run_demo(count: int) -> None:
         print(
             f"{len(codes)} dossiers: {summary}; {len(stack.mail.messages)} emails delivered to the SMTP sink"
         )
+
+
+async def let_the_supplement_lapse(http: httpx.AsyncClient, stack: DevStack, code: str) -> None:
+    """Once the agency asked for the supplement, its last day is moved to yesterday, as a working day
+    passing without it would: routing's deadline watch then refuses the dossier."""
+
+    async def asked() -> None:
+        response = await http.get(stack.url("routing", f"/dossiers/{code}"))
+        assert response.json()["status"] == "supplement_requested", response.text
+
+    await eventually(asked, timeout_s=60)
+    step = (
+        "SELECT s.dossier_id, s.step, s.supplement_due_date FROM routing.steps s"
+        " JOIN routing.dossiers d ON d.id = s.dossier_id"
+        " WHERE d.code = $1 AND s.supplement_due_date IS NOT NULL"
+    )
+    async with stack.database() as db:
+        dossier_id, step_name, last_day = await db.fetchrow(step, code)
+        await db.execute(
+            "UPDATE routing.steps SET supplement_due_date = current_date - 1"
+            " WHERE dossier_id = $1 AND step = $2",
+            dossier_id,
+            step_name,
+        )
+    print(f"{code}: no supplement sent; the demo moves its last day to yesterday (it was {last_day})\n")
 
 
 async def run_chaos_command(args: argparse.Namespace, healed: list[bool]) -> None:
