@@ -1,5 +1,6 @@
 """The payment platform's side of the wire: callback signatures (what is signed, how it is compared), the
-callback's checks before it touches a payment, and the HTTP adapter's requests and its reading of answers."""
+callback's checks before it touches a payment, the HTTP adapter's requests and its reading of answers, and
+intake without a platform."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from dossierbus_intake.payments.callbacks import BadCallback, verified_notice
 from dossierbus_intake.payments.domain.payment import NoticeStatus
 from dossierbus_intake.payments.platform import HttpPaymentPlatform, OrderRequest, PlatformError
 from dossierbus_intake.payments.signature import SIGNATURE_HEADER, sign, verify
+from dossierbus_intake.payments.use_cases import OrderLinks, Payments, PaymentsOff
+from dossierbus_intake.settings import IntakeSettings
+from dossierbus_shared.auth import Caller, Role
 
 SECRET = b"merchant-secret"
 MERCHANT = "DOSSIERBUS"
@@ -165,3 +170,29 @@ async def test_no_answer_is_a_platform_error() -> None:
 
     with pytest.raises(PlatformError, match="no answer"):
         await platform(unreachable).query("D-P1")
+
+
+def test_a_platform_url_without_what_goes_with_it_is_refused_at_start() -> None:
+    with pytest.raises(ValueError, match="PAYMENT_MERCHANT_CODE, PAYMENT_CALLBACK_SECRET"):
+        IntakeSettings(payment_platform_url="https://pay.example/api/v1", payment_callback_url="https://i/cb")
+    configured = IntakeSettings(
+        payment_platform_url="https://pay.example/api/v1",
+        payment_merchant_code=MERCHANT,
+        payment_callback_secret=SecretStr("s"),
+        payment_callback_url="https://intake.example/payments/callback",
+    )
+    assert configured.payment_merchant_code == MERCHANT
+    assert IntakeSettings(payment_platform_url="").payment_platform_url is None, "empty: payments off"
+
+
+def no_units() -> Any:
+    raise AssertionError("no transaction is opened without a platform")
+
+
+async def test_without_a_platform_payments_cannot_be_opened_and_no_work_runs() -> None:
+    payments = Payments(no_units, None, OrderLinks("https://i/cb", "https://portal/"))
+    assert not payments.enabled
+    with pytest.raises(PaymentsOff):
+        await payments.open("000.00.01.H26-261202-0007", Caller(Role.PORTAL, "portal"))
+    assert await payments.reconcile() == 0
+    assert await payments.refund_due() == 0

@@ -107,7 +107,10 @@ class SqlPaymentRepository:
                 payments.update()
                 .where(payments.c.dossier_id == bindparam("key"))
                 # Bound under other names: SQLAlchemy keeps a column's own name for itself in SET.
-                .values({name: bindparam(f"new_{name}") for name in columns} | {"updated_at": func.now()}),
+                .values(
+                    {name: bindparam(f"new_{name}", type_=payments.c[name].type) for name in columns}
+                    | {"updated_at": func.now()}
+                ),
                 [{"key": row["dossier_id"]} | {f"new_{name}": row[name] for name in columns} for row in changed],
             )
         for dossier_id, (payment, _) in list(self._seen.items()):
