@@ -76,6 +76,7 @@ class Payments:
         self.reconcile_after = timedelta(seconds=reconcile_after_s)
         self.batch_size = batch_size
         self.clock = clock
+        self._reconciled_up_to: datetime | None = None
 
     @property
     def enabled(self) -> bool:
@@ -134,14 +135,20 @@ class Payments:
 
     async def reconcile(self) -> int:
         """Ask the platform about payments pending longer than PAYMENT_RECONCILE_AFTER_S (their callback
-        may be lost) and apply its answers; how many changed. One failing order does not stop the others."""
+        may be lost) and apply its answers, a batch at a time; how many changed. One failing order does not
+        stop the others."""
         platform = self.platform
         if platform is None:
             return 0
         async with self.units() as uow:
-            codes = await uow.payments.pending_since(self.clock() - self.reconcile_after, self.batch_size)
+            pending = await uow.payments.pending_since(
+                self.clock() - self.reconcile_after, self.batch_size, after=self._reconciled_up_to
+            )
+        # The next run goes on after the last one asked about, so orders the platform keeps pending never
+        # hold back the newer ones; once the end is reached, it starts from the oldest again.
+        self._reconciled_up_to = pending[-1][1] if len(pending) == self.batch_size else None
         changed = 0
-        for code in codes:
+        for code, _ in pending:
             order_id = await self._read(code, lambda payment: payment.order_id)
             if order_id is None:
                 continue

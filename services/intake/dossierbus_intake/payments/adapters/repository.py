@@ -34,8 +34,11 @@ class PaymentRepository(Protocol):
         """The payment whose open order this is, locked."""
         ...
 
-    async def pending_since(self, before: datetime, limit: int) -> list[str]:
-        """Dossier codes of payments pending since before `before`, oldest first (not locked)."""
+    async def pending_since(
+        self, before: datetime, limit: int, *, after: datetime | None = None
+    ) -> list[tuple[str, datetime]]:
+        """Dossier codes of payments pending since before `before` (and after `after`, when given), with
+        when they were opened, oldest first (not locked)."""
         ...
 
     async def refunds_due(self, limit: int) -> list[str]:
@@ -74,14 +77,18 @@ class SqlPaymentRepository:
     async def by_order(self, order_id: str) -> Payment | None:
         return await self._one(_locked().where(payments.c.order_id == order_id))
 
-    async def pending_since(self, before: datetime, limit: int) -> list[str]:
+    async def pending_since(
+        self, before: datetime, limit: int, *, after: datetime | None = None
+    ) -> list[tuple[str, datetime]]:
         query = (
-            select(payments.c.dossier_code)
+            select(payments.c.dossier_code, payments.c.opened_at)
             .where(payments.c.state == PaymentState.PENDING.value, payments.c.opened_at < before)
             .order_by(payments.c.opened_at)
             .limit(limit)
         )
-        return list((await self.session.execute(query)).scalars())
+        if after is not None:
+            query = query.where(payments.c.opened_at > after)
+        return [(code, opened_at) for code, opened_at in await self.session.execute(query)]
 
     async def refunds_due(self, limit: int) -> list[str]:
         query = (
