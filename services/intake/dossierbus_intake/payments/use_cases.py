@@ -83,11 +83,12 @@ class Payments:
         return self.platform is not None
 
     async def find(self, code: str, caller: Caller) -> Payment:
-        """The dossier's payment, for its applicant or the portal. UnknownDossier, NothingOwed."""
+        """The dossier's payment, for its applicant or the portal (read, not locked). UnknownDossier,
+        NothingOwed."""
 
         async def find() -> Payment:
             async with self.units() as uow:
-                return await self._payment(uow, code, caller)
+                return await self._payment(uow, code, caller, lock=False)
 
         return await retry_dropped_connection(find)
 
@@ -200,14 +201,16 @@ class Payments:
             payment = await uow.payments.by_code(code)
             return None if payment is None else read(payment)
 
-    async def _payment(self, uow: IntakeUnitOfWork, code: str, caller: Caller) -> Payment:
+    async def _payment(
+        self, uow: IntakeUnitOfWork, code: str, caller: Caller, *, lock: bool = True
+    ) -> Payment:
         dossier = await uow.dossiers.by_code(code)
         if dossier is None or not (
             caller.role is Role.PORTAL or caller.is_citizen(dossier.applicant_personal_id)
         ):
             raise UnknownDossier(code)
         mark_dossier(code, str(dossier.id))
-        payment = await uow.payments.by_code(code)
+        payment = await uow.payments.by_code(code, lock=lock)  # read alone: not kept waiting by an open
         if payment is None:
             raise NothingOwed(code)
         return payment

@@ -26,8 +26,8 @@ class PaymentRepository(Protocol):
 
     def get(self, dossier_id: UUID) -> Payment | None: ...
 
-    async def by_code(self, dossier_code: str) -> Payment | None:
-        """The dossier's payment, locked."""
+    async def by_code(self, dossier_code: str, *, lock: bool = True) -> Payment | None:
+        """The dossier's payment, locked unless only read (`lock=False`)."""
         ...
 
     async def by_order(self, order_id: str) -> Payment | None:
@@ -71,8 +71,8 @@ class SqlPaymentRepository:
         seen = self._seen.get(dossier_id)
         return seen[0] if seen else None
 
-    async def by_code(self, dossier_code: str) -> Payment | None:
-        return await self._one(_locked().where(payments.c.dossier_code == dossier_code))
+    async def by_code(self, dossier_code: str, *, lock: bool = True) -> Payment | None:
+        return await self._one(_locked(lock).where(payments.c.dossier_code == dossier_code))
 
     async def by_order(self, order_id: str) -> Payment | None:
         return await self._one(_locked().where(payments.c.order_id == order_id))
@@ -152,9 +152,9 @@ class SqlPaymentRepository:
         return payment
 
 
-def _locked() -> Select[Any]:
-    columns = [column for column in payments.c if column.name != "updated_at"]
-    return select(*columns).with_for_update()
+def _locked(lock: bool = True) -> Select[Any]:
+    query = select(*[column for column in payments.c if column.name != "updated_at"])
+    return query.with_for_update() if lock else query
 
 
 def _row(payment: Payment) -> dict[str, Any]:
