@@ -210,7 +210,7 @@ class Payments:
         ):
             raise UnknownDossier(code)
         mark_dossier(code, str(dossier.id))
-        payment = await uow.payments.by_code(code, lock=lock)  # read alone: not kept waiting by an open
+        payment = await uow.payments.by_code(code, lock=lock)
         if payment is None:
             raise NothingOwed(code)
         return payment
