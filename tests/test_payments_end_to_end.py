@@ -28,7 +28,9 @@ APPLICANT = 66
 """A seeded citizen (scenarios.birth_registration) no other test submits for."""
 
 
-async def test_a_dossier_with_a_fee_waits_is_paid_and_returned(stack: DevStack, http: httpx.AsyncClient) -> None:
+async def test_a_dossier_with_a_fee_waits_is_paid_and_returned(
+    stack: DevStack, http: httpx.AsyncClient
+) -> None:
     body = birth_registration(APPLICANT)
     body["procedure_code"] = PROCEDURE
     code = (await submit(http, stack, body))["dossier_code"]

@@ -77,7 +77,7 @@ class PayRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    outcomes: list[Outcome] = Field(default_factory=lambda: ["paid"], min_length=1)
+    outcomes: list[Outcome] = Field(default_factory=lambda: list[Outcome](["paid"]), min_length=1)
 
 
 class Behaviour(BaseModel):
@@ -140,7 +140,9 @@ def create_app(merchant_code: str, secret: bytes, public_url: str) -> FastAPI:
     def refused(status: int, detail: str) -> JSONResponse:
         return JSONResponse({"detail": detail}, status_code=status)
 
-    async def merchant_call(request: Request, merchant: str | None, signature: str | None) -> JSONResponse | bytes:
+    async def merchant_call(
+        request: Request, merchant: str | None, signature: str | None
+    ) -> JSONResponse | bytes:
         """The raw body of a merchant's API call, or why it is refused."""
         if rule := state.failure():
             return refused(rule.status, rule.detail)
@@ -312,7 +314,11 @@ def create_app(merchant_code: str, secret: bytes, public_url: str) -> FastAPI:
     async def orders() -> dict[str, Any]:
         return {
             "orders": [
-                {**notice(order, order.status), "status": order.status, "refunds": list(order.refunds.values())}
+                {
+                    **notice(order, order.status),
+                    "status": order.status,
+                    "refunds": list(order.refunds.values()),
+                }
                 for order in state.orders.values()
             ]
         }
@@ -362,7 +368,9 @@ class PaymentGatewaySimulator:
         return await self._call("POST", f"/control/pay/{order_id}", {"outcomes": outcomes or ["paid"]})
 
     async def behave(self, *, drop: bool = False, duplicate: bool = False, reorder: bool = False) -> None:
-        await self._call("POST", "/control/behaviour", {"drop": drop, "duplicate": duplicate, "reorder": reorder})
+        await self._call(
+            "POST", "/control/behaviour", {"drop": drop, "duplicate": duplicate, "reorder": reorder}
+        )
 
     async def fail(self, status: int, *, count: int = 1) -> None:
         await self._call("POST", "/control/failures", {"status": status, "count": count})
@@ -389,7 +397,9 @@ def order_of(pay_url: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m dossierbus_devstack.payment_gateway", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m dossierbus_devstack.payment_gateway", description=__doc__
+    )
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
     merchant = os.environ.get("PAYMENT_SIMULATOR_MERCHANT", "")

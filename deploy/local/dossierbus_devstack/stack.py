@@ -37,8 +37,8 @@ from dossierbus_devstack.identity import AUDIENCE as IDENTITY_AUDIENCE
 from dossierbus_devstack.identity import PERSONAL_ID_CLAIM, LocalIdentityProvider
 from dossierbus_devstack.mail import MailSink
 from dossierbus_devstack.national_portal import NationalPortalSimulator
-from dossierbus_devstack.payment_gateway import PaymentGatewaySimulator
 from dossierbus_devstack.parts import StackError, claim_port, free_port
+from dossierbus_devstack.payment_gateway import PaymentGatewaySimulator
 from dossierbus_devstack.services import SERVICES, ServiceProcess
 from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.events import FIXED_TOPICS, agency_topics

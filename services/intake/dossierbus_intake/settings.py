@@ -46,7 +46,9 @@ class IntakeSettings(ServiceSettings):
     )
     payment_timeout_s: float = Field(default=10.0, gt=0, le=60, description="Timeout of one platform call")
     payment_reconcile_after_s: float = Field(
-        default=900.0, gt=0, description="A payment pending this long is asked about (its callback may be lost)"
+        default=900.0,
+        gt=0,
+        description="A payment pending this long is asked about (its callback may be lost)",
     )
     payment_reconcile_interval_s: float = Field(
         default=60.0, gt=0, description="How often pending payments are reconciled and due refunds asked for"

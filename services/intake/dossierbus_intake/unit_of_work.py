@@ -1,5 +1,5 @@
-"""Intake's unit of work: one transaction with the dossier and payment repositories; the consumer opens one for each run
-of records it applies together, HTTP use cases one per request (`Service.unit_of_work`)."""
+"""Intake's unit of work: one transaction with the dossier and payment repositories; the consumer opens one
+for each run of records it applies together, HTTP use cases one per request (`Service.unit_of_work`)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,11 @@ class IntakeUnitOfWork(UnitOfWork):
     async def load(self, envelopes: Sequence[Envelope[Any]]) -> None:
         events = [envelope.data for envelope in envelopes]
         await self.dossiers.load(
-            [event.dossier_id for event in events if isinstance(event, DossierStatusChanged | DossierPaymentRequested)]
+            [
+                event.dossier_id
+                for event in events
+                if isinstance(event, DossierStatusChanged | DossierPaymentRequested)
+            ]
         )
         # Payments only where one may change: most batches (status changes alone) cost no query more.
         await self.payments.load(

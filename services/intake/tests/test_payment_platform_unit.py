@@ -109,10 +109,16 @@ async def test_create_sends_a_signed_order_and_reads_where_to_pay() -> None:
 
     def answer(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return httpx.Response(201, json={"order_id": "D-P1", "reference": "PG-1", "payment_url": "https://pay.example/p"})
+        return httpx.Response(
+            201, json={"order_id": "D-P1", "reference": "PG-1", "payment_url": "https://pay.example/p"}
+        )
 
     opened = await platform(answer).create(ORDER)
-    assert (opened.order_id, opened.reference, opened.payment_url) == ("D-P1", "PG-1", "https://pay.example/p")
+    assert (opened.order_id, opened.reference, opened.payment_url) == (
+        "D-P1",
+        "PG-1",
+        "https://pay.example/p",
+    )
     (request,) = seen
     assert request.method == "POST" and str(request.url) == "https://pay.example/api/v1/payments"
     assert request.headers["X-Merchant-Code"] == MERCHANT
@@ -130,7 +136,13 @@ async def test_create_sends_a_signed_order_and_reads_where_to_pay() -> None:
 async def test_query_reads_the_order_s_state() -> None:
     def answer(request: httpx.Request) -> httpx.Response:
         assert request.method == "GET" and request.url.path == "/api/v1/payments/D-P1"
-        body = {"order_id": "D-P1", "reference": "PG-1", "status": "failed", "amount_vnd": 70000, "paid_at": None}
+        body = {
+            "order_id": "D-P1",
+            "reference": "PG-1",
+            "status": "failed",
+            "amount_vnd": 70000,
+            "paid_at": None,
+        }
         return httpx.Response(200, json=body)
 
     notice = await platform(answer).query("D-P1")
@@ -154,7 +166,9 @@ async def test_refund_sends_its_key_and_says_whether_it_is_done() -> None:
         httpx.Response(503, json={"detail": "maintenance"}),
         httpx.Response(409, text="order used for another amount"),
         httpx.Response(200, json={"order_id": "D-P1"}),  # no payment URL
-        httpx.Response(200, json={"order_id": "D-P2", "reference": "PG", "payment_url": "https://pay.example/p"}),
+        httpx.Response(
+            200, json={"order_id": "D-P2", "reference": "PG", "payment_url": "https://pay.example/p"}
+        ),
         httpx.Response(200, text="<html>"),
     ],
     ids=["unavailable", "refused", "incomplete", "another-order", "not-json"],

@@ -12,9 +12,9 @@ import pytest
 from dossierbus_intake.payments.domain.payment import (
     DossierClosed,
     NoRefundDue,
+    NothingToOpen,
     Notice,
     NoticeStatus,
-    NothingToOpen,
     NotThisOrder,
     Outcome,
     Payment,
@@ -108,7 +108,11 @@ def test_paid_keeps_the_receipt_and_announces_it_once() -> None:
     assert payment.receipt.issued_at == NOW
     (event,) = payment.events
     assert isinstance(event, DossierPaid)
-    assert (event.amount_vnd, event.receipt_number, event.payment_reference) == (70_000, f"BL-{CODE}", "PG-123")
+    assert (event.amount_vnd, event.receipt_number, event.payment_reference) == (
+        70_000,
+        f"BL-{CODE}",
+        "PG-123",
+    )
     assert event.paid_at == NOW + timedelta(minutes=2)
     assert payment.view()["pay_url"] is None
     assert payment.settle(notice(PAID), NOW + timedelta(hours=1)) is Outcome.UNCHANGED, "a replay"
@@ -231,7 +235,11 @@ def test_the_receipt_is_there_once_paid() -> None:
     assert receipt["amount_vnd"] == 70_000
     assert receipt["fees"] == [fee.model_dump(mode="json") for fee in FEES]
     assert receipt["refunded"] is False
-    assert payment.view()["receipt"] == {"number": f"BL-{CODE}", "amount_vnd": 70_000, "issued_at": NOW.isoformat()}
+    assert payment.view()["receipt"] == {
+        "number": f"BL-{CODE}",
+        "amount_vnd": 70_000,
+        "issued_at": NOW.isoformat(),
+    }
 
 
 def test_events_come_from_the_receiving_unit() -> None:

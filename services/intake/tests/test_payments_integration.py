@@ -54,7 +54,9 @@ AMOUNT = 70_000
 async def serving(app: FastAPI) -> AsyncIterator[str]:
     """The app on a loopback port of its own, in this event loop, until the block ends."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
@@ -145,7 +147,11 @@ def request() -> SubmissionRequest:
         {
             "procedure_code": "1.001193",
             "channel": "online",
-            "applicant": {"personal_id": "001085123456", "full_name": "Nguyễn Văn An", "date_of_birth": "1985-04-12"},
+            "applicant": {
+                "personal_id": "001085123456",
+                "full_name": "Nguyễn Văn An",
+                "date_of_birth": "1985-04-12",
+            },
             "form": {
                 "child_full_name": "Nguyễn Thị Bình",
                 "child_date_of_birth": "2026-02-27",
@@ -165,7 +171,9 @@ async def control(world: World, method: str, path: str, body: dict[str, Any] | N
 
 async def staged(world: World, code: str) -> list[str]:
     async with world.db.transaction() as session:
-        rows = await session.execute(select(outbox.c.event_type).where(outbox.c.subject == code).order_by(outbox.c.id))
+        rows = await session.execute(
+            select(outbox.c.event_type).where(outbox.c.subject == code).order_by(outbox.c.id)
+        )
         return [event_type.removeprefix("vn.gov.dossierbus.") for event_type in rows.scalars()]
 
 
@@ -182,7 +190,10 @@ async def test_duplicated_and_reordered_callbacks_pay_once(world: World) -> None
     paid = await control(world, "POST", f"/control/pay/{order}", {"outcomes": ["failed", "paid"]})
 
     # paid, paid, failed, failed: each answered 200, only the first changed anything.
-    answers = [(item["notice"]["status"], item["status"], json.loads(item["answer"])["outcome"]) for item in paid["callbacks"]]
+    answers = [
+        (item["notice"]["status"], item["status"], json.loads(item["answer"])["outcome"])
+        for item in paid["callbacks"]
+    ]
     assert answers == [
         ("paid", 200, "applied"),
         ("paid", 200, "unchanged"),
@@ -274,6 +285,10 @@ async def test_a_paid_dossier_refused_before_processing_is_refunded_once(world: 
     refunded = await world.payments.find(code, PORTAL)
     assert refunded.state is PaymentState.REFUNDED
     assert refunded.view()["refund"]["reason"] == "dossier rejected before processing"
-    (order,) = [item for item in (await control(world, "GET", "/control/orders"))["orders"] if item["order_id"].startswith(code)]
+    (order,) = [
+        item
+        for item in (await control(world, "GET", "/control/orders"))["orders"]
+        if item["order_id"].startswith(code)
+    ]
     assert order["status"] == "refunded" and len(order["refunds"]) == 1
     assert await staged(world, code) == ["dossier.submitted.v1", "dossier.paid.v1", "dossier.refunded.v1"]

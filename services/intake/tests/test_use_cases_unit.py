@@ -110,6 +110,9 @@ def _copy(dossier: Dossier) -> Dossier:
 class NoPayments:
     """No dossier here owes fees (payments have their own tests: test_payments_integration.py)."""
 
+    async def load(self, dossier_ids: Collection[uuid.UUID]) -> None:
+        pass
+
     def get(self, dossier_id: uuid.UUID) -> None:
         return None
 

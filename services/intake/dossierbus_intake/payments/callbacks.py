@@ -16,7 +16,9 @@ from dossierbus_intake.payments.signature import verify
 class BadCallback(Exception):
     """A callback refused before it touches any payment: `status`, `title`, `detail` and the field."""
 
-    def __init__(self, status: int, title: str, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
+    def __init__(
+        self, status: int, title: str, detail: str, errors: list[dict[str, Any]] | None = None
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.title = title
@@ -57,13 +59,22 @@ def verified_notice(raw: bytes, signature: str | None, *, secret: bytes, merchan
             }
             for item in error.errors()
         ]
-        raise BadCallback(422, "Invalid callback", "the callback's body is not a payment notice", errors) from None
+        raise BadCallback(
+            422, "Invalid callback", "the callback's body is not a payment notice", errors
+        ) from None
     if callback.merchant_code != merchant_code:
         raise BadCallback(
             422,
             "Another merchant",
             "the callback is for another merchant",
-            [{"field": "merchant_code", "location": "body", "message": "is not this merchant", "type": "mismatch"}],
+            [
+                {
+                    "field": "merchant_code",
+                    "location": "body",
+                    "message": "is not this merchant",
+                    "type": "mismatch",
+                }
+            ],
         )
     return Notice(
         order_id=callback.order_id,

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 import httpx
+from fastapi import APIRouter
 
 from dossierbus_intake.payments.entrypoints import http
 from dossierbus_intake.payments.platform import HttpPaymentPlatform

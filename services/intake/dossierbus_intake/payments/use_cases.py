@@ -12,8 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from dossierbus_intake.payments.domain.payment import (
-    NotThisOrder,
     Notice,
+    NotThisOrder,
     Outcome,
     Payment,
     PaymentState,

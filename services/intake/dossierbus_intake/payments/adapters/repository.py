@@ -118,7 +118,10 @@ class SqlPaymentRepository:
                     {name: bindparam(f"new_{name}", type_=payments.c[name].type) for name in columns}
                     | {"updated_at": func.now()}
                 ),
-                [{"key": row["dossier_id"]} | {f"new_{name}": row[name] for name in columns} for row in changed],
+                [
+                    {"key": row["dossier_id"]} | {f"new_{name}": row[name] for name in columns}
+                    for row in changed
+                ],
             )
         for dossier_id, (payment, _) in list(self._seen.items()):
             self._seen[dossier_id] = (payment, _row(payment))

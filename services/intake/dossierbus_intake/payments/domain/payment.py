@@ -275,7 +275,11 @@ class Payment:
             "pay_url": self.pay_url if self.state is PaymentState.PENDING else None,
             "receipt": None
             if receipt is None
-            else {"number": receipt.number, "amount_vnd": receipt.amount_vnd, "issued_at": receipt.issued_at.isoformat()},
+            else {
+                "number": receipt.number,
+                "amount_vnd": receipt.amount_vnd,
+                "issued_at": receipt.issued_at.isoformat(),
+            },
             "refund": None
             if refund is None or refund.reference is None or refund.refunded_at is None
             else {

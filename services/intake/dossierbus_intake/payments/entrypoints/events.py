@@ -11,7 +11,12 @@ from dossierbus_intake.payments.domain.payment import Payment
 from dossierbus_intake.unit_of_work import IntakeUnitOfWork
 from dossierbus_shared.consumer import EventConsumer
 from dossierbus_shared.envelope import Envelope
-from dossierbus_shared.events import DossierPaid, DossierPaymentRequested, DossierRefunded, DossierStatusChanged
+from dossierbus_shared.events import (
+    DossierPaid,
+    DossierPaymentRequested,
+    DossierRefunded,
+    DossierStatusChanged,
+)
 
 log = logging.getLogger(__name__)
 

@@ -3,25 +3,77 @@ dossier's payment and reads its receipt; the payment platform calls back, signed
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from datetime import datetime
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from dossierbus_intake.payments.callbacks import BadCallback, verified_notice
 from dossierbus_intake.payments.domain.payment import DossierClosed, NotThisOrder, WrongAmount
 from dossierbus_intake.payments.platform import PlatformError
 from dossierbus_intake.payments.signature import SIGNATURE_HEADER
-from dossierbus_intake.payments.use_cases import NothingOwed, Payments, PaymentsOff, UnknownDossier, UnknownOrder
+from dossierbus_intake.payments.use_cases import (
+    NothingOwed,
+    Payments,
+    PaymentsOff,
+    UnknownDossier,
+    UnknownOrder,
+)
 from dossierbus_shared.auth import Caller, Role, authenticated
-from dossierbus_shared.http_errors import ProblemError, problem, problem_responses
+from dossierbus_shared.http_errors import ProblemError, problem_responses
 
-PLATFORM_RETRY_AFTER_S = 30
 NOTHING_OWED = "No payment"
 """The title of the 404 a caller who may see the dossier gets when it owes nothing (`Not found` is the
 title for everyone else), so that a client can tell the two apart."""
 
 Payer = Annotated[Caller, authenticated(Role.CITIZEN, Role.PORTAL)]
+
+
+class FeeLine(BaseModel):
+    step: str
+    agency_code: str
+    fee_vnd: int
+
+
+class ReceiptSummary(BaseModel):
+    number: str
+    amount_vnd: int
+    issued_at: datetime
+
+
+class RefundSummary(BaseModel):
+    reference: str
+    amount_vnd: int
+    reason: str
+    refunded_at: datetime
+
+
+class PaymentView(BaseModel):
+    """A dossier's payment, as its applicant and the portal see it."""
+
+    dossier_code: str
+    amount_vnd: int = Field(description="What the dossier owes: the sum of its fee lines, as routing asked")
+    fees: list[FeeLine]
+    state: Literal["awaiting_payment", "pending", "paid", "refund_pending", "refunded"]
+    pay_url: str | None = Field(description="Where the citizen pays, while pending")
+    receipt: ReceiptSummary | None
+    refund: RefundSummary | None
+
+
+class Receipt(BaseModel):
+    """The electronic receipt (biên lai điện tử)."""
+
+    number: str
+    dossier_code: str
+    procedure_code: str
+    amount_vnd: int
+    fees: list[FeeLine]
+    payment_reference: str = Field(description="The payment platform's transaction reference")
+    paid_at: datetime
+    issued_at: datetime
+    refunded: bool
 
 
 def router(payments: Payments, *, callback_secret: bytes | None, merchant_code: str | None) -> APIRouter:
@@ -34,11 +86,11 @@ def router(payments: Payments, *, callback_secret: bytes | None, merchant_code: 
             404,
             described={
                 409: "The dossier ended (refused or withdrawn) before it was paid",
-                503: "No payment platform is configured, or it does not answer; retry after `Retry-After` s",
+                503: "No payment platform is configured, or it does not answer (try again later)",
             },
         ),
     )
-    async def open_payment(code: str, caller: Payer) -> dict[str, Any]:
+    async def open_payment(code: str, caller: Payer) -> PaymentView:
         """For the applicant (citizen token) or the portal. Opens an order for what routing says the
         dossier owes and answers the payment with `pay_url`, where the citizen pays. An order already
         open is answered as it is (the same `pay_url`); once one failed, a new one is opened. A paid
@@ -47,33 +99,34 @@ def router(payments: Payments, *, callback_secret: bytes | None, merchant_code: 
             payment = await payments.open(code, caller)
         except PaymentsOff:
             raise ProblemError(
-                503, "Payments unavailable", "no payment platform is configured: dossiers cannot be paid online"
+                503,
+                "Payments unavailable",
+                "no payment platform is configured: dossiers cannot be paid online",
             ) from None
         except (UnknownDossier, NothingOwed) as error:
             raise _not_found(code, error) from None
         except DossierClosed as closed:
             raise ProblemError(409, "Dossier closed", f"{code}: {closed}; it is no longer paid for") from None
         except PlatformError as error:
-            return problem(
+            raise ProblemError(
                 503,
                 "Payment platform unavailable",
                 f"the payment platform could not open the payment ({error}); try again later",
-                headers={"Retry-After": str(PLATFORM_RETRY_AFTER_S)},
-            )
-        return payment.view()
+            ) from None
+        return PaymentView.model_validate(payment.view())
 
     @routes.get(
         "/dossiers/{code}/payment",
         summary="What the dossier owes, and the state of its payment",
         responses=problem_responses(404),
     )
-    async def get_payment(code: str, caller: Payer) -> dict[str, Any]:
+    async def get_payment(code: str, caller: Payer) -> PaymentView:
         """For the applicant (citizen token) or the portal: the amount and fee lines routing asked for, the
         state (`awaiting_payment`, `pending`, `paid`, `refund_pending`, `refunded`), where to pay while
         pending, the receipt once paid and the refund once refunded. 404 (`No payment`) when the dossier
         owes nothing."""
         try:
-            return (await payments.find(code, caller)).view()
+            return PaymentView.model_validate((await payments.find(code, caller)).view())
         except (UnknownDossier, NothingOwed) as error:
             raise _not_found(code, error) from None
 
@@ -82,7 +135,7 @@ def router(payments: Payments, *, callback_secret: bytes | None, merchant_code: 
         summary="The electronic receipt of a paid dossier",
         responses=problem_responses(404),
     )
-    async def get_receipt(code: str, caller: Payer) -> dict[str, Any]:
+    async def get_receipt(code: str, caller: Payer) -> Receipt:
         """For the applicant (citizen token) or the portal, once the dossier is paid (404 `Not paid`
         before): number, amount, fee lines, the platform's reference, when it was paid and issued, and
         whether it was refunded since."""
@@ -92,7 +145,7 @@ def router(payments: Payments, *, callback_secret: bytes | None, merchant_code: 
             raise _not_found(code, error) from None
         if receipt is None:
             raise ProblemError(404, "Not paid", f"dossier {code!r} is not paid yet: it has no receipt")
-        return receipt
+        return Receipt.model_validate(receipt)
 
     @routes.post(
         "/payments/callback",
@@ -115,7 +168,8 @@ def router(payments: Payments, *, callback_secret: bytes | None, merchant_code: 
             Header(
                 alias=SIGNATURE_HEADER,
                 max_length=100,
-                description="`sha256=` and the hex HMAC-SHA256 of the raw body, keyed with the merchant secret",
+                description="`sha256=` and the hex HMAC-SHA256 of the raw body, keyed with the merchant's "
+                "secret",
             ),
         ] = None,
     ) -> JSONResponse:
@@ -141,7 +195,9 @@ def router(payments: Payments, *, callback_secret: bytes | None, merchant_code: 
                 422,
                 "Wrong amount",
                 f"the notice says {wrong}",
-                errors=[{"field": "amount_vnd", "location": "body", "message": str(wrong), "type": "mismatch"}],
+                errors=[
+                    {"field": "amount_vnd", "location": "body", "message": str(wrong), "type": "mismatch"}
+                ],
             ) from None
         return JSONResponse(
             {"order_id": notice.order_id, "outcome": outcome.value, "state": payment.state.value}
