@@ -292,3 +292,11 @@ async def test_a_paid_dossier_refused_before_processing_is_refunded_once(world: 
     ]
     assert order["status"] == "refunded" and len(order["refunds"]) == 1
     assert await staged(world, code) == ["dossier.submitted.v1", "dossier.paid.v1", "dossier.refunded.v1"]
+
+
+async def test_two_opens_at_once_open_one_order(world: World) -> None:
+    code = await owing(world)
+    first, second = await asyncio.gather(world.payments.open(code, PORTAL), world.payments.open(code, PORTAL))
+    assert first.pay_url is not None and first.pay_url == second.pay_url
+    orders = (await control(world, "GET", "/control/orders"))["orders"]
+    assert [item["order_id"] for item in orders if item["order_id"].startswith(code)] == [f"{code}-P1"]
