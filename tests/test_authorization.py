@@ -138,7 +138,9 @@ async def test_every_caller_gets_what_the_matrix_says(stack: DevStack, world: Wo
                 json=body,
                 headers={**world.headers[column], **extra},
             )
-            allowed = response.status_code not in {401, 403, 404} and response.status_code < 500
+            allowed = (
+                response.status_code not in {401, 403, 404} and response.status_code < 500
+            ) or _let_through_404(response)
             if (expected == "yes" and not allowed) or (
                 expected != "yes" and str(response.status_code) != expected
             ):
@@ -146,6 +148,17 @@ async def test_every_caller_gets_what_the_matrix_says(stack: DevStack, world: Wo
                     f"{column}: expected {expected}, got {response.status_code} {response.text[:200]}"
                 )
     assert not wrong, "\n".join(wrong)
+
+
+def _let_through_404(response: httpx.Response) -> bool:
+    """The world's dossier owes no fees: a caller let through to its payment or receipt is told so."""
+    if response.status_code != 404:
+        return False
+    try:
+        title = response.json().get("title")
+    except ValueError:
+        return False
+    return title in {"No payment", "Not paid"}
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -38,6 +38,7 @@ from dossierbus_shared.events import (
     FIXED_TOPICS,
     DossierDeadlineExtended,
     DossierOverdue,
+    DossierPaymentRequested,
     DossierRated,
     DossierStatusChanged,
     DossierSubmitted,
@@ -177,9 +178,17 @@ def services() -> list[ServiceSpec]:
     return [
         ServiceSpec(
             IntakeSettings,
-            consumes=(DossierStatusChanged.topic,),
-            produces=(DossierSubmitted.topic, DossierRated.topic),
-            optional_secrets={**CALLER_SECRETS, "TRACKING_SECRET_KEY": "tracking-secret-key"},
+            # Routing asks on dossier.payments for the fees intake collects; intake answers there.
+            consumes=(DossierStatusChanged.topic, DossierPaymentRequested.topic),
+            produces=(DossierSubmitted.topic, DossierRated.topic, DossierPaymentRequested.topic),
+            # The payment platform is the overlay's to set (empty: payments cannot be opened); the
+            # callbacks' key comes from the intake Secret.
+            environment={"PAYMENT_PLATFORM_URL": "", "PAYMENT_MERCHANT_CODE": "", "PAYMENT_CALLBACK_URL": ""},
+            optional_secrets={
+                **CALLER_SECRETS,
+                "TRACKING_SECRET_KEY": "tracking-secret-key",
+                "PAYMENT_CALLBACK_SECRET": "payment-callback-secret",
+            },
         ),
         ServiceSpec(
             RegistrySettings,

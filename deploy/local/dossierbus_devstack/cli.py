@@ -51,6 +51,12 @@ def main(argv: list[str] | None = None) -> None:
         help="the national portal simulator's (status sync)",
     )
     up_parser.add_argument(
+        "--payment-gateway-port",
+        type=int,
+        default=defaults.payment_gateway,
+        help="the payment platform simulator's",
+    )
+    up_parser.add_argument(
         "--replicas",
         type=replicas_option,
         default={},
@@ -106,6 +112,7 @@ def main(argv: list[str] | None = None) -> None:
                 http=args.http_port,
                 oidc=args.oidc_port,
                 national_portal=args.national_portal_port,
+                payment_gateway=args.payment_gateway_port,
             )
             run_until_signalled(up(ports, args.replicas))  # a stop signal is how `up` ends: exit 0
         elif args.command == "token":
@@ -273,6 +280,10 @@ def describe(stack: DevStack) -> str:
     lines.append(
         f"  national portal {stack.national_portal.sync_url}  (simulator of the status sync; what it took:"
         f" {stack.national_portal.url}/control/received)"
+    )
+    lines.append(
+        f"  payment platform {stack.payment_gateway.api_url}  (simulator; its orders:"
+        f" {stack.payment_gateway.url}/control/orders)"
     )
     lines.append(f"  portal token   {stack.portal_token}  (PORTAL_TOKEN)")
     lines.append(f"  operator token {stack.operator_token}  (OPERATOR_TOKEN; also the console login)")

@@ -1,5 +1,5 @@
 """DevStack: broker, database, SMTP sink, the services, the console, the reference agencies and the
-national portal's simulator, as one unit.
+simulators of the national portal and of the payment platform, as one unit.
 
     async with DevStack() as stack:          # free loopback ports; Ports.fixed() for 9092, 1025, 8001-8005
         stack.url("intake", "/dossiers")
@@ -38,6 +38,7 @@ from dossierbus_devstack.identity import PERSONAL_ID_CLAIM, LocalIdentityProvide
 from dossierbus_devstack.mail import MailSink
 from dossierbus_devstack.national_portal import NationalPortalSimulator
 from dossierbus_devstack.parts import StackError, claim_port, free_port
+from dossierbus_devstack.payment_gateway import PaymentGatewaySimulator
 from dossierbus_devstack.services import SERVICES, ServiceProcess
 from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.events import FIXED_TOPICS, agency_topics
@@ -61,6 +62,8 @@ class Ports:
     """The local OpenID provider (the citizens' eID); 0 picks a free port."""
     national_portal: int = 0
     """The national public service portal's simulator (status sync); 0 picks a free port."""
+    payment_gateway: int = 0
+    """The national payment platform's simulator; 0 picks a free port."""
 
     @classmethod
     def fixed(
@@ -70,10 +73,18 @@ class Ports:
         http: int = 8001,
         oidc: int = 9400,
         national_portal: int = 9401,
+        payment_gateway: int = 9402,
     ) -> Ports:
         """The ports README and docker-compose.yml document; the services' ports follow `http`."""
         services = {name: http + i for i, name in enumerate(SERVICES)}
-        return cls(kafka=kafka, smtp=smtp, services=services, oidc=oidc, national_portal=national_portal)
+        return cls(
+            kafka=kafka,
+            smtp=smtp,
+            services=services,
+            oidc=oidc,
+            national_portal=national_portal,
+            payment_gateway=payment_gateway,
+        )
 
     @classmethod
     def free(cls) -> Ports:
@@ -84,6 +95,7 @@ class Ports:
             services=services,
             oidc=free_port(),
             national_portal=free_port(),
+            payment_gateway=free_port(),
         )
 
 
@@ -139,6 +151,13 @@ class DevStack:
             self.workdir / "logs" / "portal-simulator.log",
         )
         """The national portal's status-sync API, which routing tells every status change."""
+        self.payment_gateway = PaymentGatewaySimulator(
+            self.ports.payment_gateway or free_port(),
+            "DOSSIERBUS-DEV",
+            secrets.token_urlsafe(24),
+            self.workdir / "logs" / "payment-simulator.log",
+        )
+        """The national payment platform, where intake opens dossiers' payments and citizens pay them."""
         self.replicas: dict[str, list[ServiceProcess]] = {}
         """Each service's processes, the first at index 0."""
         self._broker: TansuBroker | None = None
@@ -168,6 +187,7 @@ class DevStack:
         await asyncio.gather(self._start_broker(), self._start_database())
         await self.identity.start()  # after the broker, so a taken broker port is the error reported
         await self.national_portal.start()
+        await self.payment_gateway.start()
         self.mail.start()
         await ensure_topics(self.kafka_bootstrap, with_dlq([*FIXED_TOPICS, *self.agency_topics()]))
         # No DATABASE_URL here: each service with a database gets its own role's (below), never a superuser's.
@@ -222,6 +242,16 @@ class DevStack:
                 "PORTAL_SYNC_BACKOFF_S": "0.5",
                 "PORTAL_SYNC_BACKOFF_MAX_S": "5",
                 "PORTAL_SYNC_POLL_INTERVAL_S": "1",
+            },
+            # Payments at the payment platform's simulator; a payment whose callback was lost is asked
+            # about after 3 s, so tests and the demo see reconciliation happen.
+            "intake": {
+                "PAYMENT_PLATFORM_URL": self.payment_gateway.api_url,
+                "PAYMENT_MERCHANT_CODE": self.payment_gateway.merchant_code,
+                "PAYMENT_CALLBACK_SECRET": self.payment_gateway.secret,
+                "PAYMENT_CALLBACK_URL": f"http://127.0.0.1:{self.ports.services['intake']}/payments/callback",
+                "PAYMENT_RECONCILE_AFTER_S": "3",
+                "PAYMENT_RECONCILE_INTERVAL_S": "1",
             },
         }
         self.replicas = {
@@ -278,6 +308,7 @@ class DevStack:
             self.mail.stop()
         await asyncio.to_thread(self.identity.stop)
         await asyncio.to_thread(self.national_portal.stop)
+        await asyncio.to_thread(self.payment_gateway.stop)
         if self._broker is not None:
             await asyncio.to_thread(self._broker.stop)
         if self._database is not None:

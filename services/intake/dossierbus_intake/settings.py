@@ -1,7 +1,9 @@
-from pydantic import Field
+from typing import Self
+
+from pydantic import Field, model_validator
 
 from dossierbus_intake.domain.submission import UNIT_IDENTIFIER_PATTERN
-from dossierbus_shared.settings import OptionalSecret, ServiceSettings
+from dossierbus_shared.settings import OptionalSecret, OptionalText, ServiceSettings
 
 
 class IntakeSettings(ServiceSettings):
@@ -21,6 +23,48 @@ class IntakeSettings(ServiceSettings):
         default=None,
         description="Key the receipts' tracking secrets are derived with (HMAC of the dossier id)",
     )
+
+    # The national payment platform (docs/payments.md). Unset URL: dossiers cannot be paid online.
+    payment_platform_url: OptionalText = Field(
+        default=None, description="Base URL of the payment platform's API; unset: payments cannot be opened"
+    )
+    payment_merchant_code: OptionalText = Field(
+        default=None, description="Intake's merchant code at the payment platform (required with the URL)"
+    )
+    payment_callback_secret: OptionalSecret = Field(
+        default=None,
+        description="Key of the HMAC-SHA256 signatures of the platform's callbacks and of intake's requests "
+        "(required with the URL)",
+    )
+    payment_callback_url: OptionalText = Field(
+        default=None,
+        description="Intake's POST /payments/callback as the platform reaches it (required with the URL)",
+    )
+    payment_return_url: str = Field(
+        default="https://dichvucong.gov.vn/",
+        description="Where the platform sends the citizen back after paying; `{dossier_code}` is replaced",
+    )
+    payment_timeout_s: float = Field(default=10.0, gt=0, le=60, description="Timeout of one platform call")
+    payment_reconcile_after_s: float = Field(
+        default=900.0,
+        gt=0,
+        description="A payment pending this long is asked about (its callback may be lost)",
+    )
+    payment_reconcile_interval_s: float = Field(
+        default=60.0, gt=0, description="How often pending payments are reconciled and due refunds asked for"
+    )
+
+    @model_validator(mode="after")
+    def _payment_platform_is_complete(self) -> Self:
+        if self.payment_platform_url:
+            missing = [
+                name.upper()
+                for name in ("payment_merchant_code", "payment_callback_secret", "payment_callback_url")
+                if not getattr(self, name)
+            ]
+            if missing:
+                raise ValueError(f"PAYMENT_PLATFORM_URL is set: set {', '.join(missing)} too")
+        return self
 
     @property
     def receiving_units(self) -> list[str]:

@@ -107,10 +107,24 @@ def _copy(dossier: Dossier) -> Dossier:
     return dataclasses.replace(dossier, events=[])
 
 
+class NoPayments:
+    """No dossier here owes fees (payments have their own tests: test_payments_integration.py)."""
+
+    async def load(self, dossier_ids: Collection[uuid.UUID]) -> None:
+        pass
+
+    def get(self, dossier_id: uuid.UUID) -> None:
+        return None
+
+    async def save(self) -> None:
+        pass
+
+
 class FakeUnitOfWork(IntakeUnitOfWork):
     def __init__(self, store: Store) -> None:  # no session: nothing here reaches a database
         self.store = store
         self.dossiers = FakeDossierRepository(store)
+        self.payments = NoPayments()  # type: ignore[assignment]
         self.staged: list[Envelope[Any]] = []
         self.hooks: list[Callable[[], None]] = []
 
