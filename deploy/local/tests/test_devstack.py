@@ -32,6 +32,7 @@ PARTS = (
     "postgres",
     "oidc_provider_mock",
     "dossierbus_devstack.national_portal",
+    "dossierbus_devstack.payment_gateway",
     *(f"dossierbus_{name}.app" for name in SERVICES),
 )
 
@@ -141,10 +142,18 @@ def free_block(count: int) -> int:
 def test_up_serves_until_ctrl_c_then_stops_every_part(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
     env["DOSSIERBUS_SPANS_DIR"] = str(tmp_path / "spans")
-    # The broker, the SMTP sink, the OpenID provider, the national portal's simulator, the services.
-    base = free_block(4 + len(SERVICES))
-    http = base + 4
-    ports = Ports.fixed(kafka=base, smtp=base + 1, http=http, oidc=base + 2, national_portal=base + 3)
+    # The broker, the SMTP sink, the OpenID provider, the national portal's and the payment platform's
+    # simulators, the services.
+    base = free_block(5 + len(SERVICES))
+    http = base + 5
+    ports = Ports.fixed(
+        kafka=base,
+        smtp=base + 1,
+        http=http,
+        oidc=base + 2,
+        national_portal=base + 3,
+        payment_gateway=base + 4,
+    )
     command = [
         DOSSIERBUS,
         "up",
@@ -153,6 +162,7 @@ def test_up_serves_until_ctrl_c_then_stops_every_part(tmp_path: Path) -> None:
         f"--http-port={http}",
         f"--oidc-port={ports.oidc}",
         f"--national-portal-port={ports.national_portal}",
+        f"--payment-gateway-port={ports.payment_gateway}",
         "--replicas=routing=2",
     ]
     up = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
@@ -180,7 +190,8 @@ def test_up_serves_until_ctrl_c_then_stops_every_part(tmp_path: Path) -> None:
     output.append(up.stdout.read())
     assert up.wait(timeout=60) == 0, "".join(output)
     assert wait_until_gone(parts) == {}
-    for port in [ports.kafka, ports.smtp, ports.oidc, ports.national_portal, *ports.services.values()]:
+    simulators = [ports.national_portal, ports.payment_gateway]
+    for port in [ports.kafka, ports.smtp, ports.oidc, *simulators, *ports.services.values()]:
         claim_port(port, "a check after shutdown")  # raises if anything still listens
     # The spans outlive the stack, where `up` said they are.
     [spans_file] = (tmp_path / "spans").glob("spans-*.jsonl")
@@ -251,7 +262,7 @@ def wait_until_gone(pids: dict[int, str], timeout_s: float = 60) -> dict[int, st
 @pytest.mark.parametrize("signum", [signal.SIGKILL], ids=lambda s: s.name)
 def test_up_stops_every_part_on_a_signal_or_its_own_death(signum: signal.Signals) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
-    base = free_block(4 + len(SERVICES))
+    base = free_block(5 + len(SERVICES))
     command = [
         DOSSIERBUS,
         "up",
@@ -259,7 +270,8 @@ def test_up_stops_every_part_on_a_signal_or_its_own_death(signum: signal.Signals
         f"--smtp-port={base + 1}",
         f"--oidc-port={base + 2}",
         f"--national-portal-port={base + 3}",
-        f"--http-port={base + 4}",
+        f"--payment-gateway-port={base + 4}",
+        f"--http-port={base + 5}",
     ]
     up = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     try:
