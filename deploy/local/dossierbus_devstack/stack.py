@@ -215,6 +215,9 @@ class DevStack:
                 "WEBHOOK_SECRETS_TOKEN": self.webhook_secrets_token,
             },
             "notifications": {"WEBHOOK_SECRETS_TOKEN": self.webhook_secrets_token},
+            # The citizen page signs in at the local provider as a confidential client (it takes any
+            # secret, and none without: it does not let a public client use PKCE alone).
+            "intake": {"CITIZEN_OIDC_CLIENT_SECRET": secrets.token_urlsafe(24)},
             # Every status change goes to the portal's simulator, retried within seconds.
             "routing": {
                 "PORTAL_SYNC_URL": self.national_portal.sync_url,
