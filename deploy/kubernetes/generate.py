@@ -179,7 +179,15 @@ def services() -> list[ServiceSpec]:
             IntakeSettings,
             consumes=(DossierStatusChanged.topic,),
             produces=(DossierSubmitted.topic, DossierRated.topic),
-            optional_secrets={**CALLER_SECRETS, "TRACKING_SECRET_KEY": "tracking-secret-key"},
+            # The citizen page's public URL is the overlay's to set (empty: the request's); its cookie key
+            # and client secret at the eID provider come from the intake Secret.
+            environment={"CITIZEN_PAGE_URL": ""},
+            optional_secrets={
+                **CALLER_SECRETS,
+                "TRACKING_SECRET_KEY": "tracking-secret-key",
+                "CITIZEN_SESSION_KEY": "citizen-session-key",
+                "CITIZEN_OIDC_CLIENT_SECRET": "citizen-oidc-client-secret",
+            },
         ),
         ServiceSpec(
             RegistrySettings,
