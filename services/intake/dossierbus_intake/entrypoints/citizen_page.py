@@ -298,7 +298,9 @@ def _protect(response: Response) -> None:
         "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
         "frame-ancestors 'none'; base-uri 'none'"
     )
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # same-origin, not no-referrer: under no-referrer a browser sends `Origin: null` with the page's own
+    # forms, and the origin check would refuse them.
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Content-Type-Options"] = "nosniff"
 
 
@@ -345,8 +347,9 @@ def _secure(request: Request, page_url: str | None) -> bool:
 
 
 def _same_origin(request: Request, page_url: str | None) -> bool:
-    """A browser says where a POST comes from (Origin); one from another site is refused. Browsers that
-    send none (old ones) are let through: SameSite and the CSRF token still hold."""
+    """A browser says where a POST comes from (Origin); one from another site, or `null` (a sandboxed or
+    privacy-stripped origin), is refused. Browsers that send none (old ones) are let through: SameSite
+    and the CSRF token still hold."""
     origin = request.headers.get("origin")
     if origin is None:
         return True
