@@ -7,12 +7,14 @@ A test is marked `kafka` and/or `db` from the fixtures it uses, directly or thro
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
+from playwright.async_api import Browser, async_playwright
 
 from dossierbus_devstack.broker import TansuBroker
 from dossierbus_devstack.database import EmbeddedPostgres
@@ -91,3 +93,20 @@ async def http(stack: DevStack) -> AsyncIterator[httpx.AsyncClient]:
     else with its own `Authorization` header (`stack.headers("operator")`, a citizen's token)."""
     async with httpx.AsyncClient(timeout=30, headers=stack.headers("portal")) as client:
         yield client
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+async def chromium() -> AsyncIterator[Browser]:
+    """Debian's Chromium driven by Playwright, for the pages' browser tests (the console's, the citizen
+    page's); Playwright's own browser downloads are never used."""
+    if shutil.which(CHROMIUM) is None:
+        pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (python3 dev.py test does it)")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        try:
+            yield browser
+        finally:
+            await browser.close()

@@ -181,13 +181,21 @@ def services() -> list[ServiceSpec]:
             # Routing asks on dossier.payments for the fees intake collects; intake answers there.
             consumes=(DossierStatusChanged.topic, DossierPaymentRequested.topic),
             produces=(DossierSubmitted.topic, DossierRated.topic, DossierPaymentRequested.topic),
-            # The payment platform is the overlay's to set (empty: payments cannot be opened); the
-            # callbacks' key comes from the intake Secret.
-            environment={"PAYMENT_PLATFORM_URL": "", "PAYMENT_MERCHANT_CODE": "", "PAYMENT_CALLBACK_URL": ""},
+            # The payment platform and the citizen page's public URL are the overlay's to set (empty:
+            # payments cannot be opened; the page takes its URL from the request); the callbacks' key, the
+            # page's cookie key and its client secret at the eID provider come from the intake Secret.
+            environment={
+                "PAYMENT_PLATFORM_URL": "",
+                "PAYMENT_MERCHANT_CODE": "",
+                "PAYMENT_CALLBACK_URL": "",
+                "CITIZEN_PAGE_URL": "",
+            },
             optional_secrets={
                 **CALLER_SECRETS,
                 "TRACKING_SECRET_KEY": "tracking-secret-key",
                 "PAYMENT_CALLBACK_SECRET": "payment-callback-secret",
+                "CITIZEN_SESSION_KEY": "citizen-session-key",
+                "CITIZEN_OIDC_CLIENT_SECRET": "citizen-oidc-client-secret",
             },
         ),
         ServiceSpec(

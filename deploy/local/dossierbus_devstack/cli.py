@@ -278,6 +278,10 @@ def describe(stack: DevStack) -> str:
         f"  openid      {stack.identity.issuer}  (citizens: dossierbus token --citizen <personal ID>)"
     )
     lines.append(
+        f"  citizen page {stack.url('intake', '/citizen')}  (sign in: `dossierbus token --citizen <personal"
+        " ID>` once, then pick citizen-<personal ID> on the provider's page; docs/citizen-view.md)"
+    )
+    lines.append(
         f"  national portal {stack.national_portal.sync_url}  (simulator of the status sync; what it took:"
         f" {stack.national_portal.url}/control/received)"
     )

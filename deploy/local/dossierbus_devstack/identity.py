@@ -46,12 +46,25 @@ class LocalIdentityProvider:
         return await citizen_token(self.issuer, personal_id)
 
 
-async def citizen_token(issuer: str, personal_id: str, *, audience: str = AUDIENCE) -> str:
-    """An ID token for the citizen with this personal ID, by the authorization-code flow."""
-    subject = f"citizen-{personal_id}"
+def citizen_subject(personal_id: str) -> str:
+    """The subject the local provider knows the citizen by: what to type on its sign-in page."""
+    return f"citizen-{personal_id}"
+
+
+async def register_citizen(issuer: str, personal_id: str) -> str:
+    """Give the citizen her personal ID claim at the local provider (a citizen it has never seen gets no
+    such claim, and the services would refuse her token); her subject, to sign in with in a browser."""
+    subject = citizen_subject(personal_id)
     async with httpx.AsyncClient(base_url=issuer, timeout=10) as http:
         claims = await http.put(f"/users/{quote(subject)}", json={PERSONAL_ID_CLAIM: personal_id})
         _check(claims, "setting the citizen's claims")
+    return subject
+
+
+async def citizen_token(issuer: str, personal_id: str, *, audience: str = AUDIENCE) -> str:
+    """An ID token for the citizen with this personal ID, by the authorization-code flow."""
+    subject = await register_citizen(issuer, personal_id)
+    async with httpx.AsyncClient(base_url=issuer, timeout=10) as http:
         state = secrets.token_urlsafe(8)
         consent = await http.post(
             "/oauth2/authorize",

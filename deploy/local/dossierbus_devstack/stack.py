@@ -245,7 +245,10 @@ class DevStack:
             },
             # Payments at the payment platform's simulator; a payment whose callback was lost is asked
             # about after 3 s, so tests and the demo see reconciliation happen.
+            # The citizen page signs in at the local provider as a confidential client (it takes any
+            # secret, and none without: it does not let a public client use PKCE alone).
             "intake": {
+                "CITIZEN_OIDC_CLIENT_SECRET": secrets.token_urlsafe(24),
                 "PAYMENT_PLATFORM_URL": self.payment_gateway.api_url,
                 "PAYMENT_MERCHANT_CODE": self.payment_gateway.merchant_code,
                 "PAYMENT_CALLBACK_SECRET": self.payment_gateway.secret,

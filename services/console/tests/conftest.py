@@ -1,21 +1,17 @@
-"""Fixtures for the console's tests: an operator's client, a malformed record put on a topic, and
-headless Chromium."""
+"""Fixtures for the console's tests: an operator's client and a malformed record put on a topic (headless
+Chromium, `chromium`, is the root conftest's)."""
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from playwright.async_api import Browser, async_playwright
 
 from dossierbus_devstack.stack import DevStack
 from dossierbus_shared.events import DossierVerified
-
-CHROMIUM = "/usr/bin/chromium"
 
 PutMalformed = Callable[[str], Awaitable[str]]
 
@@ -51,16 +47,3 @@ async def put_malformed(stack: DevStack) -> AsyncIterator[PutMalformed]:
         yield put
     finally:
         await producer.stop()
-
-
-@pytest.fixture(scope="session")
-async def chromium() -> AsyncIterator[Browser]:
-    """Debian's Chromium driven by Playwright; Playwright's own browser downloads are never used."""
-    if shutil.which(CHROMIUM) is None:
-        pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (python3 dev.py test does it)")
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            yield browser
-        finally:
-            await browser.close()

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dossierbus_intake.entrypoints import events, http
+import httpx
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from dossierbus_intake.citizen.session import SessionSeal
+from dossierbus_intake.citizen.signin import OidcSignIn
+from dossierbus_intake.citizen.sources import HttpSources
+from dossierbus_intake.entrypoints import citizen_page, events, http
 from dossierbus_intake.payments import install as payments
 from dossierbus_intake.ratings import Ratings
 from dossierbus_intake.settings import IntakeSettings
@@ -38,21 +45,59 @@ def bootstrap(settings: IntakeSettings | None = None) -> ServiceApp:
         unit_of_work=IntakeUnitOfWork,
     )
     events.register(service.consumer)
-    key = settings.tracking_secret_key
     submissions = Submissions(
         service.unit_of_work,
         default_catalogue(),
         vietnam_calendar(),
         settings.receiving_units,
-        TrackingSecrets(key.get_secret_value() if key else None),
-    )
-    app = service.http_app(
-        http.router(submissions, Ratings(service.unit_of_work)),
-        payments.install(settings, service, service.unit_of_work),
-        title="dossierbus intake",
+        TrackingSecrets(_secret(settings.tracking_secret_key)),
     )
     # Agencies have no business here, but are told so (403) rather than taken for strangers (401).
     directory = AgencyDirectory(settings.registry_url, refresh_s=settings.directory_refresh_s)
     service.background(directory.keep_fresh)
-    app.state.authenticator = Authenticator.from_settings(settings, agencies=directory)  # read by shared auth
+    authenticator = Authenticator.from_settings(settings, agencies=directory)
+    citizen = citizen_page.CitizenPage(
+        submissions,
+        SessionSeal(_secret(settings.citizen_session_key)),
+        # The citizen page signs in with the same issuer and audience (its client id) the API checks.
+        OidcSignIn(
+            authenticator.oidc,
+            client_id=settings.oidc_audience,
+            client_secret=_secret(settings.citizen_oidc_client_secret),
+            timeout_s=settings.upstream_timeout_s,
+        )
+        if authenticator.oidc is not None
+        else None,
+        page_url=settings.citizen_page_url,
+    )
+    app = service.http_app(
+        http.router(submissions, Ratings(service.unit_of_work)),
+        payments.install(settings, service, service.unit_of_work),
+        citizen_page.router(citizen),
+        title="dossierbus intake",
+    )
+    app.state.authenticator = authenticator  # read by shared auth
+    citizen.sources = _citizen_sources(service, settings, app)
     return ServiceApp(service, app)
+
+
+def _citizen_sources(service: Service, settings: IntakeSettings, app: FastAPI) -> HttpSources:
+    """Routing and notifications over the network; intake's own API in process, through its whole app
+    (authentication included), with an unexpected error there answered 500 rather than raised here."""
+    timeout = settings.upstream_timeout_s
+    clients = HttpSources(
+        routing=httpx.AsyncClient(base_url=settings.routing_url, timeout=timeout),
+        notifications=httpx.AsyncClient(base_url=settings.notifications_url, timeout=timeout),
+        own=httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+            base_url="http://intake.internal",
+            timeout=timeout,
+        ),
+    )
+    for client in (clients.routing, clients.notifications, clients.own):
+        service.on_shutdown(client.aclose)
+    return clients
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None

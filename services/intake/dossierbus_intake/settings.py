@@ -66,6 +66,36 @@ class IntakeSettings(ServiceSettings):
                 raise ValueError(f"PAYMENT_PLATFORM_URL is set: set {', '.join(missing)} too")
         return self
 
+    # The citizen page (/citizen, docs/citizen-view.md): what it reads for the signed-in citizen, with her
+    # own token, and how she signs in (OIDC_ISSUER, with OIDC_AUDIENCE as the client id).
+    routing_url: str = Field(
+        default="http://127.0.0.1:8003", description="Base URL of the routing service (the citizen page)"
+    )
+    notifications_url: str = Field(
+        default="http://127.0.0.1:8004",
+        description="Base URL of the notifications service (the citizen page)",
+    )
+    citizen_page_url: OptionalText = Field(
+        default=None,
+        description="Public URL of the citizen page, e.g. https://dichvucong.example.gov.vn/citizen (its"
+        " sign-in callback is <url>/callback); unset: taken from the request (development)",
+    )
+    citizen_session_key: OptionalSecret = Field(
+        default=None,
+        description="Key the citizen page's session cookies are encrypted with (shared by every replica);"
+        " unset: a random key per process, so sessions end at a restart",
+    )
+    citizen_oidc_client_secret: OptionalSecret = Field(
+        default=None,
+        description="The citizen page's client secret at the OpenID provider; unset: a public client (PKCE)",
+    )
+    upstream_timeout_s: float = Field(
+        default=10,
+        gt=0,
+        le=60,
+        description="Timeout of the citizen page's calls to routing, notifications and the OpenID provider",
+    )
+
     @property
     def receiving_units(self) -> list[str]:
         return [self.receiving_unit, *self.other_receiving_units]

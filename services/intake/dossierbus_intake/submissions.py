@@ -97,6 +97,15 @@ class Submissions:
             secret if self.tracking.matches(dossier.id, dossier.tracking_secret_sha256) else None,
         )
 
+    async def of_applicant(self, personal_id: str, limit: int) -> list[Dossier]:
+        """The dossiers she submitted (or, for a business, submitted as its representative), newest first."""
+
+        async def lookup() -> list[Dossier]:
+            async with self.units() as uow:
+                return await uow.dossiers.of_applicant(personal_id, limit)
+
+        return await retry_dropped_connection(lookup)
+
     async def find(self, code: str) -> Dossier | None:
         async def lookup() -> Dossier | None:
             async with self.units() as uow:

@@ -203,3 +203,52 @@ async def test_a_batch_of_status_changes_is_one_query_and_one_update(db: Databas
         rows = (await session.execute(select(dossiers.c.status, dossiers.c.finished_at))).all()
     assert {status for status, _ in rows} == {"returned"}
     assert all(finished is not None for _, finished in rows)
+
+
+def request_of(personal_id: str) -> SubmissionRequest:
+    body = request().model_dump(mode="json")
+    body["applicant"]["personal_id"] = personal_id
+    return SubmissionRequest.model_validate(body)
+
+
+async def test_a_citizens_own_dossiers_come_newest_first_by_the_index(db: Database) -> None:
+    """The citizen page's list: hers only, newest first, at most `limit`, read through the index on the
+    applicant's personal ID (the planner may use it: the query's expression is the index's)."""
+    submissions = intake(db)
+    hers = [(await submissions.submit(request(), f"key-{uuid.uuid4()}"))[0].dossier_code for _ in range(3)]
+    await submissions.submit(request_of("079190654321"), f"key-{uuid.uuid4()}")
+
+    listed = await submissions.of_applicant("001085123456", 10)
+    assert [dossier.code for dossier in listed] == hers[::-1]
+    assert [d.code for d in await submissions.of_applicant("001085123456", 2)] == hers[:0:-1]
+    assert await submissions.of_applicant("001999999999", 10) == []
+
+    async with db.transaction() as session:
+        await session.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = "\n".join(
+            (
+                await session.execute(
+                    text("EXPLAIN SELECT code FROM dossiers WHERE (applicant ->> 'personal_id') = :pid"),
+                    {"pid": "001085123456"},
+                )
+            ).scalars()
+        )
+    assert "dossiers_applicant_personal_id" in plan, plan
+
+
+async def test_the_applicant_index_is_added_to_a_database_made_before_it(database_url: str) -> None:
+    schema = f"i{uuid.uuid4().hex[:10]}"
+    await upgrade_async(database_url, schema, MIGRATIONS, revision="intake_parked")
+    database = Database(database_url, schema, pool_size=1)
+    try:
+        async with database.transaction() as session:
+            await session.execute(text("DROP INDEX dossiers_applicant_personal_id"))  # as 0001 made it before
+        await upgrade_async(database_url, schema, MIGRATIONS)
+        async with database.transaction() as session:
+            found = await session.scalar(
+                text("SELECT indexdef FROM pg_indexes WHERE schemaname = :schema AND indexname = :name"),
+                {"schema": schema, "name": "dossiers_applicant_personal_id"},
+            )
+    finally:
+        await database.dispose()
+    assert found is not None and "personal_id" in found and "submitted_at DESC" in found

@@ -94,6 +94,11 @@ class FakeDossierRepository:
         dossier_id = self.store.keys.get(key)
         return None if dossier_id is None else self._hand_out(self.store.dossiers[dossier_id])
 
+    async def of_applicant(self, personal_id: str, limit: int) -> list[Dossier]:
+        found = [d for d in self.store.dossiers.values() if d.applicant_personal_id == personal_id]
+        found.sort(key=lambda d: (d.submitted_at, d.code), reverse=True)
+        return [self._hand_out(d) for d in found[:limit]]
+
     async def save(self) -> None:
         self.store.dossiers.update({dossier_id: _copy(d) for dossier_id, d in self.seen.items()})
         self.store.keys.update(self.keys)

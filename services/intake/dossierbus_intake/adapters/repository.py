@@ -11,7 +11,7 @@ from sqlalchemy import Select, Text, bindparam, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dossierbus_intake.adapters.tables import daily_sequences, dossiers, ratings
+from dossierbus_intake.adapters.tables import applicant_personal_id, daily_sequences, dossiers, ratings
 from dossierbus_intake.domain.dossier import Dossier, Rating
 from dossierbus_intake.domain.submission import SEQUENCE_DIGITS, Submission, dossier_code_prefix
 from dossierbus_intake.tracking import tracking_digest
@@ -41,6 +41,10 @@ class DossierRepository(Protocol):
         ...
 
     async def by_idempotency_key(self, key: str) -> Dossier | None: ...
+
+    async def of_applicant(self, personal_id: str, limit: int) -> list[Dossier]:
+        """The applicant's newest dossiers, newest first (for her own page)."""
+        ...
 
     async def save(self) -> None:
         """Write what changed in the dossiers this repository handed out."""
@@ -115,6 +119,17 @@ class SqlDossierRepository:
 
     async def by_idempotency_key(self, key: str) -> Dossier | None:
         return await self._one(_dossiers().where(dossiers.c.idempotency_key == key))
+
+    async def of_applicant(self, personal_id: str, limit: int) -> list[Dossier]:
+        # The applicant is kept as submitted (not pseudonymised): her token's personal ID is matched as the
+        # other checks match it (Dossier.applicant_personal_id), on the expression the index is on.
+        query = (
+            _dossiers()
+            .where(applicant_personal_id == personal_id)
+            .order_by(dossiers.c.submitted_at.desc(), dossiers.c.code.desc())
+            .limit(limit)
+        )
+        return [self._hand_out(row) for row in await self.session.execute(query)]
 
     async def save(self) -> None:
         progressed = [
