@@ -157,9 +157,15 @@ class Templates:
             for fee in fees:
                 step = procedure.step(fee["step"]) if procedure else None
                 agency = self.catalogue.agencies.get(fee["agency_code"])
+                if step and step.name:
+                    step_name = _name(step.name, language)
+                elif procedure and not procedure.linked:  # a one-step procedure's step is the procedure
+                    step_name = _name(procedure.name, language)
+                else:
+                    step_name = fee["step"]
                 lines.append(
                     {
-                        "step": _name(step.name, language) if step and step.name else fee["step"],
+                        "step": step_name,
                         "agency": _name(agency.name, language) if agency else fee["agency_code"],
                         "fee": format_vnd(fee["fee_vnd"], language),
                     }
