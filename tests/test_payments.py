@@ -48,7 +48,9 @@ async def test_a_dossier_with_fees_waits_for_its_payment_then_runs_to_its_result
     dossier = await eventually(held, timeout_s=60)
     payment = dossier["payment"]
     assert (payment["state"], payment["amount_vnd"], payment["national_status"]) == ("requested", 10_000, 6)
-    assert payment["fees"] == [{"step": "permanent-residence", "agency_code": "police-hanoi", "fee_vnd": 10_000}]
+    assert payment["fees"] == [
+        {"step": "permanent-residence", "agency_code": "police-hanoi", "fee_vnd": 10_000}
+    ]
     assert [step["status"] for step in dossier["steps"]] == ["waiting"]
     assert dossier["deadline"]["paused"] is True
     await stack.national_portal.wait_for_codes(code, [1, 2, 6])

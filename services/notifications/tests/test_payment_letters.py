@@ -77,7 +77,9 @@ def test_the_fees_due_notice_gives_the_amount_each_fee_and_how_to_pay() -> None:
     assert "THÔNG BÁO THỰC HIỆN NGHĨA VỤ TÀI CHÍNH" in body and "NOTICE OF FEES DUE" in body
     assert "tổng cộng 205.000 đồng" in body and "VND 205,000 in all" in body
     assert "- Cấp Phiếu lý lịch tư pháp (Phòng Tư pháp — UBND phường (Hà Nội)): 200.000 đồng" in body
-    assert "- Copy of the certificate (Civil status office, Hanoi commune People's Committee): VND 5,000" in body
+    assert (
+        "- Copy of the certificate (Civil status office, Hanoi commune People's Committee): VND 5,000" in body
+    )
     assert body.count(PAGE) == 2 and f"open dossier {CODE}" in body
     assert "does not count against the dossier's processing time" in body
 

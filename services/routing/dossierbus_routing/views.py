@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dossierbus_routing.adapters.tables import dossiers, steps, timeline
 from dossierbus_routing.domain.deadlines import deadline_provisional
 from dossierbus_routing.domain.payment import FINANCIAL_OBLIGATION, REQUESTED
-from dossierbus_shared.events import DossierStatus, NationalStatus
 from dossierbus_shared.calendar import WorkingCalendar
 from dossierbus_shared.catalogue import Catalogue
+from dossierbus_shared.events import DossierStatus, NationalStatus
 
 
 async def dossier_by_code(session: AsyncSession, code: str) -> Row[Any] | None:

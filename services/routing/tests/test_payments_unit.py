@@ -150,7 +150,9 @@ def test_a_linked_procedure_asks_each_steps_fee_of_the_agency_that_handles_it() 
     def onboarded(procedure: str, step: str, unit: str | None) -> str | None:
         return "justice-hanoi-2" if step == "certified-copy" else None
 
-    dossier = Dossier.receive(verified(RECORD), context(Clock(), onboarded_agency=onboarded), event_id=uuid.uuid4())
+    dossier = Dossier.receive(
+        verified(RECORD), context(Clock(), onboarded_agency=onboarded), event_id=uuid.uuid4()
+    )
     [_, requested], _ = drained(dossier)
 
     assert requested.amount_vnd == 205_000

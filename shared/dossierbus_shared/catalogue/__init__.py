@@ -11,4 +11,13 @@ from dossierbus_shared.catalogue.models import (
     load_catalogue,
 )
 
-__all__ = ["Agency", "Catalogue", "FormField", "Procedure", "Step", "StepFee", "default_catalogue", "load_catalogue"]
+__all__ = [
+    "Agency",
+    "Catalogue",
+    "FormField",
+    "Procedure",
+    "Step",
+    "StepFee",
+    "default_catalogue",
+    "load_catalogue",
+]

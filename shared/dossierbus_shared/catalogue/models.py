@@ -16,7 +16,6 @@ from dossierbus_shared.calendar import TimeLimit
 from dossierbus_shared.events import AGENCY_CODE_PATTERN, Channel
 from dossierbus_shared.identifiers import PersonalId, TaxCode
 
-
 FeeVnd = Annotated[StrictInt, Field(ge=0, le=MAX_BIGINT)]
 """A fee in whole Vietnamese dong (the dong has no smaller unit): a YAML integer, never 1.5, "10000" or
 true; 0 means free."""
@@ -79,7 +78,7 @@ class Step(Strict):
     )
     fee_vnd: FeeVnd = Field(
         default=0,
-        description="The fee (lệ phí/phí) the applicant pays for this step, in VND, before it starts; 0: free",
+        description="The fee (lệ phí/phí) paid for this step, in VND, before any step starts; 0: none",
     )
 
 
@@ -157,7 +156,11 @@ class Procedure(Strict):
         """The fees the applicant owes, one per step that has one, in the steps' order (empty: free)."""
         if self.fee_vnd:
             return [StepFee(step=self.steps[0].id, agency=self.steps[0].agency, fee_vnd=self.fee_vnd)]
-        return [StepFee(step=step.id, agency=step.agency, fee_vnd=step.fee_vnd) for step in self.steps if step.fee_vnd]
+        return [
+            StepFee(step=step.id, agency=step.agency, fee_vnd=step.fee_vnd)
+            for step in self.steps
+            if step.fee_vnd
+        ]
 
     @property
     def fee_total_vnd(self) -> int:

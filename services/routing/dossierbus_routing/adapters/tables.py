@@ -116,7 +116,8 @@ indicator_dossiers = Table(
     Column("on_time", Boolean),
     Column("has_result", Boolean, nullable=False),
     Column("result_digitised", Boolean, nullable=False),
-    # Decision 766 indicator 3.6: the dossier owes fees (dossier.payment-requested), paid online (dossier.paid).
+    # Decision 766 indicator 3.6: the dossier owes fees (dossier.payment-requested), paid them online
+    # (dossier.paid).
     Column("fee_required", Boolean, nullable=False, server_default="false"),
     Column("paid_online", Boolean, nullable=False, server_default="false"),
     Index("ix_indicator_dossiers_group", "agency_code", "procedure_code", "received_on"),

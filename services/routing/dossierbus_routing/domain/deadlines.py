@@ -1,5 +1,5 @@
-"""Deadline rules: the clock pauses while the citizen owes a supplement or the fees, a dossier is overdue once its due
-date has passed while it is neither finished nor paused, a due date running through a year whose
+"""Deadline rules: the clock pauses while the citizen owes a supplement or the fees, a dossier is overdue
+once its due date has passed while it is neither finished nor paused, a due date running through a year whose
 holidays are not yet announced is provisional, and how far an agency may extend a due date and how long
 a citizen has to supplement (`DeadlinePolicy`)."""
 

@@ -250,7 +250,9 @@ class Dossier:
     def awaiting_payment(self) -> bool:
         """Held in financial obligation: accepted, its fees asked for and not yet paid."""
         return (
-            self.payment is not None and self.payment.state == REQUESTED and self.status is DossierStatus.ACCEPTED
+            self.payment is not None
+            and self.payment.state == REQUESTED
+            and self.status is DossierStatus.ACCEPTED
         )
 
     @property
