@@ -385,7 +385,7 @@ async def test_a_payment_not_applied_leaves_the_766_record_unpaid(
     assert store.timeline[-1][1].outcome == "refused"
 
 
-async def test_a_payment_or_refund_for_an_unknown_dossier_is_refused_for_good(
+async def test_a_payment_for_an_unknown_dossier_is_refused_for_good(
     handlers: EventHandlers, store: MemoryStore
 ) -> None:
     stranger = verified()
