@@ -77,6 +77,7 @@ def test_fixed_topics_are_the_non_agency_topics() -> None:
     assert FIXED_TOPICS == (
         "dossier.deadline-extended",
         "dossier.overdue",
+        "dossier.payments",
         "dossier.rated",
         "dossier.status-changed",
         "dossier.submitted",
