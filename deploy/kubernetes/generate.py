@@ -215,11 +215,19 @@ def services() -> list[ServiceSpec]:
         ),
         ServiceSpec(
             RoutingSettings,
-            consumes=(DossierVerified.topic, DossierStatusChanged.topic, DossierRated.topic, *reports),
+            # dossier.payments: intake's payments and refunds, and its own payment requests (766).
+            consumes=(
+                DossierVerified.topic,
+                DossierStatusChanged.topic,
+                DossierRated.topic,
+                DossierPaymentRequested.topic,
+                *reports,
+            ),
             produces=(
                 DossierStatusChanged.topic,
                 DossierOverdue.topic,
                 DossierDeadlineExtended.topic,
+                DossierPaymentRequested.topic,
                 *inboxes,
             ),
             # The national portal's status-sync endpoint is the overlay's to set (empty: sync off); its
@@ -234,9 +242,11 @@ def services() -> list[ServiceSpec]:
                 DossierStatusChanged.topic,
                 DossierDeadlineExtended.topic,
                 DossierOverdue.topic,
+                DossierPaymentRequested.topic,  # dossier.payments: fees due, paid, refunded
             ),
-            # The outgoing mail relay; overlays point it at the real one.
-            environment={"SMTP_HOST": "smtp-relay", "SMTP_PORT": "25"},
+            # The outgoing mail relay; overlays point it at the real one. The citizen page the payment
+            # letters name is the overlay's to set (empty: the letters name the page without a link).
+            environment={"SMTP_HOST": "smtp-relay", "SMTP_PORT": "25", "CITIZEN_PAGE_URL": ""},
             # WEBHOOK_SECRETS_TOKEN reads agencies' webhook secrets from the registry, and nothing else.
             optional_secrets={"WEBHOOK_SECRETS_TOKEN": "webhook-secrets-token", **CALLER_SECRETS},
         ),

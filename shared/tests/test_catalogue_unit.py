@@ -234,10 +234,71 @@ def test_bad_agency_code_fails_to_load(tmp_path: Path) -> None:
 def test_unknown_key_in_a_procedure_fails_to_load(tmp_path: Path) -> None:
     root = write_catalogue(tmp_path)
     path = root / "procedures" / "9.000001.yaml"
+    path.write_text(path.read_text("utf-8") + "price_vnd: 10000\n", "utf-8")
+
+    with pytest.raises(ValidationError, match="price_vnd"):
+        load_catalogue(root)
+
+
+# --- fees ---------------------------------------------------------------------------------------------
+
+
+def with_step_fees(root: Path, first: str, second: str | None = None) -> Path:
+    path = root / "procedures" / "9.000001.yaml"
+    text = path.read_text("utf-8").replace(
+        "{id: first, agency: justice-hanoi}", f"{{id: first, agency: justice-hanoi, fee_vnd: {first}}}"
+    )
+    if second is not None:
+        text = text.replace("agency: police-hanoi}", f"agency: police-hanoi, fee_vnd: {second}}}")
+    path.write_text(text, "utf-8")
+    return root
+
+
+def test_a_linked_procedure_has_a_fee_per_step_and_a_free_step_owes_nothing(tmp_path: Path) -> None:
+    procedure = load_catalogue(with_step_fees(write_catalogue(tmp_path), "50000", "0")).procedures["9.000001"]
+
+    assert [(fee.step, fee.agency, fee.fee_vnd) for fee in procedure.fees()] == [
+        ("first", "justice-hanoi", 50_000)
+    ]
+    assert procedure.fee_total_vnd == 50_000
+
+
+@pytest.mark.parametrize("fee", ["-1", "1.5", '"10000"', "true", "10000000000000000000000"])
+def test_a_fee_is_a_whole_non_negative_number_of_dong(tmp_path: Path, fee: str) -> None:
+    with pytest.raises(ValidationError, match="fee_vnd"):
+        load_catalogue(with_step_fees(write_catalogue(tmp_path), fee))
+
+
+def test_a_linked_procedure_may_not_carry_one_fee_for_all_its_steps(tmp_path: Path) -> None:
+    root = write_catalogue(tmp_path)
+    path = root / "procedures" / "9.000001.yaml"
     path.write_text(path.read_text("utf-8") + "fee_vnd: 10000\n", "utf-8")
 
-    with pytest.raises(ValidationError, match="fee_vnd"):
+    with pytest.raises(ValidationError, match="give each step its own fee_vnd"):
         load_catalogue(root)
+
+
+def test_a_one_step_procedure_has_its_fee_on_the_procedure_or_the_step_not_both() -> None:
+    residence = default_catalogue().procedures["1.004194"]
+    data = residence.model_dump()
+    data["steps"][0]["fee_vnd"] = 10_000
+
+    with pytest.raises(ValidationError, match="not both"):
+        Procedure.model_validate(data)
+
+
+def test_shipped_fees_some_procedures_pay_and_others_are_free() -> None:
+    procedures = default_catalogue().procedures
+    assert [(fee.step, fee.agency, fee.fee_vnd) for fee in procedures["1.004194"].fees()] == [
+        ("permanent-residence", "police-hanoi", 10_000)
+    ]
+    assert [(fee.step, fee.fee_vnd) for fee in procedures["2.001417"].fees()] == [
+        ("criminal-record", 200_000),
+        ("certified-copy", 5_000),
+    ]
+    # The procedures the end-to-end tests and the demo run stay free, and so flow as before.
+    for code in ("1.001193", "1.000656", "2.001199", "2.002913", "3.000722"):
+        assert procedures[code].fees() == [] and procedures[code].fee_total_vnd == 0
 
 
 def test_procedure_code_must_be_a_national_code(tmp_path: Path) -> None:

@@ -77,6 +77,7 @@ def test_fixed_topics_are_the_non_agency_topics() -> None:
     assert FIXED_TOPICS == (
         "dossier.deadline-extended",
         "dossier.overdue",
+        "dossier.payments",
         "dossier.rated",
         "dossier.status-changed",
         "dossier.submitted",
@@ -166,7 +167,7 @@ def test_status_values_are_the_wire_strings() -> None:
 
 
 def test_catalogue_types_are_prefixed_and_versioned() -> None:
-    assert len(CATALOGUE) == 11
+    assert len(CATALOGUE) == 14
     for event_type, cls in CATALOGUE.items():
         assert event_type == cls.type
         assert event_type.startswith(TYPE_PREFIX)

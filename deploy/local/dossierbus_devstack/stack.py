@@ -234,7 +234,11 @@ class DevStack:
                 "ACCESS_LOG_KEY": self.access_log_key,
                 "WEBHOOK_SECRETS_TOKEN": self.webhook_secrets_token,
             },
-            "notifications": {"WEBHOOK_SECRETS_TOKEN": self.webhook_secrets_token},
+            "notifications": {
+                "WEBHOOK_SECRETS_TOKEN": self.webhook_secrets_token,
+                # The payment letters send the applicant to the citizen page of this stack's intake.
+                "CITIZEN_PAGE_URL": f"http://127.0.0.1:{self.ports.services['intake']}/citizen",
+            },
             # Every status change goes to the portal's simulator, retried within seconds.
             "routing": {
                 "PORTAL_SYNC_URL": self.national_portal.sync_url,

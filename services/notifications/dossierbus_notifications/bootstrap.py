@@ -23,6 +23,9 @@ from dossierbus_shared.events import (
     CATALOGUE,
     TYPE_PREFIX,
     DossierDeadlineExtended,
+    DossierPaid,
+    DossierPaymentRequested,
+    DossierRefunded,
     DossierStatusChanged,
     DossierSubmitted,
     Event,
@@ -42,19 +45,26 @@ def bootstrap(settings: NotificationsSettings | None = None) -> ServiceApp:
         DossierSubmitted,
         DossierStatusChanged,
         DossierDeadlineExtended,  # the apology and new appointment (form 04)
+        DossierPaymentRequested,  # the fees to pay, and how
+        DossierPaid,  # the receipt
+        DossierRefunded,
         *([CATALOGUE[OVERDUE]] if OVERDUE in CATALOGUE else []),
     ]
     service = Service(
         settings,
         migrations=MIGRATIONS,
-        consumes=[event_type.topic for event_type in told],
+        consumes=list(dict.fromkeys(event_type.topic for event_type in told)),  # the payments share one
         unit_of_work=NotificationsUnitOfWork,
     )
     directory = AgencyDirectory(settings.registry_url, refresh_s=settings.directory_refresh_s)
     channels = _channels(settings, service, directory)
     events.register(
         service.consumer,
-        Notifier(Templates(), WebhookAudience(directory, default_catalogue()), sms="sms" in channels),
+        Notifier(
+            Templates(citizen_page_url=settings.citizen_page_url),
+            WebhookAudience(directory, default_catalogue()),
+            sms="sms" in channels,
+        ),
         told,
     )
     dispatcher = Dispatcher(

@@ -19,13 +19,15 @@ from typing import Any
 
 import jinja2
 
-from dossierbus_shared.catalogue import Catalogue, default_catalogue
+from dossierbus_shared.catalogue import Catalogue, Procedure, default_catalogue
 from dossierbus_shared.result_urls import https_host
 
 LANGUAGES = ("vi", "en")
 DAYS = ("due_date", "previous_due_date", "original_due_date", "supplement_due_date")
 """The dates templates may show; each is always defined (empty when the event has none)."""
 TEMPLATES = Path(__file__).parent / "templates"
+DEFAULT_CITIZEN_PAGE_URL = "http://127.0.0.1:8001/citizen"
+"""The citizen page (served by intake) in the development stack: where the applicant pays."""
 
 
 @dataclass(frozen=True)
@@ -41,8 +43,23 @@ def format_day(day: date | None, language: str) -> str:
     return day.strftime("%d/%m/%Y") if language == "vi" else day.isoformat()
 
 
+def format_vnd(amount: int, language: str) -> str:
+    """An amount of dong as the language writes it: `10.000 đồng`, `VND 10,000`."""
+    if language == "vi":
+        return f"{amount:,} đồng".replace(",", ".")
+    return f"VND {amount:,}"
+
+
 class Templates:
-    def __init__(self, directory: Path = TEMPLATES, catalogue: Catalogue | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path = TEMPLATES,
+        catalogue: Catalogue | None = None,
+        *,
+        citizen_page_url: str = DEFAULT_CITIZEN_PAGE_URL,
+    ) -> None:
+        """`citizen_page_url`: where the applicant follows the dossier and pays its fees (the letters name
+        it)."""
         self.catalogue = catalogue or default_catalogue()
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(directory),
@@ -53,6 +70,7 @@ class Templates:
             lstrip_blocks=True,
             auto_reload=False,  # the files ship with the service: compile each once, never stat again
         )
+        self.env.globals["citizen_page_url"] = citizen_page_url
 
     def render(
         self,
@@ -123,7 +141,37 @@ class Templates:
             "reason": values.get("reason") or "",
             "national_status": values.get("national_status"),
             "result_documents": https_documents(values.get("result_documents")),
+            **self._money(language, procedure, values),
         }
+
+    def _money(self, language: str, procedure: Procedure | None, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Amounts as the language writes them, and each fee line with its step's and agency's names."""
+        money: dict[str, Any] = {
+            name: format_vnd(values[name], language)
+            for name in ("amount_vnd",)
+            if isinstance(values.get(name), int)
+        }
+        fees = values.get("fees")
+        if isinstance(fees, list):
+            lines = []
+            for fee in fees:
+                step = procedure.step(fee["step"]) if procedure else None
+                agency = self.catalogue.agencies.get(fee["agency_code"])
+                if step and step.name:
+                    step_name = _name(step.name, language)
+                elif procedure and not procedure.linked:  # a one-step procedure's step is the procedure
+                    step_name = _name(procedure.name, language)
+                else:
+                    step_name = fee["step"]
+                lines.append(
+                    {
+                        "step": step_name,
+                        "agency": _name(agency.name, language) if agency else fee["agency_code"],
+                        "fee": format_vnd(fee["fee_vnd"], language),
+                    }
+                )
+            money["fee_lines"] = lines
+        return money
 
 
 def https_documents(documents: Any) -> list[Mapping[str, Any]]:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
+from dossierbus_notifications.messages import DEFAULT_CITIZEN_PAGE_URL
 from dossierbus_shared.settings import OptionalSecret, ServiceSettings
 
 
@@ -31,6 +32,11 @@ class NotificationsSettings(ServiceSettings):
         default=300, ge=30, description="How old a signature timestamp receivers should accept, in seconds"
     )
     webhook_secret_cache_s: float = Field(default=300.0, ge=0)
+    citizen_page_url: str = Field(
+        default=DEFAULT_CITIZEN_PAGE_URL,
+        description="The citizen page (intake's) where an applicant follows a dossier and pays its fees; "
+        "the payment letters name it",
+    )
     # delivery
     delivery_max_attempts: int = Field(default=5, ge=1)
     delivery_backoff_s: float = Field(default=1.0, gt=0, description="First retry delay; doubles each try")

@@ -28,6 +28,7 @@ from dossierbus_shared.directory import AgencyDirectory
 from dossierbus_shared.events import (
     DossierDeadlineExtended,
     DossierOverdue,
+    DossierPaymentRequested,
     DossierRated,
     DossierStatusChanged,
     DossierVerified,
@@ -55,11 +56,24 @@ def bootstrap(
     service = Service(
         settings,
         migrations=MIGRATIONS,
-        # Routing also follows its own status changes and the applicants' ratings for the 766 indicators.
-        consumes=[DossierVerified.topic, DossierStatusChanged.topic, DossierRated.topic, *reports],
+        # Routing also follows its own status changes and the applicants' ratings for the 766 indicators;
+        # on dossier.payments, intake's payments and refunds (and its own payment requests, for 766).
+        consumes=[
+            DossierVerified.topic,
+            DossierStatusChanged.topic,
+            DossierRated.topic,
+            DossierPaymentRequested.topic,
+            *reports,
+        ],
         # Onboarded agencies' reports too, without a restart.
         consumes_matching=r"agency\.[a-z0-9-]+\.reports",
-        produces=[DossierStatusChanged.topic, DossierOverdue.topic, DossierDeadlineExtended.topic, *inboxes],
+        produces=[
+            DossierStatusChanged.topic,
+            DossierOverdue.topic,
+            DossierDeadlineExtended.topic,
+            DossierPaymentRequested.topic,
+            *inboxes,
+        ],
         unit_of_work=unit_of_work_type,
     )
     directory = AgencyDirectory(settings.registry_url, refresh_s=settings.directory_refresh_s)

@@ -36,7 +36,10 @@ from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.events import (
     DossierAssigned,
     DossierExtensionRequested,
+    DossierPaid,
+    DossierPaymentRequested,
     DossierRated,
+    DossierRefunded,
     DossierStatusChanged,
     DossierStatusReported,
     DossierVerified,
@@ -68,13 +71,17 @@ class RoutingUnitOfWork(UnitOfWork):
         await self.dossiers.load(
             envelope.data.dossier_id
             for envelope in envelopes
-            if isinstance(envelope.data, DossierVerified | DossierExtensionRequested)
+            if isinstance(
+                envelope.data, DossierVerified | DossierExtensionRequested | DossierPaid | DossierRefunded
+            )
             or (isinstance(envelope.data, DossierStatusReported) and not answers_the_kit(envelope.data))
         )
         await self.indicators.load(
             envelope.data.dossier_id
             for envelope in envelopes
-            if isinstance(envelope.data, DossierVerified | DossierStatusChanged)
+            if isinstance(
+                envelope.data, DossierVerified | DossierStatusChanged | DossierPaymentRequested | DossierPaid
+            )
         )
 
     def collect(self, dossier: Dossier) -> None:

@@ -11,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_routing.adapters.tables import dossiers, steps, timeline
 from dossierbus_routing.domain.deadlines import deadline_provisional
+from dossierbus_routing.domain.payment import FINANCIAL_OBLIGATION, REQUESTED
 from dossierbus_shared.calendar import WorkingCalendar
 from dossierbus_shared.catalogue import Catalogue
+from dossierbus_shared.events import DossierStatus, NationalStatus
 
 
 async def dossier_by_code(session: AsyncSession, code: str) -> Row[Any] | None:
@@ -49,7 +51,7 @@ async def dossier_document(
         "dossier_id": str(dossier.id),
         "dossier_code": dossier.code,
         "procedure_code": dossier.procedure_code,
-        "status": dossier.status,
+        "status": shown_status(dossier.status, dossier.payment),
         "agency_code": latest.agency_code if latest else None,
         "step": latest.step if latest else None,
         "due_date": dossier.due_date.isoformat(),
@@ -68,6 +70,7 @@ async def dossier_document(
             # What Decision 766 judges by: the due date without the agencies' extensions.
             "original_due_date": (dossier.original_due_date or dossier.due_date).isoformat(),
         },
+        "payment": payment_view(dossier.status, dossier.payment),
         "steps": [
             {
                 "step": row.step,
@@ -97,4 +100,32 @@ async def dossier_document(
             }
             for entry in entries
         ],
+    }
+
+
+def shown_status(status: str, payment: dict[str, Any] | None) -> str:
+    """The dossier's status, or `financial_obligation` while it is held until its fees are paid."""
+    held = payment is not None and payment["state"] == REQUESTED and status == DossierStatus.ACCEPTED.value
+    return FINANCIAL_OBLIGATION if held else status
+
+
+def payment_view(status: str, payment: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the applicant owes and where it stands; None for a free procedure."""
+    if payment is None:
+        return None
+    held = shown_status(status, payment) == FINANCIAL_OBLIGATION
+    return {
+        "state": payment["state"],
+        "amount_vnd": payment["amount_vnd"],
+        "fees": payment["fees"],
+        "requested_at": payment["requested_at"],
+        # While held, the national portal shows "Yêu cầu thực hiện nghĩa vụ tài chính".
+        "national_status": int(NationalStatus.FINANCIAL_OBLIGATION) if held else None,
+        "paid_at": payment["paid_at"],
+        "receipt_number": payment["receipt_number"],
+        "payment_reference": payment["payment_reference"],
+        "refunded_at": payment["refunded_at"],
+        "refund_reference": payment["refund_reference"],
+        "refunded_vnd": payment["refunded_vnd"],
+        "refund_reason": payment["refund_reason"],
     }

@@ -6,8 +6,18 @@ from dossierbus_shared.catalogue.models import (
     FormField,
     Procedure,
     Step,
+    StepFee,
     default_catalogue,
     load_catalogue,
 )
 
-__all__ = ["Agency", "Catalogue", "FormField", "Procedure", "Step", "default_catalogue", "load_catalogue"]
+__all__ = [
+    "Agency",
+    "Catalogue",
+    "FormField",
+    "Procedure",
+    "Step",
+    "StepFee",
+    "default_catalogue",
+    "load_catalogue",
+]

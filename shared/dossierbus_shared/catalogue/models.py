@@ -6,15 +6,19 @@ from datetime import date
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, create_model, model_validator
 
-from dossierbus_shared.bounds import BoundedDate, Int64
+from dossierbus_shared.bounds import MAX_BIGINT, BoundedDate, Int64
 from dossierbus_shared.calendar import TimeLimit
 from dossierbus_shared.events import AGENCY_CODE_PATTERN, Channel
 from dossierbus_shared.identifiers import PersonalId, TaxCode
+
+FeeVnd = Annotated[StrictInt, Field(ge=0, le=MAX_BIGINT)]
+"""A fee in whole Vietnamese dong (the dong has no smaller unit): a YAML integer, never 1.5, "10000" or
+true; 0 means free."""
 
 
 class Strict(BaseModel):
@@ -72,6 +76,18 @@ class Step(Strict):
         "steps are cancelled), or end this step alone (with the steps that need its result) and let "
         "the others finish",
     )
+    fee_vnd: FeeVnd = Field(
+        default=0,
+        description="The fee (lệ phí/phí) paid for this step, in VND, before any step starts; 0: none",
+    )
+
+
+class StepFee(Strict):
+    """One fee line of a procedure: the step it pays for and its amount."""
+
+    step: str
+    agency: str
+    fee_vnd: int
 
 
 class Procedure(Strict):
@@ -119,6 +135,36 @@ class Procedure(Strict):
         description="How many working days in all the agencies may extend a dossier's due date (form 04); "
         "none: routing's setting",
     )
+    fee_vnd: FeeVnd = Field(
+        default=0,
+        description="The fee of a one-step procedure, in VND (shorthand for its step's fee_vnd); a linked "
+        "procedure gives each step its own",
+    )
+
+    @model_validator(mode="after")
+    def _fees_are_unambiguous(self) -> Procedure:
+        if self.fee_vnd and self.linked:
+            raise ValueError(
+                f"procedure {self.code}: fee_vnd on a linked procedure is ambiguous; give each step its "
+                "own fee_vnd (the agency of that step collects it)"
+            )
+        if self.fee_vnd and self.steps[0].fee_vnd:
+            raise ValueError(f"procedure {self.code}: give fee_vnd on the procedure or on its step, not both")
+        return self
+
+    def fees(self) -> list[StepFee]:
+        """The fees the applicant owes, one per step that has one, in the steps' order (empty: free)."""
+        if self.fee_vnd:
+            return [StepFee(step=self.steps[0].id, agency=self.steps[0].agency, fee_vnd=self.fee_vnd)]
+        return [
+            StepFee(step=step.id, agency=step.agency, fee_vnd=step.fee_vnd)
+            for step in self.steps
+            if step.fee_vnd
+        ]
+
+    @property
+    def fee_total_vnd(self) -> int:
+        return sum(fee.fee_vnd for fee in self.fees())
 
     @model_validator(mode="after")
     def _steps_form_a_workflow(self) -> Procedure:

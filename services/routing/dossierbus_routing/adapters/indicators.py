@@ -155,6 +155,8 @@ async def counts(
             func.count(r.c.score).label("ratings"),
             func.coalesce(func.sum(r.c.score), 0).label("rating_sum"),
             count(r.c.score <= DISLIKE_AT_MOST).label("dislikes"),
+            count(d.c.fee_required).label("fee_required"),
+            count(and_(d.c.fee_required, d.c.paid_online)).label("paid_online"),
         )
         .select_from(d.outerjoin(r, r.c.dossier_id == d.c.dossier_id))
         .group_by(d.c.agency_code, d.c.procedure_code)

@@ -22,11 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_routing.adapters.tables import dossiers, steps, timeline
 from dossierbus_routing.domain import TRANSITIONS, Dossier, Step, StepStatus, TimelineEntry
+from dossierbus_routing.domain.payment import Payment
 from dossierbus_shared.events import DossierStatus
 
 Row = dict[str, Any]
 
-# Paused dossiers are left out: their due date moves when the citizen's supplement arrives.
+# Paused dossiers are left out: their due date moves when the citizen's supplement arrives (and those held
+# until their fees are paid, by `paused_since`).
 WATCHED = sorted(
     status.value
     for status, following in TRANSITIONS.items()
@@ -115,7 +117,10 @@ class PostgresDossierRepository(DossierRepository):
         claimed = (
             select(dossiers)
             .where(
-                dossiers.c.overdue_at.is_(None), dossiers.c.due_date < today, dossiers.c.status.in_(WATCHED)
+                dossiers.c.overdue_at.is_(None),
+                dossiers.c.due_date < today,
+                dossiers.c.status.in_(WATCHED),
+                dossiers.c.paused_since.is_(None),
             )
             .order_by(dossiers.c.due_date)
             .limit(limit)
@@ -206,7 +211,10 @@ class InMemoryDossierRepository(DossierRepository):
         candidates = [
             dossier
             for dossier in self.stored.values()
-            if dossier.overdue_at is None and dossier.due_date < today and dossier.status.value in WATCHED
+            if dossier.overdue_at is None
+            and dossier.due_date < today
+            and dossier.status.value in WATCHED
+            and dossier.paused_since is None
         ]
         return [copy.deepcopy(dossier) for dossier in sorted(candidates, key=lambda d: d.due_date)[:limit]]
 
@@ -254,6 +262,7 @@ def _dossier(row: Row, step_rows: list[Row]) -> Dossier:
         extended_working_days=row["extended_working_days"],
         rejection_reasons=row["rejection_reasons"],
         trace_context=row["trace_context"],
+        payment=Payment.from_json(row["payment"]) if row["payment"] else None,
         steps={
             step["step"]: Step(
                 id=step["step"],
@@ -292,6 +301,7 @@ def _dossier_row(dossier: Dossier) -> Row:
         "updated_at": dossier.updated_at,
         "rejection_reasons": dossier.rejection_reasons,
         "trace_context": dossier.trace_context,
+        "payment": dossier.payment.to_json() if dossier.payment else None,
     }
 
 

@@ -50,6 +50,8 @@ dossiers = Table(
     # The W3C trace context (traceparent) of the dossier's trace where routing first saw it, so that a
     # later request about the dossier (a supplement) continues that trace rather than starting another.
     Column("trace_context", JSONB),
+    # What the applicant owes and where it stands (domain/payment.py); null: the procedure is free.
+    Column("payment", JSONB),
     Index("ix_dossiers_open_by_due_date", "due_date", postgresql_where=text("overdue_at IS NULL")),
 )
 
@@ -114,6 +116,10 @@ indicator_dossiers = Table(
     Column("on_time", Boolean),
     Column("has_result", Boolean, nullable=False),
     Column("result_digitised", Boolean, nullable=False),
+    # Decision 766 indicator 3.6: the dossier owes fees (dossier.payment-requested), paid them online
+    # (dossier.paid).
+    Column("fee_required", Boolean, nullable=False, server_default="false"),
+    Column("paid_online", Boolean, nullable=False, server_default="false"),
     Index("ix_indicator_dossiers_group", "agency_code", "procedure_code", "received_on"),
 )
 

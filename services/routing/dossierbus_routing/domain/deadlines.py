@@ -1,5 +1,5 @@
-"""Deadline rules: the clock pauses while the citizen owes a supplement, a dossier is overdue once its due
-date has passed while it is neither finished nor paused, a due date running through a year whose
+"""Deadline rules: the clock pauses while the citizen owes a supplement or the fees, a dossier is overdue
+once its due date has passed while it is neither finished nor paused, a due date running through a year whose
 holidays are not yet announced is provisional, and how far an agency may extend a due date and how long
 a citizen has to supplement (`DeadlinePolicy`)."""
 
@@ -54,9 +54,10 @@ def resume(calendar: WorkingCalendar, due_date: date, paused_since: datetime, no
     return Resumption(paused, calendar.add_working_days(due_date, paused))
 
 
-def is_overdue(status: DossierStatus, due_date: date, today: date) -> bool:
-    """`today` is the local date. A paused dossier is not overdue: its due date moves when it resumes."""
-    if is_final(status) or status is DossierStatus.SUPPLEMENT_REQUESTED:
+def is_overdue(status: DossierStatus, due_date: date, today: date, *, paused: bool = False) -> bool:
+    """`today` is the local date. A paused dossier (waiting for a supplement, or for its fees to be paid)
+    is not overdue: its due date moves when it resumes."""
+    if is_final(status) or paused or status is DossierStatus.SUPPLEMENT_REQUESTED:
         return False
     return today > due_date
 

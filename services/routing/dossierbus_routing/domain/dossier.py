@@ -26,6 +26,7 @@ from dossierbus_routing.domain.deadlines import (
     is_overdue,
     resume,
 )
+from dossierbus_routing.domain.payment import FINANCIAL_OBLIGATION, PAID, REFUNDED, REQUESTED, Payment
 from dossierbus_routing.domain.rules import (
     blocked_steps,
     derive_status,
@@ -51,6 +52,9 @@ from dossierbus_shared.events import (
     DossierDeadlineExtended,
     DossierExtensionRequested,
     DossierOverdue,
+    DossierPaid,
+    DossierPaymentRequested,
+    DossierRefunded,
     DossierStatus,
     DossierStatusChanged,
     DossierStatusReported,
@@ -58,6 +62,7 @@ from dossierbus_shared.events import (
     DossierSupplemented,
     DossierVerified,
     Event,
+    Fee,
     ResultDocument,
     national_status,
 )
@@ -180,6 +185,8 @@ class Dossier:
     extended_working_days: int = 0
     rejection_reasons: list[str] | None = None
     trace_context: dict[str, str] | None = None
+    payment: Payment | None = None
+    """What the applicant owes (None: the procedure is free)."""
     _events: list[Envelope[Any]] = field(default_factory=list, repr=False, compare=False)
     _entries: list[TimelineEntry] = field(default_factory=list, repr=False, compare=False)
 
@@ -233,8 +240,95 @@ class Dossier:
             dossier._change(DossierStatus.REJECTED, Cause(event_id, note=NEUTRAL_REJECTION), context)
         else:
             dossier._change(DossierStatus.ACCEPTED, cause, context)
-            dossier._advance(procedure, cause, context)
+            if procedure.fee_total_vnd > 0:
+                dossier._request_payment(procedure, cause, context)
+            else:
+                dossier._advance(procedure, cause, context)
         return dossier
+
+    @property
+    def awaiting_payment(self) -> bool:
+        """Held in financial obligation: accepted, its fees asked for and not yet paid."""
+        return (
+            self.payment is not None
+            and self.payment.state == REQUESTED
+            and self.status is DossierStatus.ACCEPTED
+        )
+
+    @property
+    def shown_status(self) -> str:
+        """The status routing's views show: the dossier's, or `financial_obligation` while it is held."""
+        return FINANCIAL_OBLIGATION if self.awaiting_payment else self.status.value
+
+    def pay(self, paid: DossierPaid, context: Context, *, event_id: UUID) -> str | None:
+        """Intake reports the fees paid: the dossier's clock restarts and its first steps are assigned. A
+        payment that cannot be taken (nothing owed, another amount) is refused, and a repeat or a payment
+        for a dossier already paid is ignored: both recorded on the timeline, nothing else changes. A
+        payment for a withdrawn dossier is recorded (the money moved) but starts nothing. Returns why a
+        payment was not applied, if it was not."""
+        payment = self.payment
+        receipt = f"receipt {paid.receipt_number}, {paid.amount_vnd} VND"
+        if payment is None:
+            return self._payment_not_applied(
+                event_id, "paid", f"{receipt}: the dossier owes nothing", context, outcome="refused"
+            )
+        if payment.state != REQUESTED:
+            repeat = paid.receipt_number == payment.receipt_number or paid.receipt_number in payment.history
+            why = (
+                "a repeat of the payment already taken"
+                if repeat
+                else f"the dossier is already {payment.state} (receipt {payment.receipt_number})"
+            )
+            return self._payment_not_applied(event_id, "paid", f"{receipt}: {why}; not applied", context)
+        if paid.amount_vnd != payment.amount_vnd:
+            why = f"{receipt}: the amount differs from the {payment.amount_vnd} VND requested; not applied"
+            return self._payment_not_applied(event_id, "paid", why, context, outcome="refused")
+        now = context.clock()
+        payment.state, payment.paid_at = PAID, paid.paid_at
+        payment.receipt_number, payment.payment_reference = paid.receipt_number, paid.payment_reference
+        payment.history.append(paid.receipt_number)
+        self.updated_at = now
+        if is_final(self.status):
+            # Withdrawn while it waited: the payment is a fact (intake holds it) but nothing starts.
+            note = f"{receipt}; the dossier is already {self.status.value}: nothing starts"
+            self._record(Cause(event_id, note=note), "paid", self.status, context)
+            return None
+        note = f"{receipt} (payment {paid.payment_reference})"
+        cause = Cause(event_id, note=note)
+        self._record(cause, "paid", self.status, context)
+        if self.paused_since is not None:
+            clock_note = self._resume_clock(context)
+            self._record(Cause(event_id, note=clock_note), "clock-resumed", self.status, context)
+        self._advance(context.procedure(self.procedure_code), Cause(event_id), context)
+        return None
+
+    def refund(self, refunded: DossierRefunded, context: Context, *, event_id: UUID) -> str | None:
+        """Intake reports the fees refunded (a dossier refused before processing): recorded; the dossier's
+        status does not change. A refund of nothing paid, or a repeat, is recorded and changes nothing;
+        returns why, then."""
+        payment = self.payment
+        note = (
+            f"refund {refunded.refund_reference} of receipt {refunded.receipt_number}, "
+            f"{refunded.amount_vnd} VND: {refunded.reason}"
+        )
+        if payment is None or payment.state == REQUESTED:
+            return self._payment_not_applied(
+                event_id, "refunded", f"{note}; nothing was paid", context, outcome="refused"
+            )
+        if payment.state == REFUNDED:
+            return self._payment_not_applied(event_id, "refunded", f"{note}; already refunded", context)
+        payment.state, payment.refunded_at = REFUNDED, refunded.refunded_at
+        payment.refund_reference, payment.refunded_vnd = refunded.refund_reference, refunded.amount_vnd
+        payment.refund_reason = refunded.reason
+        self.updated_at = context.clock()
+        self._record(Cause(event_id, note=note), "refunded", self.status, context)
+        return None
+
+    def _payment_not_applied(
+        self, event_id: UUID, event: str, why: str, context: Context, *, outcome: str = "ignored"
+    ) -> str:
+        self._record(Cause(event_id, note=why), event, None, context, outcome=outcome)
+        return why
 
     def take_report(self, report: DossierStatusReported, context: Context, *, event_id: UUID) -> str | None:
         """Apply an agency's report on a step; if the report is not allowed, why (it is then recorded as
@@ -354,10 +448,13 @@ class Dossier:
         self._record(cause, "report-refused", report.status, context, outcome="refused")
 
     def withdraw(self, reason: str | None, context: Context) -> None:
-        """The citizen withdraws the dossier; IllegalTransition where the state machine does not allow it."""
+        """The citizen withdraws the dossier (also while it waits for its fees to be paid);
+        IllegalTransition where the state machine does not allow it."""
         check_transition(self.status, DossierStatus.WITHDRAWN, by_agency=False)
         note = f"withdrawn by the applicant: {reason}" if reason else "withdrawn by the applicant"
         cause = Cause(note=note)
+        if self.awaiting_payment:
+            self.paused_since = None  # the clock stops for good: there is nothing left to time
         self._close_open_steps(cause, note, context)
         self._change(DossierStatus.WITHDRAWN, cause, context)
 
@@ -403,7 +500,8 @@ class Dossier:
         paused; whether it was reported now."""
         now = context.clock()
         today = context.calendar.local_date(now)
-        if self.overdue_at is not None or not is_overdue(self.status, self.due_date, today):
+        paused = self.paused_since is not None
+        if self.overdue_at is not None or not is_overdue(self.status, self.due_date, today, paused=paused):
             return False
         open_steps = [
             f"{step.id}@{step.agency}"
@@ -625,19 +723,7 @@ class Dossier:
             self.supplement_requests += 1
             clock_note = ("clock-paused", f"clock paused with {self.due_date.isoformat()} as due date")
         elif previous is DossierStatus.SUPPLEMENT_REQUESTED and self.paused_since is not None:
-            resumed = resume(context.calendar, self.due_date, self.paused_since, now)
-            clock_note = (
-                "clock-resumed",
-                f"clock paused for {resumed.paused_working_days} working day(s); due date moved from "
-                f"{self.due_date.isoformat()} to {resumed.due_date.isoformat()}",
-            )
-            self.paused_since = None
-            self.paused_working_days += resumed.paused_working_days
-            self.due_date = resumed.due_date
-            if self.original_due_date is not None:  # a pause moves the date 766 judges by as well
-                self.original_due_date = context.calendar.add_working_days(
-                    self.original_due_date, resumed.paused_working_days
-                )
+            clock_note = ("clock-resumed", self._resume_clock(context))
         self.status, self.updated_at = status, now
         if status is DossierStatus.RESULT_READY:
             # A linked dossier's result is every step's result.
@@ -672,6 +758,54 @@ class Dossier:
             event, note = clock_note
             self._record(Cause(cause.event_id, cause.agency, cause.step, note), event, status, context)
 
+    def _resume_clock(self, context: Context) -> str:
+        """Restart a paused clock: the due date moves by the working days it stood still. The timeline's
+        note on it."""
+        assert self.paused_since is not None  # the callers checked
+        resumed = resume(context.calendar, self.due_date, self.paused_since, context.clock())
+        note = (
+            f"clock paused for {resumed.paused_working_days} working day(s); due date moved from "
+            f"{self.due_date.isoformat()} to {resumed.due_date.isoformat()}"
+        )
+        self.paused_since = None
+        self.paused_working_days += resumed.paused_working_days
+        self.due_date = resumed.due_date
+        if self.original_due_date is not None:  # a pause moves the date 766 judges by as well
+            self.original_due_date = context.calendar.add_working_days(
+                self.original_due_date, resumed.paused_working_days
+            )
+        return note
+
+    def _request_payment(self, procedure: Procedure, cause: Cause, context: Context) -> None:
+        """Hold the accepted dossier in financial obligation: ask for its fees (intake opens the payment)
+        and pause its clock until they are paid; no step starts before."""
+        now = context.clock()
+        fees = [
+            Fee(
+                step=fee.step,
+                agency_code=context.onboarded_agency(procedure.code, fee.step, self.receiving_unit)
+                or fee.agency,
+                fee_vnd=fee.fee_vnd,
+            )
+            for fee in procedure.fees()
+        ]
+        self.payment = Payment(fees=fees, requested_at=now)
+        self._emit(
+            DossierPaymentRequested(
+                dossier_id=self.id,
+                dossier_code=self.code,
+                procedure_code=self.procedure_code,
+                amount_vnd=self.payment.amount_vnd,
+                fees=fees,
+                requested_at=now,
+            )
+        )
+        note = f"fees due: {self.payment.amount_vnd} VND ({self.payment.fee_lines()}); national status 6"
+        self._record(Cause(cause.event_id, note=note), "payment-requested", FINANCIAL_OBLIGATION, context)
+        self.paused_since = now
+        clock_note = f"clock paused with {self.due_date.isoformat()} as due date until the fees are paid"
+        self._record(Cause(cause.event_id, note=clock_note), "clock-paused", FINANCIAL_OBLIGATION, context)
+
     # --- what the changes cause -------------------------------------------------------------------------
 
     def _in_order(self, context: Context) -> list[Step]:
@@ -694,7 +828,7 @@ class Dossier:
         self,
         cause: Cause,
         event: str,
-        status: DossierStatus | StepStatus | None,
+        status: DossierStatus | StepStatus | str | None,
         context: Context,
         *,
         at: datetime | None = None,
@@ -704,7 +838,7 @@ class Dossier:
             TimelineEntry(
                 at=at or context.clock(),
                 event=event,
-                status=status.value if status else None,
+                status=str(status) if status else None,
                 agency_code=cause.agency,
                 step=cause.step,
                 note=cause.note,

@@ -1,7 +1,8 @@
 """One dossier as the Decision 766 projection counts it, kept up to date from the events every dossier goes
 through: `dossier.verified` (channel, due date, whether national population data was used) opens it,
-routing's own `dossier.status-changed` (end of processing, supplements, results) moves it. It is fed by
-what the bus publishes, not by the `Dossier` aggregate's state."""
+routing's own `dossier.status-changed` (end of processing, supplements, results) moves it, and
+`dossier.payment-requested` / `dossier.paid` say whether it owed fees and paid them online (indicator
+3.6). It is fed by what the bus publishes, not by the `Dossier` aggregate's state."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from datetime import date, datetime
 from uuid import UUID
 
 from dossierbus_routing.domain.indicators import (
+    NEVER,
     RESULT_STATUSES,
     finished_on_time,
     overdue_from,
@@ -41,6 +43,8 @@ class IndicatorRecord:
     ended_status: str | None = None
     ended_at: datetime | None = None
     on_time: bool | None = None
+    fee_required: bool = False
+    paid_online: bool = False
 
     @classmethod
     def opened(
@@ -80,6 +84,8 @@ class IndicatorRecord:
         self.due_date = judged_by
         changed_on = changed.changed_at.astimezone(calendar.timezone).date()
         self.overdue_from = overdue_from(judged_by, self.supplement_requests, changed_on, paused=paused)
+        if self._awaiting_payment():
+            self.overdue_from = NEVER
         self.has_result = self.has_result or changed.status in RESULT_STATUSES
         self.result_digitised = self.result_digitised or bool(changed.result_documents)
         procedure = catalogue.procedure(changed.procedure_code)
@@ -93,3 +99,21 @@ class IndicatorRecord:
             self.on_time = finished_on_time(
                 changed.changed_at, judged_by, self.supplement_requests, calendar.timezone
             )
+
+    def fees_requested(self) -> None:
+        """The dossier owes fees: it counts in indicator 3.6, and while it waits for the applicant to pay,
+        its clock stands still (as routing's does), so it does not turn overdue."""
+        self.fee_required = True
+        if self._awaiting_payment():
+            self.overdue_from = NEVER
+
+    def paid(self) -> None:
+        """The fees were paid, online: every payment reaches the bus through the payment platform
+        (DuocThanhToanTrucTuyen). The due date moved by the wait arrives with the next status change,
+        which judges the dossier again; until then it is not counted overdue."""
+        self.fee_required = True
+        self.paid_online = True
+
+    def _awaiting_payment(self) -> bool:
+        # Either event may be read first (they come on two topics): the state is checked both ways.
+        return self.fee_required and not self.paid_online and self.status == DossierStatus.ACCEPTED.value

@@ -89,6 +89,8 @@ class Counts:
     ratings: int = 0
     rating_sum: int = 0
     dislikes: int = 0
+    fee_required: int = 0
+    paid_online: int = 0
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,8 @@ ELECTRONIC_RESULT = Component("4.1", "dossiers with an electronic result", 6)
 DIGITISED = Component("4.2", "dossiers digitised (components and result)", 4, full_at=0.8)
 POPULATION_DATA = Component("4.5b", "dossiers using national population data", 2)
 SATISFACTION = Component("5.4", "satisfaction with receiving and processing", 6, full_at=0.9)
+PAID_ONLINE = Component("3.6", "dossiers with fees paid online", 6)
+"""Measured only for procedures with a fee (its denominator: dossiers of TTHC with a non-zero fee)."""
 
 
 def component_ratios(counts: Counts) -> dict[Component, float | None]:
@@ -130,6 +134,7 @@ def component_ratios(counts: Counts) -> dict[Component, float | None]:
         DIGITISED: rate(c.digitised_end_to_end, c.with_result),
         POPULATION_DATA: rate(c.population_data_used, c.received),
         SATISFACTION: satisfied,
+        **({PAID_ONLINE: rate(c.paid_online, c.fee_required)} if c.fee_required else {}),
     }
 
 
@@ -162,6 +167,9 @@ def report(counts: Counts) -> dict[str, Any]:
         "with_result": c.with_result,
         "digitised_results": c.digitised_results,
         "digitised_results_rate": rate(c.digitised_results, c.with_result),
+        "fee_required": c.fee_required,
+        "paid_online": c.paid_online,
+        "paid_online_rate": rate(c.paid_online, c.fee_required),
         "satisfaction": {
             "count": c.ratings,
             "average": round(c.rating_sum / c.ratings, 2) if c.ratings else None,

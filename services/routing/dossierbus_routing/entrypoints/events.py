@@ -8,7 +8,11 @@ beforehand, and what the commands cause is written once after the batch.
 - `dossier.extension-requested` (an agency's, authenticated): the due date moves, or the request is
   refused and recorded;
 - `dossier.status-changed` (routing's own): the 766 record follows;
-- `dossier.rated`: the 766 satisfaction rating.
+- `dossier.rated`: the 766 satisfaction rating;
+- `dossier.payment-requested` (routing's own): the 766 record notes the fees owed;
+- `dossier.paid` (intake's): a dossier held in financial obligation is taken on (its steps assigned), or
+  the payment is recorded as refused or ignored; the 766 record notes it paid online;
+- `dossier.refunded` (intake's): recorded on the dossier's timeline.
 """
 
 from __future__ import annotations
@@ -28,7 +32,10 @@ from dossierbus_shared.directory import AgencyDirectory
 from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.events import (
     DossierExtensionRequested,
+    DossierPaid,
+    DossierPaymentRequested,
     DossierRated,
+    DossierRefunded,
     DossierStatusChanged,
     DossierStatusReported,
     DossierVerified,
@@ -63,6 +70,9 @@ class EventHandlers:
             DossierExtensionRequested: _applied(self.on_extension_requested),
             DossierStatusChanged: _applied(self.on_status_changed),
             DossierRated: _applied(self.on_rated),
+            DossierPaymentRequested: _applied(self.on_payment_requested),
+            DossierPaid: _applied(self.on_paid),
+            DossierRefunded: _applied(self.on_refunded),
         }
 
     async def on_verified(self, uow: RoutingUnitOfWork, envelope: Envelope[DossierVerified]) -> None:
@@ -134,6 +144,38 @@ class EventHandlers:
 
     async def on_rated(self, uow: RoutingUnitOfWork, envelope: Envelope[DossierRated]) -> None:
         uow.indicators.rate(envelope.data)
+
+    async def on_payment_requested(
+        self, uow: RoutingUnitOfWork, envelope: Envelope[DossierPaymentRequested]
+    ) -> None:
+        record = await uow.indicators.get(envelope.data.dossier_id)
+        if record is None:
+            raise PermanentError(f"payment request for dossier {envelope.data.dossier_code} never verified")
+        record.fees_requested()
+
+    async def on_paid(self, uow: RoutingUnitOfWork, envelope: Envelope[DossierPaid]) -> None:
+        paid = envelope.data
+        dossier = await uow.dossiers.get(paid.dossier_id)
+        if dossier is None:
+            raise PermanentError(f"payment for unknown dossier {paid.dossier_id}")
+        not_applied = dossier.pay(paid, self.context, event_id=envelope.id)
+        uow.collect(dossier)
+        if not_applied is not None:
+            log.warning("payment of %s not applied: %s", paid.dossier_code, not_applied)
+            return
+        record = await uow.indicators.get(paid.dossier_id)
+        if record is not None:
+            record.paid()
+
+    async def on_refunded(self, uow: RoutingUnitOfWork, envelope: Envelope[DossierRefunded]) -> None:
+        refunded = envelope.data
+        dossier = await uow.dossiers.get(refunded.dossier_id)
+        if dossier is None:
+            raise PermanentError(f"refund for unknown dossier {refunded.dossier_id}")
+        not_applied = dossier.refund(refunded, self.context, event_id=envelope.id)
+        uow.collect(dossier)
+        if not_applied is not None:
+            log.warning("refund of %s not applied: %s", refunded.dossier_code, not_applied)
 
 
 def _applied(handler: Handler[E]) -> Handler[E]:

@@ -3,7 +3,9 @@
 Every change of a dossier's status (each `dossier.status-changed` it emits, and its arrival, which emits
 none: the status it starts in, `received`) becomes one `PortalChange`. Its national status code
 (TrangThaiHoSo) comes from `national_status()` of the event catalogue; a status with none (`transferred`,
-the local "liên thông") is kept as a change that is not sent, so the operator sees why nothing went.
+the local "liên thông") is kept as a change that is not sent, so the operator sees why nothing went. A
+dossier held until its fees are paid (`dossier.payment-requested`) is sent as `financial_obligation`,
+code 6 (Yêu cầu thực hiện nghĩa vụ tài chính): routing's state, not a `DossierStatus`.
 
 What is sent carries no personal data: the dossier code, the procedure, the receiving unit, the national
 code, when, the due date and the agency handling the step. Notes are left out: agencies write them freely
@@ -20,8 +22,15 @@ from typing import Any
 from uuid import UUID
 
 from dossierbus_routing.domain import Dossier
+from dossierbus_routing.domain.payment import FINANCIAL_OBLIGATION
 from dossierbus_shared.envelope import Envelope
-from dossierbus_shared.events import DossierStatus, DossierStatusChanged, NationalStatus, national_status
+from dossierbus_shared.events import (
+    DossierPaymentRequested,
+    DossierStatus,
+    DossierStatusChanged,
+    NationalStatus,
+    national_status,
+)
 
 RECEIPT_KEYS = uuid.UUID("6a1f3c2e-6e0b-4f4e-9d55-0c9b1b7f2a10")
 """Namespace of the idempotency key of a dossier's arrival (uuid5 of the dossier id): it has no event."""
@@ -34,8 +43,9 @@ class PortalChange:
     idempotency_key: UUID
     dossier_id: UUID
     dossier_code: str
-    status: DossierStatus
-    previous_status: DossierStatus | None
+    status: str
+    """A `DossierStatus` value, or `financial_obligation`."""
+    previous_status: str | None
     national_status: NationalStatus | None
     changed_at: datetime
     payload: dict[str, Any] | None
@@ -50,7 +60,7 @@ class PortalChange:
     def not_sent_reason(self) -> str | None:
         if self.national_status is not None:
             return None
-        return f"not sent: {self.status.value!r} has no national status code (a local status)"
+        return f"not sent: {self.status!r} has no national status code (a local status)"
 
 
 def portal_changes(dossier: Dossier, events: Sequence[Envelope[Any]]) -> list[PortalChange]:
@@ -58,7 +68,12 @@ def portal_changes(dossier: Dossier, events: Sequence[Envelope[Any]]) -> list[Po
     these events move it out of `received` (the status it was created in, which no event announces)."""
     changed = [envelope for envelope in events if isinstance(envelope.data, DossierStatusChanged)]
     found: list[PortalChange] = []
-    for envelope in changed:
+    for envelope in events:
+        if isinstance(envelope.data, DossierPaymentRequested):
+            found.append(_financial_obligation(dossier, envelope.id, envelope.data))
+            continue
+        if not isinstance(envelope.data, DossierStatusChanged):
+            continue
         event: DossierStatusChanged = envelope.data
         if event.previous_status is DossierStatus.RECEIVED and not any(
             other.data.status is DossierStatus.RECEIVED for other in changed
@@ -103,11 +118,28 @@ def _change(
         idempotency_key=key,
         dossier_id=dossier.id,
         dossier_code=dossier.code,
-        status=status,
-        previous_status=previous,
+        status=status.value,
+        previous_status=previous.value if previous else None,
         national_status=code,
         changed_at=at,
         payload=None if code is None else portal_payload(dossier, code, at, due, agency),
+    )
+
+
+def _financial_obligation(dossier: Dossier, key: UUID, requested: DossierPaymentRequested) -> PortalChange:
+    """The accepted dossier held until its fees are paid: code 6, keyed by the payment request's id. The
+    due date sent is the one the dossier had when its clock stopped; it moves once the fees are paid."""
+    code = NationalStatus.FINANCIAL_OBLIGATION
+    at = requested.requested_at
+    return PortalChange(
+        idempotency_key=key,
+        dossier_id=dossier.id,
+        dossier_code=dossier.code,
+        status=FINANCIAL_OBLIGATION,
+        previous_status=DossierStatus.ACCEPTED.value,
+        national_status=code,
+        changed_at=at,
+        payload=portal_payload(dossier, code, at, dossier.due_date, None),
     )
 
 
