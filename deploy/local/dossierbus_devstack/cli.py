@@ -24,6 +24,7 @@ from dossierbus_devstack.eventually import eventually
 from dossierbus_devstack.identity import citizen_token
 from dossierbus_devstack.lifetime import run_until_signalled
 from dossierbus_devstack.parts import StackError
+from dossierbus_devstack.payment_gateway import order_of
 from dossierbus_devstack.scenarios import birth_registration, linked_birth, wait_final, wait_for_notifications
 from dossierbus_devstack.services import SERVICES
 from dossierbus_devstack.stack import DevStack, Ports, Span
@@ -188,8 +189,14 @@ async def run_demo(count: int) -> None:
         lapsed["form"]["place_of_birth"] = (
             "Bệnh viện Phụ sản Hà Nội [justice-hanoi: asks for a supplement within a day]"
         )
+        # Permanent residence has a fee: the dossier waits until its applicant pays it online.
+        paying = birth_registration(count + 4, email="paying@example.vn")
+        paying.update(
+            procedure_code="1.004194",
+            form={"new_address": "Số 9, phường Hoàn Kiếm, Hà Nội", "residence_basis": "owned_home"},
+        )
         codes = []
-        for body in [*bodies, impostor, linked, extended, lapsed]:
+        for body in [*bodies, impostor, linked, extended, lapsed, paying]:
             response = await http.post(
                 stack.url("intake", "/dossiers"),
                 json=body,
@@ -204,12 +211,14 @@ async def run_demo(count: int) -> None:
             )
         print()
         outcomes: Counter[str] = Counter()
-        await let_the_supplement_lapse(http, stack, codes[-1])
+        await pay_online(http, stack, codes[-1], paying["applicant"]["personal_id"])
+        await let_the_supplement_lapse(http, stack, codes[-2])
         for code in codes:
             dossier = await wait_final(http, stack, code)
             outcomes[dossier["status"]] += 1
             expected = 4 if dossier["status"] == "returned" else 2
             expected += sum(entry["event"] == "deadline-extended" for entry in dossier["timeline"])
+            expected += 2 if (dossier.get("payment") or {}).get("state") == "paid" else 0  # fees due, receipt
             notifications = await wait_for_notifications(http, stack, code, count=expected)
             spans = await stack.spans_for(
                 code, until=lambda found: {"routing", "notifications"} <= services_of(found)
@@ -222,6 +231,25 @@ async def run_demo(count: int) -> None:
         print(
             f"{len(codes)} dossiers: {summary}; {len(stack.mail.messages)} emails delivered to the SMTP sink"
         )
+
+
+async def pay_online(http: httpx.AsyncClient, stack: DevStack, code: str, personal_id: str) -> None:
+    """The applicant, signed in with the eID, opens the payment of the dossier's fees at intake and pays
+    at the payment platform (its simulator); the platform's signed callback tells intake."""
+    applicant = {"Authorization": f"Bearer {await stack.citizen_token(personal_id)}"}
+
+    async def owed() -> dict[str, Any]:
+        response = await http.get(stack.url("intake", f"/dossiers/{code}/payment"), headers=applicant)
+        assert response.status_code == 200, response.text
+        payment: dict[str, Any] = response.json()
+        return payment
+
+    payment = await eventually(owed, timeout_s=60)
+    opened = await http.post(stack.url("intake", f"/dossiers/{code}/payment"), headers=applicant)
+    opened.raise_for_status()
+    await stack.payment_gateway.pay(order_of(opened.json()["pay_url"]))
+    amount = f"{payment['amount_vnd']:,} VND"
+    print(f"{code}: fees of {amount} due; the applicant paid them at the payment platform\n")
 
 
 async def let_the_supplement_lapse(http: httpx.AsyncClient, stack: DevStack, code: str) -> None:
