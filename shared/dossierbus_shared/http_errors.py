@@ -68,6 +68,7 @@ STATUS_DESCRIPTIONS = {
     403: "The caller may not do this",
     404: "Not found",
     409: "Conflicts with the current state",
+    413: "The request body is larger than the service reads (HTTP_MAX_BODY_BYTES, 1 MiB by default)",
     422: "Invalid request: `errors[]` names each offending field",
     500: "Unexpected failure; the answer says nothing more and the fault is logged",
     503: "Temporarily unable to answer (e.g. every database connection busy); retry after `Retry-After` s",
@@ -83,7 +84,7 @@ def problem_responses(
     return {status: {"model": Problem, "description": text} for status, text in descriptions.items()}
 
 
-COMMON_RESPONSES = problem_responses(400, 422, 500, 503)
+COMMON_RESPONSES = problem_responses(400, 413, 422, 500, 503)
 """What any operation of any service may answer."""
 
 

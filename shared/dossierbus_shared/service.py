@@ -22,6 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_shared.auth import document_authentication
+from dossierbus_shared.body_limit import BodyLimit
 from dossierbus_shared.consumer import EventConsumer
 from dossierbus_shared.db import Database
 from dossierbus_shared.db.migrate import upgrade_async
@@ -212,6 +213,7 @@ class Service:
     def http_app(self, *routers: APIRouter, title: str | None = None) -> FastAPI:
         app = FastAPI(title=title or f"dossierbus {self.settings.service_name}", lifespan=self.lifespan)
         install_error_handlers(app)
+        app.add_middleware(BodyLimit, max_bytes=self.settings.http_max_body_bytes)
         app.add_api_route("/healthz", self._health, methods=["GET"], include_in_schema=False)
         app.add_api_route("/readyz", self._readiness, methods=["GET"], include_in_schema=False)
         app.add_api_route("/metrics", metrics_response, methods=["GET"], include_in_schema=False)

@@ -78,6 +78,11 @@ class ServiceSettings(BaseSettings):
     outbox_poll_interval_s: float = Field(default=1.0, gt=0)
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=1, le=65535)
+    http_max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        description="The largest request body a route reads; larger ones are answered 413",
+    )
     registry_url: str = Field(
         default="http://127.0.0.1:8002", description="The registry, for its agency directory"
     )
