@@ -29,15 +29,17 @@ if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
     os.environ.setdefault("KAFKA_SESSION_TIMEOUT_MS", "2000")
 
 # The fixture that starts (or names) each real part, and the mark every test that depends on it gets.
-MARKS_BY_FIXTURE = {"kafka_bootstrap": "kafka", "database_url": "db"}
+# (`isolated`: the test starts a whole stack of its own, broker and database included.)
+MARKS_BY_FIXTURE = {"kafka_bootstrap": ("kafka",), "database_url": ("db",), "isolated": ("kafka", "db")}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         fixtures = getattr(item, "fixturenames", ())  # the closure: fixtures of fixtures included
-        for fixture, mark in MARKS_BY_FIXTURE.items():
+        for fixture, marks in MARKS_BY_FIXTURE.items():
             if fixture in fixtures:
-                item.add_marker(mark)
+                for mark in marks:
+                    item.add_marker(mark)
 
 
 @pytest.fixture(scope="session")

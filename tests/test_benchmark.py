@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
+# The benchmark starts a stack of its own: no fixture marks the test.
+pytestmark = [pytest.mark.slow, pytest.mark.kafka, pytest.mark.db]
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTS = ("intake", "registry", "routing", "notifications", "PostgreSQL", "Tansu")
