@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import hmac
 import os
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -34,7 +33,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dossierbus_devstack.eventually import eventually
-from dossierbus_devstack.parts import ChildProcess, claim_port, wait_until_answering
+from dossierbus_devstack.parts import Simulator
 
 SYNC_PATH = "/api/v1/dossiers/status"
 
@@ -161,33 +160,18 @@ def create_app(api_key: str) -> FastAPI:
     return app
 
 
-class NationalPortalSimulator:
+class NationalPortalSimulator(Simulator):
     """The simulator as a part of the stack, and the client its tests use."""
 
     def __init__(self, port: int, api_key: str, log: Path) -> None:
-        self.port = port
+        module, env = "dossierbus_devstack.national_portal", {"PORTAL_SIMULATOR_API_KEY": api_key}
+        super().__init__("the national portal simulator", module, port, log, env)
         self.api_key = api_key
-        command = [sys.executable, "-m", "dossierbus_devstack.national_portal", "--port", str(port)]
-        # The key goes by the environment, not the command line, where `ps` would show it.
-        env = {**os.environ, "PORTAL_SIMULATOR_API_KEY": api_key}
-        self.process = ChildProcess("the national portal simulator", command, log, env=env)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def sync_url(self) -> str:
         """What routing's PORTAL_SYNC_URL is set to."""
         return self.url + SYNC_PATH
-
-    async def start(self, timeout_s: float = 60) -> None:
-        claim_port(self.port, "the national portal simulator")
-        self.process.start()
-        await wait_until_answering(self.process, f"{self.url}/healthz", timeout_s)
-
-    def stop(self) -> None:
-        self.process.stop()
 
     async def received(self, dossier_code: str | None = None) -> list[dict[str, Any]]:
         """What the portal took (once per idempotency key), in the order it took it."""

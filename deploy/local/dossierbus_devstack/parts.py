@@ -195,3 +195,27 @@ async def wait_until_answering(process: ChildProcess, url: str, timeout_s: float
                 process.stop()
                 raise process.failure(f"was not ready in {timeout_s:.0f}s")
             await asyncio.sleep(0.1)
+
+
+class Simulator:
+    """A simulator of an outside system (the national portal, the payment platform) as a part of the
+    stack: `python -m <module> --port <port>` with its secrets in `env` (the environment, not the command
+    line, where `ps` would show them), answering /healthz once up."""
+
+    def __init__(self, what: str, module: str, port: int, log: Path, env: dict[str, str]) -> None:
+        self.what = what
+        self.port = port
+        command = [sys.executable, "-m", module, "--port", str(port)]
+        self.process = ChildProcess(what, command, log, env={**os.environ, **env})
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self, timeout_s: float = 60) -> None:
+        claim_port(self.port, self.what)
+        self.process.start()
+        await wait_until_answering(self.process, f"{self.url}/healthz", timeout_s)
+
+    def stop(self) -> None:
+        self.process.stop()

@@ -25,7 +25,6 @@ import hmac
 import json
 import os
 import secrets
-import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
@@ -38,7 +37,7 @@ from fastapi import FastAPI, Header, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from dossierbus_devstack.parts import ChildProcess, claim_port, wait_until_answering
+from dossierbus_devstack.parts import Simulator
 
 API = "/api/v1"
 SIGNATURE_HEADER = "X-Payment-Signature"
@@ -334,34 +333,21 @@ def create_app(merchant_code: str, secret: bytes, public_url: str) -> FastAPI:
     return app
 
 
-class PaymentGatewaySimulator:
+class PaymentGatewaySimulator(Simulator):
     """The simulator as a part of the stack, and the client its tests use."""
 
     def __init__(self, port: int, merchant_code: str, secret: str, log: Path) -> None:
-        self.port = port
+        env = {"PAYMENT_SIMULATOR_MERCHANT": merchant_code, "PAYMENT_SIMULATOR_SECRET": secret}
+        super().__init__(
+            "the payment platform simulator", "dossierbus_devstack.payment_gateway", port, log, env
+        )
         self.merchant_code = merchant_code
         self.secret = secret
-        command = [sys.executable, "-m", "dossierbus_devstack.payment_gateway", "--port", str(port)]
-        # The secret goes by the environment, not the command line, where `ps` would show it.
-        env = {**os.environ, "PAYMENT_SIMULATOR_MERCHANT": merchant_code, "PAYMENT_SIMULATOR_SECRET": secret}
-        self.process = ChildProcess("the payment platform simulator", command, log, env=env)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def api_url(self) -> str:
         """What intake's PAYMENT_PLATFORM_URL is set to."""
         return self.url + API
-
-    async def start(self, timeout_s: float = 60) -> None:
-        claim_port(self.port, "the payment platform simulator")
-        self.process.start()
-        await wait_until_answering(self.process, f"{self.url}/healthz", timeout_s)
-
-    def stop(self) -> None:
-        self.process.stop()
 
     async def pay(self, order_id: str, outcomes: list[str] | None = None) -> dict[str, Any]:
         """Act as the citizen paying (or failing to) the order; what the callbacks got back."""
