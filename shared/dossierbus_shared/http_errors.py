@@ -36,13 +36,20 @@ class ProblemError(Exception):
     """Raise from a handler to answer with a problem document."""
 
     def __init__(
-        self, status: int, title: str, detail: str, *, errors: list[dict[str, Any]] | None = None
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        *,
+        errors: list[dict[str, Any]] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.title = title
         self.detail = detail
         self.errors = errors or []
+        self.headers = dict(headers or {})
 
 
 class FieldProblem(BaseModel):
@@ -174,7 +181,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ProblemError)
     async def domain_problem(_: Request, error: ProblemError) -> JSONResponse:
-        return problem(error.status, error.title, error.detail, error.errors)
+        return problem(error.status, error.title, error.detail, error.errors, headers=error.headers)
 
     @app.exception_handler(HTTPException)
     async def http_problem(_: Request, error: HTTPException) -> JSONResponse:

@@ -25,6 +25,8 @@ from dossierbus_shared.auth import Caller, Role, authenticated
 from dossierbus_shared.http_errors import ProblemError, problem_responses
 
 NOTHING_OWED = "No payment"
+PLATFORM_RETRY_AFTER_S = 30
+"""When to try again after the payment platform did not answer: it is outside, and slower to come back."""
 """The title of the 404 a caller who may see the dossier gets when it owes nothing (`Not found` is the
 title for everyone else), so that a client can tell the two apart."""
 
@@ -112,6 +114,7 @@ def router(payments: Payments, *, callback_secret: bytes | None, merchant_code: 
                 503,
                 "Payment platform unavailable",
                 f"the payment platform could not open the payment ({error}); try again later",
+                headers={"Retry-After": str(PLATFORM_RETRY_AFTER_S)},
             ) from None
         return PaymentView.model_validate(payment.view())
 
