@@ -1,5 +1,6 @@
-"""What every part of the stack shares: the error it raises, free ports, and a child process whose
-output goes to a log file that is quoted when the part fails, and which dies with the stack."""
+"""What every part of the stack shares: the error it raises, free ports (below the ephemeral range), and a
+child process whose output goes to a log file that is quoted when the part fails, and which dies with the
+stack."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -23,11 +25,32 @@ class StackError(RuntimeError):
     """A part of the development stack could not start; the message says which and why."""
 
 
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_handed_out: set[int] = set()
+"""Ports this process gave out: not given twice, even before their server binds them."""
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    return free_block(1)
+
+
+def free_block(count: int) -> int:
+    """The first of `count` consecutive ports no program listens on, below the ephemeral range: an
+    outgoing connection takes its local port from that range, and on a busy machine could take a port
+    handed out there before its server binds it ("Address already in use")."""
+    ephemeral_start = int(EPHEMERAL_RANGE.read_text().split()[0]) if EPHEMERAL_RANGE.exists() else 32768
+    for base in random.sample(range(20_000, ephemeral_start - count, count), 200):
+        block = range(base, base + count)
+        if _handed_out.intersection(block):
+            continue
+        try:
+            for port in block:
+                claim_port(port, "a free port")
+        except StackError:
+            continue
+        _handed_out.update(block)
+        return base
+    raise StackError("no free block of ports below the ephemeral range")
 
 
 def claim_port(port: int, what: str) -> int:

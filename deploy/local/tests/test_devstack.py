@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import random
 import signal
 import socket
 import subprocess
@@ -22,7 +21,7 @@ import pytest
 
 from dossierbus_devstack.cli import replicas_option
 from dossierbus_devstack.lifetime import STOP_SIGNALS
-from dossierbus_devstack.parts import StackError, claim_port
+from dossierbus_devstack.parts import StackError, claim_port, free_block
 from dossierbus_devstack.services import SERVICES
 from dossierbus_devstack.stack import DevStack, Ports, replica_counts
 
@@ -121,20 +120,6 @@ def test_up_names_the_taken_broker_port_and_exits_1(occupied: int) -> None:
     assert result.returncode == 1
     assert f"port {occupied} for the Kafka broker is taken by another program" in result.stderr
     assert "Traceback" not in result.stderr
-
-
-def free_block(count: int) -> int:
-    """The first of `count` consecutive free ports below the ephemeral range, where no outgoing
-    connection of a busy machine (the rest of the suite) can take one between this check and `up`."""
-    ephemeral_start = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    for base in random.sample(range(20_000, ephemeral_start - count, count), 200):
-        try:
-            for port in range(base, base + count):
-                claim_port(port, "the test")
-        except StackError:
-            continue
-        return base
-    raise AssertionError("no free block of ports below the ephemeral range")
 
 
 @pytest.mark.kafka  # `dossierbus up` starts its own broker and database: no fixture marks the test
