@@ -47,6 +47,8 @@ async def page(stack: DevStack, anonymous: Page) -> Page:
     await log_in(anonymous, stack.operator_token)
     await expect(anonymous).to_have_url(stack.url("console", "/"))
     await expect(anonymous.locator("#dossier-form")).to_be_visible()
+    # The page's script binds its forms after the page shows; a search sent before would reload the page.
+    await expect(anonymous.locator("body[data-ready=true]")).to_have_count(1)
     return anonymous
 
 

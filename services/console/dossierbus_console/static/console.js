@@ -470,6 +470,8 @@ function start() {
   loadQueues();
   loadSyncFailures();
   loadIndicators();
+  // The forms act from here on (a module script runs after the page shows): tests wait for this.
+  document.body.dataset.ready = "true";
 }
 
 start();
