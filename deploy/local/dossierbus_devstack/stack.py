@@ -125,17 +125,17 @@ class DevStack:
         self.run_agencies = agencies
         self.agency_steps = dict(agency_steps or {})
         """Statuses a reference agency reports, per agency code; the reference agency's default otherwise."""
-        self.admin_token = secrets.token_urlsafe(24)
+        self.admin_token = secrets.token_hex(24)
         """The registry's admin token, for onboarding agencies."""
         self.access_log_key = secrets.token_hex(32)
         """The key of the registry's access-log chain (`dossierbus-registry access-log verify` needs it)."""
-        self.webhook_secrets_token = secrets.token_urlsafe(24)
+        self.webhook_secrets_token = secrets.token_hex(24)
         """What notifications reads agencies' webhook secrets from the registry with (and nothing else)."""
-        self.portal_token = secrets.token_urlsafe(24)
+        self.portal_token = secrets.token_hex(24)
         """The one-stop portal's bearer token (PORTAL_TOKEN): submissions and acting at the desk."""
-        self.operator_token = secrets.token_urlsafe(24)
+        self.operator_token = secrets.token_hex(24)
         """Operators' bearer token (OPERATOR_TOKEN): console login, deliveries, requeue, any dossier."""
-        self.auditor_token = secrets.token_urlsafe(24)
+        self.auditor_token = secrets.token_hex(24)
         """Auditors' bearer token (AUDITOR_TOKEN)."""
         self.workdir = Path(tempfile.mkdtemp(prefix="dossierbus-"))
         self.spans_file = spans_file or self.workdir / "spans.jsonl"
@@ -147,14 +147,14 @@ class DevStack:
         )
         self.national_portal = NationalPortalSimulator(
             self.ports.national_portal or free_port(),
-            secrets.token_urlsafe(24),
+            secrets.token_hex(24),
             self.workdir / "logs" / "portal-simulator.log",
         )
         """The national portal's status-sync API, which routing tells every status change."""
         self.payment_gateway = PaymentGatewaySimulator(
             self.ports.payment_gateway or free_port(),
             "DOSSIERBUS-DEV",
-            secrets.token_urlsafe(24),
+            secrets.token_hex(24),
             self.workdir / "logs" / "payment-simulator.log",
         )
         """The national payment platform, where intake opens dossiers' payments and citizens pay them."""
@@ -252,7 +252,7 @@ class DevStack:
             # The citizen page signs in at the local provider as a confidential client (it takes any
             # secret, and none without: it does not let a public client use PKCE alone).
             "intake": {
-                "CITIZEN_OIDC_CLIENT_SECRET": secrets.token_urlsafe(24),
+                "CITIZEN_OIDC_CLIENT_SECRET": secrets.token_hex(24),
                 "PAYMENT_PLATFORM_URL": self.payment_gateway.api_url,
                 "PAYMENT_MERCHANT_CODE": self.payment_gateway.merchant_code,
                 "PAYMENT_CALLBACK_SECRET": self.payment_gateway.secret,

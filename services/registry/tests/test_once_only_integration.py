@@ -332,7 +332,7 @@ async def test_a_business_prefill_by_tax_code_withholds_the_representative_witho
 
 def registry_cli(stack: DevStack, *args: str) -> subprocess.CompletedProcess[str]:
     command = [str(Path(sys.executable).parent / "dossierbus-registry"), "agency", *args]
-    command += ["--registry-url", stack.url("registry"), "--admin-token", stack.admin_token]
+    command += ["--registry-url", stack.url("registry"), f"--admin-token={stack.admin_token}"]
     return subprocess.run(command, capture_output=True, text=True, timeout=60)
 
 
