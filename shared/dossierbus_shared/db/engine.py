@@ -102,6 +102,9 @@ class Database:
             hide_parameters=True,
             connect_args={"server_settings": {"search_path": schema}},
         )
+        # A plain INSERT of many rows as one multi-row statement, not one execution per row
+        # (dossierbus_shared.db.rows does the same for INSERTs with ON CONFLICT).
+        self.engine.sync_engine.dialect.use_insertmanyvalues_wo_returning = True
         count_statements(self.engine, schema)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 

@@ -7,7 +7,7 @@ from collections.abc import Collection
 from typing import Any, Protocol
 from uuid import UUID
 
-from sqlalchemy import Select, Text, bindparam, cast, func, literal, select
+from sqlalchemy import Select, Text, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +15,7 @@ from dossierbus_intake.adapters.tables import applicant_personal_id, daily_seque
 from dossierbus_intake.domain.dossier import Dossier, Rating
 from dossierbus_intake.domain.submission import SEQUENCE_DIGITS, Submission, dossier_code_prefix
 from dossierbus_intake.tracking import tracking_digest
+from dossierbus_shared.db.rows import update_rows
 
 
 class KeyAlreadyUsed(Exception):
@@ -138,14 +139,11 @@ class SqlDossierRepository:
             if (dossier.status, dossier.finished_at) != loaded[:2]
         ]
         if progressed:
-            await self.session.execute(
-                dossiers.update()
-                .where(dossiers.c.id == bindparam("dossier_id"))
-                .values(status=bindparam("new_status"), finished_at=bindparam("new_finished_at")),
-                [
-                    {"dossier_id": d.id, "new_status": d.status, "new_finished_at": d.finished_at}
-                    for d in progressed
-                ],
+            await update_rows(
+                self.session,
+                dossiers,
+                [{"id": d.id, "status": d.status, "finished_at": d.finished_at} for d in progressed],
+                "id",
             )
         rated = [
             {"dossier_id": dossier.id, "score": dossier.rating.score, "rated_at": dossier.rating.rated_at}

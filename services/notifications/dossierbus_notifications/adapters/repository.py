@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from sqlalchemy import BigInteger, Integer, Uuid, bindparam, cast, column, exists, func, select, values
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_notifications.adapters.tables import delivery_attempts, notifications, recipients
@@ -26,6 +26,7 @@ from dossierbus_notifications.domain.notification import (
 )
 from dossierbus_notifications.domain.recipient import Recipient
 from dossierbus_shared.db import after_commit
+from dossierbus_shared.db.rows import insert_new, upsert
 
 
 class CorrespondenceRepository(Protocol):
@@ -88,8 +89,9 @@ class SqlCorrespondenceRepository:
     async def save(self) -> None:
         learned = [c.learned for c in self._loaded.values() if c.learned is not None]
         if learned:
-            await self.session.execute(
-                insert(recipients).on_conflict_do_nothing(),
+            await insert_new(
+                self.session,
+                recipients,
                 [
                     {
                         "dossier_id": r.dossier_id,
@@ -107,8 +109,9 @@ class SqlCorrespondenceRepository:
         queued = [n for c in self._loaded.values() for n in c.queued]
         if queued:
             # The unique key (event, channel, recipient) makes an event redelivered past the inbox a no-op.
-            await self.session.execute(
-                insert(notifications).on_conflict_do_nothing(),
+            await insert_new(
+                self.session,
+                notifications,
                 [
                     {
                         "event_id": n.event_id,
@@ -200,16 +203,10 @@ class SqlNotificationRepository:
         saved = set(written.scalars())
         logged = [n for n in changed if n.id in saved and n.attempt is not None]
         if logged:
-            row = insert(delivery_attempts)
-            await self.session.execute(
-                row.on_conflict_do_update(
-                    index_elements=[delivery_attempts.c.notification_id, delivery_attempts.c.attempt],
-                    set_={
-                        "outcome": row.excluded.outcome,
-                        "duration_ms": row.excluded.duration_ms,
-                        "error": row.excluded.error,
-                    },
-                ),
+            # An attempt is written (`sending`) before its message leaves: its outcome replaces that row.
+            await upsert(
+                self.session,
+                delivery_attempts,
                 [
                     {
                         "notification_id": n.id,
@@ -222,6 +219,7 @@ class SqlNotificationRepository:
                     for n in logged
                     if n.attempt is not None
                 ],
+                ["notification_id", "attempt"],
             )
 
         def written_as_read() -> None:

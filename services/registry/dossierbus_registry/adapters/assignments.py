@@ -5,11 +5,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 from sqlalchemy import delete, exists, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_registry.adapters.tables import assignments
 from dossierbus_registry.domain.assignments import Assignment, AssignmentChanges, Step
+from dossierbus_shared.db.rows import insert_new
 
 
 class AssignmentRepository(ABC):
@@ -71,4 +71,4 @@ class SqlAssignmentRepository(AssignmentRepository):
                 }
                 for assignment in changes.assigned.values()
             ]
-            await self.session.execute(insert(assignments).values(rows).on_conflict_do_nothing())
+            await insert_new(self.session, assignments, rows)

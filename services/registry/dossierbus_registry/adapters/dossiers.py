@@ -6,12 +6,12 @@ import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_registry.adapters.tables import dossiers
 from dossierbus_registry.domain.dossiers import Dossier
+from dossierbus_shared.db.rows import insert_new, update_rows
 
 
 class DossierRepository(ABC):
@@ -76,16 +76,8 @@ class SqlDossierRepository(DossierRepository):
         return {row.code: Dossier(**row._mapping) for row in rows}
 
     async def _insert(self, new: Sequence[Dossier]) -> None:
-        rows = [dataclasses.asdict(dossier) for dossier in new]
-        await self.session.execute(insert(dossiers).values(rows).on_conflict_do_nothing())
+        await insert_new(self.session, dossiers, [dataclasses.asdict(dossier) for dossier in new])
 
     async def _close(self, closed: Sequence[Dossier]) -> None:
-        closing = (
-            update(dossiers)
-            .where(dossiers.c.code == bindparam("dossier_code"), dossiers.c.closed_at.is_(None))
-            .values(closed_at=bindparam("closing_at"))
-        )
-        # One statement run for every row (an executemany: one round trip).
-        await self.session.execute(
-            closing, [{"dossier_code": dossier.code, "closing_at": dossier.closed_at} for dossier in closed]
-        )
+        rows = [{"code": dossier.code, "closed_at": dossier.closed_at} for dossier in closed]
+        await update_rows(self.session, dossiers, rows, "code", where=dossiers.c.closed_at.is_(None))

@@ -12,13 +12,13 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import ColumnElement, and_, func, select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_routing.adapters.tables import indicator_dossiers, indicator_ratings
 from dossierbus_routing.domain.indicator_record import IndicatorRecord
 from dossierbus_routing.domain.indicators import DISLIKE_AT_MOST, Counts, judged_as_of
 from dossierbus_shared.calendar import WorkingCalendar
+from dossierbus_shared.db.rows import insert_new, upsert
 from dossierbus_shared.events import Channel, DossierRated
 
 
@@ -80,18 +80,13 @@ class PostgresIndicatorRepository(IndicatorRepository):
             if record != self._stored.get(record.dossier_id)
         ]
         self._stored |= {id: dataclasses.replace(record) for id, record in self.seen.items()}
-        if changed:
-            statement = insert(indicator_dossiers)
-            others = {name: statement.excluded[name] for name in changed[0] if name != "dossier_id"}
-            await self.session.execute(
-                statement.on_conflict_do_update(index_elements=["dossier_id"], set_=others), changed
-            )
+        await upsert(self.session, indicator_dossiers, changed, ["dossier_id"])
         if self.ratings:
             rows = [
                 {"dossier_id": rated.dossier_id, "score": rated.score, "rated_at": rated.rated_at}
                 for rated in self.ratings.values()
             ]
-            await self.session.execute(insert(indicator_ratings).on_conflict_do_nothing(), rows)
+            await insert_new(self.session, indicator_ratings, rows)
             self.ratings = {}
 
 

@@ -17,12 +17,12 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import CTE, Select, exists, select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_routing.adapters.tables import dossiers, steps, timeline
 from dossierbus_routing.domain import TRANSITIONS, Dossier, Step, StepStatus, TimelineEntry
 from dossierbus_routing.domain.payment import Payment
+from dossierbus_shared.db.rows import upsert
 from dossierbus_shared.events import DossierStatus
 
 Row = dict[str, Any]
@@ -178,17 +178,10 @@ class PostgresDossierRepository(DossierRepository):
                 changed_dossiers.append(dossier_row)
             changed_steps += [row for row in step_rows if row not in stored_steps]
             self._stored[dossier.id] = copy.deepcopy((dossier_row, step_rows))
-        await self._upsert(dossiers, changed_dossiers, ["id"])
-        await self._upsert(steps, changed_steps, ["dossier_id", "step"])
+        await upsert(self.session, dossiers, changed_dossiers, ["id"])
+        await upsert(self.session, steps, changed_steps, ["dossier_id", "step"])
         if entries:
             await self.session.execute(timeline.insert(), [_timeline_row(*entry) for entry in entries])
-
-    async def _upsert(self, table: Any, rows: list[Row], key: list[str]) -> None:
-        if not rows:
-            return
-        statement = insert(table)
-        others = {name: statement.excluded[name] for name in rows[0] if name not in key}
-        await self.session.execute(statement.on_conflict_do_update(index_elements=key, set_=others), rows)
 
 
 class InMemoryDossierRepository(DossierRepository):

@@ -28,12 +28,10 @@ from sqlalchemy import (
     Text,
     Uuid,
     and_,
-    bindparam,
     exists,
     func,
     select,
     text,
-    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -42,6 +40,7 @@ from dossierbus_routing.adapters.tables import metadata
 from dossierbus_routing.portal_sync.changes import PortalChange
 from dossierbus_routing.portal_sync.decisions import Decision, Refused, Retry, Sent
 from dossierbus_shared.db import Database, after_commit
+from dossierbus_shared.db.rows import update_rows
 
 PENDING, SENT, FAILED, NOT_SENT = "pending", "sent", "failed", "not_sent"
 """A change's state: waiting to be sent (or resent), taken by the portal, refused by it for good, or never
@@ -223,15 +222,8 @@ class PostgresSyncStore(RelayStore):
         rows = []
         for outcome in outcomes:
             values = {"sent_at": None} | outcome_values(outcome)
-            rows.append({"change_id": outcome.change.id, **{f"new_{name}": values[name] for name in columns}})
-        statement = (
-            update(portal_sync)
-            .where(portal_sync.c.id == bindparam("change_id"))
-            .values(
-                {name: bindparam(f"new_{name}") for name in columns} | {"updated_at": bindparam("now_at")}
-            )
-        )
-        await self.session.execute(statement, [row | {"now_at": now} for row in rows])
+            rows.append({"id": outcome.change.id, **{name: values[name] for name in columns}})
+        await update_rows(self.session, portal_sync, rows, "id", also={"updated_at": now})
 
 
 def postgres_relay_transaction(db: Database) -> RelayTransaction:

@@ -9,11 +9,12 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_intake.payments.adapters.tables import payments
 from dossierbus_intake.payments.domain.payment import Payment, PaymentState, Receipt, Refund
+from dossierbus_shared.db.rows import update_rows
 from dossierbus_shared.events import Fee
 
 
@@ -109,20 +110,7 @@ class SqlPaymentRepository:
         if added:
             await self.session.execute(payments.insert(), added)
         if changed:
-            columns = [name for name in changed[0] if name != "dossier_id"]
-            await self.session.execute(
-                payments.update()
-                .where(payments.c.dossier_id == bindparam("key"))
-                # Bound under other names: SQLAlchemy keeps a column's own name for itself in SET.
-                .values(
-                    {name: bindparam(f"new_{name}", type_=payments.c[name].type) for name in columns}
-                    | {"updated_at": func.now()}
-                ),
-                [
-                    {"key": row["dossier_id"]} | {f"new_{name}": row[name] for name in columns}
-                    for row in changed
-                ],
-            )
+            await update_rows(self.session, payments, changed, "dossier_id", also={"updated_at": func.now()})
         for dossier_id, (payment, _) in list(self._seen.items()):
             self._seen[dossier_id] = (payment, _row(payment))
 

@@ -1,0 +1,143 @@
+"""Many rows in one statement on a real PostgreSQL: what `dossierbus_shared.db.rows` writes, and that a
+batch is one execution, not one per row."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, event, select, text
+
+from dossierbus_shared.db import Database
+from dossierbus_shared.db import rows as rows_module
+from dossierbus_shared.db.rows import insert_new, update_rows, upsert
+
+metadata = MetaData()
+things = Table(
+    "things",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String, nullable=False),
+    Column("note", String),
+    Column("closed_at", DateTime(timezone=True)),
+)
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    schema = f"rows_{uuid.uuid4().hex[:10]}"
+    database = Database(database_url, schema)
+    async with database.engine.begin() as connection:
+        await connection.execute(text(f"CREATE SCHEMA {schema}"))
+        await connection.execute(text(f"SET search_path TO {schema}"))
+        await connection.run_sync(metadata.create_all)
+    try:
+        yield database
+    finally:
+        async with database.engine.begin() as connection:
+            await connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        await database.dispose()
+
+
+class Executions:
+    """Each statement the engine sends: its first words and how many parameters its text takes (an
+    executemany of N rows would take one row's, N times)."""
+
+    def __init__(self, db: Database) -> None:
+        self.seen: list[tuple[str, int]] = []
+        self.executemany = 0
+        event.listen(db.engine.sync_engine, "before_cursor_execute", self.executed)
+
+    def executed(self, _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _: bool) -> None:
+        self.executemany += context.execute_style.name == "EXECUTEMANY"
+        self.seen.append((" ".join(statement.split()[:3]), len(set(re.findall(r"\$\d+", statement)))))
+
+
+async def stored(db: Database) -> dict[int, tuple[str, str | None, datetime | None]]:
+    async with db.transaction() as session:
+        result = await session.execute(select(things).order_by(things.c.id))
+        return {row.id: (row.name, row.note, row.closed_at) for row in result}
+
+
+def rows(ids: range, name: str, note: str | None = None) -> list[dict[str, Any]]:
+    return [{"id": i, "name": f"{name}{i}", "note": note, "closed_at": None} for i in ids]
+
+
+async def test_a_plain_insert_of_many_rows_is_one_statement(db: Database) -> None:
+    executions = Executions(db)
+    async with db.transaction() as session:
+        await session.execute(things.insert(), rows(range(1, 6), "a"))
+    assert executions.seen == [("INSERT INTO things", 5 * 4)] and executions.executemany == 0
+    assert len(await stored(db)) == 5
+
+
+async def test_upsert_adds_new_rows_and_replaces_stored_ones_in_one_statement(db: Database) -> None:
+    async with db.transaction() as session:
+        await upsert(session, things, rows(range(1, 4), "old", "kept?"), ["id"])
+    executions = Executions(db)
+    async with db.transaction() as session:
+        await upsert(session, things, rows(range(2, 6), "new"), ["id"])
+    assert executions.seen == [("INSERT INTO things", 4 * 4)] and executions.executemany == 0
+    assert await stored(db) == {
+        1: ("old1", "kept?", None),
+        2: ("new2", None, None),
+        3: ("new3", None, None),
+        4: ("new4", None, None),
+        5: ("new5", None, None),
+    }
+
+
+async def test_insert_new_skips_rows_whose_key_is_stored(db: Database) -> None:
+    async with db.transaction() as session:
+        await insert_new(session, things, rows(range(1, 3), "first"))
+        await insert_new(session, things, rows(range(2, 4), "second"))
+    assert {i: name for i, (name, _, _) in (await stored(db)).items()} == {
+        1: "first1",
+        2: "first2",
+        3: "second3",
+    }
+
+
+async def test_more_rows_than_one_statement_takes_go_in_several(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rows_module, "MAX_PARAMETERS", 8)  # two rows of four columns per statement
+    executions = Executions(db)
+    async with db.transaction() as session:
+        await upsert(session, things, rows(range(1, 6), "x"), ["id"])
+    assert [parameters for _, parameters in executions.seen] == [8, 8, 4]
+    assert sorted(await stored(db)) == [1, 2, 3, 4, 5]
+
+
+async def test_update_rows_gives_each_row_its_own_values_in_one_statement(db: Database) -> None:
+    closed = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
+    async with db.transaction() as session:
+        await insert_new(session, things, rows(range(1, 5), "t", "before"))
+        await session.execute(things.update().where(things.c.id == 4).values(closed_at=closed))
+    executions = Executions(db)
+    async with db.transaction() as session:
+        await update_rows(
+            session,
+            things,
+            [
+                {"id": 1, "note": None, "closed_at": closed},  # a NULL takes its column's type
+                {"id": 2, "note": "two", "closed_at": None},
+                {"id": 4, "note": "four", "closed_at": None},
+                {"id": 9, "note": "nobody", "closed_at": None},
+            ],
+            "id",
+            also={"name": "same"},
+            where=things.c.closed_at.is_(None),
+        )
+    assert executions.seen == [("UPDATE things SET", executions.seen[0][1])]
+    assert executions.executemany == 0
+    assert await stored(db) == {
+        1: ("same", None, closed),
+        2: ("same", "two", None),
+        3: ("t3", "before", None),
+        4: ("t4", "before", closed),  # did not meet `where`
+    }
