@@ -6,7 +6,9 @@ is sent, in the same transaction as the outcome of the lane's previous message, 
 the transaction that begins the lane's next one (or alone, after the lane's last). A crash therefore
 repeats at most the message in flight in each lane, with the same Message-ID; its attempt stays in the log
 as `interrupted`. Notifications claimed but not yet tried are simply tried later. The messages of one
-dossier share a lane, so they leave in the order they were queued."""
+dossier share a lane, so they leave in the order they were queued. The writes lanes ask for while another
+lane's is under way go together in the next transaction (a group commit): lanes never wait for each
+other's messages, and busy lanes share their commits."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 from dossierbus_notifications.channels import Channel
@@ -63,10 +65,11 @@ class Dispatcher:
         lanes: list[list[Notification]] = [[] for _ in range(min(self.lanes, len(claimed)))]
         for notification in claimed:
             lanes[notification.dossier_id.int % len(lanes)].append(notification)
+        writes = GroupCommit(self._write)
         async with asyncio.TaskGroup() as group:
             for lane in lanes:
                 if lane:
-                    group.create_task(self._send_in_turn(lane))
+                    group.create_task(self._send_in_turn(lane, writes))
         return len(claimed)
 
     async def _claim(self, limit: int) -> list[Notification]:
@@ -79,21 +82,21 @@ class Dispatcher:
     def _claimed_until(self) -> datetime:
         return datetime.now(UTC) + timedelta(seconds=self.claim_s)
 
-    async def _send_in_turn(self, lane: Sequence[Notification]) -> None:
+    async def _send_in_turn(self, lane: Sequence[Notification], writes: GroupCommit) -> None:
         """Send the lane's messages one after the other, each attempt written before it is sent."""
         finished: list[Notification] = []
         for notification in lane:
             notification.begin_attempt(datetime.now(UTC), self._claimed_until())
-            begun = notification.id in await self._write(*finished, notification)
+            begun = notification.id in await writes.write([*finished, notification])
             finished = []
             if begun:  # else another dispatcher took it meanwhile
                 await self._attempt(notification)
                 finished = [notification]
         if finished:
-            await self._write(*finished)
+            await writes.write(finished)
 
-    async def _write(self, *changed: Notification) -> set[int]:
-        """One transaction: an ended attempt's outcome, the next attempt's beginning."""
+    async def _write(self, changed: Sequence[Notification]) -> set[int]:
+        """One transaction: ended attempts' outcomes, next attempts' beginnings; the ids it wrote."""
 
         async def write() -> set[int]:
             async with self.units() as uow:
@@ -129,6 +132,33 @@ class Dispatcher:
             NOTIFICATION_FAILURES.labels(notification.channel, "failed").inc()
         else:
             NOTIFICATION_FAILURES.labels(notification.channel, "retry").inc()
+
+
+class GroupCommit:
+    """Writes asked for while one is under way wait for it, then go together in one transaction."""
+
+    def __init__(self, write: Callable[[Sequence[Notification]], Awaitable[set[int]]]) -> None:
+        self._write = write
+        self._lock = asyncio.Lock()
+        self._waiting: list[tuple[Sequence[Notification], asyncio.Future[set[int]]]] = []
+
+    async def write(self, changed: Sequence[Notification]) -> set[int]:
+        """Write `changed`, alone or with others; the ids of every notification that transaction wrote."""
+        mine: asyncio.Future[set[int]] = asyncio.get_running_loop().create_future()
+        self._waiting.append((changed, mine))
+        async with self._lock:
+            if not mine.done():  # else an earlier holder of the lock wrote it with its own
+                group, self._waiting = self._waiting, []
+                try:
+                    written = await self._write([n for changes, _ in group for n in changes])
+                except BaseException as error:
+                    for _, future in group:
+                        if future is not mine:
+                            future.set_exception(error if isinstance(error, Exception) else RuntimeError())
+                    raise
+                for _, future in group:
+                    future.set_result(written)
+        return await mine
 
 
 async def requeue(units: UnitsOfWork, notification_id: int) -> Notification | None:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from dossierbus_notifications.channels import Outgoing
-from dossierbus_notifications.delivery import Dispatcher
+from dossierbus_notifications.delivery import Dispatcher, GroupCommit
 from dossierbus_notifications.domain.correspondence import Correspondence
 from dossierbus_notifications.domain.notification import (
     AWAITING_RECIPIENT,
@@ -300,7 +300,7 @@ async def test_a_message_another_dispatcher_began_meanwhile_is_not_sent() -> Non
     claimed = await dispatcher._claim(10)
     store.notifications[taken].attempts = 1  # the other dispatcher's attempt
 
-    await dispatcher._send_in_turn(claimed)
+    await dispatcher._send_in_turn(claimed, GroupCommit(dispatcher._write))
 
     assert store.journal == [("write", {})]
 
