@@ -81,6 +81,10 @@ async def test_an_extension_and_a_refusal_after_a_missed_supplement_deadline(
     body = letter.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
     assert "Mẫu 04" in body and "form 04" in body and "Cần xác minh thêm với cơ quan công an" in body
     assert new_due.strftime("%d/%m/%Y") in body and new_due.isoformat() in body
+    # The national portal is told the new date: the same status again, with it.
+    synced = await stack.national_portal.wait_for_codes(extended_code, [1, 2, 4, 4])
+    dates = [item["payload"]["NgayKetThucTheoQuyDinh"] for item in synced[-2:]]
+    assert dates == [original.isoformat(), new_due.isoformat()]
 
     # A second request beyond the ceiling (10 working days in all by default) is refused and recorded.
     too_far = vietnam_calendar().add_working_days(new_due, 9)

@@ -206,6 +206,26 @@ async def test_an_extension_moves_the_due_date_and_is_published_and_recorded(
     assert "Decision 766 still judges by 2026-03-06" in entry.note
 
 
+async def test_the_national_portal_is_told_the_new_due_date_with_the_unchanged_status(
+    handlers: EventHandlers, store: MemoryStore
+) -> None:
+    arrived = await processing(handlers, store)
+    await deliver(handlers, store, extension(arrived, date(2026, 3, 11)))
+
+    changes = [row for row in store.portal_sync if row["dossier_id"] == arrived.data.dossier_id]
+    assert [(row["status"], row["national_status"]) for row in changes] == [
+        ("received", 1),
+        ("accepted", 2),
+        ("processing", 4),
+        ("processing", 4),
+    ]
+    before, after = changes[-2]["payload"], changes[-1]["payload"]
+    assert (before["NgayKetThucTheoQuyDinh"], after["NgayKetThucTheoQuyDinh"]) == ("2026-03-06", "2026-03-11")
+    assert after["DonViXuLy"] == "justice-hanoi"
+    [extended] = [e for e in store.outbox if isinstance(e.data, DossierDeadlineExtended)]
+    assert changes[-1]["idempotency_key"] == extended.id  # sent again with the same key: one change
+
+
 @pytest.mark.parametrize(
     ("change", "reason"),
     [

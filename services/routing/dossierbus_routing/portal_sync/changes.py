@@ -5,7 +5,9 @@ none: the status it starts in, `received`) becomes one `PortalChange`. Its natio
 (TrangThaiHoSo) comes from `national_status()` of the event catalogue; a status with none (`transferred`,
 the local "liên thông") is kept as a change that is not sent, so the operator sees why nothing went. A
 dossier held until its fees are paid (`dossier.payment-requested`) is sent as `financial_obligation`,
-code 6 (Yêu cầu thực hiện nghĩa vụ tài chính): routing's state, not a `DossierStatus`.
+code 6 (Yêu cầu thực hiện nghĩa vụ tài chính): routing's state, not a `DossierStatus`. A due date moved
+at an agency's request (`dossier.deadline-extended`) is sent too: the dossier's status again, with the new
+date, so the portal never shows a date the citizen has been told is no longer true.
 
 What is sent carries no personal data: the dossier code, the procedure, the receiving unit, the national
 code, when, the due date and the agency handling the step. Notes are left out: agencies write them freely
@@ -25,6 +27,7 @@ from dossierbus_routing.domain import Dossier
 from dossierbus_routing.domain.payment import FINANCIAL_OBLIGATION
 from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.events import (
+    DossierDeadlineExtended,
     DossierPaymentRequested,
     DossierStatus,
     DossierStatusChanged,
@@ -71,6 +74,20 @@ def portal_changes(dossier: Dossier, events: Sequence[Envelope[Any]]) -> list[Po
     for envelope in events:
         if isinstance(envelope.data, DossierPaymentRequested):
             found.append(_financial_obligation(dossier, envelope.id, envelope.data))
+            continue
+        if isinstance(envelope.data, DossierDeadlineExtended):
+            extended: DossierDeadlineExtended = envelope.data
+            found.append(
+                _change(
+                    dossier,
+                    key=envelope.id,
+                    status=extended.status,
+                    previous=extended.status,
+                    at=extended.extended_at,
+                    due=extended.due_date,
+                    agency=extended.agency_code,
+                )
+            )
             continue
         if not isinstance(envelope.data, DossierStatusChanged):
             continue
