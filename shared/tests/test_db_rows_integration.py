@@ -1,5 +1,5 @@
 """Many rows in one statement on a real PostgreSQL: what `dossierbus_shared.db.rows` writes, and that a
-batch is one execution, not one per row."""
+batch is one statement, not one execution per row."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, event, select, text
+from sqlalchemy.dialects.postgresql import JSONB
 
 from dossierbus_shared.db import Database
-from dossierbus_shared.db import rows as rows_module
 from dossierbus_shared.db.rows import insert_new, update_rows, upsert
 
 metadata = MetaData()
@@ -24,6 +24,7 @@ things = Table(
     Column("name", String, nullable=False),
     Column("note", String),
     Column("closed_at", DateTime(timezone=True)),
+    Column("lines", JSONB),
 )
 
 
@@ -45,16 +46,18 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 class Executions:
     """Each statement the engine sends: its first words and how many parameters its text takes (an
-    executemany of N rows would take one row's, N times)."""
+    executemany of N rows would take one row's, N times: counted in `executemany`)."""
 
     def __init__(self, db: Database) -> None:
         self.seen: list[tuple[str, int]] = []
+        self.texts: list[str] = []
         self.executemany = 0
         event.listen(db.engine.sync_engine, "before_cursor_execute", self.executed)
 
     def executed(self, _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _: bool) -> None:
         self.executemany += context.execute_style.name == "EXECUTEMANY"
         self.seen.append((" ".join(statement.split()[:3]), len(set(re.findall(r"\$\d+", statement)))))
+        self.texts.append(statement)
 
 
 async def stored(db: Database) -> dict[int, tuple[str, str | None, datetime | None]]:
@@ -102,15 +105,12 @@ async def test_insert_new_skips_rows_whose_key_is_stored(db: Database) -> None:
     }
 
 
-async def test_more_rows_than_one_statement_takes_go_in_several(
-    db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(rows_module, "MAX_PARAMETERS", 8)  # two rows of four columns per statement
+async def test_thousands_of_rows_go_in_a_few_statements(db: Database) -> None:
     executions = Executions(db)
     async with db.transaction() as session:
-        await upsert(session, things, rows(range(1, 6), "x"), ["id"])
-    assert [parameters for _, parameters in executions.seen] == [8, 8, 4]
-    assert sorted(await stored(db)) == [1, 2, 3, 4, 5]
+        await upsert(session, things, rows(range(1, 2501), "x"), ["id"])
+    assert len(executions.seen) == 3 and executions.executemany == 0  # 1,000 rows a statement
+    assert len(await stored(db)) == 2500
 
 
 async def test_update_rows_gives_each_row_its_own_values_in_one_statement(db: Database) -> None:
@@ -133,11 +133,41 @@ async def test_update_rows_gives_each_row_its_own_values_in_one_statement(db: Da
             also={"name": "same"},
             where=things.c.closed_at.is_(None),
         )
-    assert executions.seen == [("UPDATE things SET", executions.seen[0][1])]
-    assert executions.executemany == 0
+    # One statement whose text takes one array per column, whatever the number of rows.
+    assert executions.seen == [("UPDATE things SET", 3 + 1)] and executions.executemany == 0
     assert await stored(db) == {
         1: ("same", None, closed),
         2: ("same", "two", None),
         3: ("t3", "before", None),
         4: ("t4", "before", closed),  # did not meet `where`
     }
+
+
+async def test_an_update_of_one_row_or_of_many_is_the_same_statement(db: Database) -> None:
+    async with db.transaction() as session:
+        await insert_new(session, things, rows(range(1, 5), "t"))
+    executions = Executions(db)
+    for ids in (range(1, 2), range(2, 5)):
+        async with db.transaction() as session:
+            await update_rows(session, things, [{"id": i, "note": f"n{i}"} for i in ids], "id")
+    first, then = executions.texts
+    assert first == then  # prepared once by PostgreSQL, compiled once by SQLAlchemy
+    assert [note for _, note, _ in (await stored(db)).values()] == ["n1", "n2", "n3", "n4"]
+
+
+async def test_json_values_even_lists_are_written_as_given(db: Database) -> None:
+    async with db.transaction() as session:
+        await insert_new(session, things, rows(range(1, 4), "t"))
+        await update_rows(
+            session,
+            things,
+            [
+                {"id": 1, "lines": [{"fee": 10000}, {"fee": 5000}]},  # not a dimension of the array
+                {"id": 2, "lines": {"fee": 1}},
+                {"id": 3, "lines": None},
+            ],
+            "id",
+        )
+    async with db.transaction() as session:
+        stored_lines = dict((await session.execute(select(things.c.id, things.c.lines))).tuples().all())
+    assert stored_lines == {1: [{"fee": 10000}, {"fee": 5000}], 2: {"fee": 1}, 3: None}

@@ -151,14 +151,25 @@ class GroupCommit:
                 group, self._waiting = self._waiting, []
                 try:
                     written = await self._write([n for changes, _ in group for n in changes])
-                except BaseException as error:
+                except Exception as error:
                     for _, future in group:
                         if future is not mine:
-                            future.set_exception(error if isinstance(error, Exception) else RuntimeError())
+                            future.set_exception(error)
+                            future.add_done_callback(_retrieved)  # its lane may be cancelled meanwhile
+                    raise
+                except BaseException:  # cancelled: so is the transaction of the others
+                    for _, future in group:
+                        future.cancel()
                     raise
                 for _, future in group:
                     future.set_result(written)
         return await mine
+
+
+def _retrieved(future: asyncio.Future[set[int]]) -> None:
+    """Mark the error as seen: a lane cancelled before it awaited it does not leave it unretrieved."""
+    if not future.cancelled():
+        future.exception()
 
 
 async def requeue(units: UnitsOfWork, notification_id: int) -> Notification | None:

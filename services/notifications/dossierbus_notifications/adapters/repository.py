@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from sqlalchemy import BigInteger, Integer, Uuid, bindparam, cast, column, exists, func, select, values
+from sqlalchemy import Integer, Uuid, bindparam, exists, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,7 +26,7 @@ from dossierbus_notifications.domain.notification import (
 )
 from dossierbus_notifications.domain.recipient import Recipient
 from dossierbus_shared.db import after_commit
-from dossierbus_shared.db.rows import insert_new, upsert
+from dossierbus_shared.db.rows import given_rows, insert_new, upsert
 
 
 class CorrespondenceRepository(Protocol):
@@ -187,18 +187,16 @@ class SqlNotificationRepository:
     async def save(self, changed: Sequence[Notification]) -> set[int]:
         if not changed:
             return set()
-        state = values(
-            column("id", BigInteger),
-            column("version", Integer),
-            *(column(name, notifications.c[name].type) for name in _SAVED),
-            name="changed",
-        ).data([(n.id, n.version, *(getattr(n, name) for name in _SAVED)) for n in changed])
-        # A value the VALUES list gives as NULL has no type of its own: each takes its column's.
+        names = ("id", "version", *_SAVED)
+        given = given_rows(notifications, names, _VERSION)
         written = await self.session.execute(
             notifications.update()
-            .where(notifications.c.id == state.c.id, notifications.c.attempts == state.c.version)
-            .values({name: cast(state.c[name], notifications.c[name].type) for name in _SAVED})
-            .returning(notifications.c.id)
+            .where(
+                notifications.c.id == given.column("id"), notifications.c.attempts == given.column("version")
+            )
+            .values({name: given.column(name) for name in _SAVED})
+            .returning(notifications.c.id),
+            given.parameters([{name: getattr(n, name) for name in names} for n in changed]),
         )
         saved = set(written.scalars())
         logged = [n for n in changed if n.id in saved and n.attempt is not None]
@@ -233,6 +231,8 @@ class SqlNotificationRepository:
 
 _SAVED = ("status", "attempts", "attempts_at_requeue", "next_attempt_at", "last_error", "delivered_at")
 """What delivering and re-queueing change in a notification."""
+_VERSION = (("version", Integer()),)
+"""The attempts a notification was read with: a row another dispatcher changed since is not written."""
 
 
 def _release(recipient: Recipient) -> dict[str, Any]:
