@@ -6,10 +6,9 @@ refusal kept as failed, a send whose outcome was lost taken as a repeat, and wha
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import date, datetime
 from functools import partial
 from typing import Any
@@ -19,9 +18,10 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from dossierbus_devstack.national_portal import SYNC_PATH, create_app
+from dossierbus_devstack.statements import statements
 from dossierbus_routing.bootstrap import bootstrap
 from dossierbus_routing.domain import Context
 from dossierbus_routing.entrypoints.events import EventHandlers
@@ -116,21 +116,6 @@ async def rows_of(db: Database, dossier: Envelope[DossierVerified]) -> list[Any]
     async with db.transaction() as session:
         query = select(portal_sync).where(portal_sync.c.dossier_id == dossier.data.dossier_id)
         return list((await session.execute(query.order_by(portal_sync.c.id))).all())
-
-
-@contextmanager
-def statements(db: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        table = re.search(r"\b(?:INTO|FROM)\s+(\w+)", statement)
-        seen.append(" ".join([statement.split(None, 1)[0], table.group(1) if table else "-"]))
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
 
 
 class Simulator:

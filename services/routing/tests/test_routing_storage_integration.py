@@ -4,16 +4,14 @@ and the overdue scan claims each dossier once, skipping those another transactio
 
 from __future__ import annotations
 
-import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
+from dossierbus_devstack.statements import statements
 from dossierbus_routing.adapters.tables import dossiers, timeline
 from dossierbus_routing.entrypoints.events import EventHandlers
 from dossierbus_routing.entrypoints.overdue import OverdueWatch
@@ -67,23 +65,6 @@ def reported(dossier: Envelope[DossierVerified], step: str, status: str, agency:
         reported_at=MONDAY,
     )
     return Envelope(data, source=f"urn:agency:{agency}")
-
-
-@contextmanager
-def statements(db: Database) -> Iterator[list[str]]:
-    """The SQL statements run meanwhile, as "<verb> <first table>" (an executemany counts once: it is one
-    round trip)."""
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        table = re.search(r"\b(?:INTO|FROM)\s+(\w+)", statement)
-        seen.append(" ".join([statement.split(None, 1)[0], table.group(1) if table else "-"]))
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
 
 
 async def test_a_dossier_comes_back_as_it_was_saved_and_as_the_fake_keeps_it(
