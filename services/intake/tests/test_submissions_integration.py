@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from sqlalchemy import event, select, text, update
 
+from dossierbus_devstack.statements import counting
 from dossierbus_intake.adapters.tables import daily_sequences, dossiers
 from dossierbus_intake.bootstrap import MIGRATIONS
 from dossierbus_intake.domain.submission import SubmissionRequest, dossier_code
@@ -50,28 +49,6 @@ def intake(db: Database) -> Submissions:
         [UNIT],
         TrackingSecrets("k"),
     )
-
-
-@contextmanager
-def counting(db: Database) -> Iterator[Counter[str]]:
-    """Statements sent (an executemany counts once: one round trip) and transactions ended."""
-    seen: Counter[str] = Counter()
-
-    def statement(*_: Any) -> None:
-        seen["statements"] += 1
-
-    def ended(*_: Any) -> None:
-        seen["transactions"] += 1
-
-    engine = db.engine.sync_engine
-    listeners = [("before_cursor_execute", statement), ("commit", ended), ("rollback", ended)]
-    for name, listener in listeners:
-        event.listen(engine, name, listener)
-    try:
-        yield seen
-    finally:
-        for name, listener in listeners:
-            event.remove(engine, name, listener)
 
 
 def request() -> SubmissionRequest:

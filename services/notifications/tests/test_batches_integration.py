@@ -6,14 +6,14 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
+from dossierbus_devstack.statements import counting
 from dossierbus_notifications.adapters.tables import delivery_attempts, notifications, recipients
 from dossierbus_notifications.bootstrap import MIGRATIONS
 from dossierbus_notifications.channels import Outgoing
@@ -42,28 +42,6 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 
 def units(db: Database) -> UnitsOfWork:
     return lambda: db.unit_of_work(NotificationsUnitOfWork)
-
-
-@contextmanager
-def counting(db: Database) -> Iterator[Counter[str]]:
-    """Statements sent (an executemany counts once: one round trip) and transactions ended."""
-    seen: Counter[str] = Counter()
-
-    def statement(*_: Any) -> None:
-        seen["statements"] += 1
-
-    def ended(*_: Any) -> None:
-        seen["transactions"] += 1
-
-    engine = db.engine.sync_engine
-    listeners = [("before_cursor_execute", statement), ("commit", ended), ("rollback", ended)]
-    for name, listener in listeners:
-        event.listen(engine, name, listener)
-    try:
-        yield seen
-    finally:
-        for name, listener in listeners:
-            event.remove(engine, name, listener)
 
 
 def submitted(number: int) -> Envelope[DossierSubmitted]:

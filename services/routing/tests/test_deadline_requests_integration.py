@@ -12,12 +12,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from dossierbus_routing.adapters.tables import steps, timeline
-from dossierbus_routing.domain import Context, StepStatus
+from dossierbus_routing.domain import StepStatus
 from dossierbus_routing.entrypoints.events import EventHandlers
 from dossierbus_routing.entrypoints.overdue import SupplementDeadlineWatch
+from dossierbus_routing.testing import SettableClock, deliver
 from dossierbus_routing.unit_of_work import MemoryStore, RoutingUnitOfWork
-from dossierbus_shared.calendar import vietnam_calendar
-from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.db import Database
 from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.events import (
@@ -35,14 +34,6 @@ from dossierbus_shared.outbox import outbox
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 MONDAY = datetime(2026, 3, 2, 9, tzinfo=HANOI)
 APPLICANT = Applicant(personal_id="001085123456", full_name="Nguyễn Văn An", date_of_birth=date(1985, 4, 12))
-
-
-class Clock:
-    def __init__(self, now: datetime = MONDAY) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def verified() -> Envelope[DossierVerified]:
@@ -89,19 +80,9 @@ def extension(dossier: Envelope[DossierVerified], due: date) -> Envelope[Any]:
     return Envelope(data, source="urn:agency:justice-hanoi")
 
 
-async def apply(db: Database, handlers: EventHandlers, *envelopes: Envelope[Any]) -> None:
-    async with db.unit_of_work(RoutingUnitOfWork) as uow:
-        await uow.load(envelopes)
-        for envelope in envelopes:
-            await handlers.by_type()[type(envelope.data)](uow, envelope)
-
-
-async def test_an_extension_and_a_supplement_deadline_come_back_as_saved(db: Database) -> None:
-    clock = Clock()
-    context = Context(default_catalogue(), vietnam_calendar(), clock=clock)
-    handlers = EventHandlers(context, lambda: db.unit_of_work(RoutingUnitOfWork))
-    store = MemoryStore()
-    fake = EventHandlers(context, store.unit_of_work)
+async def test_an_extension_and_a_supplement_deadline_come_back_as_saved(
+    db: Database, db_handlers: EventHandlers, handlers: EventHandlers, store: MemoryStore
+) -> None:
     arrived = verified()
     events = [
         arrived,
@@ -111,10 +92,8 @@ async def test_an_extension_and_a_supplement_deadline_come_back_as_saved(db: Dat
         reported(arrived, "supplement_requested", supplement_deadline_working_days=3),
     ]
     for envelope in events:
-        await apply(db, handlers, envelope)
-        async with store.unit_of_work() as uow:
-            await uow.load([envelope])
-            await fake.by_type()[type(envelope.data)](uow, envelope)
+        await deliver(db_handlers, envelope)
+        await deliver(handlers, envelope)
 
     async with db.unit_of_work(RoutingUnitOfWork) as uow:
         saved = await uow.dossiers.get(arrived.data.dossier_id)
@@ -147,23 +126,18 @@ async def test_an_extension_and_a_supplement_deadline_come_back_as_saved(db: Dat
 
 
 async def test_the_supplement_deadline_scan_refuses_each_dossier_once_and_skips_those_held_elsewhere(
-    db: Database,
+    db: Database, db_handlers: EventHandlers, clock: SettableClock
 ) -> None:
-    clock = Clock()
-    context = Context(default_catalogue(), vietnam_calendar(), clock=clock)
-    unit_of_work = lambda: db.unit_of_work(RoutingUnitOfWork)  # noqa: E731
-    handlers = EventHandlers(context, unit_of_work)
     late, waiting = verified(), verified()
-    await apply(db, handlers, late, waiting)
-    await apply(
-        db,
-        handlers,
+    await deliver(db_handlers, late, waiting)
+    await deliver(
+        db_handlers,
         reported(late, "processing"),
         reported(waiting, "processing"),
         reported(late, "supplement_requested", supplement_deadline_working_days=1),
         reported(waiting, "supplement_requested", supplement_deadline_working_days=5),
     )
-    watch = SupplementDeadlineWatch(unit_of_work, context, interval_s=60)
+    watch = SupplementDeadlineWatch(db_handlers.unit_of_work, db_handlers.context, interval_s=60)
     clock.now = datetime(2026, 3, 4, 9, tzinfo=HANOI)  # the day after the late one's last day
 
     async with db.unit_of_work(RoutingUnitOfWork) as other:  # another replica holds it

@@ -16,7 +16,8 @@ from dossierbus_routing.domain import Context, StepStatus
 from dossierbus_routing.domain.deadlines import DeadlinePolicy
 from dossierbus_routing.entrypoints.events import EventHandlers
 from dossierbus_routing.entrypoints.overdue import SupplementDeadlineWatch
-from dossierbus_routing.unit_of_work import FakeUnitOfWork, MemoryStore
+from dossierbus_routing.testing import SettableClock, deliver
+from dossierbus_routing.unit_of_work import MemoryStore
 from dossierbus_shared.calendar import vietnam_calendar
 from dossierbus_shared.catalogue import Catalogue, default_catalogue
 from dossierbus_shared.envelope import Envelope
@@ -42,26 +43,8 @@ BIRTH, BIRTH_GROUP = "1.001193", "3.000722"
 DECREE_LEGAL_BASIS = "Điều 16 Luật Hộ tịch 2014"
 
 
-class Clock:
-    def __init__(self, now: datetime = MONDAY) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def store() -> MemoryStore:
-    return MemoryStore()
-
-
 def handlers_with(
-    clock: Clock,
+    clock: SettableClock,
     store: MemoryStore,
     policy: DeadlinePolicy | None = None,
     catalogue: Catalogue | None = None,
@@ -73,21 +56,6 @@ def handlers_with(
         deadlines=policy or DeadlinePolicy(),
     )
     return EventHandlers(context, store.unit_of_work)
-
-
-@pytest.fixture
-def handlers(clock: Clock, store: MemoryStore) -> EventHandlers:
-    return handlers_with(clock, store)
-
-
-async def deliver(handlers: EventHandlers, store: MemoryStore, *envelopes: Envelope[Any]) -> None:
-    """Apply the events in one unit of work, as the consumer applies a batch."""
-    by_type = handlers.by_type()
-    uow = FakeUnitOfWork(store)
-    await uow.load(envelopes)
-    for envelope in envelopes:
-        await by_type[type(envelope.data)](uow, envelope)
-    await uow.commit()
 
 
 def verified(procedure: str = BIRTH, due: date = FRIDAY) -> Envelope[DossierVerified]:
@@ -163,9 +131,9 @@ def timeline_of(store: MemoryStore, dossier: Envelope[DossierVerified]) -> list[
     return [entry for id, entry in store.timeline if id == dossier.data.dossier_id]
 
 
-async def processing(handlers: EventHandlers, store: MemoryStore, procedure: str = BIRTH) -> Envelope[Any]:
+async def processing(handlers: EventHandlers, procedure: str = BIRTH) -> Envelope[Any]:
     arrived = verified(procedure)
-    await deliver(handlers, store, arrived, reported(arrived, "processing"))
+    await deliver(handlers, arrived, reported(arrived, "processing"))
     return arrived
 
 
@@ -175,9 +143,9 @@ async def processing(handlers: EventHandlers, store: MemoryStore, procedure: str
 async def test_an_extension_moves_the_due_date_and_is_published_and_recorded(
     handlers: EventHandlers, store: MemoryStore
 ) -> None:
-    arrived = await processing(handlers, store)
+    arrived = await processing(handlers)
     store.outbox.clear()
-    await deliver(handlers, store, extension(arrived, date(2026, 3, 11)))  # Friday + 3 working days
+    await deliver(handlers, extension(arrived, date(2026, 3, 11)))  # Friday + 3 working days
 
     dossier = store.dossiers[arrived.data.dossier_id]
     assert (dossier.due_date, dossier.original_due_date) == (date(2026, 3, 11), FRIDAY)
@@ -240,9 +208,9 @@ async def test_the_national_portal_is_told_the_new_due_date_with_the_unchanged_s
 async def test_an_extension_the_rules_do_not_allow_is_recorded_and_never_applied(
     handlers: EventHandlers, store: MemoryStore, change: dict[str, Any], reason: str
 ) -> None:
-    arrived = await processing(handlers, store)
+    arrived = await processing(handlers)
     store.outbox.clear()
-    await deliver(handlers, store, extension(arrived, change.pop("due", date(2026, 3, 9)), **change))
+    await deliver(handlers, extension(arrived, change.pop("due", date(2026, 3, 9)), **change))
 
     dossier = store.dossiers[arrived.data.dossier_id]
     assert (dossier.due_date, dossier.original_due_date, dossier.extensions) == (FRIDAY, None, 0)
@@ -255,26 +223,26 @@ async def test_an_extension_the_rules_do_not_allow_is_recorded_and_never_applied
 async def test_a_finished_step_or_dossier_cannot_be_extended(
     handlers: EventHandlers, store: MemoryStore
 ) -> None:
-    arrived = await processing(handlers, store)
-    await deliver(handlers, store, reported(arrived, "result_ready"))
-    await deliver(handlers, store, extension(arrived, date(2026, 3, 9)))
+    arrived = await processing(handlers)
+    await deliver(handlers, reported(arrived, "result_ready"))
+    await deliver(handlers, extension(arrived, date(2026, 3, 9)))
     assert "is already 'result_ready'; nothing to extend" in timeline_of(store, arrived)[-1].note
 
-    await deliver(handlers, store, reported(arrived, "returned"))
-    await deliver(handlers, store, extension(arrived, date(2026, 3, 9)))
+    await deliver(handlers, reported(arrived, "returned"))
+    await deliver(handlers, extension(arrived, date(2026, 3, 9)))
     assert "already 'returned' (a final status)" in timeline_of(store, arrived)[-1].note
     assert store.dossiers[arrived.data.dossier_id].due_date == FRIDAY
 
 
-async def test_several_extensions_share_one_ceiling(clock: Clock, store: MemoryStore) -> None:
+async def test_several_extensions_share_one_ceiling(clock: SettableClock, store: MemoryStore) -> None:
     handlers = handlers_with(clock, store, DeadlinePolicy(extension_max_working_days=5))
-    arrived = await processing(handlers, store)
-    await deliver(handlers, store, extension(arrived, date(2026, 3, 11)))  # +3
-    await deliver(handlers, store, extension(arrived, date(2026, 3, 16)))  # +3 more: 6 > 5
+    arrived = await processing(handlers)
+    await deliver(handlers, extension(arrived, date(2026, 3, 11)))  # +3
+    await deliver(handlers, extension(arrived, date(2026, 3, 16)))  # +3 more: 6 > 5
     assert "adds 3 working day(s) to the 3 already granted; procedure 1.001193 allows 5" in (
         timeline_of(store, arrived)[-1].note
     )
-    await deliver(handlers, store, extension(arrived, date(2026, 3, 13)))  # +2 more: 5
+    await deliver(handlers, extension(arrived, date(2026, 3, 13)))  # +2 more: 5
 
     dossier = store.dossiers[arrived.data.dossier_id]
     assert (dossier.due_date, dossier.original_due_date) == (date(2026, 3, 13), FRIDAY)
@@ -282,7 +250,7 @@ async def test_several_extensions_share_one_ceiling(clock: Clock, store: MemoryS
     assert [event.extensions for event in events_of(store, DossierDeadlineExtended)] == [1, 2]
 
 
-async def test_a_procedure_may_set_its_own_ceiling(clock: Clock, store: MemoryStore) -> None:
+async def test_a_procedure_may_set_its_own_ceiling(clock: SettableClock, store: MemoryStore) -> None:
     catalogue = default_catalogue()
     strict = catalogue.procedures[BIRTH].model_copy(update={"extension_max_working_days": 0})
     handlers = handlers_with(
@@ -291,15 +259,15 @@ async def test_a_procedure_may_set_its_own_ceiling(clock: Clock, store: MemorySt
         DeadlinePolicy(extension_max_working_days=30),
         Catalogue(agencies=catalogue.agencies, procedures={**catalogue.procedures, BIRTH: strict}),
     )
-    arrived = await processing(handlers, store)
-    await deliver(handlers, store, extension(arrived, date(2026, 3, 9)))
+    arrived = await processing(handlers)
+    await deliver(handlers, extension(arrived, date(2026, 3, 9)))
     assert "procedure 1.001193 allows 0 in all" in timeline_of(store, arrived)[-1].note
 
 
 async def test_an_extension_refused_before_it_was_read_goes_on_the_timeline(
     handlers: EventHandlers, store: MemoryStore
 ) -> None:
-    arrived = await processing(handlers, store)
+    arrived = await processing(handlers)
     forged = extension(arrived, date(2026, 3, 9))
     await handlers.record_refusal(forged, "unauthenticated report: not signed")
     entry = timeline_of(store, arrived)[-1]
@@ -316,27 +284,27 @@ async def test_an_extension_refused_before_it_was_read_goes_on_the_timeline(
 
 
 async def finished_on(
-    handlers: EventHandlers, store: MemoryStore, clock: Clock, *, extended_to: date | None
+    handlers: EventHandlers, store: MemoryStore, clock: SettableClock, *, extended_to: date | None
 ) -> bool | None:
     """Whether the 766 record says on time for a dossier due Friday 6 March that ends Tuesday 10 March."""
-    arrived = await processing(handlers, store)
+    arrived = await processing(handlers)
     if extended_to is not None:
-        await deliver(handlers, store, extension(arrived, extended_to))
+        await deliver(handlers, extension(arrived, extended_to))
     clock.now = datetime(2026, 3, 10, 10, tzinfo=HANOI)
-    await deliver(handlers, store, reported(arrived, "result_ready"))
+    await deliver(handlers, reported(arrived, "result_ready"))
     changes = [
         Envelope(event, source="urn:dossierbus:routing")
         for event in events_of(store, DossierStatusChanged)
         if event.dossier_id == arrived.data.dossier_id
     ]
-    await deliver(handlers, store, *changes)
+    await deliver(handlers, *changes)
     record = store.indicators[arrived.data.dossier_id]
     assert record.ended_status == "result_ready"
     return record.on_time
 
 
 async def test_an_extended_dossier_finished_after_its_original_due_date_still_counts_late(
-    handlers: EventHandlers, store: MemoryStore, clock: Clock
+    handlers: EventHandlers, store: MemoryStore, clock: SettableClock
 ) -> None:
     assert await finished_on(handlers, store, clock, extended_to=date(2026, 3, 11)) is False
     [result] = [event for event in events_of(store, DossierStatusChanged) if event.status == "result_ready"]
@@ -345,27 +313,27 @@ async def test_an_extended_dossier_finished_after_its_original_due_date_still_co
 
 
 async def test_the_same_dossier_due_later_from_the_start_is_on_time(
-    handlers: EventHandlers, store: MemoryStore, clock: Clock
+    handlers: EventHandlers, store: MemoryStore, clock: SettableClock
 ) -> None:
     arrived = verified(due=date(2026, 3, 11))
-    await deliver(handlers, store, arrived, reported(arrived, "processing"))
+    await deliver(handlers, arrived, reported(arrived, "processing"))
     clock.now = datetime(2026, 3, 10, 10, tzinfo=HANOI)
-    await deliver(handlers, store, reported(arrived, "result_ready"))
+    await deliver(handlers, reported(arrived, "result_ready"))
     changes = [
         Envelope(event, source="urn:dossierbus:routing") for event in events_of(store, DossierStatusChanged)
     ]
-    await deliver(handlers, store, *changes)
+    await deliver(handlers, *changes)
     assert store.indicators[arrived.data.dossier_id].on_time is True
 
 
 async def test_a_pause_after_an_extension_moves_both_dates(
-    handlers: EventHandlers, store: MemoryStore, clock: Clock
+    handlers: EventHandlers, store: MemoryStore, clock: SettableClock
 ) -> None:
-    arrived = await processing(handlers, store)
-    await deliver(handlers, store, extension(arrived, date(2026, 3, 11)))
-    await deliver(handlers, store, reported(arrived, "supplement_requested", note="Thiếu giấy chứng sinh"))
+    arrived = await processing(handlers)
+    await deliver(handlers, extension(arrived, date(2026, 3, 11)))
+    await deliver(handlers, reported(arrived, "supplement_requested", note="Thiếu giấy chứng sinh"))
     clock.now = datetime(2026, 3, 4, 10, tzinfo=HANOI)  # two working days later
-    await deliver(handlers, store, reported(arrived, "processing"))
+    await deliver(handlers, reported(arrived, "processing"))
 
     dossier = store.dossiers[arrived.data.dossier_id]
     assert (dossier.due_date, dossier.original_due_date) == (date(2026, 3, 13), date(2026, 3, 10))
@@ -383,12 +351,12 @@ async def test_a_pause_after_an_extension_moves_both_dates(
 async def test_a_stop_with_its_legal_basis_ends_the_dossier_with_national_status_8(
     handlers: EventHandlers, store: MemoryStore
 ) -> None:
-    arrived = await processing(handlers, store)
+    arrived = await processing(handlers)
     store.outbox.clear()
     stop = reported(
         arrived, "rejected", note="Người yêu cầu không đủ điều kiện", legal_basis=DECREE_LEGAL_BASIS
     )
-    await deliver(handlers, store, stop)
+    await deliver(handlers, stop)
 
     assert store.dossiers[arrived.data.dossier_id].status is DossierStatus.REJECTED
     [changed] = events_of(store, DossierStatusChanged)
@@ -406,8 +374,8 @@ async def test_a_stop_with_its_legal_basis_ends_the_dossier_with_national_status
 async def test_a_rejection_without_a_legal_basis_carries_none(
     handlers: EventHandlers, store: MemoryStore
 ) -> None:
-    arrived = await processing(handlers, store)
-    await deliver(handlers, store, reported(arrived, "rejected", note="Hồ sơ giả mạo"))
+    arrived = await processing(handlers)
+    await deliver(handlers, reported(arrived, "rejected", note="Hồ sơ giả mạo"))
     changed = events_of(store, DossierStatusChanged)[-1]
     assert (changed.national_status, changed.legal_basis, changed.note) == (8, None, "Hồ sơ giả mạo")
 
@@ -422,8 +390,8 @@ async def test_a_rejection_without_a_legal_basis_carries_none(
 async def test_extras_on_the_wrong_report_are_refused(
     handlers: EventHandlers, store: MemoryStore, status: str, extra: dict[str, Any], reason: str
 ) -> None:
-    arrived = await processing(handlers, store)
-    await deliver(handlers, store, reported(arrived, status, **extra))
+    arrived = await processing(handlers)
+    await deliver(handlers, reported(arrived, status, **extra))
     entry = timeline_of(store, arrived)[-1]
     assert (entry.event, entry.outcome) == ("report-refused", "refused")
     assert reason in entry.note
@@ -436,11 +404,11 @@ async def test_extras_on_the_wrong_report_are_refused(
 async def test_a_supplement_request_with_a_deadline_names_its_last_day(
     handlers: EventHandlers, store: MemoryStore
 ) -> None:
-    arrived = await processing(handlers, store)
+    arrived = await processing(handlers)
     request = reported(
         arrived, "supplement_requested", note="Thiếu giấy chứng sinh", supplement_deadline_working_days=2
     )
-    await deliver(handlers, store, request)
+    await deliver(handlers, request)
 
     dossier = store.dossiers[arrived.data.dossier_id]
     assert dossier.steps["birth-registration"].supplement_due_date == date(2026, 3, 4)  # Monday + 2
@@ -450,14 +418,12 @@ async def test_a_supplement_request_with_a_deadline_names_its_last_day(
 
 
 async def test_the_deadline_comes_from_the_request_else_the_procedure_else_the_setting(
-    clock: Clock, store: MemoryStore
+    clock: SettableClock, store: MemoryStore
 ) -> None:
     handlers = handlers_with(clock, store, DeadlinePolicy(supplement_deadline_working_days=3))
-    group = await processing(handlers, store, BIRTH_GROUP)  # the birth group's 7 days (Decree 63/2024)
-    plain = await processing(handlers, store)  # no days in the catalogue: the setting's 3
-    await deliver(
-        handlers, store, reported(group, "supplement_requested"), reported(plain, "supplement_requested")
-    )
+    group = await processing(handlers, BIRTH_GROUP)  # the birth group's 7 days (Decree 63/2024)
+    plain = await processing(handlers)  # no days in the catalogue: the setting's 3
+    await deliver(handlers, reported(group, "supplement_requested"), reported(plain, "supplement_requested"))
     assert store.dossiers[group.data.dossier_id].steps["birth-registration"].supplement_due_date == date(
         2026, 3, 11
     )
@@ -467,26 +433,24 @@ async def test_the_deadline_comes_from_the_request_else_the_procedure_else_the_s
 
     unset = MemoryStore()
     without = handlers_with(clock, unset)  # no setting: a plain procedure's request has no deadline
-    waiting = await processing(without, unset)
-    await deliver(without, unset, reported(waiting, "supplement_requested"))
+    waiting = await processing(without)
+    await deliver(without, reported(waiting, "supplement_requested"))
     assert unset.dossiers[waiting.data.dossier_id].steps["birth-registration"].supplement_due_date is None
     assert events_of(unset, DossierStatusChanged)[-1].supplement_due_date is None
 
 
 async def test_a_dossier_not_supplemented_in_time_is_refused_once_with_notice(
-    handlers: EventHandlers, store: MemoryStore, clock: Clock
+    handlers: EventHandlers, store: MemoryStore, clock: SettableClock
 ) -> None:
-    late = await processing(handlers, store)
-    on_time = await processing(handlers, store)
+    late = await processing(handlers)
+    on_time = await processing(handlers)
     for arrived in (late, on_time):
-        await deliver(
-            handlers, store, reported(arrived, "supplement_requested", supplement_deadline_working_days=2)
-        )
+        await deliver(handlers, reported(arrived, "supplement_requested", supplement_deadline_working_days=2))
     watch = SupplementDeadlineWatch(store.unit_of_work, handlers.context, interval_s=60)
 
     clock.now = datetime(2026, 3, 4, 16, tzinfo=HANOI)  # the last day: not yet
     assert await watch.scan() == []
-    await deliver(handlers, store, reported(on_time, "processing"))  # the supplement came at the counter
+    await deliver(handlers, reported(on_time, "processing"))  # the supplement came at the counter
     store.outbox.clear()
 
     clock.now = datetime(2026, 3, 5, 8, tzinfo=HANOI)

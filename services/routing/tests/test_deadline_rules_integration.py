@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from dossierbus_routing.adapters.indicators import counts
 from dossierbus_routing.domain import Context
 from dossierbus_routing.entrypoints.events import EventHandlers
+from dossierbus_routing.testing import deliver
 from dossierbus_routing.unit_of_work import RoutingUnitOfWork
 from dossierbus_shared.calendar import vietnam_calendar
 from dossierbus_shared.catalogue import default_catalogue
@@ -71,11 +72,7 @@ async def test_a_past_period_is_judged_at_its_end_and_a_paused_dossier_is_not_ov
         changed(paused, DossierStatus.SUPPLEMENT_REQUESTED, november),
         changed(late_after_period, DossierStatus.RESULT_READY, datetime(2026, 12, 3, 10, tzinfo=HANOI)),
     ]
-    envelopes = [Envelope(event, source="test") for event in events]
-    async with db.unit_of_work(RoutingUnitOfWork) as uow:
-        await uow.load(envelopes)
-        for envelope in envelopes:
-            await handlers.by_type()[type(envelope.data)](uow, envelope)
+    await deliver(handlers, *(Envelope(event, source="test") for event in events))
 
     async with db.transaction() as session:
         [november_as_of_its_end] = await counts(

@@ -22,6 +22,7 @@ from dossierbus_routing.domain import (
     UnknownStep,
     check_transition,
 )
+from dossierbus_routing.testing import SettableClock
 from dossierbus_shared.calendar import vietnam_calendar
 from dossierbus_shared.catalogue import Catalogue, Procedure, default_catalogue
 from dossierbus_shared.envelope import Envelope
@@ -52,24 +53,18 @@ BIRTH_GROUP_STEPS = {
 }
 
 
-class Clock:
-    def __init__(self, now: datetime = MONDAY) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 def result_host(agency: str) -> str:
     return f"ketqua.{agency}.gov.vn"
 
 
-def context(clock: Clock | None = None, catalogue: Catalogue | None = None, **choices: Any) -> Context:
+def context(
+    clock: SettableClock | None = None, catalogue: Catalogue | None = None, **choices: Any
+) -> Context:
     return Context(
         catalogue or default_catalogue(),
         CALENDAR,
         result_domains=lambda agency: [result_host(agency)],
-        clock=clock or Clock(),
+        clock=clock or SettableClock(MONDAY),
         **choices,
     )
 
@@ -198,7 +193,7 @@ def test_a_dossier_the_registry_refused_is_rejected_with_a_neutral_reason() -> N
 
 def test_a_due_date_in_an_unannounced_year_is_provisional_on_the_assignment_and_timeline() -> None:
     tet = datetime(2027, 2, 3, 9, tzinfo=HANOI)
-    dossier = receive(context(Clock(tet)), submitted_at=tet, due=date(2027, 2, 3))
+    dossier = receive(context(SettableClock(tet)), submitted_at=tet, due=date(2027, 2, 3))
     events, entries = drained(dossier)
 
     [assigned] = [event for event in events if isinstance(event, DossierAssigned)]
@@ -382,7 +377,7 @@ def test_a_rejection_that_rejects_the_dossier_cancels_the_steps_other_agencies_h
 
 
 def test_a_supplement_request_pauses_the_clock_and_the_supplement_resumes_it_moving_the_due_date() -> None:
-    clock = Clock()
+    clock = SettableClock(MONDAY)
     ctx = context(clock)
     dossier = receive(ctx)
     take(dossier, ctx, "birth-registration", "processing", "supplement_requested")
@@ -427,7 +422,7 @@ def test_a_supplement_request_pauses_the_clock_and_the_supplement_resumes_it_mov
 
 
 def test_a_supplement_sent_the_day_it_was_asked_for_moves_nothing() -> None:
-    clock = Clock()
+    clock = SettableClock(MONDAY)
     ctx = context(clock)
     dossier = receive(ctx)
     take(dossier, ctx, "birth-registration", "processing", "supplement_requested")
@@ -440,7 +435,7 @@ def test_a_supplement_sent_the_day_it_was_asked_for_moves_nothing() -> None:
 
 
 def test_an_agency_resuming_the_step_itself_restarts_the_clock_too() -> None:
-    clock = Clock()
+    clock = SettableClock(MONDAY)
     ctx = context(clock)
     dossier = receive(ctx)
     take(dossier, ctx, "birth-registration", "processing", "supplement_requested")
@@ -638,7 +633,7 @@ def test_a_refusal_decided_before_the_report_was_read_is_recorded() -> None:
 
 
 def test_a_dossier_past_its_due_date_is_reported_overdue_once() -> None:
-    clock = Clock(datetime(2026, 3, 6, 10, tzinfo=HANOI))  # Friday
+    clock = SettableClock(datetime(2026, 3, 6, 10, tzinfo=HANOI))  # Friday
     ctx = context(clock)
     dossier = receive(ctx, due=date(2026, 3, 5))
     take(dossier, ctx, "birth-registration", "processing")
@@ -663,7 +658,7 @@ def test_a_dossier_past_its_due_date_is_reported_overdue_once() -> None:
 
 
 def test_open_steps_of_an_overdue_linked_dossier_leave_out_the_waiting_ones() -> None:
-    clock = Clock(datetime(2026, 3, 9, 10, tzinfo=HANOI))
+    clock = SettableClock(datetime(2026, 3, 9, 10, tzinfo=HANOI))
     ctx = context(clock)
     dossier = receive(ctx, BIRTH_GROUP, due=date(2026, 3, 5))
     take(dossier, ctx, "birth-registration", "processing", "result_ready")
@@ -690,7 +685,7 @@ def test_open_steps_of_an_overdue_linked_dossier_leave_out_the_waiting_ones() ->
 def test_a_dossier_due_today_paused_or_finished_is_not_overdue(
     statuses: tuple[str, ...], now: datetime
 ) -> None:
-    clock = Clock()
+    clock = SettableClock(MONDAY)
     ctx = context(clock)
     dossier = receive(ctx, due=date(2026, 3, 5))
     take(dossier, ctx, "birth-registration", *statuses)

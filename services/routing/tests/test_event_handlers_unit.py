@@ -13,12 +13,11 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import REGISTRY
 
-from dossierbus_routing.domain import Context, StepStatus
+from dossierbus_routing.domain import StepStatus
 from dossierbus_routing.entrypoints.events import EventHandlers
 from dossierbus_routing.entrypoints.overdue import OverdueWatch
+from dossierbus_routing.testing import SettableClock, deliver
 from dossierbus_routing.unit_of_work import FakeUnitOfWork, MemoryStore
-from dossierbus_shared.calendar import vietnam_calendar
-from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.consumer import PermanentError
 from dossierbus_shared.contract.kit.cases import KIT_CODE_PREFIX, KIT_STEP
 from dossierbus_shared.envelope import Envelope
@@ -38,40 +37,6 @@ from dossierbus_shared.events import (
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 MONDAY = datetime(2026, 3, 2, 9, tzinfo=HANOI)
 APPLICANT = Applicant(personal_id="001085123456", full_name="Nguyễn Văn An", date_of_birth=date(1985, 4, 12))
-
-
-class Clock:
-    def __init__(self, now: datetime = MONDAY) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def store() -> MemoryStore:
-    return MemoryStore()
-
-
-@pytest.fixture
-def handlers(clock: Clock, store: MemoryStore) -> EventHandlers:
-    return EventHandlers(Context(default_catalogue(), vietnam_calendar(), clock=clock), store.unit_of_work)
-
-
-async def deliver(handlers: EventHandlers, store: MemoryStore, *envelopes: Envelope[Any]) -> FakeUnitOfWork:
-    """Apply the events in one unit of work, as the consumer applies a batch: load, handle, commit."""
-    by_type = handlers.by_type()
-    uow = FakeUnitOfWork(store)
-    await uow.load(envelopes)
-    for envelope in envelopes:
-        await by_type[type(envelope.data)](uow, envelope)
-    await uow.commit()
-    return uow
 
 
 def verified(
@@ -125,7 +90,7 @@ async def test_a_verified_dossier_is_kept_with_its_timeline_its_events_and_its_7
     handlers: EventHandlers, store: MemoryStore
 ) -> None:
     arrived = verified()
-    await deliver(handlers, store, arrived)
+    await deliver(handlers, arrived)
 
     dossier = store.dossiers[arrived.data.dossier_id]
     assert dossier.status is DossierStatus.ACCEPTED
@@ -145,7 +110,7 @@ async def test_reports_in_the_batch_that_verified_the_dossier_find_it(
 ) -> None:
     arrived = verified()
     steps = [reported(arrived, "birth-registration", status) for status in ("processing", "result_ready")]
-    await deliver(handlers, store, arrived, *steps)
+    await deliver(handlers, arrived, *steps)
 
     assert store.dossiers[arrived.data.dossier_id].status is DossierStatus.RESULT_READY
     assert [event.status for event in events_of(store, DossierStatusChanged)] == [
@@ -159,11 +124,11 @@ async def test_a_second_verification_of_a_dossier_changes_nothing(
     handlers: EventHandlers, store: MemoryStore
 ) -> None:
     arrived = verified()
-    await deliver(handlers, store, arrived)
+    await deliver(handlers, arrived)
     before = (list(store.timeline), list(store.outbox))
 
     again = Envelope(arrived.data, source=arrived.source)  # the same dossier, another event id
-    await deliver(handlers, store, again)
+    await deliver(handlers, again)
 
     assert (store.timeline, store.outbox) == before
 
@@ -172,14 +137,14 @@ async def test_a_dossier_whose_procedure_is_not_in_the_catalogue_cannot_be_handl
     handlers: EventHandlers, store: MemoryStore
 ) -> None:
     with pytest.raises(PermanentError, match=r"procedure '9\.999999' is not in the catalogue"):
-        await deliver(handlers, store, verified("9.999999"))
+        await deliver(handlers, verified("9.999999"))
     assert (store.dossiers, store.outbox, store.indicators) == ({}, [], {})
 
 
 async def test_a_failed_batch_leaves_nothing_behind(handlers: EventHandlers, store: MemoryStore) -> None:
     arrived, stranger = verified(), verified()
     with pytest.raises(PermanentError, match="report for unknown dossier"):
-        await deliver(handlers, store, arrived, reported(stranger, "birth-registration", "processing"))
+        await deliver(handlers, arrived, reported(stranger, "birth-registration", "processing"))
     assert (store.dossiers, store.timeline, store.outbox, store.indicators) == ({}, [], [], {})
 
 
@@ -187,9 +152,9 @@ async def test_a_refused_report_is_recorded_and_the_dossier_unchanged(
     handlers: EventHandlers, store: MemoryStore
 ) -> None:
     arrived = verified()
-    await deliver(handlers, store, arrived)
+    await deliver(handlers, arrived)
     sent = len(store.outbox)
-    await deliver(handlers, store, reported(arrived, "birth-registration", "returned"))
+    await deliver(handlers, reported(arrived, "birth-registration", "returned"))
 
     [*_, (_, refusal)] = store.timeline
     assert (refusal.event, refusal.outcome) == ("report-refused", "refused")
@@ -202,7 +167,7 @@ async def test_a_report_refused_before_it_was_read_goes_on_its_dossiers_timeline
     handlers: EventHandlers, store: MemoryStore
 ) -> None:
     arrived = verified()
-    await deliver(handlers, store, arrived)
+    await deliver(handlers, arrived)
     forged = reported(arrived, "birth-registration", "result_ready")
     await handlers.record_refusal(forged, "unauthenticated report: not signed")
     await handlers.record_refusal(
@@ -221,7 +186,7 @@ async def test_a_report_refused_before_it_was_read_goes_on_its_dossiers_timeline
 
 async def test_a_contract_kit_report_is_dropped(handlers: EventHandlers, store: MemoryStore) -> None:
     kit = verified(code=f"{KIT_CODE_PREFIX}260302-0001")
-    await deliver(handlers, store, reported(kit, KIT_STEP, "processing"))
+    await deliver(handlers, reported(kit, KIT_STEP, "processing"))
     assert (store.dossiers, store.timeline) == ({}, [])
 
 
@@ -229,7 +194,7 @@ async def test_the_766_record_follows_status_changes_and_keeps_the_first_rating(
     handlers: EventHandlers, store: MemoryStore
 ) -> None:
     arrived = verified()
-    await deliver(handlers, store, arrived)
+    await deliver(handlers, arrived)
     changes = [
         Envelope(event, source="urn:dossierbus:routing") for event in events_of(store, DossierStatusChanged)
     ]
@@ -247,14 +212,14 @@ async def test_the_766_record_follows_status_changes_and_keeps_the_first_rating(
         )
         for score in (2, 5)
     ]
-    await deliver(handlers, store, *changes, *ratings)
+    await deliver(handlers, *changes, *ratings)
 
     assert store.indicators[data.dossier_id].status == "accepted"
     assert store.ratings[data.dossier_id].score == 2
 
     unknown = DossierStatusChanged(**{**changes[0].data.model_dump(), "dossier_id": uuid.uuid4()})
     with pytest.raises(PermanentError, match="that routing never verified"):
-        await deliver(handlers, store, Envelope(unknown, source="urn:dossierbus:routing"))
+        await deliver(handlers, Envelope(unknown, source="urn:dossierbus:routing"))
 
 
 async def test_timeline_entries_keep_the_trace_of_the_event_that_caused_them(
@@ -279,7 +244,7 @@ def provisional_assignments() -> float:
 
 
 async def test_a_provisional_assignment_is_counted_once_committed(
-    handlers: EventHandlers, store: MemoryStore, clock: Clock
+    handlers: EventHandlers, store: MemoryStore, clock: SettableClock
 ) -> None:
     clock.now = datetime(2027, 2, 3, 9, tzinfo=HANOI)  # 2027's holidays are not announced
     before = provisional_assignments()
@@ -298,7 +263,7 @@ async def test_a_provisional_assignment_is_counted_once_committed(
 
 
 async def test_the_overdue_scan_reports_each_late_open_dossier_once(
-    handlers: EventHandlers, store: MemoryStore, clock: Clock
+    handlers: EventHandlers, store: MemoryStore, clock: SettableClock
 ) -> None:
     dossiers = {
         "LATE": (verified(due=date(2026, 3, 5)), ["processing"]),
@@ -308,9 +273,7 @@ async def test_the_overdue_scan_reports_each_late_open_dossier_once(
         "AT-NEXT-AGENCY": (verified("3.000722", due=date(2026, 3, 5)), ["processing", "result_ready"]),
     }
     for arrived, statuses in dossiers.values():
-        await deliver(
-            handlers, store, arrived, *(reported(arrived, "birth-registration", s) for s in statuses)
-        )
+        await deliver(handlers, arrived, *(reported(arrived, "birth-registration", s) for s in statuses))
     codes = {arrived.data.dossier_code: name for name, (arrived, _) in dossiers.items()}
     watch = OverdueWatch(store.unit_of_work, handlers.context, interval_s=60)
     clock.now = datetime(2026, 3, 6, 10, tzinfo=HANOI)  # Friday

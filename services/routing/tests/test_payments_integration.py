@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from dossierbus_routing.adapters.indicators import counts
-from dossierbus_routing.domain import Context
 from dossierbus_routing.domain.payment import FINANCIAL_OBLIGATION
 from dossierbus_routing.entrypoints.events import EventHandlers
 from dossierbus_routing.entrypoints.overdue import OverdueWatch
+from dossierbus_routing.testing import SettableClock, deliver
 from dossierbus_routing.unit_of_work import MemoryStore, RoutingUnitOfWork
 from dossierbus_routing.views import dossier_by_code, dossier_document
 from dossierbus_shared.calendar import vietnam_calendar
@@ -27,18 +26,6 @@ MONDAY = datetime(2026, 3, 2, 9, tzinfo=HANOI)
 THURSDAY = datetime(2026, 3, 5, 10, tzinfo=HANOI)
 APPLICANT = Applicant(personal_id="001085123456", full_name="Nguyễn Văn An", date_of_birth=date(1985, 4, 12))
 RESIDENCE = "1.004194"
-
-
-class Clock:
-    def __init__(self, now: datetime = MONDAY) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def context(clock: Clock) -> Context:
-    return Context(default_catalogue(), vietnam_calendar(), clock=clock)
 
 
 def verified(procedure: str = RESIDENCE, due: date = date(2026, 3, 4)) -> Envelope[DossierVerified]:
@@ -71,25 +58,16 @@ def paid(dossier: Envelope[DossierVerified], amount: int = 10_000) -> Envelope[D
     return Envelope(data, source="urn:dossierbus:intake")
 
 
-async def apply(db: Database, handlers: EventHandlers, *envelopes: Envelope[Any]) -> None:
-    async with db.unit_of_work(RoutingUnitOfWork) as uow:
-        await uow.load(envelopes)
-        for envelope in envelopes:
-            await handlers.by_type()[type(envelope.data)](uow, envelope)
-
-
 async def test_a_held_dossier_and_its_payment_come_back_as_saved_and_as_the_fake_keeps_them(
     db: Database,
+    db_handlers: EventHandlers,
+    handlers: EventHandlers,
+    store: MemoryStore,
+    clock: SettableClock,
 ) -> None:
-    clock = Clock()
-    handlers = EventHandlers(context(clock), lambda: db.unit_of_work(RoutingUnitOfWork))
-    store = MemoryStore()
-    fake = EventHandlers(handlers.context, store.unit_of_work)
     arrived = verified()
-    await apply(db, handlers, arrived)
-    async with store.unit_of_work() as uow:
-        await uow.load([arrived])
-        await fake.by_type()[DossierVerified](uow, arrived)
+    await deliver(db_handlers, arrived)
+    await deliver(handlers, arrived)
 
     async with db.unit_of_work(RoutingUnitOfWork) as uow:
         held = await uow.dossiers.get(arrived.data.dossier_id)
@@ -105,7 +83,7 @@ async def test_a_held_dossier_and_its_payment_come_back_as_saved_and_as_the_fake
     ]
 
     clock.now = THURSDAY
-    await apply(db, handlers, paid(arrived))
+    await deliver(db_handlers, paid(arrived))
     async with db.unit_of_work(RoutingUnitOfWork) as uow:
         row = await dossier_by_code(uow.session, arrived.data.dossier_code)
         assert row is not None
@@ -118,31 +96,26 @@ async def test_a_held_dossier_and_its_payment_come_back_as_saved_and_as_the_fake
     assert [entry["event"] for entry in view["timeline"]][-3:] == ["paid", "clock-resumed", "assigned"]
 
 
-async def test_the_overdue_scan_leaves_a_dossier_held_for_its_fees_alone(db: Database) -> None:
-    clock = Clock()
-    handlers = EventHandlers(context(clock), lambda: db.unit_of_work(RoutingUnitOfWork))
+async def test_the_overdue_scan_leaves_a_dossier_held_for_its_fees_alone(
+    db_handlers: EventHandlers, clock: SettableClock
+) -> None:
     held, free = verified(), verified("1.001193")
-    await apply(db, handlers, held, free)
-    watch = OverdueWatch(lambda: db.unit_of_work(RoutingUnitOfWork), handlers.context, interval_s=60)
+    await deliver(db_handlers, held, free)
+    watch = OverdueWatch(db_handlers.unit_of_work, db_handlers.context, interval_s=60)
     clock.now = datetime(2026, 3, 10, 10, tzinfo=HANOI)  # past both due dates
 
     assert await watch.scan() == [free.data.dossier_code]
 
 
-async def test_indicator_3_6_counts_the_dossiers_that_owed_fees_and_those_paid(db: Database) -> None:
-    clock = Clock()
-    store = MemoryStore()  # to read back the payment requests routing published
-    handlers = EventHandlers(context(clock), lambda: db.unit_of_work(RoutingUnitOfWork))
-    fake = EventHandlers(handlers.context, store.unit_of_work)
+async def test_indicator_3_6_counts_the_dossiers_that_owed_fees_and_those_paid(
+    db: Database, db_handlers: EventHandlers, handlers: EventHandlers, store: MemoryStore
+) -> None:
     arrivals = [verified(), verified(), verified("1.001193")]
-    await apply(db, handlers, *arrivals)
-    for arrived in arrivals:
-        async with store.unit_of_work() as uow:
-            await uow.load([arrived])
-            await fake.by_type()[DossierVerified](uow, arrived)
+    await deliver(db_handlers, *arrivals)
+    await deliver(handlers, *arrivals)  # in memory too, to read back the payment requests routing published
     requests = [e for e in store.outbox if isinstance(e.data, DossierPaymentRequested)]
     assert len(requests) == 2
-    await apply(db, handlers, *requests, paid(arrivals[0]), paid(arrivals[1], amount=1))
+    await deliver(db_handlers, *requests, paid(arrivals[0]), paid(arrivals[1], amount=1))
 
     async with db.transaction() as session:
         found = await counts(session, vietnam_calendar(), today=date(2026, 3, 5))

@@ -17,7 +17,8 @@ from dossierbus_routing.domain import Context, Dossier, StepStatus, TimelineEntr
 from dossierbus_routing.domain.indicators import NEVER, Counts, report
 from dossierbus_routing.domain.payment import FINANCIAL_OBLIGATION, Payment
 from dossierbus_routing.entrypoints.events import EventHandlers
-from dossierbus_routing.unit_of_work import FakeUnitOfWork, MemoryStore
+from dossierbus_routing.testing import SettableClock, deliver
+from dossierbus_routing.unit_of_work import MemoryStore
 from dossierbus_shared.calendar import vietnam_calendar
 from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.consumer import PermanentError
@@ -46,16 +47,8 @@ fee per step) and birth registration (free)."""
 APPLICANT = Applicant(personal_id="001085123456", full_name="Nguyễn Văn An", date_of_birth=date(1985, 4, 12))
 
 
-class Clock:
-    def __init__(self, now: datetime = MONDAY) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def context(clock: Clock, **choices: Any) -> Context:
-    return Context(default_catalogue(), CALENDAR, clock=clock, **choices)
+def context(clock: SettableClock | None = None, **choices: Any) -> Context:
+    return Context(default_catalogue(), CALENDAR, clock=clock or SettableClock(MONDAY), **choices)
 
 
 def verified(procedure: str = RESIDENCE, *, due: date = date(2026, 3, 11)) -> DossierVerified:
@@ -105,7 +98,7 @@ def drained(dossier: Dossier) -> tuple[list[Any], list[TimelineEntry]]:
     return [envelope.data for envelope in envelopes], entries
 
 
-def held(clock: Clock, procedure: str = RESIDENCE, **choices: Any) -> Dossier:
+def held(clock: SettableClock | None = None, procedure: str = RESIDENCE, **choices: Any) -> Dossier:
     dossier = Dossier.receive(verified(procedure), context(clock, **choices), event_id=uuid.uuid4())
     dossier.drain()
     return dossier
@@ -115,7 +108,7 @@ def held(clock: Clock, procedure: str = RESIDENCE, **choices: Any) -> Dossier:
 
 
 def test_a_free_procedure_is_assigned_at_once_and_owes_nothing() -> None:
-    dossier = Dossier.receive(verified(BIRTH), context(Clock()), event_id=uuid.uuid4())
+    dossier = Dossier.receive(verified(BIRTH), context(), event_id=uuid.uuid4())
     events, _ = drained(dossier)
 
     assert dossier.payment is None and not dossier.awaiting_payment
@@ -124,7 +117,7 @@ def test_a_free_procedure_is_assigned_at_once_and_owes_nothing() -> None:
 
 
 def test_a_dossier_with_fees_is_accepted_then_held_with_no_step_and_its_clock_paused() -> None:
-    dossier = Dossier.receive(verified(), context(Clock()), event_id=uuid.uuid4())
+    dossier = Dossier.receive(verified(), context(), event_id=uuid.uuid4())
     events, entries = drained(dossier)
 
     assert dossier.status is DossierStatus.ACCEPTED
@@ -150,9 +143,7 @@ def test_a_linked_procedure_asks_each_steps_fee_of_the_agency_that_handles_it() 
     def onboarded(procedure: str, step: str, unit: str | None) -> str | None:
         return "justice-hanoi-2" if step == "certified-copy" else None
 
-    dossier = Dossier.receive(
-        verified(RECORD), context(Clock(), onboarded_agency=onboarded), event_id=uuid.uuid4()
-    )
+    dossier = Dossier.receive(verified(RECORD), context(onboarded_agency=onboarded), event_id=uuid.uuid4())
     [_, requested], _ = drained(dossier)
 
     assert requested.amount_vnd == 205_000
@@ -163,7 +154,7 @@ def test_a_linked_procedure_asks_each_steps_fee_of_the_agency_that_handles_it() 
 
 
 def test_the_payment_starts_the_steps_and_moves_the_due_date_by_the_days_it_waited() -> None:
-    clock = Clock()
+    clock = SettableClock(MONDAY)
     dossier = held(clock)
     clock.now = THURSDAY  # paid three working days later
 
@@ -191,9 +182,9 @@ def test_the_payment_starts_the_steps_and_moves_the_due_date_by_the_days_it_wait
 
 
 def test_a_payment_of_another_amount_is_refused_and_the_dossier_stays_held() -> None:
-    dossier = held(Clock())
+    dossier = held()
 
-    why = dossier.pay(paid(dossier, amount=9_000), context(Clock()), event_id=uuid.uuid4())
+    why = dossier.pay(paid(dossier, amount=9_000), context(), event_id=uuid.uuid4())
     events, [entry] = drained(dossier)
 
     assert why is not None and "differs from the 10000 VND requested" in why
@@ -207,12 +198,12 @@ def test_a_payment_of_another_amount_is_refused_and_the_dossier_stays_held() -> 
     [("BL-0001", "a repeat of the payment already taken"), ("BL-0002", "already paid (receipt BL-0001)")],
 )
 def test_a_second_payment_is_recorded_and_ignored(receipt: str, why: str) -> None:
-    dossier = held(Clock())
-    dossier.pay(paid(dossier), context(Clock()), event_id=uuid.uuid4())
+    dossier = held()
+    dossier.pay(paid(dossier), context(), event_id=uuid.uuid4())
     dossier.drain()
     before = dossier.steps["permanent-residence"].status
 
-    refused = dossier.pay(paid(dossier, receipt=receipt), context(Clock()), event_id=uuid.uuid4())
+    refused = dossier.pay(paid(dossier, receipt=receipt), context(), event_id=uuid.uuid4())
     events, [entry] = drained(dossier)
 
     assert refused is not None and why in refused
@@ -222,10 +213,10 @@ def test_a_second_payment_is_recorded_and_ignored(receipt: str, why: str) -> Non
 
 
 def test_a_payment_for_a_free_dossier_is_refused() -> None:
-    dossier = Dossier.receive(verified(BIRTH), context(Clock()), event_id=uuid.uuid4())
+    dossier = Dossier.receive(verified(BIRTH), context(), event_id=uuid.uuid4())
     dossier.drain()
 
-    why = dossier.pay(paid(dossier), context(Clock()), event_id=uuid.uuid4())
+    why = dossier.pay(paid(dossier), context(), event_id=uuid.uuid4())
     events, [entry] = drained(dossier)
 
     assert why is not None and "owes nothing" in why
@@ -233,7 +224,7 @@ def test_a_payment_for_a_free_dossier_is_refused() -> None:
 
 
 def test_a_held_dossier_may_be_withdrawn_and_a_payment_after_that_starts_nothing() -> None:
-    clock = Clock()
+    clock = SettableClock(MONDAY)
     dossier = held(clock)
     dossier.withdraw("changed my mind", context(clock))
     [withdrawn], _ = drained(dossier)
@@ -255,16 +246,16 @@ def test_a_held_dossier_may_be_withdrawn_and_a_payment_after_that_starts_nothing
 
 
 def test_a_refund_of_nothing_paid_is_refused_and_a_second_one_ignored() -> None:
-    dossier = held(Clock())
-    why = dossier.refund(refunded(dossier), context(Clock()), event_id=uuid.uuid4())
+    dossier = held()
+    why = dossier.refund(refunded(dossier), context(), event_id=uuid.uuid4())
     _, [entry] = drained(dossier)
     assert why is not None and (entry.event, entry.outcome) == ("refunded", "refused")
     assert dossier.awaiting_payment
 
-    dossier.pay(paid(dossier), context(Clock()), event_id=uuid.uuid4())
-    dossier.refund(refunded(dossier), context(Clock()), event_id=uuid.uuid4())
+    dossier.pay(paid(dossier), context(), event_id=uuid.uuid4())
+    dossier.refund(refunded(dossier), context(), event_id=uuid.uuid4())
     dossier.drain()
-    again = dossier.refund(refunded(dossier), context(Clock()), event_id=uuid.uuid4())
+    again = dossier.refund(refunded(dossier), context(), event_id=uuid.uuid4())
     _, [entry] = drained(dossier)
     assert again is not None and (entry.event, entry.outcome) == ("refunded", "ignored")
     # The refund leaves the dossier's own status alone: routing only records it.
@@ -272,7 +263,7 @@ def test_a_refund_of_nothing_paid_is_refused_and_a_second_one_ignored() -> None:
 
 
 def test_a_held_dossier_is_never_overdue_and_no_agency_can_report_on_it() -> None:
-    clock = Clock()
+    clock = SettableClock(MONDAY)
     dossier = held(clock)
     clock.now = datetime(2026, 4, 1, 9, tzinfo=HANOI)  # long past its due date
 
@@ -291,8 +282,8 @@ def test_a_held_dossier_is_never_overdue_and_no_agency_can_report_on_it() -> Non
 
 
 def test_a_payment_survives_its_json_column() -> None:
-    dossier = held(Clock())
-    dossier.pay(paid(dossier), context(Clock()), event_id=uuid.uuid4())
+    dossier = held()
+    dossier.pay(paid(dossier), context(), event_id=uuid.uuid4())
     assert dossier.payment is not None
 
     assert Payment.from_json(dossier.payment.to_json()) == dossier.payment
@@ -301,42 +292,18 @@ def test_a_payment_survives_its_json_column() -> None:
 # --- the handlers, the portal and the 766 projection --------------------------------------------------
 
 
-@pytest.fixture
-def store() -> MemoryStore:
-    return MemoryStore()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def handlers(clock: Clock, store: MemoryStore) -> EventHandlers:
-    return EventHandlers(context(clock), store.unit_of_work)
-
-
-async def deliver(handlers: EventHandlers, store: MemoryStore, *envelopes: Envelope[Any]) -> None:
-    by_type = handlers.by_type()
-    uow = FakeUnitOfWork(store)
-    await uow.load(envelopes)
-    for envelope in envelopes:
-        await by_type[type(envelope.data)](uow, envelope)
-    await uow.commit()
-
-
 def published(store: MemoryStore, kind: type[Any]) -> list[Envelope[Any]]:
     return [envelope for envelope in store.outbox if isinstance(envelope.data, kind)]
 
 
 async def test_the_portal_is_told_code_6_then_the_payment_assigns_the_step_and_counts_for_766(
-    handlers: EventHandlers, store: MemoryStore, clock: Clock
+    handlers: EventHandlers, store: MemoryStore, clock: SettableClock
 ) -> None:
     arrived = verified()
-    await deliver(handlers, store, Envelope(arrived, source="urn:dossierbus:registry"))
+    await deliver(handlers, Envelope(arrived, source="urn:dossierbus:registry"))
     [requested] = published(store, DossierPaymentRequested)
     [accepted] = published(store, DossierStatusChanged)
-    await deliver(handlers, store, accepted, requested)  # routing reads its own events back
+    await deliver(handlers, accepted, requested)  # routing reads its own events back
 
     rows = [(row["status"], row["national_status"], row["state"]) for row in store.portal_sync]
     assert rows == [
@@ -352,7 +319,7 @@ async def test_the_portal_is_told_code_6_then_the_payment_assigns_the_step_and_c
     assert published(store, DossierAssigned) == []
 
     clock.now = THURSDAY
-    await deliver(handlers, store, Envelope(paid(arrived), source="urn:dossierbus:intake"))
+    await deliver(handlers, Envelope(paid(arrived), source="urn:dossierbus:intake"))
 
     [assigned] = published(store, DossierAssigned)
     assert assigned.data.agency_code == "police-hanoi"
@@ -365,10 +332,10 @@ async def test_either_order_of_the_acceptance_and_the_request_keeps_the_766_reco
     handlers: EventHandlers, store: MemoryStore
 ) -> None:
     arrived = verified()
-    await deliver(handlers, store, Envelope(arrived, source="urn:dossierbus:registry"))
+    await deliver(handlers, Envelope(arrived, source="urn:dossierbus:registry"))
     [requested] = published(store, DossierPaymentRequested)
     [accepted] = published(store, DossierStatusChanged)
-    await deliver(handlers, store, requested, accepted)  # on two topics: the request may come first
+    await deliver(handlers, requested, accepted)  # on two topics: the request may come first
 
     assert store.indicators[arrived.dossier_id].overdue_from == NEVER
 
@@ -377,8 +344,8 @@ async def test_a_payment_not_applied_leaves_the_766_record_unpaid(
     handlers: EventHandlers, store: MemoryStore
 ) -> None:
     arrived = verified()
-    await deliver(handlers, store, Envelope(arrived, source="urn:dossierbus:registry"))
-    await deliver(handlers, store, Envelope(paid(arrived, amount=1), source="urn:dossierbus:intake"))
+    await deliver(handlers, Envelope(arrived, source="urn:dossierbus:registry"))
+    await deliver(handlers, Envelope(paid(arrived, amount=1), source="urn:dossierbus:intake"))
 
     assert not store.indicators[arrived.dossier_id].paid_online
     assert store.dossiers[arrived.dossier_id].awaiting_payment
@@ -390,7 +357,7 @@ async def test_a_payment_for_an_unknown_dossier_is_refused_for_good(
 ) -> None:
     stranger = verified()
     with pytest.raises(PermanentError, match="payment for unknown dossier"):
-        await deliver(handlers, store, Envelope(paid(stranger), source="urn:dossierbus:intake"))
+        await deliver(handlers, Envelope(paid(stranger), source="urn:dossierbus:intake"))
     assert (store.dossiers, store.timeline, store.outbox) == ({}, [], [])
 
 

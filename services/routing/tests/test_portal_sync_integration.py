@@ -6,10 +6,9 @@ refusal kept as failed, a send whose outcome was lost taken as a repeat, and wha
 from __future__ import annotations
 
 import asyncio
-import re
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import date, datetime
 from functools import partial
 from typing import Any
@@ -19,9 +18,10 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from prometheus_client import REGISTRY
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from dossierbus_devstack.national_portal import SYNC_PATH, create_app
+from dossierbus_devstack.statements import statements
 from dossierbus_routing.bootstrap import bootstrap
 from dossierbus_routing.domain import Context
 from dossierbus_routing.entrypoints.events import EventHandlers
@@ -41,9 +41,8 @@ from dossierbus_routing.portal_sync.store import (
     postgres_relay_transaction,
 )
 from dossierbus_routing.settings import RoutingSettings
+from dossierbus_routing.testing import deliver
 from dossierbus_routing.unit_of_work import RoutingUnitOfWork
-from dossierbus_shared.calendar import vietnam_calendar
-from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.db import Database
 from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.events import (
@@ -101,50 +100,22 @@ def syncing(db: Database) -> Callable[[], Any]:
 
 
 @pytest.fixture
-def handlers(db: Database) -> EventHandlers:
-    context = Context(
-        default_catalogue(),
-        vietnam_calendar(),
-        result_domains=lambda agency: [f"ketqua.{agency}.gov.vn"],
-        clock=lambda: MONDAY,
-    )
+def db_handlers(db: Database, context: Context) -> EventHandlers:
+    """Routing's handlers on the test's database, staging for the portal."""
     return EventHandlers(context, syncing(db))
 
 
-async def apply(db: Database, handlers: EventHandlers, *envelopes: Envelope[Any]) -> None:
-    """As the consumer applies a batch: one unit of work for all the events."""
-    async with syncing(db)() as uow:
-        await uow.load(envelopes)
-        for envelope in envelopes:
-            await handlers.by_type()[type(envelope.data)](uow, envelope)
-
-
-async def flow(db: Database, handlers: EventHandlers, dossiers: list[Envelope[DossierVerified]]) -> None:
+async def flow(handlers: EventHandlers, dossiers: list[Envelope[DossierVerified]]) -> None:
     """The dossiers arrive together, then each report reaches all of them in one batch."""
-    await apply(db, handlers, *dossiers)
+    await deliver(handlers, *dossiers)
     for status in BIRTH:
-        await apply(db, handlers, *(reported(dossier, status) for dossier in dossiers))
+        await deliver(handlers, *(reported(dossier, status) for dossier in dossiers))
 
 
 async def rows_of(db: Database, dossier: Envelope[DossierVerified]) -> list[Any]:
     async with db.transaction() as session:
         query = select(portal_sync).where(portal_sync.c.dossier_id == dossier.data.dossier_id)
         return list((await session.execute(query.order_by(portal_sync.c.id))).all())
-
-
-@contextmanager
-def statements(db: Database) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        table = re.search(r"\b(?:INTO|FROM)\s+(\w+)", statement)
-        seen.append(" ".join([statement.split(None, 1)[0], table.group(1) if table else "-"]))
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
 
 
 class Simulator:
@@ -203,14 +174,14 @@ async def drain(relay: PortalSyncRelay, *, until: Callable[[], Any] | None = Non
 
 
 async def test_changes_are_staged_with_the_dossier_change_in_one_insert_per_batch(
-    db: Database, handlers: EventHandlers
+    db: Database, db_handlers: EventHandlers
 ) -> None:
     dossiers = [verified() for _ in range(5)]
     with statements(db) as arriving:
-        await apply(db, handlers, *dossiers)
+        await deliver(db_handlers, *dossiers)
     assert arriving.count("INSERT portal_sync") == 1
     with statements(db) as reporting:
-        await apply(db, handlers, *(reported(dossier, "processing") for dossier in dossiers))
+        await deliver(db_handlers, *(reported(dossier, "processing") for dossier in dossiers))
     assert reporting.count("INSERT portal_sync") == 1
     for dossier in dossiers:
         rows = await rows_of(db, dossier)
@@ -224,21 +195,21 @@ async def test_changes_are_staged_with_the_dossier_change_in_one_insert_per_batc
 
 
 async def test_nothing_is_staged_when_the_dossier_change_rolls_back(
-    db: Database, handlers: EventHandlers
+    db: Database, db_handlers: EventHandlers
 ) -> None:
     dossier = verified()
     with pytest.raises(RuntimeError, match="after the change"):
         async with syncing(db)() as uow:
-            await handlers.on_verified(uow, dossier)
+            await db_handlers.on_verified(uow, dossier)
             await uow.flush()  # the rows are written, then the transaction fails
             raise RuntimeError("after the change")
     assert await rows_of(db, dossier) == []
 
 
-async def test_without_the_portal_nothing_is_staged(db: Database, handlers: EventHandlers) -> None:
+async def test_without_the_portal_nothing_is_staged(db: Database, db_handlers: EventHandlers) -> None:
     dossier = verified()
     async with db.unit_of_work(RoutingUnitOfWork) as uow:  # as bootstrap() makes it without PORTAL_SYNC_URL
-        await handlers.on_verified(uow, dossier)
+        await db_handlers.on_verified(uow, dossier)
     assert await rows_of(db, dossier) == []
 
 
@@ -246,10 +217,10 @@ async def test_without_the_portal_nothing_is_staged(db: Database, handlers: Even
 
 
 async def test_two_relays_share_the_work_and_each_dossier_arrives_in_order(
-    db: Database, handlers: EventHandlers, simulator: Simulator
+    db: Database, db_handlers: EventHandlers, simulator: Simulator
 ) -> None:
     dossiers = [verified() for _ in range(6)]
-    await flow(db, handlers, dossiers)
+    await flow(db_handlers, dossiers)
     relays = [
         PortalSyncRelay(postgres_relay_transaction(db), Slow(simulator.portal(), 0.05), QUICK, batch_size=3)
         for _ in range(2)
@@ -277,10 +248,10 @@ async def test_two_relays_share_the_work_and_each_dossier_arrives_in_order(
 
 
 async def test_a_failed_send_is_retried_with_its_key_and_holds_back_the_dossiers_later_changes(
-    db: Database, handlers: EventHandlers, simulator: Simulator
+    db: Database, db_handlers: EventHandlers, simulator: Simulator
 ) -> None:
     failing, other = verified(), verified()
-    await flow(db, handlers, [failing, other])
+    await flow(db_handlers, [failing, other])
     await simulator.fail(status=503, count=2, dossier_code=failing.data.dossier_code, detail="maintenance")
     policy = RetryPolicy(backoff_s=0.3, backoff_max_s=0.6)
     relay = PortalSyncRelay(postgres_relay_transaction(db), simulator.portal(), policy)
@@ -305,10 +276,10 @@ async def _all_sent(db: Database, dossier: Envelope[DossierVerified]) -> bool:
 
 
 async def test_a_refusal_is_kept_as_failed_with_the_portals_reason_and_the_dossier_goes_on(
-    db: Database, handlers: EventHandlers, simulator: Simulator
+    db: Database, db_handlers: EventHandlers, simulator: Simulator
 ) -> None:
     dossier = verified()
-    await flow(db, handlers, [dossier])
+    await flow(db_handlers, [dossier])
     await simulator.fail(status=422, dossier_code=dossier.data.dossier_code, detail="MaTTHC không hợp lệ")
     relay = PortalSyncRelay(postgres_relay_transaction(db), simulator.portal(), QUICK)
     await drain(relay)
@@ -320,10 +291,10 @@ async def test_a_refusal_is_kept_as_failed_with_the_portals_reason_and_the_dossi
 
 
 async def test_a_wrong_key_is_retried_not_failed(
-    db: Database, handlers: EventHandlers, simulator: Simulator
+    db: Database, db_handlers: EventHandlers, simulator: Simulator
 ) -> None:
     dossier = verified()
-    await apply(db, handlers, dossier)
+    await deliver(db_handlers, dossier)
     await PortalSyncRelay(postgres_relay_transaction(db), simulator.portal("not-the-key"), QUICK).relay_once()
     first = (await rows_of(db, dossier))[0]
     assert (first.state, first.last_error) == (PENDING, "HTTP 401: missing or wrong X-API-Key")
@@ -333,10 +304,10 @@ async def test_a_wrong_key_is_retried_not_failed(
 
 
 async def test_a_send_whose_outcome_was_lost_is_sent_again_and_taken_as_a_repeat(
-    db: Database, handlers: EventHandlers, simulator: Simulator
+    db: Database, db_handlers: EventHandlers, simulator: Simulator
 ) -> None:
     dossier = verified()
-    await apply(db, handlers, dossier)
+    await deliver(db_handlers, dossier)
 
     class LostOutcome(PostgresSyncStore):
         async def record(self, *_: Any) -> None:
@@ -358,11 +329,11 @@ async def test_a_send_whose_outcome_was_lost_is_sent_again_and_taken_as_a_repeat
     assert calls[0]["key"] == calls[1]["key"]
 
 
-async def test_a_transfer_is_kept_as_not_sent(db: Database, handlers: EventHandlers) -> None:
+async def test_a_transfer_is_kept_as_not_sent(db: Database, db_handlers: EventHandlers) -> None:
     group = verified()
     group = Envelope(group.data.model_copy(update={"procedure_code": "3.000722"}), source=group.source)
-    await apply(db, handlers, group)
-    await apply(db, handlers, reported(group, "processing"), reported(group, "result_ready"))
+    await deliver(db_handlers, group)
+    await deliver(db_handlers, reported(group, "processing"), reported(group, "result_ready"))
     rows = await rows_of(db, group)
     transferred = [row for row in rows if row.status == "transferred"]
     assert transferred and all(row.state == NOT_SENT and row.payload is None for row in transferred)
@@ -372,10 +343,10 @@ async def test_a_transfer_is_kept_as_not_sent(db: Database, handlers: EventHandl
 
 
 async def test_operators_see_each_change_the_failures_and_the_gauges(
-    db: Database, database_url: str, handlers: EventHandlers, simulator: Simulator
+    db: Database, database_url: str, db_handlers: EventHandlers, simulator: Simulator
 ) -> None:
     dossier = verified()
-    await flow(db, handlers, [dossier])
+    await flow(db_handlers, [dossier])
     await simulator.fail(status=422, dossier_code=dossier.data.dossier_code, detail="MaHoSo trùng")
     await simulator.fail(status=503, dossier_code=dossier.data.dossier_code, detail="busy")
     relay = PortalSyncRelay(postgres_relay_transaction(db), simulator.portal(), RetryPolicy(60, 60))

@@ -13,16 +13,14 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from dossierbus_routing.domain import Context
 from dossierbus_routing.entrypoints.events import EventHandlers
 from dossierbus_routing.portal_sync.changes import RECEIPT_KEYS
 from dossierbus_routing.portal_sync.client import HttpPortal
 from dossierbus_routing.portal_sync.decisions import Answer, Refused, Retry, RetryPolicy, Sent, decide
 from dossierbus_routing.portal_sync.relay import PortalSyncRelay
 from dossierbus_routing.portal_sync.store import FAILED, NOT_SENT, PENDING, SENT, InMemorySyncStore
-from dossierbus_routing.unit_of_work import FakeUnitOfWork, MemoryStore
-from dossierbus_shared.calendar import vietnam_calendar
-from dossierbus_shared.catalogue import default_catalogue
+from dossierbus_routing.testing import SettableClock, deliver
+from dossierbus_routing.unit_of_work import MemoryStore
 from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.events import (
     Applicant,
@@ -37,38 +35,6 @@ HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 MONDAY = datetime(2026, 3, 2, 9, tzinfo=HANOI)
 APPLICANT = Applicant(personal_id="001085123456", full_name="Nguyễn Văn An", date_of_birth=date(1985, 4, 12))
 POLICY = RetryPolicy(backoff_s=2, backoff_max_s=60)
-
-
-class Clock:
-    def __init__(self, now: datetime = MONDAY) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def store() -> MemoryStore:
-    return MemoryStore()
-
-
-@pytest.fixture
-def handlers(clock: Clock, store: MemoryStore) -> EventHandlers:
-    return EventHandlers(Context(default_catalogue(), vietnam_calendar(), clock=clock), store.unit_of_work)
-
-
-async def deliver(handlers: EventHandlers, store: MemoryStore, *envelopes: Envelope[Any]) -> None:
-    by_type = handlers.by_type()
-    uow = FakeUnitOfWork(store)
-    await uow.load(envelopes)
-    for envelope in envelopes:
-        await by_type[type(envelope.data)](uow, envelope)
-    await uow.commit()
 
 
 def verified(procedure: str = "1.001193", outcome: str = "verified") -> Envelope[DossierVerified]:
@@ -126,11 +92,10 @@ async def test_every_status_change_is_staged_with_its_national_code_in_order(
     handlers: EventHandlers, store: MemoryStore
 ) -> None:
     dossier = verified()
-    await deliver(handlers, store, dossier)
-    await deliver(handlers, store, reported(dossier, "birth-registration", "processing"))
+    await deliver(handlers, dossier)
+    await deliver(handlers, reported(dossier, "birth-registration", "processing"))
     await deliver(
         handlers,
-        store,
         reported(dossier, "birth-registration", "result_ready"),
         reported(dossier, "birth-registration", "returned"),
     )
@@ -147,8 +112,8 @@ async def test_every_status_change_is_staged_with_its_national_code_in_order(
 
 async def test_the_body_names_the_dossier_and_no_person(handlers: EventHandlers, store: MemoryStore) -> None:
     dossier = verified()
-    await deliver(handlers, store, dossier)
-    await deliver(handlers, store, reported(dossier, "birth-registration", "processing"))
+    await deliver(handlers, dossier)
+    await deliver(handlers, reported(dossier, "birth-registration", "processing"))
     received, accepted, processing = (row for row in store.portal_sync)
     assert processing["payload"] == {
         "MaHoSo": dossier.data.dossier_code,
@@ -174,7 +139,7 @@ async def test_a_dossier_refused_before_it_was_received_is_not_received_then(
     handlers: EventHandlers, store: MemoryStore
 ) -> None:
     dossier = verified(outcome="rejected")
-    await deliver(handlers, store, dossier)
+    await deliver(handlers, dossier)
     assert synced(store, dossier) == [("received", 1, PENDING), ("rejected", 3, PENDING)]
 
 
@@ -182,8 +147,8 @@ async def test_a_refused_step_after_receipt_stops_processing(
     handlers: EventHandlers, store: MemoryStore
 ) -> None:
     dossier = verified()
-    await deliver(handlers, store, dossier)
-    await deliver(handlers, store, reported(dossier, "birth-registration", "rejected"))
+    await deliver(handlers, dossier)
+    await deliver(handlers, reported(dossier, "birth-registration", "rejected"))
     assert synced(store, dossier)[-1] == ("rejected", 8, PENDING)
 
 
@@ -191,9 +156,9 @@ async def test_a_transfer_has_no_national_code_and_is_recorded_as_not_sent(
     handlers: EventHandlers, store: MemoryStore
 ) -> None:
     dossier = verified("3.000722")
-    await deliver(handlers, store, dossier)
-    await deliver(handlers, store, reported(dossier, "birth-registration", "processing"))
-    await deliver(handlers, store, reported(dossier, "birth-registration", "result_ready"))
+    await deliver(handlers, dossier)
+    await deliver(handlers, reported(dossier, "birth-registration", "processing"))
+    await deliver(handlers, reported(dossier, "birth-registration", "result_ready"))
     transferred = [row for row in store.portal_sync if row["status"] == "transferred"]
     assert transferred, synced(store, dossier)
     assert all(row["state"] == NOT_SENT and row["payload"] is None for row in transferred)
@@ -281,14 +246,14 @@ def pending_rows(codes: dict[str, list[int]]) -> list[dict[str, Any]]:
 
 
 def relay_on(
-    rows: list[dict[str, Any]], portal: FakePortal, clock: Clock, batch: int = 50
+    rows: list[dict[str, Any]], portal: FakePortal, clock: SettableClock, batch: int = 50
 ) -> PortalSyncRelay:
     memory = InMemorySyncStore(rows)
     return PortalSyncRelay(memory.transaction, portal, POLICY, batch_size=batch, clock=clock)
 
 
 async def test_one_change_per_dossier_per_round_in_the_order_they_happened() -> None:
-    portal, clock = FakePortal(), Clock(NOW)
+    portal, clock = FakePortal(), SettableClock(NOW)
     rows = pending_rows({"A": [1, 2, 4, 9], "B": [1, 3]})
     relay = relay_on(rows, portal, clock)
     assert await relay.relay_once() == 2
@@ -302,7 +267,7 @@ async def test_one_change_per_dossier_per_round_in_the_order_they_happened() -> 
 
 
 async def test_a_change_that_fails_holds_back_its_dossier_until_resent_with_the_same_key() -> None:
-    portal, clock = FakePortal(), Clock(NOW)
+    portal, clock = FakePortal(), SettableClock(NOW)
     rows = pending_rows({"A": [1, 2], "B": [1, 2]})
     portal.script["A"] = [Answer(None, error="ConnectTimeout"), Answer(503, "busy")]
     relay = relay_on(rows, portal, clock)
@@ -332,7 +297,7 @@ async def test_a_change_that_fails_holds_back_its_dossier_until_resent_with_the_
 
 
 async def test_a_refused_change_is_failed_for_good_and_the_next_one_goes() -> None:
-    portal, clock = FakePortal(), Clock(NOW)
+    portal, clock = FakePortal(), SettableClock(NOW)
     rows = pending_rows({"A": [1, 2, 4]})
     portal.script["A"] = [Answer(200), Answer(422, "NgayKetThucTheoQuyDinh is before NgayNop")]
     relay = relay_on(rows, portal, clock)
@@ -347,7 +312,7 @@ async def test_a_refused_change_is_failed_for_good_and_the_next_one_goes() -> No
 
 
 async def test_the_batch_size_bounds_a_round() -> None:
-    portal, clock = FakePortal(), Clock(NOW)
+    portal, clock = FakePortal(), SettableClock(NOW)
     rows = pending_rows({code: [1] for code in "ABCDE"})
     relay = relay_on(rows, portal, clock, batch=2)
     assert [await relay.relay_once() for _ in range(4)] == [2, 2, 1, 0]

@@ -4,23 +4,19 @@ and the overdue scan claims each dossier once, skipping those another transactio
 
 from __future__ import annotations
 
-import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
+from dossierbus_devstack.statements import statements
 from dossierbus_routing.adapters.tables import dossiers, timeline
-from dossierbus_routing.domain import Context
 from dossierbus_routing.entrypoints.events import EventHandlers
 from dossierbus_routing.entrypoints.overdue import OverdueWatch
+from dossierbus_routing.testing import SettableClock, deliver
 from dossierbus_routing.unit_of_work import MemoryStore, RoutingUnitOfWork
-from dossierbus_shared.calendar import vietnam_calendar
-from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.db import Database
 from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.events import (
@@ -37,24 +33,6 @@ from dossierbus_shared.outbox import outbox
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 MONDAY = datetime(2026, 3, 2, 9, tzinfo=HANOI)
 APPLICANT = Applicant(personal_id="001085123456", full_name="Nguyễn Văn An", date_of_birth=date(1985, 4, 12))
-
-
-class Clock:
-    def __init__(self, now: datetime = MONDAY) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-def handlers_on(db: Database, clock: Clock) -> EventHandlers:
-    context = Context(
-        default_catalogue(),
-        vietnam_calendar(),
-        result_domains=lambda agency: [f"ketqua.{agency}.gov.vn"],
-        clock=clock,
-    )
-    return EventHandlers(context, lambda: db.unit_of_work(RoutingUnitOfWork))
 
 
 def verified(procedure: str = "1.001193", due: date = date(2026, 3, 6)) -> Envelope[DossierVerified]:
@@ -89,47 +67,17 @@ def reported(dossier: Envelope[DossierVerified], step: str, status: str, agency:
     return Envelope(data, source=f"urn:agency:{agency}")
 
 
-@contextmanager
-def statements(db: Database) -> Iterator[list[str]]:
-    """The SQL statements run meanwhile, as "<verb> <first table>" (an executemany counts once: it is one
-    round trip)."""
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        table = re.search(r"\b(?:INTO|FROM)\s+(\w+)", statement)
-        seen.append(" ".join([statement.split(None, 1)[0], table.group(1) if table else "-"]))
-
-    event.listen(db.engine.sync_engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
-
-
-async def apply(db: Database, handlers: EventHandlers, *envelopes: Envelope[Any]) -> None:
-    """As the consumer applies a batch: one unit of work, loaded once for all the events."""
-    async with db.unit_of_work(RoutingUnitOfWork) as uow:
-        await uow.load(envelopes)
-        for envelope in envelopes:
-            await handlers.by_type()[type(envelope.data)](uow, envelope)
-
-
-async def test_a_dossier_comes_back_as_it_was_saved_and_as_the_fake_keeps_it(db: Database) -> None:
-    clock = Clock()
-    handlers = handlers_on(db, clock)
-    store = MemoryStore()
-    fake = EventHandlers(handlers.context, store.unit_of_work)
+async def test_a_dossier_comes_back_as_it_was_saved_and_as_the_fake_keeps_it(
+    db: Database, db_handlers: EventHandlers, handlers: EventHandlers, store: MemoryStore
+) -> None:
     group = verified("3.000722")
     reports = [
         reported(group, "birth-registration", status, "justice-hanoi")
         for status in ("processing", "result_ready")
     ] + [reported(group, "identity-card", "processing", "police-hanoi")]
-    await apply(db, handlers, group, *reports[:1])
-    await apply(db, handlers, *reports[1:])
-    async with store.unit_of_work() as uow:
-        for envelope in (group, *reports):
-            await uow.load([envelope])
-            await fake.by_type()[type(envelope.data)](uow, envelope)
+    for batch in ([group, *reports[:1]], reports[1:]):
+        await deliver(db_handlers, *batch)
+        await deliver(handlers, *batch)
 
     async with db.unit_of_work(RoutingUnitOfWork) as uow:
         saved = await uow.dossiers.get(group.data.dossier_id)
@@ -151,19 +99,18 @@ async def test_a_dossier_comes_back_as_it_was_saved_and_as_the_fake_keeps_it(db:
 
 
 async def test_a_batch_is_loaded_in_one_query_and_written_once_per_table_whatever_its_size(
-    db: Database,
+    db: Database, db_handlers: EventHandlers
 ) -> None:
-    handlers = handlers_on(db, Clock())
     written: dict[int, list[str]] = {}
     for size in (1, 20):
         arrivals = [verified() for _ in range(size)]
         with statements(db) as arriving:
-            await apply(db, handlers, *arrivals)
+            await deliver(db_handlers, *arrivals)
         reports = [
             reported(arrived, "birth-registration", "processing", "justice-hanoi") for arrived in arrivals
         ]
         with statements(db) as reporting:
-            await apply(db, handlers, *reports)
+            await deliver(db_handlers, *reports)
         written[size] = [*arriving, "|", *reporting]
 
     assert written[1] == written[20]
@@ -187,22 +134,19 @@ async def test_a_batch_is_loaded_in_one_query_and_written_once_per_table_whateve
 
 
 async def test_the_overdue_scan_reports_each_late_dossier_once_and_skips_those_held_elsewhere(
-    db: Database,
+    db: Database, db_handlers: EventHandlers, clock: SettableClock
 ) -> None:
-    clock = Clock()
-    handlers = handlers_on(db, clock)
     late, due_today, paused = verified(due=date(2026, 3, 5)), verified(), verified(due=date(2026, 3, 4))
-    await apply(db, handlers, late, due_today, paused)
-    await apply(
-        db,
-        handlers,
+    await deliver(db_handlers, late, due_today, paused)
+    await deliver(
+        db_handlers,
         *(
             reported(dossier, "birth-registration", "processing", "justice-hanoi")
             for dossier in (late, due_today, paused)
         ),
         reported(paused, "birth-registration", "supplement_requested", "justice-hanoi"),
     )
-    watch = OverdueWatch(lambda: db.unit_of_work(RoutingUnitOfWork), handlers.context, interval_s=60)
+    watch = OverdueWatch(db_handlers.unit_of_work, db_handlers.context, interval_s=60)
     clock.now = datetime(2026, 3, 6, 10, tzinfo=HANOI)  # Friday
 
     async with db.unit_of_work(RoutingUnitOfWork) as other:  # another replica holds the late dossier

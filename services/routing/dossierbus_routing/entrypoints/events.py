@@ -155,27 +155,40 @@ class EventHandlers:
 
     async def on_paid(self, uow: RoutingUnitOfWork, envelope: Envelope[DossierPaid]) -> None:
         paid = envelope.data
-        dossier = await uow.dossiers.get(paid.dossier_id)
-        if dossier is None:
-            raise PermanentError(f"payment for unknown dossier {paid.dossier_id}")
-        not_applied = dossier.pay(paid, self.context, event_id=envelope.id)
-        uow.collect(dossier)
-        if not_applied is not None:
-            log.warning("payment of %s not applied: %s", paid.dossier_code, not_applied)
-            return
-        record = await uow.indicators.get(paid.dossier_id)
-        if record is not None:
-            record.paid()
+        applied = await self._take_fees(
+            uow, paid, "payment", lambda dossier: dossier.pay(paid, self.context, event_id=envelope.id)
+        )
+        if applied:
+            record = await uow.indicators.get(paid.dossier_id)
+            if record is not None:
+                record.paid()
 
     async def on_refunded(self, uow: RoutingUnitOfWork, envelope: Envelope[DossierRefunded]) -> None:
         refunded = envelope.data
-        dossier = await uow.dossiers.get(refunded.dossier_id)
+        await self._take_fees(
+            uow,
+            refunded,
+            "refund",
+            lambda dossier: dossier.refund(refunded, self.context, event_id=envelope.id),
+        )
+
+    async def _take_fees(
+        self,
+        uow: RoutingUnitOfWork,
+        event: DossierPaid | DossierRefunded,
+        what: str,
+        take: Callable[[Dossier], str | None],
+    ) -> bool:
+        """Intake's word on a dossier's fees (`what`: a payment, a refund), taken by the dossier's command
+        `take`; whether it was applied (when it was not, why is logged)."""
+        dossier = await uow.dossiers.get(event.dossier_id)
         if dossier is None:
-            raise PermanentError(f"refund for unknown dossier {refunded.dossier_id}")
-        not_applied = dossier.refund(refunded, self.context, event_id=envelope.id)
+            raise PermanentError(f"{what} for unknown dossier {event.dossier_id}")
+        not_applied = take(dossier)
         uow.collect(dossier)
         if not_applied is not None:
-            log.warning("refund of %s not applied: %s", refunded.dossier_code, not_applied)
+            log.warning("%s of %s not applied: %s", what, event.dossier_code, not_applied)
+        return not_applied is None
 
 
 def _applied(handler: Handler[E]) -> Handler[E]:

@@ -5,10 +5,14 @@ by its last day, refused (`Dossier.refuse_unsupplemented`)."""
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
+from datetime import date
 
 from opentelemetry import trace
 
-from dossierbus_routing.domain import Context
+from dossierbus_routing.adapters.repository import DossierRepository
+from dossierbus_routing.domain import Context, Dossier
 from dossierbus_routing.unit_of_work import UnitOfWorkFactory
 from dossierbus_shared.periodic import every
 from dossierbus_shared.telemetry import continued_trace, mark_dossier
@@ -17,7 +21,16 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer("dossierbus.routing.overdue")
 
 
-class OverdueWatch:
+class DeadlineWatch(ABC):
+    """Every `interval_s`, a scan for the dossiers a deadline has passed: up to `batch_size` candidates,
+    claimed with SKIP LOCKED (replicas may scan together), each changed in a span of its own and in the
+    same transaction as what the change causes."""
+
+    looking_for: str
+    """What a scan looks for, as its failures are logged."""
+    log_as: str
+    """What the log line of a scan's changes says they are."""
+
     def __init__(
         self, unit_of_work: UnitOfWorkFactory, context: Context, *, interval_s: float, batch_size: int = 500
     ) -> None:
@@ -28,53 +41,64 @@ class OverdueWatch:
 
     async def run(self) -> None:
         """Scan every `interval_s` until cancelled; a failed scan is logged and tried again next time."""
-        await every(self.interval_s, self.scan, what="looking for overdue dossiers")
+        await every(self.interval_s, self.scan, what=f"looking for {self.looking_for}")
 
     async def scan(self) -> list[str]:
-        """Report every dossier overdue now (up to `batch_size`); the codes of those reported. Replicas may
-        scan together: a dossier is claimed with SKIP LOCKED and marked in the same transaction as its
-        event."""
-        reported: list[str] = []
+        """Change every candidate the deadline has passed (up to `batch_size`); the codes of those changed."""
+        changed: list[str] = []
         today = self.context.today()
         async with self.unit_of_work() as uow:
-            for dossier in await uow.dossiers.overdue_candidates(today, self.batch_size):
-                with tracer.start_as_current_span("routing overdue"):
+            for dossier in await self.candidates(uow.dossiers, today):
+                with self.span(dossier):
                     mark_dossier(dossier.code, str(dossier.id))
-                    if dossier.check_overdue(self.context):
+                    if self.change(dossier):
                         uow.collect(dossier)
-                        reported.append(dossier.code)
-        if reported:
-            log.info("overdue: %s", ", ".join(reported))
-        return reported
+                        changed.append(dossier.code)
+        if changed:
+            log.info("%s: %s", self.log_as, ", ".join(changed))
+        return changed
+
+    @abstractmethod
+    async def candidates(self, dossiers: DossierRepository, today: date) -> list[Dossier]:
+        """The dossiers this deadline may have passed on `today`, up to `batch_size`, each locked."""
+
+    @abstractmethod
+    def span(self, dossier: Dossier) -> AbstractContextManager[object]:
+        """The span the dossier is changed in."""
+
+    @abstractmethod
+    def change(self, dossier: Dossier) -> bool:
+        """The dossier's command for the passed deadline; whether it changed the dossier."""
 
 
-class SupplementDeadlineWatch:
+class OverdueWatch(DeadlineWatch):
+    """Reports, every `interval_s`, each dossier overdue now, once."""
+
+    looking_for = "overdue dossiers"
+    log_as = "overdue"
+
+    async def candidates(self, dossiers: DossierRepository, today: date) -> list[Dossier]:
+        return await dossiers.overdue_candidates(today, self.batch_size)
+
+    def span(self, dossier: Dossier) -> AbstractContextManager[object]:
+        return tracer.start_as_current_span("routing overdue")
+
+    def change(self, dossier: Dossier) -> bool:
+        return dossier.check_overdue(self.context)
+
+
+class SupplementDeadlineWatch(DeadlineWatch):
     """Refuses, every `interval_s`, the dossiers whose citizen missed a supplement deadline."""
 
-    def __init__(
-        self, unit_of_work: UnitOfWorkFactory, context: Context, *, interval_s: float, batch_size: int = 500
-    ) -> None:
-        self.unit_of_work = unit_of_work
-        self.context = context
-        self.interval_s = interval_s
-        self.batch_size = batch_size
+    looking_for = "missed supplement deadlines"
+    log_as = "refused, supplement not received in time"
 
-    async def run(self) -> None:
-        await every(self.interval_s, self.scan, what="looking for missed supplement deadlines")
+    async def candidates(self, dossiers: DossierRepository, today: date) -> list[Dossier]:
+        return await dossiers.unsupplemented_candidates(today, self.batch_size)
 
-    async def scan(self) -> list[str]:
-        """Refuse every dossier whose supplement is past its last day (up to `batch_size`); their codes.
-        Claimed with SKIP LOCKED like the overdue scan: replicas may scan together."""
-        refused: list[str] = []
-        today = self.context.today()
-        async with self.unit_of_work() as uow:
-            for dossier in await uow.dossiers.unsupplemented_candidates(today, self.batch_size):
-                # The refusal continues the dossier's trace, as the citizen's supplement would have.
-                with continued_trace("routing supplement deadline", dossier.trace_context):
-                    mark_dossier(dossier.code, str(dossier.id))
-                    if dossier.refuse_unsupplemented(self.context):
-                        uow.collect(dossier)
-                        refused.append(dossier.code)
-        if refused:
-            log.info("refused, supplement not received in time: %s", ", ".join(refused))
-        return refused
+    def span(self, dossier: Dossier) -> AbstractContextManager[object]:
+        # The refusal continues the dossier's trace, as the citizen's supplement would have.
+        return continued_trace("routing supplement deadline", dossier.trace_context)
+
+    def change(self, dossier: Dossier) -> bool:
+        return dossier.refuse_unsupplemented(self.context)
