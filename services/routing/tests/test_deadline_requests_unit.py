@@ -177,8 +177,8 @@ async def test_an_extension_moves_the_due_date_and_is_published_and_recorded(
 async def test_the_national_portal_is_told_the_new_due_date_with_the_unchanged_status(
     handlers: EventHandlers, store: MemoryStore
 ) -> None:
-    arrived = await processing(handlers, store)
-    await deliver(handlers, store, extension(arrived, date(2026, 3, 11)))
+    arrived = await processing(handlers)
+    await deliver(handlers, extension(arrived, date(2026, 3, 11)))
 
     changes = [row for row in store.portal_sync if row["dossier_id"] == arrived.data.dossier_id]
     assert [(row["status"], row["national_status"]) for row in changes] == [
