@@ -44,7 +44,13 @@ class ServiceSettings(BaseSettings):
         le=60,
         description="How long a request waits for a free connection before it is answered 503 (Retry-After)",
     )
-    kafka_fetch_max_wait_ms: int = Field(default=20, ge=1, le=5000)
+    kafka_fetch_max_wait_ms: int = Field(
+        default=100,
+        ge=1,
+        le=5000,
+        description="How long the broker may hold an empty fetch: an idle consumer asks ten times a second,"
+        " not fifty as at 20 ms, which cost the development broker a third more CPU at 2 dossiers/s",
+    )
     kafka_request_timeout_ms: int = Field(default=30_000, ge=1000)
     kafka_metadata_max_age_ms: int = Field(
         default=10_000,
