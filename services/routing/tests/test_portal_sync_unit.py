@@ -204,6 +204,16 @@ def test_other_4xx_are_refusals_with_the_portals_reason(status: int) -> None:
     assert decision == Refused(f"HTTP {status}: MaTTHC không tồn tại")
 
 
+@pytest.mark.parametrize("status", [400, 404, 413, 422, 401, 503])
+def test_an_answer_to_the_whole_request_is_retried_never_a_refusal(status: int) -> None:
+    decision = decide(Answer(status, "invalid batch", whole_request=True), 2, NOW, POLICY)
+    assert decision == Retry(NOW + timedelta(seconds=4), f"HTTP {status} to the whole request: invalid batch")
+
+
+def test_a_2xx_to_the_whole_request_does_not_send_a_change() -> None:
+    assert isinstance(decide(Answer(200, whole_request=True), 1, NOW, POLICY), Retry)
+
+
 # --- the relay: order and retries -----------------------------------------------------------------------
 
 
