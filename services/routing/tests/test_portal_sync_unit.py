@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from dossierbus_routing.entrypoints.events import EventHandlers
 from dossierbus_routing.portal_sync.changes import RECEIPT_KEYS
@@ -21,6 +22,7 @@ from dossierbus_routing.portal_sync.client import Change, HttpPortal
 from dossierbus_routing.portal_sync.decisions import Answer, Refused, Retry, RetryPolicy, Sent, decide
 from dossierbus_routing.portal_sync.relay import PortalSyncRelay
 from dossierbus_routing.portal_sync.store import FAILED, NOT_SENT, PENDING, SENT, InMemorySyncStore
+from dossierbus_routing.settings import RoutingSettings
 from dossierbus_routing.testing import SettableClock, deliver
 from dossierbus_routing.unit_of_work import MemoryStore
 from dossierbus_shared.envelope import Envelope
@@ -361,6 +363,13 @@ async def test_a_round_answered_as_a_whole_is_retried_for_each_change_with_its_k
     assert portal.requests[1] == portal.requests[0], "the same changes again, with the same keys"
     assert {row["state"] for row in rows} == {SENT}
     assert (first_a["attempts"], first_a["last_error"]) == (2, None)
+
+
+def test_a_round_never_holds_more_changes_than_the_portal_takes_in_a_request() -> None:
+    url = "postgresql+asyncpg://routing@db/dossierbus"
+    assert RoutingSettings(database_url=url, portal_sync_batch_size=100).portal_sync_batch_size == 100
+    with pytest.raises(ValidationError, match="portal_sync_batch_size"):
+        RoutingSettings(database_url=url, portal_sync_batch_size=101)  # the portal would answer 413
 
 
 async def test_the_batch_size_bounds_a_round() -> None:
