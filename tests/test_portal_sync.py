@@ -1,6 +1,7 @@
 """Status to the national portal on the real stack: dossiers flow, and the portal's simulator takes each
-national status code of each, in the order the dossier went through them, once, with nothing personal;
-a portal that fails at first is tried again with the same key; operators see it all."""
+national status code of each, in the order the dossier went through them, once, with nothing personal,
+the changes of a round in one request; a change the portal fails at first is tried again with the same
+key; operators see it all."""
 
 from __future__ import annotations
 
@@ -61,8 +62,14 @@ async def test_the_portal_takes_every_national_status_in_order(
         else:
             assert (None, "not_sent") in states, "the transfer to the linked steps is not a national status"
 
-    # Each change the portal answered 503 was sent again with the same key, then taken.
+    # The changes went in batches (the simulator logs each change with the request that carried it), never
+    # two of one dossier in a request; each change the portal answered 503 was sent again with the same
+    # key, then taken.
     calls = (await http.get(f"{portal.url}/control/calls")).json()["calls"]
+    requests: dict[int, list[str]] = {}
+    for call in calls:
+        requests.setdefault(call["request"], []).append(call["dossier"])
+    assert all(len(set(dossiers)) == len(dossiers) for dossiers in requests.values()), requests
     refused = [call for call in calls if call["status"] == 503]
     assert len(refused) == 2
     for key in {call["key"] for call in refused}:

@@ -37,9 +37,15 @@ class RoutingSettings(ServiceSettings):
         default=None, description="Sent to the portal in the X-API-Key header"
     )
     portal_sync_batch_size: int = Field(
-        default=50, ge=1, le=1000, description="Changes one relay claims and sends at once (one per dossier)"
+        default=50,
+        ge=1,
+        le=100,
+        description="Changes one relay claims and sends in one request (one per dossier); the portal takes "
+        "at most 100 in a request",
     )
-    portal_sync_timeout_s: float = Field(default=10.0, gt=0, le=120, description="Timeout of one send")
+    portal_sync_timeout_s: float = Field(
+        default=10.0, gt=0, le=120, description="Timeout of one request to the portal (a round's changes)"
+    )
     portal_sync_backoff_s: float = Field(
         default=2.0, gt=0, description="Wait before the first resend of a change; doubles each attempt"
     )

@@ -1,18 +1,18 @@
 """The national portal sync on a real PostgreSQL, against the portal's simulator served in process: changes
 staged with the dossier change (one INSERT per batch, nothing when it rolls back), two relays sharing the
-work with SKIP LOCKED, each dossier's changes taken in order, a failed send retried with its key, a
-refusal kept as failed, a send whose outcome was lost taken as a repeat, and what operators see of it."""
+work with SKIP LOCKED, each round's changes in one request, each dossier's changes taken in order, a
+failed change or request retried with its keys, a refusal kept as failed, a send whose outcome was lost
+taken as a repeat, and what operators see of it."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import date, datetime
 from functools import partial
 from typing import Any
-from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -25,7 +25,7 @@ from dossierbus_devstack.statements import statements
 from dossierbus_routing.bootstrap import bootstrap
 from dossierbus_routing.domain import Context
 from dossierbus_routing.entrypoints.events import EventHandlers
-from dossierbus_routing.portal_sync.client import HttpPortal
+from dossierbus_routing.portal_sync.client import Change, HttpPortal
 from dossierbus_routing.portal_sync.decisions import Answer, RetryPolicy
 from dossierbus_routing.portal_sync.metrics import SyncSampler
 from dossierbus_routing.portal_sync.relay import PortalSyncRelay
@@ -155,9 +155,9 @@ class Slow:
         self.portal = portal
         self.delay_s = delay_s
 
-    async def send(self, payload: dict[str, Any], idempotency_key: UUID) -> Answer:
+    async def send(self, changes: Sequence[Change]) -> list[Answer]:
         await asyncio.sleep(self.delay_s)
-        return await self.portal.send(payload, idempotency_key)
+        return await self.portal.send(changes)
 
 
 async def drain(relay: PortalSyncRelay, *, until: Callable[[], Any] | None = None, rounds: int = 200) -> None:
@@ -240,11 +240,49 @@ async def test_two_relays_share_the_work_and_each_dossier_arrives_in_order(
     calls = await simulator.calls()
     assert len(calls) == 6 * 5, "every change sent once: nothing sent by both relays"
     assert all(call["status"] == 200 and call["replayed"] is False for call in calls)
+    requests = requests_of(calls)
+    assert sorted(len(request) for request in requests) == sorted(taken_by[0] + taken_by[1]), "one per round"
+    assert all(len({call["dossier"] for call in request}) == len(request) for request in requests)
     for dossier in dossiers:
         assert await simulator.codes(dossier) == [1, 2, 4, 9, 10]
         rows = await rows_of(db, dossier)
         assert {(row.state, row.attempts) for row in rows} == {(SENT, 1)}
         assert all(row.sent_at is not None and row.last_error is None for row in rows)
+
+
+def requests_of(calls: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The simulator's calls (one per change) grouped by the request that carried them."""
+    grouped: dict[int, list[dict[str, Any]]] = {}
+    for call in calls:
+        grouped.setdefault(call["request"], []).append(call)
+    return list(grouped.values())
+
+
+async def test_a_round_goes_in_one_request_and_a_request_that_failed_is_retried_for_each_change(
+    db: Database, db_handlers: EventHandlers, simulator: Simulator
+) -> None:
+    dossiers = [verified() for _ in range(3)]
+    await deliver(db_handlers, *dossiers)  # each: 1 and 2 pending
+    await simulator.fail(status=503, whole_request=True, detail="maintenance", retry_after_s=0)
+    relay = PortalSyncRelay(postgres_relay_transaction(db), simulator.portal(), QUICK)
+
+    assert await relay.relay_once() == 3
+    [failed] = requests_of(await simulator.calls())
+    assert [(call["dossier"], call["status"], call["whole_request"]) for call in failed] == [
+        (dossier.data.dossier_code, 503, True) for dossier in dossiers
+    ]
+    for dossier in dossiers:
+        first = (await rows_of(db, dossier))[0]
+        assert (first.state, first.attempts) == (PENDING, 1), "retried, not refused"
+        assert first.last_error == "HTTP 503 to the whole request: maintenance"
+    await drain(relay, until=lambda: _all_sent(db, *dossiers))
+
+    again, seconds = requests_of(await simulator.calls())[1:]
+    assert [call["key"] for call in again] == [call["key"] for call in failed], "the same keys, together"
+    assert [call["status"] for call in again + seconds] == [200] * 6
+    for dossier in dossiers:
+        assert await simulator.codes(dossier) == [1, 2]
+        assert [row.attempts for row in await rows_of(db, dossier)] == [2, 1]
 
 
 async def test_a_failed_send_is_retried_with_its_key_and_holds_back_the_dossiers_later_changes(
@@ -257,6 +295,11 @@ async def test_a_failed_send_is_retried_with_its_key_and_holds_back_the_dossiers
     relay = PortalSyncRelay(postgres_relay_transaction(db), simulator.portal(), policy)
 
     assert await relay.relay_once() == 2
+    [request] = requests_of(await simulator.calls())
+    assert [(call["dossier"], call["status"]) for call in request] == [
+        (failing.data.dossier_code, 503),
+        (other.data.dossier_code, 200),
+    ], "one request, answered for each change"
     first = (await rows_of(db, failing))[0]
     assert (first.state, first.attempts, first.last_error) == (PENDING, 1, "HTTP 503: maintenance")
     assert first.next_attempt_at > first.updated_at, "due again after the backoff"
@@ -271,8 +314,9 @@ async def test_a_failed_send_is_retried_with_its_key_and_holds_back_the_dossiers
     assert (first.state, first.attempts, first.last_error) == (SENT, 3, None)
 
 
-async def _all_sent(db: Database, dossier: Envelope[DossierVerified]) -> bool:
-    return all(row.state == SENT for row in await rows_of(db, dossier))
+async def _all_sent(db: Database, *dossiers: Envelope[DossierVerified]) -> bool:
+    rows = [row for dossier in dossiers for row in await rows_of(db, dossier)]
+    return all(row.state == SENT for row in rows)
 
 
 async def test_a_refusal_is_kept_as_failed_with_the_portals_reason_and_the_dossier_goes_on(
@@ -297,7 +341,10 @@ async def test_a_wrong_key_is_retried_not_failed(
     await deliver(db_handlers, dossier)
     await PortalSyncRelay(postgres_relay_transaction(db), simulator.portal("not-the-key"), QUICK).relay_once()
     first = (await rows_of(db, dossier))[0]
-    assert (first.state, first.last_error) == (PENDING, "HTTP 401: missing or wrong X-API-Key")
+    assert (first.state, first.last_error) == (
+        PENDING,
+        "HTTP 401 to the whole request: missing or wrong X-API-Key",
+    )
     await asyncio.sleep(QUICK.backoff_s)
     await drain(PortalSyncRelay(postgres_relay_transaction(db), simulator.portal(), QUICK))
     assert await simulator.codes(dossier) == [1, 2]

@@ -1,10 +1,12 @@
 """The national portal sync, in memory: which changes are staged with which national code and body, what
-the relay makes of each answer of the portal, and in what order it sends a dossier's changes."""
+the relay makes of each answer of the portal, in what order it sends a dossier's changes (a round's in one
+request), and the HTTP adapter's request and its reading of the answer to each change."""
 
 from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -12,13 +14,15 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from pydantic import ValidationError
 
 from dossierbus_routing.entrypoints.events import EventHandlers
 from dossierbus_routing.portal_sync.changes import RECEIPT_KEYS
-from dossierbus_routing.portal_sync.client import HttpPortal
+from dossierbus_routing.portal_sync.client import Change, HttpPortal
 from dossierbus_routing.portal_sync.decisions import Answer, Refused, Retry, RetryPolicy, Sent, decide
 from dossierbus_routing.portal_sync.relay import PortalSyncRelay
 from dossierbus_routing.portal_sync.store import FAILED, NOT_SENT, PENDING, SENT, InMemorySyncStore
+from dossierbus_routing.settings import RoutingSettings
 from dossierbus_routing.testing import SettableClock, deliver
 from dossierbus_routing.unit_of_work import MemoryStore
 from dossierbus_shared.envelope import Envelope
@@ -204,19 +208,42 @@ def test_other_4xx_are_refusals_with_the_portals_reason(status: int) -> None:
     assert decision == Refused(f"HTTP {status}: MaTTHC không tồn tại")
 
 
+@pytest.mark.parametrize("status", [400, 404, 413, 422, 401, 503])
+def test_an_answer_to_the_whole_request_is_retried_never_a_refusal(status: int) -> None:
+    decision = decide(Answer(status, "invalid batch", whole_request=True), 2, NOW, POLICY)
+    assert decision == Retry(NOW + timedelta(seconds=4), f"HTTP {status} to the whole request: invalid batch")
+
+
+def test_a_2xx_to_the_whole_request_does_not_send_a_change() -> None:
+    assert isinstance(decide(Answer(200, whole_request=True), 1, NOW, POLICY), Retry)
+
+
 # --- the relay: order and retries -----------------------------------------------------------------------
 
 
 class FakePortal:
-    """Answers from a script per dossier code (200 once the script is used up); keeps every send."""
+    """Answers each change from a script per dossier code (200 once the script is used up), or a whole
+    request from its own script; keeps every request, and every change sent."""
 
     def __init__(self) -> None:
-        self.sent: list[tuple[str, int, UUID]] = []
+        self.requests: list[list[tuple[str, int, UUID]]] = []
         self.script: dict[str, list[Answer]] = {}
+        self.whole: list[Answer] = []
 
-    async def send(self, payload: dict[str, Any], idempotency_key: UUID) -> Answer:
-        self.sent.append((payload["MaHoSo"], payload["TrangThaiHoSo"], idempotency_key))
-        answers = self.script.get(payload["MaHoSo"], [])
+    @property
+    def sent(self) -> list[tuple[str, int, UUID]]:
+        return [change for request in self.requests for change in request]
+
+    async def send(self, changes: Sequence[Change]) -> list[Answer]:
+        self.requests.append(
+            [(c.payload["MaHoSo"], c.payload["TrangThaiHoSo"], c.idempotency_key) for c in changes]
+        )
+        if self.whole:
+            return [self.whole.pop(0)] * len(changes)
+        return [self._answer(change.payload["MaHoSo"]) for change in changes]
+
+    def _answer(self, code: str) -> Answer:
+        answers = self.script.get(code, [])
         return answers.pop(0) if answers else Answer(200)
 
 
@@ -257,9 +284,15 @@ async def test_one_change_per_dossier_per_round_in_the_order_they_happened() -> 
     rows = pending_rows({"A": [1, 2, 4, 9], "B": [1, 3]})
     relay = relay_on(rows, portal, clock)
     assert await relay.relay_once() == 2
-    assert portal.sent[:2] == [("A", 1, rows[0]["idempotency_key"]), ("B", 1, rows[1]["idempotency_key"])]
+    assert portal.requests == [[("A", 1, rows[0]["idempotency_key"]), ("B", 1, rows[1]["idempotency_key"])]]
     while await relay.relay_once():
         pass
+    assert [[code for code, _, _ in request] for request in portal.requests] == [
+        ["A", "B"],
+        ["A", "B"],
+        ["A"],
+        ["A"],
+    ], "one request per round, one change per dossier in it"
     assert [status for code, status, _ in portal.sent if code == "A"] == [1, 2, 4, 9]
     assert [status for code, status, _ in portal.sent if code == "B"] == [1, 3]
     assert {row["state"] for row in rows} == {SENT}
@@ -311,18 +344,56 @@ async def test_a_refused_change_is_failed_for_good_and_the_next_one_goes() -> No
     assert [status for _, status, _ in portal.sent] == [1, 2, 4]
 
 
+async def test_a_round_answered_as_a_whole_is_retried_for_each_change_with_its_key() -> None:
+    portal, clock = FakePortal(), SettableClock(NOW)
+    rows = pending_rows({"A": [1, 2], "B": [1]})
+    portal.whole = [Answer(422, "invalid batch: changes.1.sync", whole_request=True)]
+    relay = relay_on(rows, portal, clock)
+    assert await relay.relay_once() == 2
+    first_a, first_b = rows[0], rows[1]
+    for row in (first_a, first_b):
+        assert (row["state"], row["attempts"]) == (PENDING, 1), "retried, not refused"
+        assert row["last_error"] == "HTTP 422 to the whole request: invalid batch: changes.1.sync"
+        assert row["next_attempt_at"] == NOW + timedelta(seconds=2)
+    assert await relay.relay_once() == 0, "not due yet, and A's 2 waits behind its 1"
+
+    clock.now += timedelta(seconds=2)
+    while await relay.relay_once():
+        pass
+    assert portal.requests[1] == portal.requests[0], "the same changes again, with the same keys"
+    assert {row["state"] for row in rows} == {SENT}
+    assert (first_a["attempts"], first_a["last_error"]) == (2, None)
+
+
+def test_a_round_never_holds_more_changes_than_the_portal_takes_in_a_request() -> None:
+    url = "postgresql+asyncpg://routing@db/dossierbus"
+    assert RoutingSettings(database_url=url, portal_sync_batch_size=100).portal_sync_batch_size == 100
+    with pytest.raises(ValidationError, match="portal_sync_batch_size"):
+        RoutingSettings(database_url=url, portal_sync_batch_size=101)  # the portal would answer 413
+
+
 async def test_the_batch_size_bounds_a_round() -> None:
     portal, clock = FakePortal(), SettableClock(NOW)
     rows = pending_rows({code: [1] for code in "ABCDE"})
     relay = relay_on(rows, portal, clock, batch=2)
     assert [await relay.relay_once() for _ in range(4)] == [2, 2, 1, 0]
-    assert [code for code, _, _ in portal.sent] == list("ABCDE")
+    assert [[code for code, _, _ in request] for request in portal.requests] == [
+        ["A", "B"],
+        ["C", "D"],
+        ["E"],
+    ]
 
 
 # --- the HTTP adapter -----------------------------------------------------------------------------------
 
 
-async def portal_answering(respond: Any) -> tuple[Answer, list[httpx.Request]]:
+KEYS = [uuid.UUID(f"00000000-0000-4000-8000-00000000000{index}") for index in range(1, 4)]
+CHANGES = [Change(key, {"MaHoSo": f"D{index}", "TrangThaiHoSo": 2}) for index, key in enumerate(KEYS)]
+
+
+async def portal_answering(
+    respond: Any, changes: Sequence[Change] = CHANGES
+) -> tuple[list[Answer], list[httpx.Request]]:
     seen: list[httpx.Request] = []
 
     def handle(request: httpx.Request) -> httpx.Response:
@@ -331,41 +402,127 @@ async def portal_answering(respond: Any) -> tuple[Answer, list[httpx.Request]]:
         return result
 
     async with httpx.AsyncClient(transport=httpx.MockTransport(handle)) as client:
-        key = uuid.UUID("00000000-0000-4000-8000-000000000001")
-        answer = await HttpPortal("http://portal/sync", "secret", client).send({"MaHoSo": "X"}, key)
-    return answer, seen
+        answers = await HttpPortal("http://portal/sync", "secret", client).send(changes)
+    return answers, seen
 
 
-async def test_the_adapter_sends_the_key_and_the_body_and_reads_the_answer() -> None:
-    answer, [request] = await portal_answering(lambda _: httpx.Response(201, json={"accepted": True}))
-    assert answer == Answer(201)
+def result(key: uuid.UUID, status: int, detail: str | None = None, **more: Any) -> dict[str, Any]:
+    return {"idempotency_key": str(key), "status": status, "detail": detail, "retry_after_s": None, **more}
+
+
+async def test_the_adapter_sends_the_changes_in_one_request_and_answers_each() -> None:
+    answer_all = httpx.Response(200, json={"results": [result(key, 200) for key in KEYS]})
+    answers, [request] = await portal_answering(lambda _: answer_all)
+    assert answers == [Answer(200)] * 3
+    assert (request.method, str(request.url)) == ("POST", "http://portal/sync")
     assert request.headers["X-API-Key"] == "secret"
-    assert request.headers["Idempotency-Key"] == "00000000-0000-4000-8000-000000000001"
-    assert json.loads(request.content) == {"MaHoSo": "X"}
+    assert request.headers["Content-Type"] == "application/json"
+    assert "Idempotency-Key" not in request.headers, "each change carries its key in the body"
+    assert json.loads(request.content) == {
+        "changes": [
+            {
+                "idempotency_key": "00000000-0000-4000-8000-000000000001",
+                "sync": {"MaHoSo": "D0", "TrangThaiHoSo": 2},
+            },
+            {
+                "idempotency_key": "00000000-0000-4000-8000-000000000002",
+                "sync": {"MaHoSo": "D1", "TrangThaiHoSo": 2},
+            },
+            {
+                "idempotency_key": "00000000-0000-4000-8000-000000000003",
+                "sync": {"MaHoSo": "D2", "TrangThaiHoSo": 2},
+            },
+        ]
+    }
+
+
+async def test_each_change_gets_its_own_result_matched_by_key() -> None:
+    results = [
+        result(KEYS[2], 503, "busy", retry_after_s=7, replayed=None),  # in another order: matched by key
+        result(KEYS[0], 409, "idempotency_key already used with another sync"),
+        result(KEYS[1], 422, retry_after_s="soon"),  # not a number of seconds: none
+    ]
+    answers, _ = await portal_answering(lambda _: httpx.Response(200, json={"results": results}))
+    assert answers == [
+        Answer(409, "idempotency_key already used with another sync"),
+        Answer(422, "Unprocessable Entity"),  # no detail: the status's name
+        Answer(503, "busy", 7.0),
+    ]
+    decisions = [decide(answer, 1, NOW, POLICY) for answer in answers]
+    assert [type(decision) for decision in decisions] == [Refused, Refused, Retry]
 
 
 @pytest.mark.parametrize(
     ("response", "expected"),
     [
         (
-            httpx.Response(422, json={"title": "Invalid", "detail": "MaTTHC unknown"}),
-            Answer(422, "MaTTHC unknown"),
+            httpx.Response(422, json={"title": "Invalid", "detail": "invalid batch: changes"}),
+            Answer(422, "invalid batch: changes", whole_request=True),
         ),
-        (httpx.Response(400, json={"message": "bad date"}), Answer(400, "bad date")),
-        (httpx.Response(502, text="<html>Bad Gateway</html>"), Answer(502, "<html>Bad Gateway</html>")),
-        (httpx.Response(503, text=""), Answer(503, "Service Unavailable")),
-        (httpx.Response(429, headers={"Retry-After": "12"}, json={}), Answer(429, "Too Many Requests", 12.0)),
-        (httpx.Response(429, headers={"Retry-After": "soon"}, text="x"), Answer(429, "x", None)),
+        (httpx.Response(401, json={"message": "bad key"}), Answer(401, "bad key", whole_request=True)),
+        (
+            httpx.Response(502, text="<html>Bad Gateway</html>"),
+            Answer(502, "<html>Bad Gateway</html>", whole_request=True),
+        ),
+        (httpx.Response(503, text=""), Answer(503, "Service Unavailable", whole_request=True)),
+        (
+            httpx.Response(429, headers={"Retry-After": "12"}, json={}),
+            Answer(429, "Too Many Requests", 12.0, whole_request=True),
+        ),
+        (
+            httpx.Response(429, headers={"Retry-After": "soon"}, text="x"),
+            Answer(429, "x", whole_request=True),
+        ),
+        (httpx.Response(413, json={"detail": "at most 100"}), Answer(413, "at most 100", whole_request=True)),
     ],
 )
-async def test_the_adapter_keeps_the_portals_reason(response: httpx.Response, expected: Answer) -> None:
-    answer, _ = await portal_answering(lambda _: response)
-    assert answer == expected
+async def test_an_answer_to_the_whole_request_is_every_changes_with_the_portals_reason(
+    response: httpx.Response, expected: Answer
+) -> None:
+    answers, _ = await portal_answering(lambda _: response)
+    assert answers == [expected] * 3
+    assert all(isinstance(decide(answer, 1, NOW, POLICY), Retry) for answer in answers)
 
 
-async def test_no_answer_is_an_answer_without_a_status() -> None:
+async def test_a_change_without_a_result_has_no_answer() -> None:
+    results = [
+        result(KEYS[0], 200),
+        {"idempotency_key": str(KEYS[1]), "status": "ok"},  # not a status
+        result(uuid.uuid4(), 200),  # another change's
+    ]
+    answers, _ = await portal_answering(lambda _: httpx.Response(200, json={"results": results}))
+    missing = Answer(None, "HTTP 200 without a result for this change")
+    assert answers == [Answer(200), missing, missing]
+    assert decide(missing, 1, NOW, POLICY) == Retry(
+        NOW + timedelta(seconds=2), "no answer: HTTP 200 without a result for this change"
+    )
+
+
+@pytest.mark.parametrize(
+    ("response", "said"),
+    [
+        (httpx.Response(200, text="<html>OK</html>"), "<html>OK</html>"),
+        (httpx.Response(200, json={"accepted": True}), '{"accepted":true}'),
+        (httpx.Response(200, json={"results": {"a": 1}}), '{"results":{"a":1}}'),
+        (httpx.Response(204), "No Content"),
+    ],
+)
+async def test_a_2xx_that_is_not_the_results_is_no_answer_for_any_change(
+    response: httpx.Response, said: str
+) -> None:
+    answers, _ = await portal_answering(lambda _: response)
+    expected = Answer(None, f"HTTP {response.status_code} without the results of the changes: {said}")
+    assert answers == [expected] * 3
+
+
+async def test_no_answer_is_every_changes_answer_without_a_status() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
-    answer, _ = await portal_answering(refuse)
-    assert answer == Answer(None, "ConnectError: connection refused")
+    answers, _ = await portal_answering(refuse)
+    assert answers == [Answer(None, "ConnectError: connection refused")] * 3
+
+
+async def test_nothing_to_send_is_no_request() -> None:
+    answers, seen = await portal_answering(lambda _: httpx.Response(500), [])
+    assert (answers, seen) == ([], [])

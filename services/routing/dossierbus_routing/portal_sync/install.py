@@ -14,6 +14,10 @@ from dossierbus_routing.portal_sync.store import PostgresStaging, SyncStaging, p
 from dossierbus_routing.settings import RoutingSettings
 from dossierbus_shared.service import Service
 
+PORTAL_LIMITS = httpx.Limits(max_connections=2, max_keepalive_connections=2, keepalive_expiry=30)
+"""The relay sends one request per round, one round after another: one connection, kept alive between
+rounds (the next round, under load, follows at once), and a spare."""
+
 
 class PortalSync:
     def __init__(self, settings: RoutingSettings) -> None:
@@ -42,7 +46,7 @@ class PortalSync:
             return
         settings = self.settings
         key = settings.portal_sync_api_key
-        client = httpx.AsyncClient(timeout=settings.portal_sync_timeout_s)
+        client = httpx.AsyncClient(timeout=settings.portal_sync_timeout_s, limits=PORTAL_LIMITS)
         self.relay = PortalSyncRelay(
             postgres_relay_transaction(service.db),
             HttpPortal(self.url, key.get_secret_value() if key else None, client),

@@ -12,7 +12,8 @@ from dossierbus_shared.db import Database
 ATTEMPTS = Counter(
     "dossierbus_portal_sync_attempts",
     "Changes sent to the national portal by this replica, by outcome: sent (taken), retry (no answer, 5xx, "
-    "429, 401/403; due again later), refused (any other 4xx; failed for good)",
+    "429, 401/403, or the request answered as a whole; due again later), refused (any other 4xx answered to "
+    "the change; failed for good)",
     ["outcome"],
 )
 CHANGES = Gauge(

@@ -2,10 +2,10 @@
 
 Each round claims up to `batch_size` due changes in one transaction (FOR UPDATE SKIP LOCKED, so replicas
 share the work and never send the same change at once), at most one per dossier (the earliest not yet
-sent), sends them at once, writes each outcome and commits. A dossier's next change becomes due only once
-the previous one is sent or refused: the portal never gets a later status before an earlier one. A crash
-between the send and the commit sends the change again with the same idempotency key, which the portal
-takes as a repeat.
+sent), sends them to the portal in one request, writes each change's outcome (the portal answers each on
+its own) and commits. A dossier's next change becomes due only once the previous one is sent or refused:
+the portal never gets a later status before an earlier one. A crash between the send and the commit
+sends the changes again with the same idempotency keys, which the portal takes as repeats.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from dossierbus_routing.portal_sync.client import Portal
-from dossierbus_routing.portal_sync.decisions import Refused, Retry, RetryPolicy, Sent, decide
+from dossierbus_routing.portal_sync.client import Change, Portal
+from dossierbus_routing.portal_sync.decisions import Answer, Refused, Retry, RetryPolicy, Sent, decide
 from dossierbus_routing.portal_sync.metrics import ATTEMPTS
 from dossierbus_routing.portal_sync.store import Claimed, Outcome, RelayTransaction
 
@@ -71,13 +71,16 @@ class PortalSyncRelay:
             claimed = await store.claim(self.batch_size, self.clock())
             if not claimed:
                 return 0
-            outcomes = await asyncio.gather(*(self._attempt(change) for change in claimed))
+            answers = await self.portal.send([Change(c.idempotency_key, c.payload) for c in claimed])
+            now = self.clock()
+            outcomes = [
+                self._outcome(change, answer, now) for change, answer in zip(claimed, answers, strict=True)
+            ]
             await store.record(outcomes, self.clock())
         return len(claimed)
 
-    async def _attempt(self, change: Claimed) -> Outcome:
-        answer = await self.portal.send(change.payload, change.idempotency_key)
-        decision = decide(answer, change.attempts + 1, self.clock(), self.policy)
+    def _outcome(self, change: Claimed, answer: Answer, now: datetime) -> Outcome:
+        decision = decide(answer, change.attempts + 1, now, self.policy)
         if isinstance(decision, Sent):
             ATTEMPTS.labels("sent").inc()
         elif isinstance(decision, Retry):
