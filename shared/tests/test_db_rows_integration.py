@@ -169,5 +169,5 @@ async def test_json_values_even_lists_are_written_as_given(db: Database) -> None
             "id",
         )
     async with db.transaction() as session:
-        stored_lines = dict((await session.execute(select(things.c.id, things.c.lines))).tuples().all())
+        stored_lines = dict((await session.execute(select(things.c.id, things.c.lines))).all())
     assert stored_lines == {1: [{"fee": 10000}, {"fee": 5000}], 2: {"fee": 1}, 3: None}
