@@ -53,7 +53,7 @@ def test_every_status_the_services_send_has_a_label() -> None:
     assert {status.value for status in DossierStatus} <= STATUS_LABELS["vi"].keys()
     assert "financial_obligation" in STATUS_LABELS["vi"]  # routing's state while fees are owed
     assert {status.value for status in StepStatus} <= STEP_STATUS_LABELS["vi"].keys()
-    assert {"awaiting_payment", "pending", "paid", "refund_pending", "refunded"} == set(
+    assert {"awaiting_payment", "pending", "paid", "refund_pending", "refund_refused", "refunded"} == set(
         PAYMENT_STATE_LABELS["vi"]
     )
 

@@ -178,6 +178,17 @@ async def test_an_answer_other_than_the_api_s_is_a_platform_error(response: http
         await platform(lambda _: response).create(ORDER)
 
 
+@pytest.mark.parametrize(
+    ("status", "for_good"),
+    [
+        *[(status, True) for status in (400, 404, 409, 422)],
+        *[(status, False) for status in (None, 401, 403, 408, 425, 429, 500, 503)],
+    ],
+)
+def test_only_a_refusal_of_the_request_itself_is_for_good(status: int | None, for_good: bool) -> None:
+    assert PlatformError("answered", status).refused_for_good is for_good
+
+
 async def test_no_answer_is_a_platform_error() -> None:
     def unreachable(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)

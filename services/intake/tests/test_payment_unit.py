@@ -195,6 +195,32 @@ def test_a_paid_dossier_ended_before_processing_is_refunded(
     assert receipt is not None and receipt["refunded"] is True
 
 
+def test_a_refund_the_platform_refused_waits_for_an_operator_then_is_asked_again() -> None:
+    payment = pending()
+    payment.settle(notice(PAID), NOW)
+    payment.dossier_changed(changed(DossierStatus.REJECTED, DossierStatus.ACCEPTED, payment))
+    with pytest.raises(NoRefundDue):
+        payment.retry_refund()  # not refused: nothing to ask again
+
+    later = NOW + timedelta(minutes=1)
+    assert payment.refund_refused("the payment platform answered 409: order closed", later) is Outcome.APPLIED
+    assert payment.state is PaymentState.REFUND_REFUSED
+    assert payment.refund is not None
+    assert (payment.refund.refused, payment.refund.refused_at) == (
+        "the payment platform answered 409: order closed",
+        later,
+    )
+    assert payment.refund_refused("again", later) is Outcome.UNCHANGED
+    assert payment.view()["state"] == "refund_refused" and payment.view()["refund"] is None
+
+    payment.retry_refund()
+    assert payment.state is PaymentState.REFUND_PENDING
+    assert payment.refund.key == f"RF-{CODE}-P1", "the same key: a refund made meanwhile is not made twice"
+    assert payment.refunded("RF-7", later) is Outcome.APPLIED
+    assert payment.refund_refused("too late", later) is Outcome.UNCHANGED
+    assert payment.state is PaymentState.REFUNDED
+
+
 @pytest.mark.parametrize(
     ("status", "previous"),
     [

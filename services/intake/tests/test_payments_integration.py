@@ -17,6 +17,7 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from dossierbus_devstack.parts import free_port
@@ -33,7 +34,7 @@ from dossierbus_intake.payments.use_cases import OrderLinks, Payments
 from dossierbus_intake.submissions import Submissions
 from dossierbus_intake.tracking import TrackingSecrets
 from dossierbus_intake.unit_of_work import IntakeUnitOfWork
-from dossierbus_shared.auth import Caller, Role
+from dossierbus_shared.auth import Authenticator, Caller, Role, StaticTokens
 from dossierbus_shared.calendar import vietnam_calendar
 from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.db import Database
@@ -46,6 +47,7 @@ from dossierbus_shared.outbox import outbox
 UNIT = "000.00.01.H26"
 MERCHANT = "DOSSIERBUS-TEST"
 SECRET = b"test-callback-secret"
+OPERATOR_TOKEN = "operator-token-for-refunds"
 PORTAL = Caller(Role.PORTAL, "portal")
 AMOUNT = 70_000
 
@@ -77,6 +79,8 @@ class World:
     """The simulator's URL (its control endpoints)."""
     callback_url: str
     control: httpx.AsyncClient
+    intake: str
+    """Intake's payment API (operators call it with OPERATOR_BEARER)."""
 
 
 @pytest.fixture
@@ -96,6 +100,7 @@ async def world(database_url: str) -> AsyncIterator[World]:
             reconcile_after_s=0,
         )
         intake = FastAPI()
+        intake.state.authenticator = Authenticator(static=StaticTokens({Role.OPERATOR: OPERATOR_TOKEN}))
         install_error_handlers(intake)
         intake.include_router(http.router(payments, callback_secret=SECRET, merchant_code=MERCHANT))
         server = uvicorn.Server(
@@ -105,7 +110,7 @@ async def world(database_url: str) -> AsyncIterator[World]:
         while not server.started:
             await asyncio.sleep(0.01)
         try:
-            yield World(db, payments, gateway, callback_url, client)
+            yield World(db, payments, gateway, callback_url, client, f"http://127.0.0.1:{intake_port}")
         finally:
             server.should_exit = True
             await task
@@ -292,6 +297,58 @@ async def test_a_paid_dossier_refused_before_processing_is_refunded_once(world: 
     ]
     assert order["status"] == "refunded" and len(order["refunds"]) == 1
     assert await staged(world, code) == ["dossier.submitted.v1", "dossier.paid.v1", "dossier.refunded.v1"]
+
+
+async def test_a_refund_the_platform_refuses_for_good_waits_for_an_operator(world: World) -> None:
+    code = await owing(world)
+    opened = await world.payments.open(code, PORTAL)
+    assert opened.pay_url is not None
+    await control(world, "POST", f"/control/pay/{order_of(opened.pay_url)}", {"outcomes": ["paid"]})
+    payment = await world.payments.find(code, PORTAL)
+    rejected = Envelope(
+        DossierStatusChanged(
+            dossier_id=payment.dossier_id,
+            dossier_code=code,
+            procedure_code=payment.procedure_code,
+            previous_status=DossierStatus.ACCEPTED,
+            status=DossierStatus.REJECTED,
+            due_date=date(2026, 12, 31),
+            changed_at=datetime.now(UTC),
+        ),
+        source="urn:dossierbus:routing",
+    )
+    async with world.db.unit_of_work(IntakeUnitOfWork) as uow:
+        await uow.load([rejected])
+        await on_status_changed(uow, rejected)
+    refused_before = REGISTRY.get_sample_value("dossierbus_payment_refunds_refused_total") or 0.0
+
+    await control(world, "POST", "/control/failures", {"status": 409, "count": 1})
+    assert await world.payments.refund_due() == 0
+    refused = await world.payments.find(code, PORTAL)
+    assert refused.state is PaymentState.REFUND_REFUSED
+    assert refused.refund is not None and "409" in (refused.refund.refused or "")
+    assert REGISTRY.get_sample_value("dossierbus_payment_refunds_refused_total") == refused_before + 1
+    assert code in [waiting.dossier_code for waiting in await world.payments.refunds_refused()]
+    assert await world.payments.refund_due() == 0, "not asked again every round"
+
+    # Operators see it and, once they settled it with the platform, ask again: over intake's API.
+    operator = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+    waiting = await world.control.get(f"{world.intake}/payments/refunds-refused", headers=operator)
+    assert waiting.status_code == 200, waiting.text
+    [listed] = [item for item in waiting.json() if item["dossier_code"] == code]
+    assert "409" in listed["refused"] and listed["reason"] == "dossier rejected before processing"
+    assert (await world.control.get(f"{world.intake}/payments/refunds-refused")).status_code == 401
+    not_refused = await owing(world)
+    again = await world.control.post(
+        f"{world.intake}/dossiers/{not_refused}/payment/refund", headers=operator
+    )
+    assert again.status_code == 409, again.text
+    again = await world.control.post(f"{world.intake}/dossiers/{code}/payment/refund", headers=operator)
+    assert again.status_code == 200, again.text
+    assert again.json()["state"] == "refund_pending"
+    assert await world.payments.refund_due() == 1
+    assert (await world.payments.find(code, PORTAL)).state is PaymentState.REFUNDED
+    assert code not in [waiting.dossier_code for waiting in await world.payments.refunds_refused()]
 
 
 async def test_two_opens_at_once_open_one_order(world: World) -> None:

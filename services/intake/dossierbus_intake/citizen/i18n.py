@@ -245,6 +245,7 @@ PAYMENT_STATE_LABELS: Final[dict[Language, dict[str, str]]] = {
         "pending": "Đang chờ xác nhận thanh toán",
         "paid": "Đã thanh toán",
         "refund_pending": "Đang hoàn tiền",
+        "refund_refused": "Hoàn tiền đang bị chậm: cơ quan đang xử lý với nền tảng thanh toán",
         "refunded": "Đã hoàn tiền",
     },
     "en": {
@@ -252,6 +253,7 @@ PAYMENT_STATE_LABELS: Final[dict[Language, dict[str, str]]] = {
         "pending": "Payment being confirmed",
         "paid": "Paid",
         "refund_pending": "Refund in progress",
+        "refund_refused": "Refund delayed: the office is settling it with the payment platform",
         "refunded": "Refunded",
     },
 }

@@ -32,12 +32,22 @@ M = TypeVar("M", bound=BaseModel)
 REASON_CHARS = 300
 
 
+RETRIED_4XX = frozenset({401, 403, 408, 425, 429})
+
+
 class PlatformError(Exception):
     """The platform did not do what was asked: out of reach, failing, or refusing (`status` its answer's)."""
 
     def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
+
+    @property
+    def refused_for_good(self) -> bool:
+        """The platform refused the request itself (a 4xx): asking again the same way will not change
+        that. Not so for no answer, 5xx, a timeout (408, 425), too many requests (429), or our own
+        credentials refused (401, 403: a configuration fault, not the request's)."""
+        return self.status is not None and 400 <= self.status < 500 and self.status not in RETRIED_4XX
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from dossierbus_intake.payments.domain.payment import (
     PaymentState,
     WrongAmount,
 )
+from dossierbus_intake.payments.metrics import REFUNDS_REFUSED
 from dossierbus_intake.payments.platform import OrderRequest, PaymentPlatform, PlatformError
 from dossierbus_intake.unit_of_work import IntakeUnitOfWork, UnitsOfWork
 from dossierbus_shared.auth import Caller, Role
@@ -26,6 +27,7 @@ from dossierbus_shared.db import retry_dropped_connection
 from dossierbus_shared.telemetry import mark_dossier
 
 log = logging.getLogger(__name__)
+OPERATOR = Caller(Role.OPERATOR, Role.OPERATOR.value)
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
@@ -180,11 +182,46 @@ class Payments:
             try:
                 answer = await platform.refund(order_id, key, amount, reason)
             except PlatformError as error:
-                log.warning("refunding %s: %s", code, error)
+                if not error.refused_for_good:
+                    log.warning("refunding %s: %s", code, error)
+                else:
+                    await self._refund_refused(code, str(error))
                 continue
             if answer.done:
                 refunded += await self._refunded(code, answer.reference)
         return refunded
+
+    async def refunds_refused(self) -> list[Payment]:
+        """The payments whose refund the platform refused for good: they wait for an operator."""
+
+        async def read() -> list[Payment]:
+            async with self.units() as uow:
+                return await uow.payments.refunds_refused(self.batch_size)
+
+        return await retry_dropped_connection(read)
+
+    async def retry_refund(self, code: str) -> Payment:
+        """An operator settled a refused refund with the platform: ask for it again at the next round.
+        UnknownDossier, NothingOwed, NoRefundDue."""
+
+        async def retry() -> Payment:
+            async with self.units() as uow:
+                payment = await self._payment(uow, code, OPERATOR)
+                payment.retry_refund()
+                log.info("refund of %s asked for again by an operator", code)
+                return payment
+
+        return await retry_dropped_connection(retry)
+
+    async def _refund_refused(self, code: str, refusal: str) -> None:
+        log.error("the payment platform refused to refund %s: %s; an operator must act", code, refusal)
+        async with self.units() as uow:
+            payment = await uow.payments.by_code(code)
+            if payment is None:
+                return
+            mark_dossier(code, str(payment.dossier_id))
+            if payment.refund_refused(refusal, self.clock()) is Outcome.APPLIED:
+                uow.after_commit(REFUNDS_REFUSED.inc)
 
     async def _refunded(self, code: str, reference: str) -> bool:
         async with self.units() as uow:
@@ -206,7 +243,7 @@ class Payments:
     ) -> Payment:
         dossier = await uow.dossiers.by_code(code)
         if dossier is None or not (
-            caller.role is Role.PORTAL or caller.is_citizen(dossier.applicant_personal_id)
+            caller.role in (Role.PORTAL, Role.OPERATOR) or caller.is_citizen(dossier.applicant_personal_id)
         ):
             raise UnknownDossier(code)
         mark_dossier(code, str(dossier.id))

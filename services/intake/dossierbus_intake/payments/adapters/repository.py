@@ -46,6 +46,10 @@ class PaymentRepository(Protocol):
         """Dossier codes of payments waiting for their refund (not locked)."""
         ...
 
+    async def refunds_refused(self, limit: int) -> list[Payment]:
+        """Payments whose refund the platform refused for good, the longest waiting first (not locked)."""
+        ...
+
     async def save(self) -> None: ...
 
 
@@ -99,6 +103,15 @@ class SqlPaymentRepository:
             .limit(limit)
         )
         return list((await self.session.execute(query)).scalars())
+
+    async def refunds_refused(self, limit: int) -> list[Payment]:
+        query = (
+            select(payments)
+            .where(payments.c.state == PaymentState.REFUND_REFUSED.value)
+            .order_by(payments.c.updated_at)
+            .limit(limit)
+        )
+        return [self._hand_out(row._mapping) for row in await self.session.execute(query)]
 
     async def save(self) -> None:
         added = [_row(payment) for payment, loaded in self._seen.values() if loaded is None]
@@ -180,6 +193,8 @@ def _row(payment: Payment) -> dict[str, Any]:
             "requested_at": refund.requested_at.isoformat(),
             "reference": refund.reference,
             "refunded_at": None if refund.refunded_at is None else refund.refunded_at.isoformat(),
+            "refused": refund.refused,
+            "refused_at": None if refund.refused_at is None else refund.refused_at.isoformat(),
         },
         "closed_reason": payment.closed_reason,
     }
@@ -197,11 +212,13 @@ def _receipt(kept: dict[str, Any]) -> Receipt:
 
 
 def _refund(kept: dict[str, Any]) -> Refund:
-    refunded_at = kept["refunded_at"]
+    refunded_at, refused_at = kept["refunded_at"], kept.get("refused_at")  # rows from before refusals: none
     return Refund(
         key=kept["key"],
         reason=kept["reason"],
         requested_at=datetime.fromisoformat(kept["requested_at"]),
         reference=kept["reference"],
         refunded_at=None if refunded_at is None else datetime.fromisoformat(refunded_at),
+        refused=kept.get("refused"),
+        refused_at=None if refused_at is None else datetime.fromisoformat(refused_at),
     )

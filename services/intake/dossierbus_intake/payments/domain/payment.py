@@ -13,7 +13,7 @@ nothing. A notice that names another order or another amount is refused and chan
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -43,6 +43,8 @@ class PaymentState(StrEnum):
     PENDING = "pending"
     PAID = "paid"
     REFUND_PENDING = "refund_pending"
+    REFUND_REFUSED = "refund_refused"
+    """The platform refused the refund for good: no more requests until an operator asks again."""
     REFUNDED = "refunded"
 
 
@@ -115,6 +117,9 @@ class Refund:
     requested_at: datetime
     reference: str | None = None
     refunded_at: datetime | None = None
+    refused: str | None = None
+    """Why the platform last refused it for good (kept when an operator asks again)."""
+    refused_at: datetime | None = None
 
 
 def receipt_number(dossier_code: str) -> str:
@@ -242,13 +247,29 @@ class Payment:
         self.state = PaymentState.REFUND_PENDING
         self.refund = Refund(key=f"RF-{self.order_id}", reason=reason, requested_at=at)
 
+    def refund_refused(self, reason: str, at: datetime) -> Outcome:
+        """The platform refused the refund for good (a 4xx that asking again will not change): it waits
+        for an operator instead of being asked again every round."""
+        if self.state is not PaymentState.REFUND_PENDING or self.refund is None:
+            return Outcome.UNCHANGED  # refunded meanwhile, or already refused
+        self.refund = replace(self.refund, refused=reason, refused_at=at)
+        self.state = PaymentState.REFUND_REFUSED
+        return Outcome.APPLIED
+
+    def retry_refund(self) -> None:
+        """An operator settled the matter with the platform: ask for the refund again (same key).
+        NoRefundDue unless it was refused."""
+        if self.state is not PaymentState.REFUND_REFUSED:
+            raise NoRefundDue(self.state.value)
+        self.state = PaymentState.REFUND_PENDING
+
     def refunded(self, reference: str, at: datetime) -> Outcome:
         """The platform refunded the payment."""
         if self.state is PaymentState.REFUNDED:
             return Outcome.UNCHANGED
         if self.state is not PaymentState.REFUND_PENDING or self.refund is None or self.receipt is None:
             raise NoRefundDue(self.state.value)
-        self.refund = Refund(self.refund.key, self.refund.reason, self.refund.requested_at, reference, at)
+        self.refund = replace(self.refund, reference=reference, refunded_at=at)
         self.state = PaymentState.REFUNDED
         self.events.append(
             DossierRefunded(

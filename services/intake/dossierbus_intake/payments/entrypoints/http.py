@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from dossierbus_intake.payments.callbacks import BadCallback, verified_notice
-from dossierbus_intake.payments.domain.payment import DossierClosed, NotThisOrder, WrongAmount
+from dossierbus_intake.payments.domain.payment import DossierClosed, NoRefundDue, NotThisOrder, WrongAmount
 from dossierbus_intake.payments.platform import PlatformError
 from dossierbus_intake.payments.signature import SIGNATURE_HEADER
 from dossierbus_intake.payments.use_cases import (
@@ -25,12 +25,13 @@ from dossierbus_shared.auth import Caller, Role, authenticated
 from dossierbus_shared.http_errors import ProblemError, problem_responses
 
 NOTHING_OWED = "No payment"
-PLATFORM_RETRY_AFTER_S = 30
-"""When to try again after the payment platform did not answer: it is outside, and slower to come back."""
 """The title of the 404 a caller who may see the dossier gets when it owes nothing (`Not found` is the
 title for everyone else), so that a client can tell the two apart."""
+PLATFORM_RETRY_AFTER_S = 30
+"""When to try again after the payment platform did not answer: it is outside, and slower to come back."""
 
 Payer = Annotated[Caller, authenticated(Role.CITIZEN, Role.PORTAL)]
+Operator = Annotated[Caller, authenticated(Role.OPERATOR)]
 
 
 class FeeLine(BaseModel):
@@ -58,10 +59,21 @@ class PaymentView(BaseModel):
     dossier_code: str
     amount_vnd: int = Field(description="What the dossier owes: the sum of its fee lines, as routing asked")
     fees: list[FeeLine]
-    state: Literal["awaiting_payment", "pending", "paid", "refund_pending", "refunded"]
+    state: Literal["awaiting_payment", "pending", "paid", "refund_pending", "refund_refused", "refunded"]
     pay_url: str | None = Field(description="Where the citizen pays, while pending")
     receipt: ReceiptSummary | None
     refund: RefundSummary | None
+
+
+class RefusedRefund(BaseModel):
+    """A refund the payment platform refused for good, waiting for an operator."""
+
+    dossier_code: str
+    order_id: str | None
+    amount_vnd: int
+    reason: str = Field(description="Why the dossier is refunded")
+    refused: str = Field(description="What the platform answered")
+    refused_at: datetime
 
 
 class Receipt(BaseModel):
@@ -125,9 +137,10 @@ def router(payments: Payments, *, callback_secret: bytes | None, merchant_code: 
     )
     async def get_payment(code: str, caller: Payer) -> PaymentView:
         """For the applicant (citizen token) or the portal: the amount and fee lines routing asked for, the
-        state (`awaiting_payment`, `pending`, `paid`, `refund_pending`, `refunded`), where to pay while
-        pending, the receipt once paid and the refund once refunded. 404 (`No payment`) when the dossier
-        owes nothing."""
+        state (`awaiting_payment`, `pending`, `paid`, `refund_pending`, `refund_refused` (the platform
+        refused the refund; an operator is settling it), `refunded`), where to pay while pending, the
+        receipt once paid and the refund once refunded. 404 (`No payment`) when the dossier owes
+        nothing."""
         try:
             return PaymentView.model_validate((await payments.find(code, caller)).view())
         except (UnknownDossier, NothingOwed) as error:
@@ -205,6 +218,47 @@ def router(payments: Payments, *, callback_secret: bytes | None, merchant_code: 
         return JSONResponse(
             {"order_id": notice.order_id, "outcome": outcome.value, "state": payment.state.value}
         )
+
+    @routes.get(
+        "/payments/refunds-refused",
+        summary="Refunds the payment platform refused for good (operators)",
+        responses=problem_responses(401, 403),
+    )
+    async def refunds_refused(caller: Operator) -> list[RefusedRefund]:
+        """Each waits for an operator: settle it with the platform, then ask again with
+        `POST /dossiers/{code}/payment/refund`. The longest waiting first, at most 100."""
+        return [
+            RefusedRefund(
+                dossier_code=payment.dossier_code,
+                order_id=payment.order_id,
+                amount_vnd=payment.amount_vnd,
+                reason=payment.refund.reason,
+                refused=payment.refund.refused or "",
+                refused_at=payment.refund.refused_at,
+            )
+            for payment in await payments.refunds_refused()
+            if payment.refund is not None and payment.refund.refused_at is not None
+        ]
+
+    @routes.post(
+        "/dossiers/{code}/payment/refund",
+        summary="Ask the platform again for a refund it refused (operators)",
+        responses=problem_responses(
+            401, 403, 404, described={409: "The payment's refund was not refused (nothing to ask again)"}
+        ),
+    )
+    async def retry_refund(code: str, caller: Operator) -> PaymentView:
+        """The payment goes back to `refund_pending`: the next refund round asks the platform again, with
+        the same refund key (so a refund the platform made meanwhile is not made twice)."""
+        try:
+            payment = await payments.retry_refund(code)
+        except (UnknownDossier, NothingOwed) as error:
+            raise _not_found(code, error) from None
+        except NoRefundDue as state:
+            raise ProblemError(
+                409, "No refused refund", f"{code}: the payment is {state}, not refund_refused"
+            ) from None
+        return PaymentView.model_validate(payment.view())
 
     return routes
 
