@@ -49,15 +49,20 @@ def ensure_uv() -> Path:
     return uv
 
 
+# Compiled at install: where PYTHONDONTWRITEBYTECODE is set, nothing else would keep the bytecode of the
+# installed packages, and every test run and every process of the stack would compile them again.
+SYNC = ["sync", "--frozen", "--all-packages", "--compile-bytecode"]
+
+
 def ensure_workspace(uv: Path) -> None:
     lock = (ROOT / "uv.lock").read_bytes()
     stamp = VENV / ".dossierbus-lock"
-    digest = hashlib.sha256(lock).hexdigest()
+    digest = hashlib.sha256(lock + " ".join(SYNC).encode()).hexdigest()  # synced again when either changes
     if stamp.exists() and stamp.read_text() == digest:
         return
-    print("dev.py: installing the workspace into .venv (uv sync --frozen)", flush=True)
+    print(f"dev.py: installing the workspace into .venv (uv {' '.join(SYNC)})", flush=True)
     env = dict(os.environ, UV_PROJECT_ENVIRONMENT=str(VENV), UV_PYTHON=sys.executable)
-    subprocess.run([str(uv), "sync", "--frozen", "--all-packages"], cwd=ROOT, env=env, check=True)
+    subprocess.run([str(uv), *SYNC], cwd=ROOT, env=env, check=True)
     stamp.write_text(digest)
 
 
