@@ -8,19 +8,29 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from playwright.async_api import Browser, async_playwright
 
-from dossierbus_devstack.broker import TansuBroker
-from dossierbus_devstack.database import EmbeddedPostgres
-from dossierbus_devstack.mail import MailSink
-from dossierbus_devstack.parts import free_port
-from dossierbus_devstack.stack import DevStack
+if TYPE_CHECKING:
+    from playwright.async_api import Browser
+
+    from dossierbus_devstack.mail import MailSink
+    from dossierbus_devstack.stack import DevStack
+
+# Bytecode is kept even where PYTHONDONTWRITEBYTECODE is set (as on the development machines), here and in
+# the processes the tests start: without it every run compiles each module of the checkout again, rewrites
+# the assertions of every test module again, and each child process (a CLI, the OpenID provider, the apps
+# imported on their own) compiles all it imports. The development stack's services keep it too
+# (dossierbus_devstack.services.service_environment). The parts below are imported by the fixtures that
+# start them: a run that starts none (`-m "not db and not kafka"`) does not import them.
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
     # Tansu holds each joining consumer for half its session timeout: the services tests start in-process
@@ -52,6 +62,9 @@ async def kafka_bootstrap(workdir: Path) -> AsyncIterator[str]:
     if external := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         yield external
         return
+    from dossierbus_devstack.broker import TansuBroker
+    from dossierbus_devstack.parts import free_port
+
     broker = TansuBroker(free_port(), workdir / "tansu.log")
     await broker.start()
     try:
@@ -65,6 +78,8 @@ async def database_url(workdir: Path) -> AsyncIterator[str]:
     if external := os.environ.get("DATABASE_URL"):
         yield external
         return
+    from dossierbus_devstack.database import EmbeddedPostgres
+
     database = EmbeddedPostgres(workdir / "postgres")
     try:
         yield await database.start()
@@ -74,6 +89,8 @@ async def database_url(workdir: Path) -> AsyncIterator[str]:
 
 @pytest.fixture(scope="session")
 async def stack(kafka_bootstrap: str, database_url: str) -> AsyncIterator[DevStack]:
+    from dossierbus_devstack.stack import DevStack
+
     # The business registration office only ever starts processing: its dossiers stay live, so tests can
     # make lookups for them.
     async with DevStack(
@@ -106,6 +123,8 @@ async def chromium() -> AsyncIterator[Browser]:
     page's); Playwright's own browser downloads are never used."""
     if shutil.which(CHROMIUM) is None:
         pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (python3 dev.py test does it)")
+    from playwright.async_api import async_playwright
+
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
         try:
