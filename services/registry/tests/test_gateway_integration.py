@@ -1,4 +1,6 @@
-"""HttpNationalDatabases against a real HTTP gateway (uvicorn on a free port) that fails, then recovers."""
+"""HttpNationalDatabases against a real HTTP gateway (uvicorn on a free port) that fails, then recovers.
+
+The breaker's reset time passes on a clock the tests move: HTTP is real, the waiting is not."""
 
 from __future__ import annotations
 
@@ -80,28 +82,56 @@ class Gateway:
         return await self._answer(asdict(VINAMILK) if key == VINAMILK.tax_code else None)
 
 
-@pytest.fixture
-async def gateway() -> AsyncIterator[tuple[Gateway, str]]:
-    fake = Gateway()
+class Serving:
+    """The gateway a test talks to: one server for the module, a fresh Gateway for each test."""
+
+    def __init__(self) -> None:
+        self.gateway = Gateway()
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.gateway.app(scope, receive, send)
+
+
+@pytest.fixture(scope="module")
+async def server() -> AsyncIterator[tuple[Serving, str]]:
+    serving = Serving()
     port = free_port()
     # log_config=None: leave the process's logging (shared by every test) as it is.
-    server = uvicorn.Server(uvicorn.Config(fake.app, host="127.0.0.1", port=port, log_config=None))
+    server = uvicorn.Server(uvicorn.Config(serving, host="127.0.0.1", port=port, log_config=None))
     task = asyncio.create_task(server.serve())
     await eventually(lambda: server.started, interval_s=0.02)
     try:
-        yield fake, f"http://127.0.0.1:{port}/api"
+        yield serving, f"http://127.0.0.1:{port}/api"
     finally:
         server.should_exit = True
         await task
 
 
-def adapter(url: str, **options: Any) -> HttpNationalDatabases:
+@pytest.fixture
+def gateway(server: tuple[Serving, str]) -> tuple[Gateway, str]:
+    serving, url = server
+    serving.gateway = Gateway()
+    return serving.gateway, url
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+RESET_AFTER_S = 30.0
+
+
+def adapter(url: str, clock: Clock | None = None, **options: Any) -> HttpNationalDatabases:
     return HttpNationalDatabases(
         url,
         timeout_s=options.pop("timeout_s", 2.0),
         attempts=3,
         backoff_s=0.01,
-        breaker=CircuitBreaker(failure_threshold=2, reset_after_s=0.5),
+        breaker=CircuitBreaker(failure_threshold=2, reset_after_s=RESET_AFTER_S, clock=clock or Clock()),
         **options,
     )
 
@@ -143,7 +173,8 @@ async def test_a_passing_failure_is_retried(gateway: tuple[Gateway, str]) -> Non
 
 async def test_an_outage_opens_the_breaker_and_recovery_closes_it(gateway: tuple[Gateway, str]) -> None:
     fake, url = gateway
-    national = adapter(url)
+    clock = Clock()
+    national = adapter(url, clock)
     fake.down = True
     for lookup in range(2):
         with pytest.raises(NationalDatabaseUnavailable, match="failed 3 times") as caught:
@@ -158,7 +189,11 @@ async def test_an_outage_opens_the_breaker_and_recovery_closes_it(gateway: tuple
     assert fake.hits == 6
 
     fake.down = False
-    await asyncio.sleep(0.5)
+    clock.now += RESET_AFTER_S - 1
+    with pytest.raises(CircuitOpen):  # not yet
+        await national.citizen(AN.personal_id)
+    assert fake.hits == 6
+    clock.now += 1
     assert national.breaker.state == "half-open"
     assert await national.citizen(AN.personal_id) == AN
     assert national.breaker.state == "closed"
@@ -168,12 +203,13 @@ async def test_an_outage_opens_the_breaker_and_recovery_closes_it(gateway: tuple
 
 async def test_a_failed_trial_opens_the_breaker_again(gateway: tuple[Gateway, str]) -> None:
     fake, url = gateway
-    national = adapter(url)
+    clock = Clock()
+    national = adapter(url, clock)
     fake.down = True
     for _ in range(2):
         with pytest.raises(NationalDatabaseUnavailable):
             await national.citizen(AN.personal_id)
-    await asyncio.sleep(0.5)
+    clock.now += RESET_AFTER_S
     with pytest.raises(NationalDatabaseUnavailable, match="failed 3 times"):
         await national.citizen(AN.personal_id)
     assert national.breaker.state == "open"
@@ -201,12 +237,13 @@ async def test_an_incomplete_record_is_refused_but_does_not_open_the_breaker(
     gateway: tuple[Gateway, str],
 ) -> None:
     fake, url = gateway
-    national = adapter(url)
+    clock = Clock()
+    national = adapter(url, clock)
     fake.down = True
     for _ in range(2):
         with pytest.raises(NationalDatabaseUnavailable):
             await national.citizen(AN.personal_id)
-    await asyncio.sleep(0.5)
+    clock.now += RESET_AFTER_S
     fake.down, fake.broken = False, True
     with pytest.raises(NationalDatabaseUnavailable, match="incomplete Citizen record"):
         await national.citizen(AN.personal_id)  # the half-open trial: the gateway answered
