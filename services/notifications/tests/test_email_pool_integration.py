@@ -8,11 +8,13 @@ import email
 import email.policy
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
 
+from dossierbus_devstack.eventually import eventually
 from dossierbus_devstack.parts import free_port
 from dossierbus_notifications.adapters.email import EmailChannel, SmtpPool
 from dossierbus_notifications.channels import Outgoing
@@ -34,16 +36,28 @@ class Mailbox:
         return {peer for peer, _ in self.received}
 
 
-@pytest.fixture
-def mailbox() -> Iterator[tuple[Mailbox, int]]:
+@contextmanager
+def smtp_server(idle_timeout_s: float) -> Iterator[tuple[Mailbox, int]]:
+    """The server drops a client idle for `idle_timeout_s`, as mail servers do (sooner than they do)."""
     box, port = Mailbox(), free_port()
-    # The server drops a client idle for a second, as mail servers do (sooner than they do).
-    server = Controller(box, hostname="127.0.0.1", port=port, timeout=1.0)
+    server = Controller(box, hostname="127.0.0.1", port=port, timeout=idle_timeout_s)
     server.start()
     try:
         yield box, port
     finally:
         server.stop()
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[Mailbox, int]]:
+    with smtp_server(idle_timeout_s=1.0) as serving:
+        yield serving
+
+
+@pytest.fixture
+def impatient_mailbox() -> Iterator[tuple[Mailbox, int]]:
+    with smtp_server(idle_timeout_s=0.2) as serving:
+        yield serving
 
 
 def outgoing(number: int) -> Outgoing:
@@ -68,14 +82,17 @@ async def test_messages_share_the_pools_connections(mailbox: tuple[Mailbox, int]
     assert {str(message["Subject"]) for _, message in box.received} == {f"Hồ sơ {n}" for n in range(30)}
 
 
-async def test_a_connection_the_server_dropped_is_replaced(mailbox: tuple[Mailbox, int]) -> None:
-    box, port = mailbox
+async def test_a_connection_the_server_dropped_is_replaced(impatient_mailbox: tuple[Mailbox, int]) -> None:
+    box, port = impatient_mailbox
     pool = SmtpPool("127.0.0.1", port, timeout_s=10, size=1)
     channel = EmailChannel("no-reply@dossierbus.gov.vn", pool)
     try:
         await channel.send(outgoing(1))
         await channel.send(outgoing(2))
-        await asyncio.sleep(2)  # past the server's idle timeout: it hangs up
+        async with pool.connection() as idle:  # the pool's one connection, which carried both
+            pass
+        # It idles past the server's timeout: the server hangs up, and the client has seen it.
+        await eventually(lambda: not idle.is_connected, interval_s=0.02)
         await channel.send(outgoing(3))
     finally:
         await pool.close()
