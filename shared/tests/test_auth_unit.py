@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -34,11 +35,18 @@ AUDIENCE = "dossierbus"
 PERSONAL_ID = "001090000001"
 
 
+@functools.cache
+def rsa_key(kid: str, holder: str = "the issuer") -> RSAKey:
+    """`holder`'s 2048-bit key with this kid, made once per run (each takes a tenth of a second to make);
+    every holder's is another key."""
+    return RSAKey.generate_key(2048, parameters={"kid": kid}, private=True)
+
+
 class Issuer:
     """An OpenID provider's discovery document and key set, served to the verifier over httpx."""
 
     def __init__(self) -> None:
-        self.keys = [RSAKey.generate_key(2048, parameters={"kid": "k1"}, private=True)]
+        self.keys = [rsa_key("k1")]
         self.jwks_reads = 0
         self.up = True
 
@@ -100,7 +108,8 @@ async def test_claims_are_checked(issuer: Issuer, claims: dict[str, Any], why: s
 
 
 async def test_a_token_signed_by_another_key_with_the_issuers_kid_is_refused(issuer: Issuer) -> None:
-    forger = RSAKey.generate_key(2048, parameters={"kid": "k1"}, private=True)
+    forger = rsa_key("k1", holder="a forger")
+    assert forger.as_dict(private=False) != issuer.keys[0].as_dict(private=False)
     with pytest.raises(InvalidToken):
         await issuer.verifier().verify(issuer.token(key=forger))
 
@@ -134,7 +143,7 @@ async def test_an_unknown_kid_fetches_the_keys_again_once(issuer: Issuer) -> Non
     verifier = issuer.verifier(min_refresh_s=0)
     await verifier.verify(issuer.token())
     assert issuer.jwks_reads == 1
-    rotated = RSAKey.generate_key(2048, parameters={"kid": "k2"}, private=True)
+    rotated = rsa_key("k2")
     issuer.keys.append(rotated)
     assert (await verifier.verify(issuer.token(key=rotated))).personal_id == PERSONAL_ID
     assert issuer.jwks_reads == 2
@@ -145,7 +154,7 @@ async def test_an_unknown_kid_fetches_the_keys_again_once(issuer: Issuer) -> Non
 async def test_made_up_kids_do_not_hammer_the_issuer(issuer: Issuer) -> None:
     verifier = issuer.verifier(min_refresh_s=3600)
     await verifier.verify(issuer.token())
-    stranger = RSAKey.generate_key(2048, parameters={"kid": "made-up"}, private=True)
+    stranger = rsa_key("made-up", holder="a stranger")
     for _ in range(5):
         with pytest.raises(InvalidToken):
             await verifier.verify(issuer.token(key=stranger))
