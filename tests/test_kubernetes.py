@@ -11,7 +11,6 @@ and produces), the Dockerfile (user) and the collector config (OTLP port).
 from __future__ import annotations
 
 import copy
-import functools
 import importlib.util
 import json
 import os
@@ -19,6 +18,8 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -72,6 +73,8 @@ ACL_OPERATIONS = {"Read", "Write", "Describe"}  # all the bus needs; never All, 
 DOWNWARD_API = {"POD_NAME", "POD_NAMESPACE"}
 
 Doc = dict[str, Any]
+# libyaml's safe loader where PyYAML was built with it: the same documents, a few times faster.
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 # --- rendering --------------------------------------------------------------------------------------
@@ -89,7 +92,7 @@ def load_generator() -> ModuleType:
 
 
 def yaml_documents(path: Path) -> list[Doc]:
-    return [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc is not None]
+    return [doc for doc in yaml.load_all(path.read_text(encoding="utf-8"), YAML_LOADER) if doc is not None]
 
 
 def render(directory: Path) -> list[Doc]:
@@ -112,20 +115,45 @@ def render(directory: Path) -> list[Doc]:
     return docs
 
 
-def kubectl_kustomize(directory: Path) -> list[Doc]:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        pytest.skip("kubectl is not installed: overlays are rendered by `kubectl kustomize`")
-    return copy.deepcopy(_kustomize_output(kubectl, directory))
+class Background:
+    """The commands that take a second or more each (`kubectl kustomize` of the base and of each overlay,
+    the apps imported in a process of their own): all started with the module's first test, side by side
+    and beside the tests, and each read when a test needs it."""
+
+    def __init__(self, pool: ThreadPoolExecutor, apps_directory: Path) -> None:
+        self.kubectl = shutil.which("kubectl")
+        self.renderings: dict[Path, Future[subprocess.CompletedProcess[str]]] = {}
+        if self.kubectl is not None:
+            for directory in (BASE, *OVERLAYS):
+                command = [self.kubectl, "kustomize", str(directory)]
+                self.renderings[directory] = pool.submit(
+                    subprocess.run, command, capture_output=True, text=True, timeout=120, check=False
+                )
+        self.contracts = pool.submit(read_contracts, apps_directory)
+        self._documents: dict[Path, list[Doc]] = {}
+
+    def kustomize(self, directory: Path) -> list[Doc]:
+        if self.kubectl is None:
+            pytest.skip("kubectl is not installed: overlays are rendered by `kubectl kustomize`")
+        if directory not in self._documents:
+            result = self.renderings[directory].result()
+            assert result.returncode == 0, f"kubectl kustomize {directory} failed:\n{result.stderr}"
+            self._documents[directory] = [
+                doc for doc in yaml.load_all(result.stdout, YAML_LOADER) if doc is not None
+            ]
+        return copy.deepcopy(self._documents[directory])
 
 
-@functools.cache
-def _kustomize_output(kubectl: str, directory: Path) -> list[Doc]:
-    result = subprocess.run(
-        [kubectl, "kustomize", str(directory)], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert result.returncode == 0, f"kubectl kustomize {directory} failed:\n{result.stderr}"
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc is not None]
+@pytest.fixture(scope="module", autouse=True)
+def background(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Background]:
+    with ThreadPoolExecutor(max_workers=len(OVERLAYS) + 2) as pool:
+        yield Background(pool, tmp_path_factory.mktemp("apps"))
+
+
+@pytest.fixture
+def kubectl_kustomize(background: Background) -> Callable[[Path], list[Doc]]:
+    """`kubectl_kustomize(directory)`: the objects `kubectl kustomize` renders there."""
+    return background.kustomize
 
 
 @pytest.fixture(scope="module")
@@ -228,12 +256,21 @@ def test_no_two_objects_share_kind_and_name(base: list[Doc]) -> None:
     assert not duplicates, f"declared twice: {duplicates}"
 
 
+VALID: set[str] = set()
+"""The objects found valid (as canonical JSON): the base's and the overlays' are mostly the same ones, and
+each validation reads the Kubernetes schema files again."""
+
+
 def validate_schemas(docs: list[Doc]) -> None:
     for doc in docs:
         if (doc["apiVersion"], doc["kind"]) in CUSTOM_KINDS:
             continue  # checked by the Strimzi and KEDA tests below
+        canonical = json.dumps(doc, sort_keys=True)
+        if canonical in VALID:
+            continue
         try:
             kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+            VALID.add(canonical)
         except jsonschema.ValidationError as error:  # kubernetes_validate's, or jsonschema's own
             where = ".".join(str(part) for part in error.path)
             pytest.fail(f"{doc['kind']}/{doc['metadata']['name']}: {where}: {error.message}")
@@ -253,7 +290,9 @@ def test_custom_resources_are_strimzi_and_keda(base: list[Doc]) -> None:
 
 
 @pytest.mark.parametrize("directory", [BASE, *OVERLAYS], ids=lambda path: path.name)
-def test_kustomize_renders_valid_objects(directory: Path, base: list[Doc]) -> None:
+def test_kustomize_renders_valid_objects(
+    directory: Path, base: list[Doc], kubectl_kustomize: Callable[[Path], list[Doc]]
+) -> None:
     rendered = kubectl_kustomize(directory)
     validate_schemas(rendered)
     assert {(d["kind"], d["metadata"]["name"]) for d in rendered} == {
@@ -267,7 +306,9 @@ def test_kustomize_renders_valid_objects(directory: Path, base: list[Doc]) -> No
             )
 
 
-def test_the_python_rendering_agrees_with_kustomize(base: list[Doc]) -> None:
+def test_the_python_rendering_agrees_with_kustomize(
+    base: list[Doc], kubectl_kustomize: Callable[[Path], list[Doc]]
+) -> None:
     rendered = kubectl_kustomize(BASE)
     by_key = {(d["kind"], d["metadata"]["name"]): d for d in rendered}
     for doc in base:
@@ -361,15 +402,14 @@ print(json.dumps(contracts))
 """
 
 
-@pytest.fixture(scope="module")
-def contracts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+def read_contracts(directory: Path) -> dict[str, dict[str, Any]]:
     """What each app passes to its Service, read by importing the apps in a process of their own."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "OTEL_", "DATABASE_"))}
     result = subprocess.run(
         [sys.executable, "-c", APP_CONTRACT, *SETTINGS],
         capture_output=True,
         text=True,
-        cwd=tmp_path_factory.mktemp("apps"),  # no .env file
+        cwd=directory,  # no .env file
         env=env,
         timeout=300,
         check=False,
@@ -377,6 +417,11 @@ def contracts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, A
     assert result.returncode == 0, result.stderr
     loaded: dict[str, dict[str, Any]] = json.loads(result.stdout.strip().splitlines()[-1])
     return loaded
+
+
+@pytest.fixture(scope="module")
+def contracts(background: Background) -> dict[str, dict[str, Any]]:
+    return background.contracts.result()
 
 
 def test_the_generator_knows_what_each_app_consumes_and_produces(
