@@ -30,7 +30,8 @@ class RecordingEndpoint:
         self.requests: list[Received] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())  # a free port
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        # Polled for shutdown every 50 ms (serve_forever's default is 0.5 s, the time leaving it then takes).
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
     @property
     def url(self) -> str:

@@ -92,7 +92,8 @@ class JaegerQuery(BaseHTTPRequestHandler):
 @pytest.fixture
 def jaeger() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), JaegerQuery)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # Polled for shutdown every 50 ms: serve_forever's default 0.5 s is how long each test's end would wait.
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
