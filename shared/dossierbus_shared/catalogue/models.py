@@ -277,5 +277,9 @@ def default_catalogue() -> Catalogue:
     return load_catalogue()
 
 
+# libyaml's safe loader where PyYAML was built with it (its wheels are): the same data, eight times faster.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _yaml(path: Path) -> Any:
-    return yaml.safe_load(path.read_text("utf-8"))
+    return yaml.load(path.read_text("utf-8"), Loader=_YAML_LOADER)
