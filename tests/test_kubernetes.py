@@ -11,6 +11,7 @@ and produces), the Dockerfile (user) and the collector config (OTLP port).
 from __future__ import annotations
 
 import copy
+import functools
 import importlib.util
 import json
 import os
@@ -27,6 +28,7 @@ from urllib.parse import urlsplit
 
 import jsonschema
 import kubernetes_validate
+import kubernetes_validate.utils
 import pytest
 import yaml
 
@@ -254,6 +256,16 @@ def test_no_two_objects_share_kind_and_name(base: list[Doc]) -> None:
     keys = [(doc["kind"], doc["metadata"]["name"]) for doc in base]
     duplicates = sorted({key for key in keys if keys.count(key) > 1})
     assert not duplicates, f"declared twice: {duplicates}"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def schemas_read_once() -> Iterator[None]:
+    """kubernetes-validate reads and parses its schema files for every object it validates, the shared
+    definitions (1.3 MB of JSON) included: here each file is read once. (The schemas are only read.)"""
+    with pytest.MonkeyPatch.context() as patch:
+        read = functools.cache(kubernetes_validate.utils.schema_contents)
+        patch.setattr(kubernetes_validate.utils, "schema_contents", read)
+        yield
 
 
 VALID: set[str] = set()
