@@ -184,6 +184,10 @@ class DevStack:
         await self.stop_all()
 
     async def start_all(self) -> None:
+        if not self.kafka_bootstrap:
+            # Before the database is made (initdb runs beside the broker's start): a taken broker port is
+            # reported with nothing started.
+            claim_port(self.ports.kafka, "the Kafka broker")
         await asyncio.gather(self._start_broker(), self._start_database())
         await self.identity.start()  # after the broker, so a taken broker port is the error reported
         await self.national_portal.start()
