@@ -15,14 +15,15 @@ import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
-from dossierbus_registry.adapters import access_log
-from dossierbus_registry.adapters.tables import access_log as access_log_table
-from dossierbus_registry.domain.access_log import ChainKey, verify_chain
+    from dossierbus_registry.domain.access_log import ChainKey
+
+# The log, its tables and the database libraries are imported by the command that reads them: the other
+# commands of dossierbus-registry (the agency ones talk HTTP) build their parser without them.
 
 
 def add_commands(commands: Any) -> None:
@@ -38,7 +39,8 @@ def add_commands(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dossierbus_registry.settings import RegistrySettings  # the database libraries only when needed
+    from dossierbus_registry.domain.access_log import ChainKey
+    from dossierbus_registry.settings import RegistrySettings
 
     settings = RegistrySettings()
     try:
@@ -85,6 +87,8 @@ async def _verify(
     url: str, schema: str, key: ChainKey, subject: str | None, kept: dict[str, Any] | None
 ) -> tuple[int, int, int, _Anchored | None]:
     """(broken chains, chains, sound entries, anchor check) after printing each broken chain."""
+    from dossierbus_registry.adapters import access_log
+    from dossierbus_registry.domain.access_log import verify_chain
     from dossierbus_shared.db import Database
 
     db = Database(url, schema)
@@ -116,6 +120,10 @@ def _anchor_mac(key: ChainKey, entries: int, last_id: int) -> str:
 async def _check_anchor(session: AsyncSession, key: ChainKey, kept: dict[str, Any]) -> _Anchored:
     """Rows are never removed, so as many rows with an id up to the anchor's must still be there (a row
     that committed late, with a lower id, only makes more)."""
+    from sqlalchemy import func, select
+
+    from dossierbus_registry.adapters.tables import access_log as access_log_table
+
     problem = None
     if kept:
         entries, last_id = kept["entries"], kept["last_id"]
