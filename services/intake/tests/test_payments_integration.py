@@ -258,13 +258,8 @@ async def test_bad_callbacks_are_refused_and_change_nothing(world: World) -> Non
     assert await staged(world, code) == ["dossier.submitted.v1"]
 
 
-async def test_a_paid_dossier_refused_before_processing_is_refunded_once(world: World) -> None:
-    code = await owing(world)
-    opened = await world.payments.open(code, PORTAL)
-    assert opened.pay_url is not None
-    await control(world, "POST", f"/control/pay/{order_of(opened.pay_url)}", {"outcomes": ["paid"]})
-    assert await world.payments.refund_due() == 0, "nothing to refund while the dossier stands"
-
+async def refused_before_processing(world: World, code: str) -> None:
+    """Routing's word that the dossier was refused while only accepted, consumed by intake."""
     payment = await world.payments.find(code, PORTAL)
     rejected = Envelope(
         DossierStatusChanged(
@@ -281,6 +276,16 @@ async def test_a_paid_dossier_refused_before_processing_is_refunded_once(world: 
     async with world.db.unit_of_work(IntakeUnitOfWork) as uow:
         await uow.load([rejected])
         await on_status_changed(uow, rejected)
+
+
+async def test_a_paid_dossier_refused_before_processing_is_refunded_once(world: World) -> None:
+    code = await owing(world)
+    opened = await world.payments.open(code, PORTAL)
+    assert opened.pay_url is not None
+    await control(world, "POST", f"/control/pay/{order_of(opened.pay_url)}", {"outcomes": ["paid"]})
+    assert await world.payments.refund_due() == 0, "nothing to refund while the dossier stands"
+
+    await refused_before_processing(world, code)
     assert (await world.payments.find(code, PORTAL)).state is PaymentState.REFUND_PENDING
 
     await control(world, "POST", "/control/failures", {"status": 503, "count": 1})
@@ -304,22 +309,7 @@ async def test_a_refund_the_platform_refuses_for_good_waits_for_an_operator(worl
     opened = await world.payments.open(code, PORTAL)
     assert opened.pay_url is not None
     await control(world, "POST", f"/control/pay/{order_of(opened.pay_url)}", {"outcomes": ["paid"]})
-    payment = await world.payments.find(code, PORTAL)
-    rejected = Envelope(
-        DossierStatusChanged(
-            dossier_id=payment.dossier_id,
-            dossier_code=code,
-            procedure_code=payment.procedure_code,
-            previous_status=DossierStatus.ACCEPTED,
-            status=DossierStatus.REJECTED,
-            due_date=date(2026, 12, 31),
-            changed_at=datetime.now(UTC),
-        ),
-        source="urn:dossierbus:routing",
-    )
-    async with world.db.unit_of_work(IntakeUnitOfWork) as uow:
-        await uow.load([rejected])
-        await on_status_changed(uow, rejected)
+    await refused_before_processing(world, code)
     refused_before = REGISTRY.get_sample_value("dossierbus_payment_refunds_refused_total") or 0.0
 
     await control(world, "POST", "/control/failures", {"status": 409, "count": 1})
