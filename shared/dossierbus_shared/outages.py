@@ -22,6 +22,11 @@ from dossierbus_shared.safe_errors import chain
 _OUTAGE_SQLSTATE_CLASSES = ("08", "53")
 _OUTAGE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
 
+RETRIED_4XX = frozenset({401, 403, 408, 425, 429})
+"""The 4xx answers of an outside API (the national portal, the payment platform) that are no refusal of
+the request itself: our credentials refused (401, 403: a configuration fault), a timeout (408), too early
+(425), too many requests (429). Asked again later; any other 4xx refuses the request for good."""
+
 _CLIENTS = ("asyncpg", "sqlalchemy", "aiokafka", "httpx", "httpcore", "anyio")
 """Libraries whose socket errors (refused, reset, a Unix socket missing while PostgreSQL restarts) are
 the dependency's outage; the same error raised by the application's own code (a file it opens) is not."""

@@ -26,13 +26,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dossierbus_intake.payments.domain.payment import Notice, NoticeStatus
 from dossierbus_intake.payments.signature import SIGNATURE_HEADER, sign
+from dossierbus_shared.outages import RETRIED_4XX
 
 MERCHANT_HEADER = "X-Merchant-Code"
 M = TypeVar("M", bound=BaseModel)
 REASON_CHARS = 300
-
-
-RETRIED_4XX = frozenset({401, 403, 408, 425, 429})
 
 
 class PlatformError(Exception):

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-RETRIED_4XX = frozenset({401, 403, 408, 425, 429})
+from dossierbus_shared.outages import RETRIED_4XX
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,7 @@ class PortalSyncRelay:
             outcomes = [
                 self._outcome(change, answer, now) for change, answer in zip(claimed, answers, strict=True)
             ]
-            await store.record(outcomes, self.clock())
+            await store.record(outcomes, now)
         return len(claimed)
 
     def _outcome(self, change: Claimed, answer: Answer, now: datetime) -> Outcome:
