@@ -55,3 +55,9 @@ class RoutingSettings(ServiceSettings):
     portal_sync_poll_interval_s: float = Field(
         default=2.0, gt=0, description="How often the relay looks for due changes when nothing woke it"
     )
+    portal_sync_gather_s: float = Field(
+        default=0.5,
+        ge=0,
+        le=10,
+        description="How long the relay, once woken by a commit, waits for more changes to send with it",
+    )

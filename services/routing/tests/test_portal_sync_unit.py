@@ -4,6 +4,7 @@ request), and the HTTP adapter's request and its reading of the answer to each c
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Sequence
@@ -16,6 +17,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
+from dossierbus_devstack.eventually import eventually
 from dossierbus_routing.entrypoints.events import EventHandlers
 from dossierbus_routing.portal_sync.changes import RECEIPT_KEYS
 from dossierbus_routing.portal_sync.client import Change, HttpPortal
@@ -382,6 +384,28 @@ async def test_the_batch_size_bounds_a_round() -> None:
         ["C", "D"],
         ["E"],
     ]
+
+
+@pytest.mark.parametrize(("gather_s", "requests"), [(0.0, [["A"], ["B"]]), (0.5, [["A", "B"]])])
+async def test_a_woken_relay_gathers_the_changes_committed_meanwhile_into_one_request(
+    gather_s: float, requests: list[list[str]]
+) -> None:
+    portal, clock = FakePortal(), SettableClock(NOW)
+    later = pending_rows({"A": [1], "B": [1]})
+    memory = InMemorySyncStore([])
+    relay = PortalSyncRelay(
+        memory.transaction, portal, POLICY, poll_interval_s=60, gather_s=gather_s, clock=clock
+    )
+    running = asyncio.create_task(relay.run())
+    try:
+        for row in later:  # two commits, 50 ms apart, each waking the relay
+            await asyncio.sleep(0.05)
+            memory.rows.append(row)
+            relay.wake()
+        await eventually(lambda: {row["state"] for row in later} == {SENT})
+    finally:
+        running.cancel()
+    assert [[code for code, _, _ in request] for request in portal.requests] == requests
 
 
 # --- the HTTP adapter -----------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ class PortalSync:
             RetryPolicy(settings.portal_sync_backoff_s, settings.portal_sync_backoff_max_s),
             batch_size=settings.portal_sync_batch_size,
             poll_interval_s=settings.portal_sync_poll_interval_s,
+            gather_s=settings.portal_sync_gather_s,
         )
         service.background(self.relay.run)
         service.sample(SyncSampler(service.db))

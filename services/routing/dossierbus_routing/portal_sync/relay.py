@@ -39,6 +39,7 @@ class PortalSyncRelay:
         *,
         batch_size: int = 50,
         poll_interval_s: float = 2.0,
+        gather_s: float = 0.0,
         clock: Clock = utc_now,
     ) -> None:
         self.transaction = transaction
@@ -46,6 +47,7 @@ class PortalSyncRelay:
         self.policy = policy
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
+        self.gather_s = gather_s
         self.clock = clock
         self._wake = asyncio.Event()
 
@@ -54,7 +56,9 @@ class PortalSyncRelay:
         self._wake.set()
 
     async def run(self) -> None:
-        """Send until cancelled: again at once while rounds send something, else after a wake or a poll."""
+        """Send until cancelled: again at once while rounds send something, else after a wake or a poll.
+        A wake is followed by `gather_s` of waiting, so that the changes committed meanwhile go in the
+        same round: one request and one transaction for them all rather than one per commit."""
         while True:
             try:
                 while await self.relay_once():
@@ -63,6 +67,7 @@ class PortalSyncRelay:
                 log.warning("portal sync relay: %s; trying again in %gs", error, self.poll_interval_s)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
+                await asyncio.sleep(self.gather_s)
             self._wake.clear()
 
     async def relay_once(self) -> int:
