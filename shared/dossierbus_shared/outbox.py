@@ -16,6 +16,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Index,
+    Select,
     Table,
     Text,
     Uuid,
@@ -131,6 +132,7 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
         self._wake = asyncio.Event()
+        self._claim = _claim(batch_size)
 
     async def run(self) -> None:
         """Publish until cancelled; woken by NOTIFY, with polling as the fallback."""
@@ -155,18 +157,10 @@ class OutboxRelay:
     async def publish_batch(self) -> int:
         """Publish one batch; returns how many rows were published."""
         async with self.db.transaction() as session:
-            rows = (
-                await session.execute(
-                    select(outbox)
-                    .where(outbox.c.sent_at.is_(None))
-                    .order_by(outbox.c.id)
-                    .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            rows = (await session.execute(self._claim)).all()
             if not rows:
                 return 0
-            publishable = await self._in_key_order(session, rows)
+            publishable = _in_key_order(rows)
             deliveries = [await self._send(row) for row in publishable]
             await asyncio.gather(*deliveries)
             for row in publishable:
@@ -177,24 +171,6 @@ class OutboxRelay:
                 .values(sent_at=func.now())
             )
             return len(publishable)
-
-    async def _in_key_order(self, session: AsyncSession, rows: Sequence[Any]) -> list[Any]:
-        first_claimed: dict[str, int] = {}
-        for row in rows:
-            first_claimed.setdefault(row.key, row.id)
-        earliest_unsent = dict(
-            (
-                await session.execute(
-                    select(outbox.c.key, func.min(outbox.c.id))
-                    .where(outbox.c.sent_at.is_(None), outbox.c.key.in_(list(first_claimed)))
-                    .group_by(outbox.c.key)
-                )
-            ).all()
-        )
-        held_elsewhere = {
-            key for key, first in first_claimed.items() if earliest_unsent.get(key, first) < first
-        }
-        return [row for row in rows if row.key not in held_elsewhere]
 
     async def _send(self, row: Any) -> asyncio.Future[Any]:
         with send_span(
@@ -224,3 +200,31 @@ class OutboxRelay:
             ).one()
         OUTBOX_BACKLOG.set(backlog)
         OUTBOX_OLDEST_AGE.set(float(age))
+
+
+def _claim(batch_size: int) -> Select[Any]:
+    """The next unsent rows this relay can lock, each with the earliest unsent row of its key (locked by
+    another relay or not): one statement."""
+    claimed = (
+        select(outbox)
+        .where(outbox.c.sent_at.is_(None))
+        .order_by(outbox.c.id)
+        .limit(batch_size)
+        .with_for_update(skip_locked=True)
+        .cte("claimed")
+    )
+    unsent = outbox.alias("unsent")
+    earliest = (
+        select(func.min(unsent.c.id))
+        .where(unsent.c.key == claimed.c.key, unsent.c.sent_at.is_(None))
+        .scalar_subquery()
+    )
+    return select(claimed, earliest.label("earliest_unsent")).order_by(claimed.c.id)
+
+
+def _in_key_order(rows: Sequence[Any]) -> list[Any]:
+    """The claimed rows but those of a key whose earlier row another relay holds: they wait for it."""
+    first_claimed: dict[str, int] = {}
+    for row in rows:
+        first_claimed.setdefault(row.key, row.id)
+    return [row for row in rows if row.earliest_unsent >= first_claimed[row.key]]

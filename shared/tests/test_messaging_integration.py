@@ -160,6 +160,22 @@ async def test_two_relays_share_the_outbox_without_duplicates_or_reordering(serv
     assert set(map(tuple, steps_by_dossier(records).values())) == {(0, 1, 2)}
 
 
+async def test_a_relay_leaves_a_dossier_whose_earlier_row_another_relay_holds(service: Service) -> None:
+    settings = service.settings
+    await upgrade_async(settings.database_url, settings.db_schema, MIGRATIONS)
+    await service.producer.start()
+    first, second = uuid.uuid4(), uuid.uuid4()
+    async with service.db.transaction() as session:
+        await stage(session, ping(first, 0), ping(second, 0), ping(first, 1))
+    relay = OutboxRelay(service.db, service.producer)
+    async with service.db.transaction() as other_relay:  # holds the first dossier's step 0
+        await other_relay.execute(select(outbox.c.id).order_by(outbox.c.id).limit(1).with_for_update())
+        assert await relay.publish_batch() == 1, "only the second dossier's row: step 1 waits for step 0"
+    assert await relay.publish_batch() == 2
+    records = await records_with_keys(settings.kafka_bootstrap_servers, Ping.topic, [first, second], 3)
+    assert steps_by_dossier(records) == {str(first).encode(): [0, 1], str(second).encode(): [0]}
+
+
 async def test_a_redelivered_event_has_one_effect(service: Service) -> None:
     effects: list[int] = []
     envelope = ping(uuid.uuid4(), 7)
