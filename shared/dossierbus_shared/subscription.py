@@ -1,6 +1,8 @@
 """The service's consume loop: a consumer group reading its topics (named, or matching a pattern, including
-topics created while it runs), handing the records of each fetched partition to the EventConsumer, and
-committing a partition's offset only once its records are applied (database commit) or dead-lettered.
+topics created while it runs), handing the records of each fetch to the EventConsumer at once (partition
+after partition, each in its order: one transaction for them, not one per partition), and committing a
+partition's offset only once its records are applied (database commit) or dead-lettered, the offsets of a
+fetch in one request.
 
 Nothing a record holds can stop the loop: records are read leniently (dossierbus_shared.record_batches)
 and parsed one by one by the EventConsumer, which dead-letters what it cannot use. What can still fail is
@@ -119,30 +121,56 @@ class Subscription:
                 await self._fetch_failed(error)
                 continue
             self._fetch_failures = 0
-            for partition, records in fetched.items():
-                if records and partition not in self._paused_until:
-                    await self._handle(partition, records)
+            batches = [
+                (partition, records)
+                for partition, records in fetched.items()
+                if records and partition not in self._paused_until
+            ]
+            if batches:
+                await self._handle(batches)
 
-    async def _handle(self, partition: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]) -> None:
-        """Apply one partition's fetched records; commit what is finished, back off from the rest."""
+    async def _handle(self, batches: list[tuple[TopicPartition, list[ConsumerRecord[bytes, bytes]]]]) -> None:
+        """Apply a fetch's records; commit what is finished, back off from the partition that could not
+        finish, and read again the partitions not reached."""
         try:
-            await self.process(records)
-        except Unfinished as failure:  # everything before that record is finished
-            if failure.record.offset > records[0].offset:
-                await self._commit(partition, failure.record.offset)
-            self._back_off(partition, failure.record.offset, failure)
+            await self.process([record for _, records in batches for record in records])
+        except Unfinished as failure:  # everything before that record is finished, nothing after it
+            stopped = TopicPartition(failure.record.topic, failure.record.partition)
+            finished: dict[TopicPartition, int] = {}
+            reached = False
+            for partition, records in batches:
+                if partition == stopped:
+                    reached = True
+                    if failure.record.offset > records[0].offset:
+                        finished[partition] = failure.record.offset
+                    self._back_off(partition, failure.record.offset, failure)
+                elif reached:
+                    self._read_again(partition, records[0].offset)
+                else:
+                    finished[partition] = records[-1].offset + 1
+                    self._failures.pop(partition, None)
+            await self._commit(finished)
             return
         except Exception as error:
-            self._back_off(partition, records[0].offset, error)
+            for partition, records in batches:
+                self._back_off(partition, records[0].offset, error)
             return
-        self._failures.pop(partition, None)
-        await self._commit(partition, records[-1].offset + 1)
+        for partition, _ in batches:
+            self._failures.pop(partition, None)
+        await self._commit({partition: records[-1].offset + 1 for partition, records in batches})
 
-    async def _commit(self, partition: TopicPartition, offset: int) -> None:
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        if not offsets:
+            return
         try:
-            await self.consumer.commit({partition: offset})
+            await self.consumer.commit(offsets)
         except Exception as error:  # e.g. revoked by a rebalance: its next owner re-reads, the inbox de-dups
-            log.warning("cannot commit %s at %s: %s", partition, offset, error)
+            log.warning("cannot commit %s: %s", offsets, error)
+
+    def _read_again(self, partition: TopicPartition, offset: int) -> None:
+        """A partition whose records were not reached: fetched again from `offset`, at once."""
+        if partition in self.consumer.assignment():
+            self.consumer.seek(partition, offset)
 
     def _back_off(self, partition: TopicPartition, offset: int, error: BaseException) -> None:
         failures = self._failures.get(partition, 0) + 1

@@ -1,0 +1,106 @@
+"""The consume loop's bookkeeping over a fetch of several partitions, on a fake consumer: one call of the
+processor for the whole fetch, one offset commit, and when a record cannot finish, its partition backs
+off from it while the partitions before it are committed and those after it are read again at once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+from aiokafka import TopicPartition
+from aiokafka.structs import ConsumerRecord
+
+from dossierbus_shared.consumer import DependencyUnavailable
+from dossierbus_shared.settings import ServiceSettings
+from dossierbus_shared.subscription import Subscription
+
+FIRST, STOPPED, LATER = (TopicPartition("dossier.submitted", index) for index in range(3))
+
+
+def record(partition: TopicPartition, offset: int) -> ConsumerRecord[bytes, bytes]:
+    return ConsumerRecord(
+        topic=partition.topic,
+        partition=partition.partition,
+        offset=offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=b"k",
+        value=b"{}",
+        checksum=None,
+        serialized_key_size=1,
+        serialized_value_size=2,
+        headers=(),
+    )
+
+
+class FakeConsumer:
+    """Answers one fetch, then stops the loop; keeps what the loop asked of it."""
+
+    def __init__(self, fetch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+        self.fetch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] | None = fetch
+        self.commits: list[dict[TopicPartition, int]] = []
+        self.seeks: list[tuple[TopicPartition, int]] = []
+        self.paused: set[TopicPartition] = set()
+
+    async def getmany(self, **_: Any) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
+        if self.fetch is None:
+            raise asyncio.CancelledError
+        fetch, self.fetch = self.fetch, None
+        return fetch
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.commits.append(dict(offsets))
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        self.seeks.append((partition, offset))
+
+    def pause(self, partition: TopicPartition) -> None:
+        self.paused.add(partition)
+
+    def resume(self, partition: TopicPartition) -> None:
+        self.paused.discard(partition)
+
+    def assignment(self) -> set[TopicPartition]:
+        return {FIRST, STOPPED, LATER}
+
+
+FETCH = {
+    FIRST: [record(FIRST, 10), record(FIRST, 11)],
+    STOPPED: [record(STOPPED, 20), record(STOPPED, 21), record(STOPPED, 22)],
+    LATER: [record(LATER, 30)],
+}
+
+
+async def consume_once(fail_at: ConsumerRecord[bytes, bytes] | None) -> tuple[FakeConsumer, list[int]]:
+    """Run the loop over FETCH; the processor stops at `fail_at` as a dependency away would."""
+    seen: list[int] = []
+
+    async def process(records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        for each in records:
+            if each is fail_at:
+                raise DependencyUnavailable(each, ConnectionRefusedError("the registry is away"))
+            seen.append(each.offset)
+
+    fake = FakeConsumer(FETCH)
+    subscription = Subscription(ServiceSettings(service_name="t"), process, topics=["dossier.submitted"])
+    subscription._consumer = fake  # type: ignore[assignment]
+    with pytest.raises(asyncio.CancelledError):
+        await subscription.run()
+    return fake, seen
+
+
+async def test_a_fetch_is_processed_in_one_call_and_committed_in_one_request() -> None:
+    fake, seen = await consume_once(fail_at=None)
+    assert seen == [10, 11, 20, 21, 22, 30]
+    assert fake.commits == [{FIRST: 12, STOPPED: 23, LATER: 31}]
+    assert not fake.seeks and not fake.paused
+
+
+async def test_a_record_that_cannot_finish_backs_off_its_partition_and_the_rest_is_read_again() -> None:
+    fake, seen = await consume_once(fail_at=FETCH[STOPPED][1])
+    assert seen == [10, 11, 20]
+    assert fake.commits == [{FIRST: 12, STOPPED: 21}], "what finished, in one request"
+    assert fake.seeks == [(STOPPED, 21), (LATER, 30)]
+    assert fake.paused == {STOPPED}, "only the partition that could not finish waits"
