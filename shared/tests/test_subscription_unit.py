@@ -85,7 +85,7 @@ async def consume_once(fail_at: ConsumerRecord[bytes, bytes] | None) -> tuple[Fa
 
     fake = FakeConsumer(FETCH)
     subscription = Subscription(ServiceSettings(service_name="t"), process, topics=["dossier.submitted"])
-    subscription._consumer = fake  # type: ignore[assignment]
+    subscription._consumer = fake
     with pytest.raises(asyncio.CancelledError):
         await subscription.run()
     return fake, seen
