@@ -297,7 +297,7 @@ async def _serve_inbox(
         group_id=f"agency.{agency_code}",
         enable_auto_commit=False,  # commit by hand, only once the reports are safely on the broker
         auto_offset_reset="earliest",  # a new agency still gets what was assigned before it first ran
-        fetch_max_wait_ms=20,  # keeps each hop fast on the dev broker (Tansu)
+        fetch_max_wait_ms=100,  # as the services: an empty fetch held 100 ms, not polled 50 times a second
     )
     # acks="all": a report counts as sent only once every in-sync replica has it. Idempotence stays off
     # because the dev broker rejects it; duplicates are harmless since the bus de-duplicates by ce_id.
