@@ -39,7 +39,7 @@ try:
     from dossierbus_devstack.cli import replicas_option
 except ImportError:  # a checkout from before replicas (bench/compare.py runs this file on older ones)
 
-    def replicas_option(value: str) -> dict[str, int]:
+    def replicas_option(text: str) -> dict[str, int]:
         raise argparse.ArgumentTypeError("this checkout's stack runs one process per service")
 
 
@@ -202,7 +202,9 @@ def per_dossier(used: Usage, dossiers: int) -> dict[str, float]:
             figures |= breakdown(name, by_service(counts, dossiers))
             figures |= breakdown(f"{name} by kind", by_kind(counts, dossiers), total=False)
     if used.statements is not None and used.rows is not None:
-        figures["commits per dossier"] = by_kind(used.statements, dossiers).get("commit", 0.0)
+        services = sorted({service for service, _ in used.statements})
+        commits = {service: used.statements[(service, "commit")] / dossiers for service in services}
+        figures |= breakdown("commits per dossier", commits)
         rows = by_kind(used.rows, dossiers)
         named = {"selected": "select", "inserted": "insert", "updated": "update", "deleted": "delete"}
         rows_per_dossier = {name: rows.get(kind, 0.0) for name, kind in named.items()}
