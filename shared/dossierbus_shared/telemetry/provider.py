@@ -46,8 +46,16 @@ def setup_telemetry(
 
 
 def tracer(name: str) -> trace.Tracer:
-    """A tracer of the provider set up last (the global one until then)."""
-    return (_provider or trace.get_tracer_provider()).get_tracer(name)
+    """A tracer of the provider set up last (the global one until then); made once per provider and name,
+    as the SDK makes a new one at each call."""
+    provider = _provider or trace.get_tracer_provider()
+    made = _tracers.get(name)
+    if made is None or made[0] is not provider:
+        made = _tracers[name] = (provider, provider.get_tracer(name))
+    return made[1]
+
+
+_tracers: dict[str, tuple[trace.TracerProvider, trace.Tracer]] = {}
 
 
 def service_resource(default_name: str) -> Resource:
