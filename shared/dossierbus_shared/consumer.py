@@ -36,7 +36,14 @@ from dossierbus_shared.events import Event
 from dossierbus_shared.inbox import first_deliveries
 from dossierbus_shared.metrics import EVENTS_CONSUMED, HANDLER_DURATION, event_type_label
 from dossierbus_shared.outages import is_outage
-from dossierbus_shared.parking import dossier_key, heads, mark_dead_lettered, park, remove
+from dossierbus_shared.parking import (
+    ParkedWatch,
+    dossier_key,
+    heads,
+    mark_dead_lettered,
+    park,
+    remove,
+)
 from dossierbus_shared.record_batches import unreadable_batch
 from dossierbus_shared.telemetry import dossier_scope, mark_dossier, process_span
 from dossierbus_shared.unit_of_work import UnitOfWork
@@ -123,6 +130,8 @@ class EventConsumer(Generic[U]):
         self.upcasters = upcasters
         self.handlers: dict[type[Event], Handler] = {}
         self.authenticators: dict[type[Event], Authenticator] = {}
+        self.parked = ParkedWatch(db, dead_letters.consumer_group)
+        """Run `parked.run` beside the consumer to skip the parked-records check while there are none."""
 
     def on(
         self, event_type: type[E], *, authenticate: Authenticator | None = None
@@ -275,7 +284,7 @@ class EventConsumer(Generic[U]):
         try:
             async with self.db.transaction() as session:
                 keys = [key for _, ready in run if (key := dossier_key(ready.record)) is not None]
-                if await heads(session, self.consumer_group, keys):
+                if not self.parked.none_waiting and await heads(session, self.consumer_group, keys):
                     raise _ParkedDossierInRun
                 new = await first_deliveries(session, [(ready.envelope, ready.record) for _, ready in run])
                 for _, ready in run:
@@ -354,13 +363,16 @@ class EventConsumer(Generic[U]):
         """Apply the record, unless its dossier waits behind a dead letter: then park it. Applying the
         dossier's first waiting record (its dead letter replayed, or a parked one released) lifts it."""
         key = dossier_key(ready.record)
-        head = None if key is None else (await heads(session, self.consumer_group, [key])).get(key)
+        head = None
+        if key is not None and not self.parked.none_waiting:
+            head = (await heads(session, self.consumer_group, [key])).get(key)
         if head is None or key is None:
             return PROCESSED if await self._apply(session, ready) else DUPLICATE, None
         if head.event_id == ready.envelope.id:
             first = await self._apply(session, ready)
             await remove(session, head.id)
             return PROCESSED if first else DUPLICATE, key
+        self.parked.parking()
         await park(session, self.consumer_group, key, ready.record, ready.envelope.id, ready.envelope.type)
         log.warning(
             "parked %s %s: dossier %s waits behind dead-lettered event %s",
@@ -413,6 +425,7 @@ class EventConsumer(Generic[U]):
         outcome = await self._dead_letter(record, reason, error_type, attempts)
         if (key := dossier_key(record)) is not None:
             event_type = header_map(record.headers).get("ce_type", "")
+            self.parked.parking()
             try:
                 async with self.db.transaction() as session:
                     await mark_dead_lettered(

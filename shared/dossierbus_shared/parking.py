@@ -6,6 +6,9 @@ of that dossier on that consumer group must not be applied before it: they would
 `parked` table, and every later record of that dossier is parked behind it, in arrival order: stored whole
 in the service's own database (so its offset can be committed), not applied, its event id not spent.
 
+`ParkedWatch` spares the consumer the check of each batch against the table while its group has no row
+there at all, the usual case: every row is written with a NOTIFY, which the watch listens for.
+
 The marker is lifted when the dead-lettered event itself is applied (`dossierbus-dlq replay` sends it back
 to its topic), in the transaction that applies it; the parked records are then applied one by one, in
 order, each in the transaction that deletes its row. A parked record that fails in turn becomes the
@@ -14,9 +17,11 @@ dossier's new marker. An operator can also discard a dossier's parked records (`
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 from uuid import UUID
 
 from aiokafka.structs import ConsumerRecord
@@ -33,13 +38,18 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     delete,
+    exists,
     func,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dossierbus_shared.db import metadata
+from dossierbus_shared.db import Database, metadata
+from dossierbus_shared.db.listen import listen
+
+log = logging.getLogger(__name__)
 
 parked = Table(
     "parked",
@@ -108,6 +118,7 @@ async def park(
         .values(_row(group, key, record, event_id, event_type, dead_lettered=False, reason=None))
         .on_conflict_do_nothing(index_elements=[parked.c.consumer_group, parked.c.event_id])
     )
+    await _notify(session)
 
 
 async def mark_dead_lettered(
@@ -129,10 +140,82 @@ async def mark_dead_lettered(
             set_={"dead_lettered": True, "reason": row["reason"], "value": None},
         )
     )
+    await _notify(session)
 
 
 async def remove(session: AsyncSession, row_id: int) -> None:
     await session.execute(delete(parked).where(parked.c.id == row_id))
+
+
+def parked_channel(schema: str) -> str:
+    return f"parked_{schema}"
+
+
+async def _notify(session: AsyncSession) -> None:
+    """Tell every replica's ParkedWatch, at commit, that the group has a row."""
+    schema = session.info.get("schema")
+    if not schema:
+        raise RuntimeError("session has no schema; open it with Database.transaction()")
+    await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": parked_channel(schema)})
+
+
+class ParkedWatch:
+    """Whether a consumer group is known to have no row in `parked`, so that its batches need not ask.
+
+    Unknown (so asked) until it has listened for the rows' NOTIFY and then found none; unknown again at
+    every NOTIFY, when this process is about to write a row (`parking`, before its NOTIFY could come back),
+    and while listening is lost; while unknown, it looks again every `recheck_s`. A row written by another
+    replica is heeded once its NOTIFY arrives (milliseconds after its commit), as it was once that
+    replica's transaction had committed when every batch asked.
+    """
+
+    def __init__(self, db: Database, group: str, *, recheck_s: float = 2.0) -> None:
+        self.db = db
+        self.group = group
+        self.recheck_s = recheck_s
+        self._none = False
+        self._listening = False
+        self._changes = 0
+
+    @property
+    def none_waiting(self) -> bool:
+        return self._none
+
+    def parking(self) -> None:
+        """A row is (about to be) written for the group."""
+        self._changes += 1
+        self._none = False
+
+    async def run(self) -> NoReturn:
+        """Listen, and look whenever it is unknown, until cancelled."""
+        channel = parked_channel(self.db.schema)
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(listen(self.db, channel, self._notified, listening=self._heard))
+            while True:
+                await self.check()
+                await asyncio.sleep(self.recheck_s)
+
+    def _notified(self, _payload: str) -> None:
+        self.parking()
+
+    def _heard(self, listening: bool) -> None:
+        self._listening = listening
+        self.parking()  # a NOTIFY may have gone unheard meanwhile
+
+    async def check(self) -> None:
+        """Find out, while listening and when it is unknown, whether the group has no row."""
+        if self._none or not self._listening:
+            return
+        changes = self._changes
+        try:
+            async with self.db.transaction() as session:
+                waiting = await session.scalar(select(exists().where(parked.c.consumer_group == self.group)))
+        except Exception as error:  # the database away: the batches ask, as they would anyway
+            log.info("cannot look for parked records of %s: %s", self.group, error)
+            return
+        # A NOTIFY heard while looking may be of a row the look did not see.
+        if not waiting and changes == self._changes and self._listening:
+            self._none = True
 
 
 def _row(

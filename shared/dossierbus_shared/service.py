@@ -113,7 +113,7 @@ class Service:
         self.subscription: Subscription | None = None
         if self.consumes:
             self.subscription = self._subscribe()
-            self._workers.append(self.subscription.run)
+            self._workers += [self.subscription.run, self.consumer.parked.run]
 
     def _subscribe(self) -> Subscription:
         # Kafka subscribes to a list of topics or to one pattern, not both: a pattern covers both.

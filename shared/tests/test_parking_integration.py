@@ -12,15 +12,17 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from aiokafka.structs import ConsumerRecord
 from sqlalchemy import func, select
 
 from dossierbus_devstack.broker import produce
 from dossierbus_devstack.eventually import eventually
 from dossierbus_shared import events, parking_cli
+from dossierbus_shared.db import Database
 from dossierbus_shared.dlq.replay import read_dead_letters, replay
 from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.inbox import inbox
-from dossierbus_shared.parking import parked
+from dossierbus_shared.parking import mark_dead_lettered, parked
 from dossierbus_shared.service import Service
 from dossierbus_shared.settings import ServiceSettings
 from dossierbus_shared.unit_of_work import UnitOfWork
@@ -172,3 +174,35 @@ async def test_an_operator_discards_the_records_parked_behind_a_dead_letter(
     dossiers.broken = False
     await produce(service.settings.kafka_bootstrap_servers, [report(dossier, "processing")])
     await eventually(lambda: dossiers.status.get(dossier) == "processing")
+
+
+async def test_a_dead_letter_another_replica_wrote_holds_back_the_dossier_here_too(service: Service) -> None:
+    dossiers = Dossiers()
+    dossiers.broken = False
+    service.consumer.on(Reported)(dossiers.apply)
+    await service.start()
+    watch = service.consumer.parked
+    await eventually(lambda: watch.none_waiting)  # nothing parked: batches are not checked against it
+    dossier = uuid.uuid4()
+    processing, result_ready = report(dossier, "processing"), report(dossier, "result_ready")
+    # Another replica of the group dead-letters the dossier's processing report, over its own connection.
+    other_replica = Database(service.settings.database_url, service.settings.db_schema)
+    try:
+        async with other_replica.transaction() as session:
+            await mark_dead_lettered(
+                session,
+                service.consumer.consumer_group,
+                str(dossier),
+                ConsumerRecord(Reported.topic, 0, 0, 0, 0, str(dossier).encode(), None, None, 36, 0, ()),
+                processing.id,
+                Reported.type,
+                "the agency's processing report cannot be stored",
+            )
+    finally:
+        await other_replica.dispose()
+    await eventually(lambda: not watch.none_waiting)
+
+    await produce(service.settings.kafka_bootstrap_servers, [result_ready])
+    await wait_for(service, dossier, [(str(processing.id), True), (str(result_ready.id), False)])
+    assert dossiers.status.get(dossier) is None  # not applied out of order, its id not spent
+    assert await spent(service, result_ready) == 0
