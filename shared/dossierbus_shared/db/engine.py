@@ -100,7 +100,13 @@ class Database:
             # consumers treat that as an outage and retry, HTTP use cases `retry_dropped_connection`.
             # Statements' parameters are citizens' data: never in exception messages (and so in logs).
             hide_parameters=True,
-            connect_args={"server_settings": {"search_path": schema}},
+            connect_args={
+                "server_settings": {"search_path": schema},
+                # Each statement text is prepared once per connection and kept (SQLAlchemy's default
+                # keeps 100): a batch's text varies with its number of rows and IN-list values, and a
+                # statement prepared again costs a round trip.
+                "prepared_statement_cache_size": 1000,
+            },
         )
         # A plain INSERT of many rows as one multi-row statement, not one execution per row
         # (dossierbus_shared.db.rows does the same for INSERTs with ON CONFLICT).
