@@ -71,6 +71,7 @@ class Templates:
             auto_reload=False,  # the files ship with the service: compile each once, never stat again
         )
         self.env.globals["citizen_page_url"] = citizen_page_url
+        self._chosen: dict[tuple[str, ...], jinja2.Template | None] = {}
 
     def render(
         self,
@@ -107,9 +108,8 @@ class Templates:
         names = [f"{key}.{language}.j2"]
         if procedure_code:
             names.insert(0, f"procedures/{procedure_code}/{key}.{language}.j2")
-        try:
-            template = self.env.select_template(names)
-        except jinja2.TemplatesNotFound:
+        template = self._template(tuple(names))
+        if template is None:
             return None
         context = template.new_context(self._context(language, dossier_code, procedure_code, values))
 
@@ -122,6 +122,16 @@ class Templates:
             body=block("body"),
             sms=block("sms") if "sms" in template.blocks else subject,
         )
+
+    def _template(self, names: tuple[str, ...]) -> jinja2.Template | None:
+        """The first of these templates that exists; found once (jinja2 caches templates it loaded, not
+        those it looked for in vain, which cost a look at the disk each time)."""
+        if names not in self._chosen:
+            try:
+                self._chosen[names] = self.env.select_template(names)
+            except jinja2.TemplatesNotFound:
+                self._chosen[names] = None
+        return self._chosen[names]
 
     def _context(
         self, language: str, dossier_code: str, procedure_code: str | None, values: Mapping[str, Any]
