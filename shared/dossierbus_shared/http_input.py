@@ -10,6 +10,7 @@ offending field. `install_error_handlers` (http_errors.py) installs it on every 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -53,6 +54,12 @@ def unsafe_strings(document: Any) -> Iterator[tuple[tuple[str | int, ...], str]]
             pending.extend(((*path, index), item) for index, item in enumerate(value))
 
 
+_MAYBE_UNSAFE = re.compile(rb"\x00|\\u0000|\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+"""What a JSON body must hold for a string of it to be unsafe once parsed: a NUL, written as is or as an
+escape, or a surrogate, escaped or encoded in the bytes (json.loads lets surrogates through). A body
+without any is not parsed and walked here: most are not."""
+
+
 def _error(location: str, path: tuple[str | int, ...], reason: str) -> dict[str, Any]:
     return {"loc": (location, *path), "msg": reason, "type": UNSAFE_TEXT}
 
@@ -69,7 +76,7 @@ async def refuse_unsafe_text(request: Request) -> None:
         if (reason := text_problem(name) or text_problem(str(value)))
     ]
     body = await request.body()
-    if body:
+    if body and _MAYBE_UNSAFE.search(body):
         try:
             document = json.loads(body)
         except (ValueError, RecursionError):

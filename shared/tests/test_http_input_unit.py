@@ -60,6 +60,8 @@ def fields(answer: httpx.Response) -> set[str]:
         (rb'{"name": "ok", "form": {"child": {"names": ["a", "\udfff b"]}}}', "body:form.child.names.1"),
         (rb'{"name": "ok", "form": {"bad\u0000key": 1}}', "body:form.bad\\u0000key"),
         (rb'{"name": "ok", "tags": ["\u0000"]}', "body:tags.0"),
+        (rb'{"name": "Lan\uDBFF"}', "body:name"),  # escapes are case-insensitive
+        (b'{"name": "Lan\xed\xa0\x80"}', "body:name"),  # a surrogate encoded in the bytes themselves
     ],
 )
 async def test_nul_and_unpaired_surrogates_in_the_body_are_refused(body: bytes, field: str) -> None:
