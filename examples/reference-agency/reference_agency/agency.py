@@ -306,11 +306,17 @@ async def _serve_inbox(
         await producer.start()
         await consumer.start()  # returns once the group has assigned us the inbox partitions
         log.info("agency %s: reading %s, reporting on %s", agency_code, inbox, reports)
-        async for record in consumer:
-            await _report_progress(
-                producer, reports, agency_code, steps, delay_s, key, record.value, record.headers
-            )
-            await _commit(consumer, TopicPartition(record.topic, record.partition), record.offset + 1)
+        while True:
+            fetched = await consumer.getmany(timeout_ms=1000)
+            for partition, records in fetched.items():
+                deliveries: list[asyncio.Future[Any]] = []
+                for record in records:
+                    deliveries += await _report_progress(
+                        producer, reports, agency_code, steps, delay_s, key, record.value, record.headers
+                    )
+                # The records' reports are on the broker before their offsets are committed.
+                await asyncio.gather(*deliveries)
+                await _commit(consumer, partition, records[-1].offset + 1)
     finally:
         # Never commits (auto-commit is off); stopping half-started clients is fine too.
         await consumer.stop()
@@ -326,36 +332,43 @@ async def _report_progress(
     key: Ed25519PrivateKey | None,
     value: bytes | None,
     raw_headers: Sequence[tuple[str, bytes]],
-) -> None:
-    """Report each status of `steps` for one inbox record, or log why the record is skipped."""
+) -> list[asyncio.Future[Any]]:
+    """Report each status of `steps` for one inbox record, or log why the record is skipped; the sends'
+    deliveries, to await before the record counts as done."""
     headers = header_map(raw_headers)
     event_type = headers.get("ce_type")
     if event_type not in {ASSIGNED_TYPE, SUPPLEMENTED_TYPE, CANCELLED_TYPE}:
         log.info("skipping event of type %r (id %s)", event_type, headers.get("ce_id"))
-        return
+        return []
     try:
         assignment = parse_assignment(value, headers)
     except Unprocessable as error:
         # It will never parse: log it and move on rather than stall every dossier queued behind it.
         log.error("skipping unprocessable record (id %s): %s", headers.get("ce_id"), error)
-        return
+        return []
     if event_type == CANCELLED_TYPE:
         # A real agency stops its work on the step here; reports on it would be refused from now on.
         log.info("dossier %s: step %s cancelled", assignment["dossier_code"], assignment["step"])
-        return
+        return []
     if event_type == SUPPLEMENTED_TYPE:
         log.info("dossier %s supplemented (step %s)", assignment["dossier_code"], assignment["step"])
         steps = AFTER_SUPPLEMENT
     else:
         log.info("dossier %s assigned (step %s)", assignment["dossier_code"], assignment["step"])
         steps = scripted_statuses(assignment, agency_code) or steps
+    deliveries: list[asyncio.Future[Any]] = []
     for index, status in enumerate(steps):
         if index and delay_s:
+            await asyncio.gather(*deliveries)
             await asyncio.sleep(delay_s)  # a stand-in for the civil servants' work
         record_key, data, report_headers = build_report(assignment, agency_code, status, headers, key)
-        # Awaiting each send keeps the statuses in order; the key keeps them on the dossier's partition.
-        await producer.send_and_wait(reports_topic, value=data, key=record_key, headers=report_headers)
-        log.info("dossier %s: reported %s", assignment["dossier_code"], status)
+        # The key keeps the statuses on the dossier's partition, in the order they are sent: the producer
+        # has one request at a time in flight per partition, so even a retried one cannot overtake.
+        deliveries.append(
+            await producer.send(reports_topic, value=data, key=record_key, headers=report_headers)
+        )
+        log.info("dossier %s: reporting %s", assignment["dossier_code"], status)
+    return deliveries
 
 
 async def _commit(consumer: AIOKafkaConsumer, partition: TopicPartition, offset: int) -> None:
