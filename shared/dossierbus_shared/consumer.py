@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -130,8 +131,6 @@ class EventConsumer(Generic[U]):
         self.upcasters = upcasters
         self.handlers: dict[type[Event], Handler] = {}
         self.authenticators: dict[type[Event], Authenticator] = {}
-        self.parked = ParkedWatch(db, dead_letters.consumer_group)
-        """Run `parked.run` beside the consumer to skip the parked-records check while there are none."""
 
     def on(
         self, event_type: type[E], *, authenticate: Authenticator | None = None
@@ -203,6 +202,11 @@ class EventConsumer(Generic[U]):
     @property
     def consumer_group(self) -> str:
         return self.dead_letters.consumer_group
+
+    @functools.cached_property
+    def parked(self) -> ParkedWatch:
+        """Run `parked.run` beside the consumer to skip the parked-records check while there are none."""
+        return ParkedWatch(self.db, self.consumer_group)
 
     async def _process_alone(
         self, pending: _Pending, ready: _Ready, *, failed: Exception | None = None
