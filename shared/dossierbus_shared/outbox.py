@@ -28,8 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dossierbus_shared.db import Database, before_commit, metadata
-from dossierbus_shared.db.listen import listen
+from dossierbus_shared.db import Database, after_commit, before_commit, metadata
 from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.kafka import Producer
 from dossierbus_shared.metrics import EVENTS_PRODUCED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
@@ -56,10 +55,6 @@ outbox = Table(
 )
 
 
-def notify_channel(schema: str) -> str:
-    return f"outbox_{schema}"
-
-
 async def stage(session: AsyncSession, *envelopes: Envelope[Any]) -> None:
     """Stage events for publication; they go out only if the surrounding transaction commits."""
     stage_now(session, *envelopes)
@@ -67,8 +62,8 @@ async def stage(session: AsyncSession, *envelopes: Envelope[Any]) -> None:
 
 def stage_now(session: AsyncSession, *envelopes: Envelope[Any]) -> None:
     """`stage` for code that does not await: the rows are written once, at the end of the transaction,
-    so a batch of consumed records that stages events record after record costs one INSERT and one
-    NOTIFY. Each row keeps the trace context current when it is staged."""
+    so a batch of consumed records that stages events record after record costs one INSERT. Each row
+    keeps the trace context current when it is staged."""
     trace_context = current_trace_headers()
     staged = session.info.get(_STAGED)
     if staged is None:
@@ -98,17 +93,17 @@ async def _write_staged(session: AsyncSession) -> None:
     if not rows:
         return
     await session.execute(outbox.insert(), rows)  # in staging order: the relay publishes by id
-    # Delivered at commit only; wakes the relay without waiting for its next poll.
-    await session.execute(
-        text("SELECT pg_notify(:channel, '')"), {"channel": notify_channel(_schema(session))}
-    )
+    schema = session.info["schema"]
+    after_commit(session, lambda: _wake_relays(schema))
 
 
-def _schema(session: AsyncSession) -> str:
-    schema = session.info.get("schema")
-    if not schema:
-        raise RuntimeError("session has no schema; open it with Database.transaction()")
-    return str(schema)
+_RELAYS: dict[str, set[OutboxRelay]] = {}
+"""The relays running in this process, by schema: a commit that staged rows wakes those of its schema."""
+
+
+def _wake_relays(schema: str) -> None:
+    for relay in _RELAYS.get(schema, ()):
+        relay.wake()
 
 
 class OutboxRelay:
@@ -135,10 +130,12 @@ class OutboxRelay:
         self._claim = _claim(batch_size)
 
     async def run(self) -> None:
-        """Publish until cancelled; woken by NOTIFY, with polling as the fallback."""
-        async with asyncio.TaskGroup() as tasks:
-            channel = notify_channel(self.db.schema)
-            tasks.create_task(listen(self.db, channel, self._woken, listening=self._woken))
+        """Publish until cancelled: woken by each commit of this process that staged rows, and every
+        `poll_interval_s` for rows staged elsewhere (another replica, one that died before it published
+        them, a round that failed)."""
+        relays = _RELAYS.setdefault(self.db.schema, set())
+        relays.add(self)
+        try:
             while True:
                 try:
                     while await self.publish_batch() == self.batch_size:
@@ -149,9 +146,11 @@ class OutboxRelay:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
                 self._wake.clear()
+        finally:
+            relays.discard(self)
 
-    def _woken(self, *_: object) -> None:
-        """A commit staged rows, or listening (re)started after rows may have been staged unheard."""
+    def wake(self) -> None:
+        """Rows were committed: publish them now rather than at the next poll."""
         self._wake.set()
 
     async def publish_batch(self) -> int:

@@ -118,6 +118,17 @@ async def test_staged_events_are_published_in_order_with_cloudevents_headers(ser
     assert unsent == 0
 
 
+async def test_a_commit_wakes_its_processs_relay_without_waiting_for_a_poll(service: Service) -> None:
+    service.relay.poll_interval_s = 3600  # the first poll, at start, finds nothing; no other comes
+    await service.start()
+    dossier = uuid.uuid4()
+    await asyncio.sleep(0.2)  # the relay has made its first round and waits
+    async with service.db.transaction() as session:
+        await stage(session, ping(dossier, 0))
+    records = await records_with_keys(service.settings.kafka_bootstrap_servers, Ping.topic, [dossier], 1)
+    assert steps_by_dossier(records) == {str(dossier).encode(): [0]}
+
+
 async def test_a_rolled_back_transaction_publishes_nothing(service: Service) -> None:
     await service.start()
     dossier = uuid.uuid4()

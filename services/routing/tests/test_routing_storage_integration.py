@@ -122,14 +122,12 @@ async def test_a_batch_is_loaded_in_one_query_and_written_once_per_table_whateve
         "INSERT timeline",
         "INSERT indicator_dossiers",
         "INSERT outbox",
-        "SELECT -",  # pg_notify: wakes the outbox relay
         "|",
         "WITH dossiers",
         "INSERT dossiers",
         "INSERT steps",
         "INSERT timeline",
         "INSERT outbox",
-        "SELECT -",
     ]
 
 

@@ -1,5 +1,5 @@
-"""LISTEN on a PostgreSQL channel for as long as a service runs (the outbox relay is woken by the NOTIFY of
-a commit; the registry's lookup cache forgets the records a NOTIFY names). Each listener has a connection
+"""LISTEN on a PostgreSQL channel for as long as a service runs (the registry's lookup cache forgets the
+records a NOTIFY names; a consumer learns that its group has parked records). Each listener has a connection
 of its own, outside the pool, whose connections must not carry a LISTEN to whoever borrows them next; a
 lost connection is made again."""
 
