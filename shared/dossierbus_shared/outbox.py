@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dossierbus_shared.db import Database, after_commit, before_commit, metadata
+from dossierbus_shared.db import Database, after_commit, before_commit, metadata, session_schema
 from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.kafka import Producer
 from dossierbus_shared.metrics import EVENTS_PRODUCED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
@@ -93,7 +93,7 @@ async def _write_staged(session: AsyncSession) -> None:
     if not rows:
         return
     await session.execute(outbox.insert(), rows)  # in staging order: the relay publishes by id
-    schema = session.info["schema"]
+    schema = session_schema(session)
     after_commit(session, lambda: _wake_relays(schema))
 
 

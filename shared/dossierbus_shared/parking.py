@@ -46,7 +46,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dossierbus_shared.db import Database, metadata
+from dossierbus_shared.db import Database, metadata, session_schema
 from dossierbus_shared.db.listen import listen
 
 log = logging.getLogger(__name__)
@@ -153,10 +153,8 @@ def parked_channel(schema: str) -> str:
 
 async def _notify(session: AsyncSession) -> None:
     """Tell every replica's ParkedWatch, at commit, that the group has a row."""
-    schema = session.info.get("schema")
-    if not schema:
-        raise RuntimeError("session has no schema; open it with Database.transaction()")
-    await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": parked_channel(schema)})
+    channel = parked_channel(session_schema(session))
+    await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": channel})
 
 
 class ParkedWatch:

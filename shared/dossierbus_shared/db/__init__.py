@@ -7,6 +7,7 @@ from dossierbus_shared.db.engine import (
     metadata,
     retry_dropped_connection,
     service_metadata,
+    session_schema,
 )
 
 __all__ = [
@@ -16,4 +17,5 @@ __all__ = [
     "metadata",
     "retry_dropped_connection",
     "service_metadata",
+    "session_schema",
 ]

@@ -53,9 +53,16 @@ def after_commit(session: AsyncSession, hook: Callable[[], None]) -> None:
     _hooks(session, _AFTER_COMMIT).append(hook)
 
 
-def _hooks(session: AsyncSession, when: str) -> list[Any]:
-    if "schema" not in session.info:
+def session_schema(session: AsyncSession) -> str:
+    """The schema of the service whose transaction this is."""
+    schema = session.info.get("schema")
+    if not schema:
         raise RuntimeError("session has no schema; open it with Database.transaction()")
+    return str(schema)
+
+
+def _hooks(session: AsyncSession, when: str) -> list[Any]:
+    session_schema(session)
     hooks: list[Any] = session.info.setdefault(when, [])
     return hooks
 
