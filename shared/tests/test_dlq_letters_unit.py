@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiokafka.structs import ConsumerRecord
 
+from dossierbus_devstack.records import consumer_record
 from dossierbus_shared.dlq import DeadLetter, dead_letter_headers
 from dossierbus_shared.dlq.letters import letter_for
 from dossierbus_shared.kafka import MAX_MESSAGE_BYTES
@@ -23,18 +24,13 @@ ORIGINAL_HEADERS = [
 def record(
     headers: list[tuple[str, bytes]] | None = None, value: bytes = b'{"dossier_id": 1}'
 ) -> ConsumerRecord[bytes, bytes]:
-    return ConsumerRecord(
-        topic="dossier.submitted",
+    return consumer_record(
+        "dossier.submitted",
+        value,
+        key=b"dossier-id",
         partition=3,
         offset=41,
-        timestamp=0,
-        timestamp_type=0,
-        key=b"dossier-id",
-        value=value,
-        checksum=None,
-        serialized_key_size=10,
-        serialized_value_size=len(value),
-        headers=list(ORIGINAL_HEADERS if headers is None else headers),
+        headers=ORIGINAL_HEADERS if headers is None else headers,
     )
 
 

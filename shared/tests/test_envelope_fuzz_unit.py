@@ -10,6 +10,7 @@ from aiokafka.structs import ConsumerRecord
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dossierbus_devstack.records import consumer_record
 from dossierbus_shared.dlq.letters import letter_for
 from dossierbus_shared.envelope import Envelope, MalformedEvent, header_map
 from dossierbus_shared.events import CATALOGUE
@@ -44,19 +45,7 @@ values = st.none() | st.binary() | nested | json_values.map(lambda value: json.d
 
 
 def record(value: bytes | None, headers: list[tuple[str, bytes | None]]) -> ConsumerRecord[bytes, bytes]:
-    return ConsumerRecord(
-        topic="agency.fuzz.reports",
-        partition=0,
-        offset=1,
-        timestamp=0,
-        timestamp_type=0,
-        key=b"\xff\x00",
-        value=value,  # type: ignore[arg-type]
-        checksum=None,
-        serialized_key_size=2,
-        serialized_value_size=-1 if value is None else len(value),
-        headers=headers,  # type: ignore[arg-type]
-    )
+    return consumer_record("agency.fuzz.reports", value, key=b"\xff\x00", offset=1, headers=headers)
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from aiokafka.structs import ConsumerRecord
 from sqlalchemy import func, select
 
 from dossierbus_devstack.broker import produce
 from dossierbus_devstack.eventually import eventually
+from dossierbus_devstack.records import consumer_record
 from dossierbus_shared import events, parking_cli
 from dossierbus_shared.db import Database
 from dossierbus_shared.dlq.replay import read_dead_letters, replay
@@ -193,7 +193,7 @@ async def test_a_dead_letter_another_replica_wrote_holds_back_the_dossier_here_t
                 session,
                 service.consumer.consumer_group,
                 str(dossier),
-                ConsumerRecord(Reported.topic, 0, 0, 0, 0, str(dossier).encode(), None, None, 36, 0, ()),
+                consumer_record(Reported.topic, None, key=str(dossier).encode()),
                 processing.id,
                 Reported.type,
                 "the agency's processing report cannot be stored",

@@ -12,6 +12,7 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
+from dossierbus_devstack.records import consumer_record
 from dossierbus_shared.consumer import DependencyUnavailable
 from dossierbus_shared.settings import ServiceSettings
 from dossierbus_shared.subscription import Subscription
@@ -20,19 +21,7 @@ FIRST, STOPPED, LATER = (TopicPartition("dossier.submitted", index) for index in
 
 
 def record(partition: TopicPartition, offset: int) -> ConsumerRecord[bytes, bytes]:
-    return ConsumerRecord(
-        topic=partition.topic,
-        partition=partition.partition,
-        offset=offset,
-        timestamp=0,
-        timestamp_type=0,
-        key=b"k",
-        value=b"{}",
-        checksum=None,
-        serialized_key_size=1,
-        serialized_value_size=2,
-        headers=(),
-    )
+    return consumer_record(partition.topic, b"{}", key=b"k", partition=partition.partition, offset=offset)
 
 
 class FakeConsumer:

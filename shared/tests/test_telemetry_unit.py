@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
+from dossierbus_devstack.records import consumer_record
 from dossierbus_shared.consumer import EventConsumer
 from dossierbus_shared.db import Database
 from dossierbus_shared.dlq import DeadLetterPublisher
@@ -88,19 +89,8 @@ class RecordingProducer:
 
 
 def record(headers: dict[str, str], value: bytes, key: bytes) -> ConsumerRecord[bytes, bytes]:
-    return ConsumerRecord(
-        topic="dossier.submitted",
-        partition=2,
-        offset=41,
-        timestamp=0,
-        timestamp_type=0,
-        key=key,
-        value=value,
-        checksum=None,
-        serialized_key_size=len(key),
-        serialized_value_size=len(value),
-        headers=[(name, text.encode()) for name, text in headers.items()],
-    )
+    encoded = [(name, text.encode()) for name, text in headers.items()]
+    return consumer_record("dossier.submitted", value, key=key, partition=2, offset=41, headers=encoded)
 
 
 async def test_a_consumed_record_is_processed_in_its_trace_with_messaging_attributes(

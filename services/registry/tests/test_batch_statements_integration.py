@@ -16,6 +16,7 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 from sqlalchemy import event, text
 
+from dossierbus_devstack.records import consumer_record
 from dossierbus_registry.adapters import access_log
 from dossierbus_registry.adapters.cache import CachedNationalDatabases
 from dossierbus_registry.adapters.population import ReferenceNationalDatabases
@@ -85,18 +86,8 @@ class Registry:
     def _record(self, envelope: Envelope[Any]) -> ConsumerRecord[bytes, bytes]:
         kafka = envelope.to_kafka()
         self.offset += 1
-        return ConsumerRecord(
-            topic=kafka.topic,
-            partition=0,
-            offset=self.offset,
-            timestamp=0,
-            timestamp_type=0,
-            key=kafka.key,
-            value=kafka.value,
-            checksum=None,
-            serialized_key_size=len(kafka.key),
-            serialized_value_size=len(kafka.value),
-            headers=kafka.headers,
+        return consumer_record(
+            kafka.topic, kafka.value, key=kafka.key, offset=self.offset, headers=kafka.headers
         )
 
 
