@@ -24,6 +24,7 @@ from dossierbus_registry.adapters.gateway import (
 )
 from dossierbus_registry.adapters.population import NationalDatabaseUnavailable
 from dossierbus_registry.domain.national import Citizen, Enterprise
+from dossierbus_registry.testing import SettableClock
 
 AN = Citizen(
     "001085123456", "Nguyễn Văn An", date(1985, 4, 12), "male", "Số 1, phường Ba Đình, Hà Nội", "01", "00004"
@@ -114,24 +115,18 @@ def gateway(server: tuple[Serving, str]) -> tuple[Gateway, str]:
     return serving.gateway, url
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 RESET_AFTER_S = 30.0
 
 
-def adapter(url: str, clock: Clock | None = None, **options: Any) -> HttpNationalDatabases:
+def adapter(url: str, clock: SettableClock | None = None, **options: Any) -> HttpNationalDatabases:
     return HttpNationalDatabases(
         url,
         timeout_s=options.pop("timeout_s", 2.0),
         attempts=3,
         backoff_s=0.01,
-        breaker=CircuitBreaker(failure_threshold=2, reset_after_s=RESET_AFTER_S, clock=clock or Clock()),
+        breaker=CircuitBreaker(
+            failure_threshold=2, reset_after_s=RESET_AFTER_S, clock=clock or SettableClock()
+        ),
         **options,
     )
 
@@ -173,7 +168,7 @@ async def test_a_passing_failure_is_retried(gateway: tuple[Gateway, str]) -> Non
 
 async def test_an_outage_opens_the_breaker_and_recovery_closes_it(gateway: tuple[Gateway, str]) -> None:
     fake, url = gateway
-    clock = Clock()
+    clock = SettableClock()
     national = adapter(url, clock)
     fake.down = True
     for lookup in range(2):
@@ -203,7 +198,7 @@ async def test_an_outage_opens_the_breaker_and_recovery_closes_it(gateway: tuple
 
 async def test_a_failed_trial_opens_the_breaker_again(gateway: tuple[Gateway, str]) -> None:
     fake, url = gateway
-    clock = Clock()
+    clock = SettableClock()
     national = adapter(url, clock)
     fake.down = True
     for _ in range(2):
@@ -237,7 +232,7 @@ async def test_an_incomplete_record_is_refused_but_does_not_open_the_breaker(
     gateway: tuple[Gateway, str],
 ) -> None:
     fake, url = gateway
-    clock = Clock()
+    clock = SettableClock()
     national = adapter(url, clock)
     fake.down = True
     for _ in range(2):

@@ -12,14 +12,7 @@ from dossierbus_registry.adapters.cache import CachedNationalDatabases
 from dossierbus_registry.adapters.gateway import CircuitBreaker, CircuitOpen
 from dossierbus_registry.adapters.population import NationalDatabaseUnavailable
 from dossierbus_registry.domain.national import Citizen, Enterprise
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from dossierbus_registry.testing import SettableClock
 
 
 def person(personal_id: str, name: str = "Nguyễn Văn An") -> Citizen:
@@ -54,8 +47,8 @@ class Counting:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> SettableClock:
+    return SettableClock()
 
 
 @pytest.fixture
@@ -63,11 +56,13 @@ def source() -> Counting:
     return Counting()
 
 
-def cached(source: Counting, clock: Clock, **options: float) -> CachedNationalDatabases:
+def cached(source: Counting, clock: SettableClock, **options: float) -> CachedNationalDatabases:
     return CachedNationalDatabases(source, clock=clock, **options)  # type: ignore[arg-type]
 
 
-async def test_found_records_are_served_from_cache_until_they_expire(source: Counting, clock: Clock) -> None:
+async def test_found_records_are_served_from_cache_until_they_expire(
+    source: Counting, clock: SettableClock
+) -> None:
     cache = cached(source, clock, ttl_s=60)
     assert await cache.citizen("001085123456") == source.people["001085123456"]
     clock.now += 59
@@ -79,7 +74,7 @@ async def test_found_records_are_served_from_cache_until_they_expire(source: Cou
     assert source.calls == 2
 
 
-async def test_not_found_is_not_cached_by_default(source: Counting, clock: Clock) -> None:
+async def test_not_found_is_not_cached_by_default(source: Counting, clock: SettableClock) -> None:
     cache = cached(source, clock)
     assert await cache.citizen("001085999999") is None
     source.people["001085999999"] = person("001085999999")
@@ -87,7 +82,7 @@ async def test_not_found_is_not_cached_by_default(source: Counting, clock: Clock
     assert source.calls == 2
 
 
-async def test_not_found_can_be_cached_briefly(source: Counting, clock: Clock) -> None:
+async def test_not_found_can_be_cached_briefly(source: Counting, clock: SettableClock) -> None:
     cache = cached(source, clock, ttl_s=300, negative_ttl_s=5)
     assert await cache.citizen("001085999999") is None
     source.people["001085999999"] = person("001085999999")
@@ -98,7 +93,7 @@ async def test_not_found_can_be_cached_briefly(source: Counting, clock: Clock) -
     assert source.calls == 2
 
 
-async def test_outages_are_not_cached(source: Counting, clock: Clock) -> None:
+async def test_outages_are_not_cached(source: Counting, clock: SettableClock) -> None:
     cache = cached(source, clock)
     source.down = True
     with pytest.raises(NationalDatabaseUnavailable):
@@ -108,7 +103,7 @@ async def test_outages_are_not_cached(source: Counting, clock: Clock) -> None:
     assert len(cache) == 1
 
 
-async def test_invalidation_forgets_one_record(source: Counting, clock: Clock) -> None:
+async def test_invalidation_forgets_one_record(source: Counting, clock: SettableClock) -> None:
     cache = cached(source, clock)
     source.firms["0300588569"] = Enterprise(
         "0300588569",
@@ -130,7 +125,7 @@ async def test_invalidation_forgets_one_record(source: Counting, clock: Clock) -
     assert len(cache) == 0
 
 
-async def test_least_recently_used_records_are_evicted_first(source: Counting, clock: Clock) -> None:
+async def test_least_recently_used_records_are_evicted_first(source: Counting, clock: SettableClock) -> None:
     for serial in range(3):
         source.people[f"00108500000{serial}"] = person(f"00108500000{serial}")
     cache = cached(source, clock, max_entries=2)
@@ -146,7 +141,7 @@ async def test_least_recently_used_records_are_evicted_first(source: Counting, c
     assert source.calls == calls + 1
 
 
-async def test_concurrent_misses_share_one_call(source: Counting, clock: Clock) -> None:
+async def test_concurrent_misses_share_one_call(source: Counting, clock: SettableClock) -> None:
     cache = cached(source, clock)
     source.gate = asyncio.Event()
     lookups = [asyncio.create_task(cache.citizen("001085123456")) for _ in range(10)]
@@ -157,7 +152,9 @@ async def test_concurrent_misses_share_one_call(source: Counting, clock: Clock) 
     assert all(result == source.people["001085123456"] for result in results)
 
 
-async def test_a_record_invalidated_while_loading_is_not_stored(source: Counting, clock: Clock) -> None:
+async def test_a_record_invalidated_while_loading_is_not_stored(
+    source: Counting, clock: SettableClock
+) -> None:
     cache = cached(source, clock)
     source.gate = asyncio.Event()
     loading = asyncio.create_task(cache.citizen("001085123456"))
@@ -168,7 +165,7 @@ async def test_a_record_invalidated_while_loading_is_not_stored(source: Counting
     assert len(cache) == 0
 
 
-async def test_the_misses_of_many_records_cost_one_call(source: Counting, clock: Clock) -> None:
+async def test_the_misses_of_many_records_cost_one_call(source: Counting, clock: SettableClock) -> None:
     for serial in range(4):
         source.people[f"00108500000{serial}"] = person(f"00108500000{serial}")
     cache = cached(source, clock)
@@ -183,7 +180,7 @@ async def test_the_misses_of_many_records_cost_one_call(source: Counting, clock:
 
 
 async def test_a_batch_waits_for_the_load_of_its_keys_already_under_way(
-    source: Counting, clock: Clock
+    source: Counting, clock: SettableClock
 ) -> None:
     source.people["001085000001"] = person("001085000001")
     cache = cached(source, clock)
@@ -198,7 +195,7 @@ async def test_a_batch_waits_for_the_load_of_its_keys_already_under_way(
     assert source.asked == [["001085123456"], ["001085000001"]]
 
 
-def test_breaker_opens_after_consecutive_failures_and_tries_again_after_reset(clock: Clock) -> None:
+def test_breaker_opens_after_consecutive_failures_and_tries_again_after_reset(clock: SettableClock) -> None:
     breaker = CircuitBreaker(failure_threshold=3, reset_after_s=30, clock=clock)
     for _ in range(2):
         breaker.before_call()
