@@ -60,6 +60,7 @@ Handler = Callable[[Any, Envelope[Any]], Awaitable[None]]
 
 
 PROCESSED, DUPLICATE, DEAD_LETTERED = "processed", "duplicate", "dead_lettered"
+IGNORED = "ignored"  # of no concern to this consumer (`on(..., when=)`, `ignore`): no transaction at all
 ROLLED_BACK = "rolled_back"  # a batch outcome only: its records are then processed alone
 DEFERRED = "deferred"  # not finished (a dependency away): the record is read and tried again later
 PARKED = "parked"  # waits in the database behind its dossier's dead letter
@@ -75,6 +76,8 @@ class Unauthenticated(PermanentError):
 
 
 Authenticator = Callable[[Envelope[Any]], Awaitable[None]]
+Concern = Callable[[Envelope[Any]], bool]
+"""Whether an event of a handled type concerns this consumer at all (see `EventConsumer.on`)."""
 
 
 class Unfinished(Exception):
@@ -131,11 +134,19 @@ class EventConsumer(Generic[U]):
         self.upcasters = upcasters
         self.handlers: dict[type[Event], Handler] = {}
         self.authenticators: dict[type[Event], Authenticator] = {}
+        self.concerns: dict[type[Event], Concern] = {}
 
     def on(
-        self, event_type: type[E], *, authenticate: Authenticator | None = None
+        self,
+        event_type: type[E],
+        *,
+        authenticate: Authenticator | None = None,
+        when: Callable[[Envelope[E]], bool] | None = None,
     ) -> Callable[[Callable[[U, Envelope[E]], Awaitable[None]]], Handler]:
         """Register the handler of one event type; `authenticate` raises Unauthenticated to refuse one.
+        `when`: whether an event concerns the handler at all. One that does not (it would change nothing)
+        is acknowledged once authenticated, without a transaction or an inbox row: a topic read for a few
+        of its events costs nothing for the others.
         One handler per type: a second is refused (one handler makes all of an event's effects, in order)."""
         if event_type in self.handlers:
             raise ValueError(f"{event_type.__name__} already has a handler")
@@ -146,9 +157,20 @@ class EventConsumer(Generic[U]):
             self.handlers[event_type] = handler
             if authenticate is not None:
                 self.authenticators[event_type] = authenticate
+            if when is not None:
+                self.concerns[event_type] = when
             return handler
 
         return register
+
+    def ignore(self, event_type: type[Event], *, authenticate: Authenticator | None = None) -> None:
+        """Take events of this type on a consumed topic without doing anything with them (they are not
+        dead-lettered as unhandled); authenticated first, so a forgery is still refused."""
+
+        async def nothing(work: U, envelope: Envelope[Any]) -> None:
+            """Called only for a record applied alone (parked behind a dead letter, or authenticated late)."""
+
+        self.on(event_type, authenticate=authenticate, when=lambda envelope: False)(nothing)
 
     def as_handled(self, envelope: Envelope[Any]) -> Envelope[Any]:
         """The event as this consumer's handlers expect it: as received when a handler takes that version,
@@ -191,6 +213,8 @@ class EventConsumer(Generic[U]):
                     sending = self._dead_letter(record, ready.reason, ready.error_type, 1)
                     outcome = await pending.settle(sending)
                 pending.end(outcome)
+            elif ready.authenticate is None and not ready.concerned():
+                pending.end(IGNORED)
             elif ready.authenticate is None:
                 run.append((pending, ready))
             else:  # authentication could not be decided (e.g. the registry is away): retried alone
@@ -261,7 +285,10 @@ class EventConsumer(Generic[U]):
         handler = self.handlers.get(type(envelope.data))
         if handler is None:
             return _Refusal(f"this consumer does not handle {envelope.type}", "UnhandledEventType", envelope)
-        return _Ready(record, envelope, handler, self.authenticators.get(type(envelope.data)))
+        event_type = type(envelope.data)
+        return _Ready(
+            record, envelope, handler, self.authenticators.get(event_type), self.concerns.get(event_type)
+        )
 
     async def _authenticate_early(self, ready: _Ready) -> _Ready | _Refusal:
         """Authenticate before the batch's transaction: authentic -> no authentication left to do;
@@ -466,6 +493,16 @@ class _Ready:
     envelope: Envelope[Any]
     handler: Handler
     authenticate: Authenticator | None
+    concerns: Concern | None = None
+
+    def concerned(self) -> bool:
+        try:
+            return self.concerns is None or self.concerns(self.envelope)
+        except Exception:  # applied, then: a failing handler is retried and dead-lettered as usual
+            log.exception(
+                "cannot tell whether %s %s concerns this consumer", self.envelope.type, self.envelope.id
+            )
+            return True
 
 
 @dataclasses.dataclass(frozen=True)

@@ -348,6 +348,29 @@ async def test_records_fetched_together_are_applied_in_one_transaction(service: 
         assert work.flushed
 
 
+async def test_events_that_concern_no_handler_are_acknowledged_without_a_transaction(
+    service: Service,
+) -> None:
+    dossier = uuid.uuid4()
+    applied: list[int] = []
+
+    @service.consumer.on(Ping, when=lambda envelope: envelope.data.step % 2 == 0)
+    async def record(work: UnitOfWork, envelope: Envelope[Ping]) -> None:
+        if envelope.data.dossier_id == dossier:
+            applied.append(envelope.data.step)
+
+    def ignored() -> float:
+        labels = {"topic": Ping.topic, "event_type": Ping.type, "outcome": "ignored"}
+        return REGISTRY.get_sample_value("dossierbus_events_consumed_total", labels) or 0
+
+    before = ignored()
+    await produce(service.settings.kafka_bootstrap_servers, (ping(dossier, step) for step in range(6)))
+    await service.start()
+    await wait_for_inbox(service, dossier, 3)  # only the even steps leave an inbox row
+    assert applied == [0, 2, 4]
+    assert ignored() - before >= 3  # earlier tests' odd pings on the topic count too
+
+
 def test_an_event_type_takes_one_handler_only(service: Service) -> None:
     async def first(work: UnitOfWork, envelope: Envelope[Ping]) -> None: ...
 

@@ -61,10 +61,11 @@ class EventHandlers:
 
     def register(self, consumer: EventConsumer[Any]) -> None:
         consumer.on(DossierSubmitted)(self.on_submitted)
-        consumer.on(DossierStatusChanged)(self.on_status_changed)
+        # Only a final status changes anything here: the others are acknowledged without a transaction.
+        consumer.on(DossierStatusChanged, when=ends_the_dossier)(self.on_status_changed)
         consumer.on(DossierAssigned, authenticate=from_routing)(self.on_assigned)
         consumer.on(DossierStepCancelled, authenticate=from_routing)(self.on_step_cancelled)
-        consumer.on(DossierSupplemented)(self.on_supplemented)
+        consumer.ignore(DossierSupplemented)  # also on the inboxes; it changes no assignment
 
     async def on_submitted(self, uow: RegistryUnitOfWork, envelope: Envelope[DossierSubmitted]) -> None:
         submitted = envelope.data
@@ -98,8 +99,9 @@ class EventHandlers:
         cancelled = envelope.data
         uow.assignments.cancel(Step(cancelled.dossier_code, cancelled.agency_code, cancelled.step))
 
-    async def on_supplemented(self, uow: RegistryUnitOfWork, envelope: Envelope[DossierSupplemented]) -> None:
-        """Also on the inboxes; it changes no assignment."""
+
+def ends_the_dossier(envelope: Envelope[DossierStatusChanged]) -> bool:
+    return envelope.data.status in FINAL_STATUSES
 
 
 def _count_once_only(dossier: Dossier) -> None:

@@ -39,12 +39,8 @@ def follow_status(uow: IntakeUnitOfWork, changed: DossierStatusChanged) -> None:
         payment.dossier_changed(changed)
 
 
-async def on_own_event(uow: IntakeUnitOfWork, envelope: Envelope[Any]) -> None:
-    """Intake's own `dossier.paid` and `dossier.refunded`, read back from dossier.payments: nothing to do
-    (without a handler they would be dead-lettered)."""
-
-
 def register(consumer: EventConsumer[Any]) -> None:
     consumer.on(DossierPaymentRequested)(on_payment_requested)
-    consumer.on(DossierPaid)(on_own_event)
-    consumer.on(DossierRefunded)(on_own_event)
+    # Intake's own, read back from dossier.payments: nothing to do, acknowledged without a transaction.
+    consumer.ignore(DossierPaid)
+    consumer.ignore(DossierRefunded)
