@@ -38,6 +38,7 @@ from dossierbus_shared.events import (
     FIXED_TOPICS,
     DossierDeadlineExtended,
     DossierOverdue,
+    DossierPaid,
     DossierPaymentRequested,
     DossierRated,
     DossierStatusChanged,
@@ -215,14 +216,8 @@ def services() -> list[ServiceSpec]:
         ),
         ServiceSpec(
             RoutingSettings,
-            # dossier.payments: intake's payments and refunds, and its own payment requests (766).
-            consumes=(
-                DossierVerified.topic,
-                DossierStatusChanged.topic,
-                DossierRated.topic,
-                DossierPaymentRequested.topic,
-                *reports,
-            ),
+            # dossier.payments: intake's payments and refunds (its own payment requests there are ignored).
+            consumes=(DossierVerified.topic, DossierRated.topic, DossierPaid.topic, *reports),
             produces=(
                 DossierStatusChanged.topic,
                 DossierOverdue.topic,

@@ -28,6 +28,7 @@ from dossierbus_shared.directory import AgencyDirectory
 from dossierbus_shared.events import (
     DossierDeadlineExtended,
     DossierOverdue,
+    DossierPaid,
     DossierPaymentRequested,
     DossierRated,
     DossierStatusChanged,
@@ -52,19 +53,15 @@ def bootstrap(
     inboxes, reports = zip(*(agency_topics(code) for code in sorted(catalogue.agencies)), strict=True)
     # Status changes for the national portal are staged by the unit of work that records them.
     portal_sync = PortalSync(settings)
-    unit_of_work_type = partial(RoutingUnitOfWork, portal_sync=portal_sync.staging)
+    unit_of_work_type = partial(
+        RoutingUnitOfWork, portal_sync=portal_sync.staging, catalogue=catalogue, calendar=calendar
+    )
     service = Service(
         settings,
         migrations=MIGRATIONS,
-        # Routing also follows its own status changes and the applicants' ratings for the 766 indicators;
-        # on dossier.payments, intake's payments and refunds (and its own payment requests, for 766).
-        consumes=[
-            DossierVerified.topic,
-            DossierStatusChanged.topic,
-            DossierRated.topic,
-            DossierPaymentRequested.topic,
-            *reports,
-        ],
+        # Routing also follows the applicants' ratings for the 766 indicators; on dossier.payments, intake's
+        # payments and refunds (its own payment requests there are ignored).
+        consumes=[DossierVerified.topic, DossierRated.topic, DossierPaid.topic, *reports],
         # Onboarded agencies' reports too, without a restart.
         consumes_matching=r"agency\.[a-z0-9-]+\.reports",
         produces=[

@@ -1,5 +1,6 @@
-"""Indicator rules on a real PostgreSQL, fed through the handlers that consume the events: indicator 2.1
-judged at the period's end, and a paused dossier not overdue."""
+"""Indicator rules on a real PostgreSQL, fed as in the service: the verifications through the handlers that
+consume them, the status changes as routing publishes them; indicator 2.1 judged at the period's end, and
+a paused dossier not overdue."""
 
 from __future__ import annotations
 
@@ -22,7 +23,6 @@ from dossierbus_shared.events import (
     DossierStatus,
     DossierStatusChanged,
     DossierVerified,
-    Event,
 )
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -66,13 +66,13 @@ async def test_a_past_period_is_judged_at_its_end_and_a_paused_dossier_is_not_ov
     november = datetime(2026, 11, 2, 9, tzinfo=HANOI)
     late_after_period = verified("FINISHED-IN-DECEMBER", november, date(2026, 11, 2))
     paused = verified("PAUSED", november, date(2026, 11, 2))
-    events: list[Event] = [
-        late_after_period,
-        paused,
+    await deliver(handlers, *(Envelope(event, source="test") for event in (late_after_period, paused)))
+    changes = [
         changed(paused, DossierStatus.SUPPLEMENT_REQUESTED, november),
         changed(late_after_period, DossierStatus.RESULT_READY, datetime(2026, 12, 3, 10, tzinfo=HANOI)),
     ]
-    await deliver(handlers, *(Envelope(event, source="test") for event in events))
+    async with db.unit_of_work(RoutingUnitOfWork) as uow:  # published: the 766 records follow
+        uow.stage(*(Envelope(change, source="urn:dossierbus:routing") for change in changes))
 
     async with db.transaction() as session:
         [november_as_of_its_end] = await counts(

@@ -8,6 +8,8 @@ import uuid
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import func, select
+
 from dossierbus_routing.adapters.indicators import counts
 from dossierbus_routing.domain.payment import FINANCIAL_OBLIGATION
 from dossierbus_routing.entrypoints.events import EventHandlers
@@ -20,6 +22,7 @@ from dossierbus_shared.catalogue import default_catalogue
 from dossierbus_shared.db import Database
 from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.events import Applicant, Channel, DossierPaid, DossierPaymentRequested, DossierVerified
+from dossierbus_shared.outbox import outbox
 
 HANOI = ZoneInfo("Asia/Ho_Chi_Minh")
 MONDAY = datetime(2026, 3, 2, 9, tzinfo=HANOI)
@@ -108,14 +111,18 @@ async def test_the_overdue_scan_leaves_a_dossier_held_for_its_fees_alone(
 
 
 async def test_indicator_3_6_counts_the_dossiers_that_owed_fees_and_those_paid(
-    db: Database, db_handlers: EventHandlers, handlers: EventHandlers, store: MemoryStore
+    db: Database, db_handlers: EventHandlers
 ) -> None:
     arrivals = [verified(), verified(), verified("1.001193")]
-    await deliver(db_handlers, *arrivals)
-    await deliver(handlers, *arrivals)  # in memory too, to read back the payment requests routing published
-    requests = [e for e in store.outbox if isinstance(e.data, DossierPaymentRequested)]
-    assert len(requests) == 2
-    await deliver(db_handlers, *requests, paid(arrivals[0]), paid(arrivals[1], amount=1))
+    await deliver(db_handlers, *arrivals)  # two payment requests published, and followed by 766
+    async with db.transaction() as session:
+        requested = await session.scalar(
+            select(func.count())
+            .select_from(outbox)
+            .where(outbox.c.event_type == DossierPaymentRequested.type)
+        )
+    assert requested == 2
+    await deliver(db_handlers, paid(arrivals[0]), paid(arrivals[1], amount=1))
 
     async with db.transaction() as session:
         found = await counts(session, vietnam_calendar(), today=date(2026, 3, 5))

@@ -124,9 +124,11 @@ async def test_a_batch_is_loaded_in_one_query_and_written_once_per_table_whateve
         "INSERT outbox",
         "|",
         "WITH dossiers",
+        "SELECT indicator_dossiers",  # their 766 records follow the status changes published
         "INSERT dossiers",
         "INSERT steps",
         "INSERT timeline",
+        "INSERT indicator_dossiers",
         "INSERT outbox",
     ]
 

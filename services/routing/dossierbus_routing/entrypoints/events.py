@@ -7,12 +7,13 @@ beforehand, and what the commands cause is written once after the batch.
 - `dossier.status-reported` (an agency's, authenticated): applied to its step, or refused and recorded;
 - `dossier.extension-requested` (an agency's, authenticated): the due date moves, or the request is
   refused and recorded;
-- `dossier.status-changed` (routing's own): the 766 record follows;
 - `dossier.rated`: the 766 satisfaction rating;
-- `dossier.payment-requested` (routing's own): the 766 record notes the fees owed;
 - `dossier.paid` (intake's): a dossier held in financial obligation is taken on (its steps assigned), or
   the payment is recorded as refused or ignored; the 766 record notes it paid online;
 - `dossier.refunded` (intake's): recorded on the dossier's timeline.
+
+Routing's own status changes and payment requests are not read back: the 766 records follow them in the
+transaction that publishes them (unit_of_work.py).
 """
 
 from __future__ import annotations
@@ -36,7 +37,6 @@ from dossierbus_shared.events import (
     DossierPaymentRequested,
     DossierRated,
     DossierRefunded,
-    DossierStatusChanged,
     DossierStatusReported,
     DossierVerified,
     Event,
@@ -61,6 +61,9 @@ class EventHandlers:
         for event_type, handler in self.by_type().items():
             reported = event_type in (DossierStatusReported, DossierExtensionRequested)
             consumer.on(event_type, authenticate=authenticate if reported else None)(handler)
+        # Its own payment requests, on dossier.payments with intake's payments: the 766 records followed
+        # them as they were published (unit_of_work.py).
+        consumer.ignore(DossierPaymentRequested)
 
     def by_type(self) -> dict[type[Event], Handler[Any]]:
         """The handler of each event type, as the consumer calls it."""
@@ -68,9 +71,7 @@ class EventHandlers:
             DossierVerified: _applied(self.on_verified),
             DossierStatusReported: _applied(self.on_reported),
             DossierExtensionRequested: _applied(self.on_extension_requested),
-            DossierStatusChanged: _applied(self.on_status_changed),
             DossierRated: _applied(self.on_rated),
-            DossierPaymentRequested: _applied(self.on_payment_requested),
             DossierPaid: _applied(self.on_paid),
             DossierRefunded: _applied(self.on_refunded),
         }
@@ -130,28 +131,8 @@ class EventHandlers:
                 dossier.refuse_report(envelope.data, reason, self.context, event_id=envelope.id)
             uow.collect(dossier)
 
-    async def on_status_changed(
-        self, uow: RoutingUnitOfWork, envelope: Envelope[DossierStatusChanged]
-    ) -> None:
-        changed = envelope.data
-        record = await uow.indicators.get(changed.dossier_id)
-        if record is None:
-            # Routing publishes a status change only after the verification that opened this record commits.
-            raise PermanentError(
-                f"status change for dossier {changed.dossier_code} that routing never verified"
-            )
-        record.apply(changed, self.context.catalogue, self.context.calendar)
-
     async def on_rated(self, uow: RoutingUnitOfWork, envelope: Envelope[DossierRated]) -> None:
         uow.indicators.rate(envelope.data)
-
-    async def on_payment_requested(
-        self, uow: RoutingUnitOfWork, envelope: Envelope[DossierPaymentRequested]
-    ) -> None:
-        record = await uow.indicators.get(envelope.data.dossier_id)
-        if record is None:
-            raise PermanentError(f"payment request for dossier {envelope.data.dossier_code} never verified")
-        record.fees_requested()
 
     async def on_paid(self, uow: RoutingUnitOfWork, envelope: Envelope[DossierPaid]) -> None:
         paid = envelope.data
