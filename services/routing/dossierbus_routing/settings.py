@@ -59,5 +59,6 @@ class RoutingSettings(ServiceSettings):
         default=0.5,
         ge=0,
         le=10,
-        description="How long the relay, once woken by a commit, waits for more changes to send with it",
+        description="How long the relay, once woken by a commit or after a round that sent something, waits"
+        " for more changes to send with them",
     )

@@ -408,6 +408,30 @@ async def test_a_woken_relay_gathers_the_changes_committed_meanwhile_into_one_re
     assert [[code for code, _, _ in request] for request in portal.requests] == requests
 
 
+@pytest.mark.parametrize(("gather_s", "requests"), [(0.0, [["A"], ["A"], ["B"]]), (0.5, [["A"], ["A", "B"]])])
+async def test_after_a_round_that_sent_some_the_relay_gathers_before_the_next(
+    gather_s: float, requests: list[list[str]]
+) -> None:
+    """A's 2 is due once its 1 is sent: at once without gathering, alone; with it, beside B's 1."""
+    portal, clock = FakePortal(), SettableClock(NOW)
+    first, second = pending_rows({"A": [1, 2]}), pending_rows({"B": [1]})
+    second[0]["id"] = 3  # staged after A's two
+    memory = InMemorySyncStore(first)
+    relay = PortalSyncRelay(
+        memory.transaction, portal, POLICY, poll_interval_s=60, gather_s=gather_s, clock=clock
+    )
+    running = asyncio.create_task(relay.run())
+    try:
+        await eventually(lambda: len(portal.requests) >= 1)  # A's 1; its 2 is due next round
+        await asyncio.sleep(0.05)
+        memory.rows += second  # committed 50 ms after the first round
+        relay.wake()
+        await eventually(lambda: {row["state"] for row in first + second} == {SENT})
+    finally:
+        running.cancel()
+    assert [[code for code, _, _ in request] for request in portal.requests] == requests
+
+
 # --- the HTTP adapter -----------------------------------------------------------------------------------
 
 

@@ -56,19 +56,24 @@ class PortalSyncRelay:
         self._wake.set()
 
     async def run(self) -> None:
-        """Send until cancelled: again at once while rounds send something, else after a wake or a poll.
-        A wake is followed by `gather_s` of waiting, so that the changes committed meanwhile go in the
-        same round: one request and one transaction for them all rather than one per commit."""
+        """Send until cancelled: at once again after a full round, `gather_s` after one that sent some
+        (the dossiers' next changes, and those committed meanwhile, then go together), else after a wake
+        (then `gather_s` too) or a poll. So a steady flow of changes costs a request and a transaction per
+        `gather_s`, not one per commit."""
         while True:
+            self._wake.clear()  # the round sees every change committed before it
             try:
-                while await self.relay_once():
+                while (tried := await self.relay_once()) >= self.batch_size:
                     pass
             except Exception as error:  # the database away: the changes stay, and are tried again
                 log.warning("portal sync relay: %s; trying again in %gs", error, self.poll_interval_s)
+                tried = 0
+            if tried:
+                await asyncio.sleep(self.gather_s)
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
                 await asyncio.sleep(self.gather_s)
-            self._wake.clear()
 
     async def relay_once(self) -> int:
         """One round; returns how many changes it tried."""
