@@ -50,13 +50,16 @@ class Dispatcher:
         self.claim_s = claim_s
 
     async def dispatch_forever(self, poll_interval_s: float) -> None:
+        """Claim again at once after a full batch; after a smaller one (or none), wait `poll_interval_s`,
+        so that a steady trickle goes in rounds of what was queued meanwhile, its writes sharing their
+        transactions, rather than in a claim and two transactions per message."""
         while True:
             try:
                 tried = await self.dispatch_due()
             except Exception as error:  # database away: try again later
                 log.warning("notification dispatcher: %s", error)
                 tried = 0
-            if not tried:
+            if tried < BATCH_SIZE:
                 await asyncio.sleep(poll_interval_s)
 
     async def dispatch_due(self, limit: int = BATCH_SIZE) -> int:

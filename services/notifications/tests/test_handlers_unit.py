@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from dossierbus_devstack.eventually import eventually
 from dossierbus_notifications.channels import Outgoing
 from dossierbus_notifications.delivery import Dispatcher, GroupCommit
 from dossierbus_notifications.domain.correspondence import Correspondence
@@ -291,6 +292,30 @@ async def test_lanes_send_at_once_and_keep_each_dossiers_messages_in_order() -> 
         if what == "write" and "delivered" in written.values()
     )
     assert [what for what, _ in store.journal[:first_outcome]].count("send") > 1  # lanes overlap
+
+
+class QueueingChannel(RecordingChannel):
+    """Queues a message while sending the first one, and another 50 ms later."""
+
+    async def send(self, outgoing: Outgoing) -> None:
+        if outgoing.recipient == "a@x.vn":
+            queue(self.store, "b@x.vn")
+            asyncio.get_running_loop().call_later(0.05, queue, self.store, "c@x.vn")
+        await super().send(outgoing)
+
+
+async def test_a_round_smaller_than_a_batch_is_followed_by_a_wait_that_gathers_the_next() -> None:
+    store = Store()
+    queue(store, "a@x.vn")
+    dispatcher = Dispatcher(units_of(store), {"email": QueueingChannel(store)}, RetryPolicy(3, 1.0))
+    running = asyncio.create_task(dispatcher.dispatch_forever(poll_interval_s=0.3))
+    try:
+        await eventually(lambda: all(n.status == "delivered" for n in store.notifications.values()))
+        assert len(store.notifications) == 3
+    finally:
+        running.cancel()
+    b, c = 2, 3
+    assert ("write", {b: "delivered", c: "sending"}) in store.journal, "b and c went in one round"
 
 
 async def test_a_message_another_dispatcher_began_meanwhile_is_not_sent() -> None:
