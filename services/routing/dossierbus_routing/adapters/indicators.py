@@ -75,7 +75,7 @@ class PostgresIndicatorRepository(IndicatorRepository):
 
     async def save(self) -> None:
         changed = [
-            dataclasses.asdict(record)
+            dict(vars(record))  # its fields are values: no deep copy (dataclasses.asdict) needed
             for record in self.seen.values()
             if record != self._stored.get(record.dossier_id)
         ]

@@ -177,7 +177,8 @@ class PostgresDossierRepository(DossierRepository):
             if dossier_row != stored_dossier:
                 changed_dossiers.append(dossier_row)
             changed_steps += [row for row in step_rows if row not in stored_steps]
-            self._stored[dossier.id] = copy.deepcopy((dossier_row, step_rows))
+            # Saved once per unit of work: no copy kept (one more save would write every row again).
+            self._stored.pop(dossier.id, None)
         await upsert(self.session, dossiers, changed_dossiers, ["id"])
         await upsert(self.session, steps, changed_steps, ["dossier_id", "step"])
         if entries:
