@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,6 +16,19 @@ OptionalText = Annotated[str | None, BeforeValidator(lambda value: None if value
 OptionalSecret = Annotated[SecretStr | None, BeforeValidator(lambda value: None if value == "" else value)]
 """A secret whose absence turns something off; set but empty (`PII_PEPPER=` or `${PII_PEPPER:-}` in
 docker-compose.yml) counts as absent, never as an empty secret."""
+
+
+def consumer_linger(default_ms: int) -> Any:
+    """CONSUMER_LINGER_MS, with the default of a service (notifications and intake wait; the services on a
+    dossier's way to its agency do not)."""
+    return Field(
+        default=default_ms,
+        ge=0,
+        le=5000,
+        description="How long a fetch that is not a full batch waits for more records to apply with it: for"
+        " a service off the dossier's path, a steady trickle then costs a transaction per linger, not one"
+        " per record (0: apply what each fetch brings at once)",
+    )
 
 
 class ServiceSettings(BaseSettings):
@@ -80,6 +93,7 @@ class ServiceSettings(BaseSettings):
     consumer_batch_size: int = Field(
         default=100, ge=1, le=10_000, description="Most records one fetch applies in one transaction"
     )
+    consumer_linger_ms: int = consumer_linger(0)
     outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
     outbox_poll_interval_s: float = Field(default=1.0, gt=0)
     http_host: str = "127.0.0.1"

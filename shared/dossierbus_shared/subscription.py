@@ -114,9 +114,7 @@ class Subscription:
         while True:
             self._resume_due()
             try:
-                fetched = await self.consumer.getmany(
-                    timeout_ms=self._poll_ms(), max_records=self.settings.consumer_batch_size
-                )
+                fetched = await self._fetch()
             except Exception as error:
                 await self._fetch_failed(error)
                 continue
@@ -128,6 +126,23 @@ class Subscription:
             ]
             if batches:
                 await self._handle(batches)
+
+    async def _fetch(self) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
+        """What the next fetch brings; with a linger, what more arrives in it too (up to a full batch), each
+        partition's records in order."""
+        limit = self.settings.consumer_batch_size
+        fetched = await self.consumer.getmany(timeout_ms=self._poll_ms(), max_records=limit)
+        linger_s = self.settings.consumer_linger_ms / 1000
+        if not fetched or not linger_s:
+            return fetched
+        deadline = time.monotonic() + linger_s
+        count = sum(len(records) for records in fetched.values())
+        while count < limit and (left := deadline - time.monotonic()) > 0:
+            more = await self.consumer.getmany(timeout_ms=int(left * 1000) + 1, max_records=limit - count)
+            for partition, records in more.items():
+                fetched.setdefault(partition, []).extend(records)
+                count += len(records)
+        return fetched
 
     async def _handle(self, batches: list[tuple[TopicPartition, list[ConsumerRecord[bytes, bytes]]]]) -> None:
         """Apply a fetch's records; commit what is finished, back off from the partition that could not

@@ -93,3 +93,41 @@ async def test_a_record_that_cannot_finish_backs_off_its_partition_and_the_rest_
     assert fake.commits == [{FIRST: 12, STOPPED: 21}], "what finished, in one request"
     assert fake.seeks == [(STOPPED, 21), (LATER, 30)]
     assert fake.paused == {STOPPED}, "only the partition that could not finish waits"
+
+
+class TricklingConsumer(FakeConsumer):
+    """Brings one record per fetch, 20 ms apart; nothing once they are all out."""
+
+    def __init__(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        super().__init__({})
+        self.trickle = records
+
+    async def getmany(
+        self, *, timeout_ms: int, **_: Any
+    ) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
+        if not self.trickle:
+            await asyncio.sleep(timeout_ms / 1000)
+            return {}
+        await asyncio.sleep(0.02)
+        each = self.trickle.pop(0)
+        return {TopicPartition(each.topic, each.partition): [each]}
+
+
+@pytest.mark.parametrize(("linger_ms", "batches"), [(0, [[10], [11], [30], [12]]), (300, [[10, 11, 12, 30]])])
+async def test_a_linger_gathers_a_trickle_into_one_batch_in_partition_order(
+    linger_ms: int, batches: list[list[int]]
+) -> None:
+    processed: list[list[int]] = []
+
+    async def process(records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        processed.append([each.offset for each in records])
+        if sum(map(len, processed)) == 4:
+            raise asyncio.CancelledError  # all applied: stop the loop
+
+    fake = TricklingConsumer([record(FIRST, 10), record(FIRST, 11), record(LATER, 30), record(FIRST, 12)])
+    settings = ServiceSettings(service_name="t", consumer_linger_ms=linger_ms, consumer_batch_size=10)
+    subscription = Subscription(settings, process, topics=["dossier.submitted"])
+    subscription._consumer = fake
+    with pytest.raises(asyncio.CancelledError):
+        await subscription.run()
+    assert processed == batches

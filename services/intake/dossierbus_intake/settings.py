@@ -3,12 +3,14 @@ from typing import Self
 from pydantic import Field, model_validator
 
 from dossierbus_intake.domain.submission import UNIT_IDENTIFIER_PATTERN
-from dossierbus_shared.settings import OptionalSecret, OptionalText, ServiceSettings
+from dossierbus_shared.settings import OptionalSecret, OptionalText, ServiceSettings, consumer_linger
 
 
 class IntakeSettings(ServiceSettings):
     service_name: str = "intake"
     http_port: int = 8001
+    # Off the dossier's way to its agency: a quarter second more gathers a trickle into one transaction.
+    consumer_linger_ms: int = consumer_linger(250)
     receiving_unit: str = Field(
         default="000.00.01.H26",
         pattern=UNIT_IDENTIFIER_PATTERN,
