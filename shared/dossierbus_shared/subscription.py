@@ -131,7 +131,9 @@ class Subscription:
         """What the next fetch brings; with a linger, what more arrives in it too (up to a full batch), each
         partition's records in order."""
         limit = self.settings.consumer_batch_size
-        fetched = await self.consumer.getmany(timeout_ms=self._poll_ms(), max_records=limit)
+        fetched: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]] = await self.consumer.getmany(
+            timeout_ms=self._poll_ms(), max_records=limit
+        )
         linger_s = self.settings.consumer_linger_ms / 1000
         if not fetched or not linger_s:
             return fetched
