@@ -24,7 +24,7 @@ SUBMITTED = DossierSubmitted.type
 CONSUMES = {
     "intake": [DossierStatusChanged.topic],  # to know when a dossier may be rated
     "registry": [DossierSubmitted.topic, DossierStatusChanged.topic],
-    "routing": [DossierVerified.topic, DossierStatusChanged.topic, "agency.justice-hanoi.reports"],
+    "routing": [DossierVerified.topic, "agency.justice-hanoi.reports"],
     "notifications": [DossierSubmitted.topic, DossierStatusChanged.topic],
 }
 PRODUCES = {
