@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -16,7 +15,6 @@ from sqlalchemy import (
     Column,
     DateTime,
     Index,
-    Select,
     Table,
     Text,
     Uuid,
@@ -27,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from dossierbus_shared.db import Database, after_commit, before_commit, metadata, session_schema
 from dossierbus_shared.envelope import Envelope
@@ -154,22 +153,17 @@ class OutboxRelay:
         self._wake.set()
 
     async def publish_batch(self) -> int:
-        """Publish one batch; returns how many rows were published."""
+        """Publish one batch; returns how many rows were published. The rows are claimed and marked sent
+        in one statement, then published, then committed: a publish that fails rolls the mark back."""
         async with self.db.transaction() as session:
-            rows = (await session.execute(self._claim)).all()
+            rows = sorted((await session.execute(self._claim)).all(), key=lambda row: row.id)
             if not rows:
                 return 0
-            publishable = _in_key_order(rows)
-            deliveries = [await self._send(row) for row in publishable]
+            deliveries = [await self._send(row) for row in rows]
             await asyncio.gather(*deliveries)
-            for row in publishable:
+            for row in rows:
                 EVENTS_PRODUCED.labels(row.topic, row.event_type).inc()
-            await session.execute(
-                update(outbox)
-                .where(outbox.c.id.in_([row.id for row in publishable]))
-                .values(sent_at=func.now())
-            )
-            return len(publishable)
+            return len(rows)
 
     async def _send(self, row: Any) -> asyncio.Future[Any]:
         with send_span(
@@ -201,11 +195,11 @@ class OutboxRelay:
         OUTBOX_OLDEST_AGE.set(float(age))
 
 
-def _claim(batch_size: int) -> Select[Any]:
-    """The next unsent rows this relay can lock, each with the earliest unsent row of its key (locked by
-    another relay or not): one statement."""
+def _claim(batch_size: int) -> ReturningUpdate[Any]:
+    """Lock the next unsent rows this relay can take and mark them sent, but those of a key whose earlier
+    row another relay holds (they wait for it): one statement, its rows returned."""
     claimed = (
-        select(outbox)
+        select(outbox.c.id, outbox.c.key)
         .where(outbox.c.sent_at.is_(None))
         .order_by(outbox.c.id)
         .limit(batch_size)
@@ -218,12 +212,10 @@ def _claim(batch_size: int) -> Select[Any]:
         .where(unsent.c.key == claimed.c.key, unsent.c.sent_at.is_(None))
         .scalar_subquery()
     )
-    return select(claimed, earliest.label("earliest_unsent")).order_by(claimed.c.id)
-
-
-def _in_key_order(rows: Sequence[Any]) -> list[Any]:
-    """The claimed rows but those of a key whose earlier row another relay holds: they wait for it."""
-    first_claimed: dict[str, int] = {}
-    for row in rows:
-        first_claimed.setdefault(row.key, row.id)
-    return [row for row in rows if row.earliest_unsent >= first_claimed[row.key]]
+    ranked = select(
+        claimed.c.id,
+        earliest.label("earliest_unsent"),
+        func.min(claimed.c.id).over(partition_by=claimed.c.key).label("first_claimed"),
+    ).cte("ranked")
+    in_key_order = select(ranked.c.id).where(ranked.c.earliest_unsent >= ranked.c.first_claimed)
+    return update(outbox).where(outbox.c.id.in_(in_key_order)).values(sent_at=func.now()).returning(*outbox.c)

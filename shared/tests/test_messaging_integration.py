@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import MessageSizeTooLargeError
 from aiokafka.structs import ConsumerRecord
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select, text
@@ -185,6 +186,36 @@ async def test_a_relay_leaves_a_dossier_whose_earlier_row_another_relay_holds(se
     assert await relay.publish_batch() == 2
     records = await records_with_keys(settings.kafka_bootstrap_servers, Ping.topic, [first, second], 3)
     assert steps_by_dossier(records) == {str(first).encode(): [0, 1], str(second).encode(): [0]}
+
+
+async def test_a_batch_the_broker_refuses_stays_unsent_and_goes_once_it_can(service: Service) -> None:
+    settings = service.settings
+    await upgrade_async(settings.database_url, settings.db_schema, MIGRATIONS)
+    await service.producer.start()
+    dossier, other = uuid.uuid4(), uuid.uuid4()
+    async with service.db.transaction() as session:
+        await stage(session, ping(dossier, 0), ping(other, 0))  # written as this transaction commits
+    async with service.db.transaction() as session:
+        # Larger than the producer may send (1 MiB): the broker never takes this batch as it is.
+        oversized = json.dumps({"padding": "x" * 2_000_000})
+        await session.execute(outbox.update().where(outbox.c.key == str(other)).values(payload=oversized))
+    relay = OutboxRelay(service.db, service.producer)
+    with pytest.raises(MessageSizeTooLargeError):
+        await relay.publish_batch()
+
+    async def unsent() -> int:
+        async with service.db.transaction() as session:
+            return int(await session.scalar(select(func.count()).where(outbox.c.sent_at.is_(None))) or 0)
+
+    assert await unsent() == 2, "the rows were marked sent only in the transaction the failure rolled back"
+    async with service.db.transaction() as session:
+        await session.execute(outbox.delete().where(outbox.c.key == str(other)))
+    assert await relay.publish_batch() == 1
+    assert await unsent() == 0
+    records = await records_with_keys(settings.kafka_bootstrap_servers, Ping.topic, [dossier, other], 1)
+    # At least once: what the failed batch had handed the broker before the refusal goes again (the
+    # consumers' inboxes make it one effect); the refused row never went.
+    assert set(steps_by_dossier(records)) == {str(dossier).encode()}
 
 
 async def test_a_redelivered_event_has_one_effect(service: Service) -> None:
