@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import sys
@@ -223,7 +224,9 @@ async def run_demo(count: int) -> None:
             spans = await stack.spans_for(
                 code, until=lambda found: {"routing", "notifications"} <= services_of(found)
             )
-            # Status to the national portal follows within a second or so: what its simulator took so far.
+            # Status to the national portal follows, one change of a dossier per round of its relay: what
+            # its simulator took once routing has none of the dossier's changes left to send.
+            await portal_synced(http, stack, code)
             taken = [item["payload"]["TrangThaiHoSo"] for item in await stack.national_portal.received(code)]
             portal = f"   national portal took status codes {', '.join(map(str, taken)) or '(none yet)'}\n"
             print(render(dossier, notifications, spans) + portal)
@@ -231,6 +234,20 @@ async def run_demo(count: int) -> None:
         print(
             f"{len(codes)} dossiers: {summary}; {len(stack.mail.messages)} emails delivered to the SMTP sink"
         )
+
+
+async def portal_synced(http: httpx.AsyncClient, stack: DevStack, code: str) -> None:
+    """Until routing has sent the national portal every change of the dossier (or 30 s have passed)."""
+
+    async def nothing_pending() -> None:
+        response = await http.get(
+            stack.url("routing", f"/dossiers/{code}/portal-sync"), headers=stack.headers("operator")
+        )
+        response.raise_for_status()
+        assert all(change["state"] != "pending" for change in response.json()["changes"])
+
+    with contextlib.suppress(AssertionError):  # shown as far as it got
+        await eventually(nothing_pending, timeout_s=30)
 
 
 async def pay_online(http: httpx.AsyncClient, stack: DevStack, code: str, personal_id: str) -> None:
