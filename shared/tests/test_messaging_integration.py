@@ -156,10 +156,16 @@ async def test_after_commit_hooks_run_only_once_the_transaction_has_committed(se
     assert ran == ["committed"]
 
 
-async def test_two_relays_share_the_outbox_without_duplicates_or_reordering(service: Service) -> None:
+async def relay_ready(service: Service) -> ServiceSettings:
+    """The service's schema migrated and its producer started, without its consumer: relays run by hand."""
     settings = service.settings
     await upgrade_async(settings.database_url, settings.db_schema, MIGRATIONS)
     await service.producer.start()
+    return settings
+
+
+async def test_two_relays_share_the_outbox_without_duplicates_or_reordering(service: Service) -> None:
+    settings = await relay_ready(service)
     dossiers = [uuid.uuid4() for _ in range(25)]
     for step in range(3):
         async with service.db.transaction() as session:
@@ -173,9 +179,7 @@ async def test_two_relays_share_the_outbox_without_duplicates_or_reordering(serv
 
 
 async def test_a_relay_leaves_a_dossier_whose_earlier_row_another_relay_holds(service: Service) -> None:
-    settings = service.settings
-    await upgrade_async(settings.database_url, settings.db_schema, MIGRATIONS)
-    await service.producer.start()
+    settings = await relay_ready(service)
     first, second = uuid.uuid4(), uuid.uuid4()
     async with service.db.transaction() as session:
         await stage(session, ping(first, 0), ping(second, 0), ping(first, 1))
@@ -189,9 +193,7 @@ async def test_a_relay_leaves_a_dossier_whose_earlier_row_another_relay_holds(se
 
 
 async def test_a_batch_the_broker_refuses_stays_unsent_and_goes_once_it_can(service: Service) -> None:
-    settings = service.settings
-    await upgrade_async(settings.database_url, settings.db_schema, MIGRATIONS)
-    await service.producer.start()
+    settings = await relay_ready(service)
     dossier, other = uuid.uuid4(), uuid.uuid4()
     async with service.db.transaction() as session:
         await stage(session, ping(dossier, 0), ping(other, 0))  # written as this transaction commits
