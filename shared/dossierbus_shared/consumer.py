@@ -282,10 +282,10 @@ class EventConsumer(Generic[U]):
             envelope = self.as_handled(envelope)
         except MalformedEvent as error:
             return _Refusal(error.reason, "MalformedEvent", envelope)
-        handler = self.handlers.get(type(envelope.data))
+        event_type = type(envelope.data)
+        handler = self.handlers.get(event_type)
         if handler is None:
             return _Refusal(f"this consumer does not handle {envelope.type}", "UnhandledEventType", envelope)
-        event_type = type(envelope.data)
         return _Ready(
             record, envelope, handler, self.authenticators.get(event_type), self.concerns.get(event_type)
         )
