@@ -2,7 +2,10 @@
 topics created while it runs), handing the records of each fetch to the EventConsumer at once (partition
 after partition, each in its order: one transaction for them, not one per partition), and committing a
 partition's offset only once its records are applied (database commit) or dead-lettered, the offsets of a
-fetch in one request.
+fetch in one request. That request is not waited for: the next fetch is applied while it is under way
+(one at a time, offsets that piled up meanwhile merged into the next), and the pending one is finished
+before the partitions are handed to another member and when the subscription stops. A crash before it
+lands only means those records are read again, and the inbox knows them.
 
 Nothing a record holds can stop the loop: records are read leniently (dossierbus_shared.record_batches)
 and parsed one by one by the EventConsumer, which dead-letters what it cannot use. What can still fail is
@@ -73,6 +76,8 @@ class Subscription:
         self._failures: dict[TopicPartition, int] = {}  # consecutive failures of a partition
         self._paused_until: dict[TopicPartition, float] = {}
         self._fetch_failures = 0
+        self._to_commit: dict[TopicPartition, int] = {}
+        self._committer: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         settings = self.settings
@@ -100,6 +105,7 @@ class Subscription:
 
     async def stop(self) -> None:
         if self._consumer is not None:
+            await self.commits_sent()
             await self._consumer.stop()
             self._consumer = None
 
@@ -166,7 +172,7 @@ class Subscription:
                 else:
                     finished[partition] = records[-1].offset + 1
                     self._failures.pop(partition, None)
-            await self._commit(finished)
+            self._commit(finished)
             return
         except Exception as error:
             for partition, records in batches:
@@ -174,15 +180,30 @@ class Subscription:
             return
         for partition, _ in batches:
             self._failures.pop(partition, None)
-        await self._commit({partition: records[-1].offset + 1 for partition, records in batches})
+        self._commit({partition: records[-1].offset + 1 for partition, records in batches})
 
-    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
-        if not offsets:
-            return
-        try:
-            await self.consumer.commit(offsets)
-        except Exception as error:  # e.g. revoked by a rebalance: its next owner re-reads, the inbox de-dups
-            log.warning("cannot commit %s: %s", offsets, error)
+    def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        """Commit `offsets` in the background: the loop goes on with the next fetch meanwhile."""
+        for partition, offset in offsets.items():
+            self._to_commit[partition] = max(offset, self._to_commit.get(partition, offset))
+        if self._to_commit and (self._committer is None or self._committer.done()):
+            self._committer = asyncio.create_task(self._send_commits())
+
+    async def _send_commits(self) -> None:
+        """One request at a time, so that an earlier commit never lands after a later one."""
+        while self._to_commit:
+            offsets, self._to_commit = self._to_commit, {}
+            try:
+                await self.consumer.commit(offsets)
+            except (
+                Exception
+            ) as error:  # e.g. revoked by a rebalance: its next owner re-reads, the inbox de-dups
+                log.warning("cannot commit %s: %s", offsets, error)
+
+    async def commits_sent(self) -> None:
+        """Wait until the offsets of every applied record are committed (or failed to be)."""
+        if self._committer is not None:
+            await asyncio.shield(self._committer)
 
     def _read_again(self, partition: TopicPartition, offset: int) -> None:
         """A partition whose records were not reached: fetched again from `offset`, at once."""
@@ -232,6 +253,7 @@ class Subscription:
         delay = self.backoff.delay(self._fetch_failures)
         log.error("fetch failed (%s: %s); retrying in %.1fs", type(error).__name__, error, delay)
         await asyncio.sleep(delay)
+        await self.commits_sent()  # else the rewind would go back to before them
         try:
             for partition in self.consumer.assignment():
                 committed = await self.consumer.committed(partition)
@@ -255,6 +277,8 @@ class _ForgetRevoked(ConsumerRebalanceListener):  # type: ignore[misc]
         self.subscription = subscription
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        # What was applied is committed while this member still owns it: its next owner starts after it.
+        await self.subscription.commits_sent()
         self.subscription.forget(revoked)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:

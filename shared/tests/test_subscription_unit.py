@@ -1,6 +1,7 @@
 """The consume loop's bookkeeping over a fetch of several partitions, on a fake consumer: one call of the
-processor for the whole fetch, one offset commit, and when a record cannot finish, its partition backs
-off from it while the partitions before it are committed and those after it are read again at once."""
+processor for the whole fetch, one offset commit (sent while the next fetch is applied), and when a record
+cannot finish, its partition backs off from it while the partitions before it are committed and those
+after it are read again at once."""
 
 from __future__ import annotations
 
@@ -77,6 +78,7 @@ async def consume_once(fail_at: ConsumerRecord[bytes, bytes] | None) -> tuple[Fa
     subscription._consumer = fake
     with pytest.raises(asyncio.CancelledError):
         await subscription.run()
+    await subscription.commits_sent()
     return fake, seen
 
 
@@ -131,3 +133,46 @@ async def test_a_linger_gathers_a_trickle_into_one_batch_in_partition_order(
     with pytest.raises(asyncio.CancelledError):
         await subscription.run()
     assert processed == batches
+
+
+class SlowCommits(FakeConsumer):
+    """Answers three fetches of one record each; a commit is answered only once `answer` is set."""
+
+    def __init__(self) -> None:
+        super().__init__({})
+        self.fetches = [{FIRST: [record(FIRST, offset)]} for offset in (10, 11, 12)]
+        self.answer = asyncio.Event()
+        self.in_flight = 0
+        self.most_in_flight = 0
+
+    async def getmany(self, **_: Any) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
+        await asyncio.sleep(0)  # as a real fetch, lets the commit under way go on
+        if not self.fetches:
+            raise asyncio.CancelledError
+        return self.fetches.pop(0)
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        await self.answer.wait()
+        self.in_flight -= 1
+        await super().commit(offsets)
+
+
+async def test_the_next_fetch_is_applied_while_a_commit_is_under_way_and_commits_go_one_at_a_time() -> None:
+    seen: list[int] = []
+
+    async def process(records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        seen.extend(each.offset for each in records)
+
+    fake = SlowCommits()
+    subscription = Subscription(ServiceSettings(service_name="t"), process, topics=["dossier.submitted"])
+    subscription._consumer = fake
+    with pytest.raises(asyncio.CancelledError):
+        await subscription.run()
+    assert seen == [10, 11, 12], "all applied though no commit was answered"
+    assert fake.commits == []
+    fake.answer.set()
+    await subscription.commits_sent()
+    assert fake.commits == [{FIRST: 11}, {FIRST: 13}], "the two that waited, merged into one request"
+    assert fake.most_in_flight == 1
