@@ -6,6 +6,7 @@ production (each commit synced to disk before it is answered); the output says s
     .venv/bin/python bench/throughput.py --dossiers 2000 --concurrency 64
     .venv/bin/python bench/throughput.py --dossiers 600 --rate 3    # open loop: 3 dossiers/s offered
     .venv/bin/python bench/throughput.py --replicas routing=2,notifications=2   # processes per service
+    .venv/bin/python bench/throughput.py --rate 20 --spans /tmp/spans.jsonl     # then: bench/hops.py it
 
 Closed loop (the default): `--concurrency` submitters, each submitting as soon as its last was accepted.
 Open loop (`--rate R`): a submission every 1/R s whatever the bus answers, so latencies are those of a
@@ -23,6 +24,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -128,7 +130,9 @@ class Portal:
 
 
 async def run(args: argparse.Namespace) -> None:
-    stack_options = {"replicas": args.replicas} if args.replicas else {}
+    stack_options: dict[str, Any] = {"replicas": args.replicas} if args.replicas else {}
+    if args.spans:
+        stack_options["spans_file"] = Path(args.spans)
     async with (
         observed_postgres() as database_url,
         DevStack(database_url=database_url, **stack_options) as stack,
@@ -258,6 +262,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=10, help="dossiers through before measuring")
     parser.add_argument("--raw-records", type=int, default=20_000, help="for the broker's raw rate")
     parser.add_argument("--json", metavar="PATH", help="also write the figures to PATH as JSON")
+    parser.add_argument(
+        "--spans", metavar="PATH", help="keep the services' spans in PATH (JSON lines), for bench/hops.py"
+    )
     parser.add_argument(
         "--replicas", type=replicas_option, default={}, metavar="SERVICE=N,...", help="processes per service"
     )

@@ -1,5 +1,5 @@
 """The throughput benchmark runs end to end on a few dossiers, offered at a steady rate, and reports what
-each dossier cost, part by part. How fast is for the benchmark to print, not for a test to judge."""
+each dossier cost, part by part, and where its time went, hop by hop. How fast is for the benchmark to print, not for a test to judge."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ SERVICES = ("intake", "registry", "routing", "notifications")
 def test_the_benchmark_reports_what_each_dossier_cost(tmp_path: Path) -> None:
     report = tmp_path / "figures.json"
     command = [sys.executable, str(ROOT / "bench" / "throughput.py"), "--dossiers", "3", "--rate", "2"]
-    command += ["--warmup", "1", "--raw-records", "200", "--json", str(report)]
+    spans = tmp_path / "spans.jsonl"
+    command += ["--warmup", "1", "--raw-records", "200", "--json", str(report), "--spans", str(spans)]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=270)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
@@ -41,3 +42,16 @@ def test_the_benchmark_reports_what_each_dossier_cost(tmp_path: Path) -> None:
     assert figures["Kafka records per dossier"] > 0
     assert figures["submit -> assigned, ms: p99"] <= figures["submit -> returned, ms: p99"]
     assert figures["end to end / raw consume"] > 0
+
+    # Where each dossier's time went, hop by hop, from the spans the run kept.
+    hops = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "hops.py"), str(spans)],
+        cwd=ROOT / "bench",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert hops.returncode == 0, hops.stdout + hops.stderr
+    assert hops.stdout.startswith("4 dossiers; milliseconds per hop"), hops.stdout
+    for hop in ("broker and registry's queue", "routing: its batch, to commit", "request start -> routing"):
+        assert hop in hops.stdout, hop
