@@ -1,5 +1,6 @@
 """The throughput benchmark runs end to end on a few dossiers, offered at a steady rate, and reports what
-each dossier cost, part by part, and where its time went, hop by hop. How fast is for the benchmark to print, not for a test to judge."""
+each dossier cost, part by part, and where its time went, hop by hop. How fast is for the benchmark to
+print, not for a test to judge."""
 
 from __future__ import annotations
 
