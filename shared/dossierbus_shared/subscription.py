@@ -41,6 +41,9 @@ MIN_BACKOFF_S = 0.1
 
 _IDLE_POLL_MS = 500
 
+LAST_COMMIT_S = 5.0
+"""How long a rebalance or a stop waits for the offset commit under way."""
+
 
 @dataclass(frozen=True)
 class Backoff:
@@ -195,15 +198,25 @@ class Subscription:
             offsets, self._to_commit = self._to_commit, {}
             try:
                 await self.consumer.commit(offsets)
-            except (
-                Exception
-            ) as error:  # e.g. revoked by a rebalance: its next owner re-reads, the inbox de-dups
+            except Exception as error:
+                # E.g. revoked by a rebalance: its next owner reads them again, and the inbox de-dups.
                 log.warning("cannot commit %s: %s", offsets, error)
 
     async def commits_sent(self) -> None:
-        """Wait until the offsets of every applied record are committed (or failed to be)."""
-        if self._committer is not None:
-            await asyncio.shield(self._committer)
+        """Wait until the offsets of every applied record are committed (or failed to be), at most
+        LAST_COMMIT_S: a broker that does not answer (the commit is retried meanwhile) does not hold up a
+        rebalance or a shutdown for longer; what is not committed then is read again, and de-duplicated."""
+        committer = self._committer
+        if committer is None or committer.done():
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(committer), LAST_COMMIT_S)
+        except TimeoutError:
+            log.warning(
+                "offsets not committed within %ss: records after the committed ones are read again",
+                LAST_COMMIT_S,
+            )
+            committer.cancel()
 
     def _read_again(self, partition: TopicPartition, offset: int) -> None:
         """A partition whose records were not reached: fetched again from `offset`, at once."""

@@ -14,6 +14,7 @@ from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from dossierbus_devstack.records import consumer_record
+from dossierbus_shared import subscription as subscription_module
 from dossierbus_shared.consumer import DependencyUnavailable
 from dossierbus_shared.settings import ServiceSettings
 from dossierbus_shared.subscription import Subscription
@@ -176,3 +177,23 @@ async def test_the_next_fetch_is_applied_while_a_commit_is_under_way_and_commits
     await subscription.commits_sent()
     assert fake.commits == [{FIRST: 11}, {FIRST: 13}], "the two that waited, merged into one request"
     assert fake.most_in_flight == 1
+
+
+async def test_a_commit_the_broker_does_not_answer_holds_up_a_stop_only_so_long(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(subscription_module, "LAST_COMMIT_S", 0.05)
+
+    async def process(records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        pass
+
+    fake = SlowCommits()  # never answered
+    subscription = Subscription(ServiceSettings(service_name="t"), process, topics=["dossier.submitted"])
+    subscription._consumer = fake
+    with pytest.raises(asyncio.CancelledError):
+        await subscription.run()
+    await asyncio.wait_for(subscription.commits_sent(), 1)
+    assert fake.commits == []
+    assert subscription._committer is not None
+    await asyncio.sleep(0)  # the cancellation takes effect
+    assert subscription._committer.cancelled()
