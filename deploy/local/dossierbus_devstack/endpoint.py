@@ -20,6 +20,8 @@ class Received:
     headers: dict[str, str]
     body: bytes
     answered: int
+    connection: int
+    """The client's port: requests over one kept-alive connection share it."""
 
 
 class RecordingEndpoint:
@@ -61,12 +63,21 @@ class RecordingEndpoint:
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keeps connections open, as gateways and agencies' servers do
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with endpoint._lock:
                     status = endpoint.answers.popleft() if endpoint.answers else endpoint.then
                     endpoint.requests.append(
-                        Received("POST", self.path, dict(self.headers.items()), body, status)
+                        Received(
+                            "POST",
+                            self.path,
+                            dict(self.headers.items()),
+                            body,
+                            status,
+                            self.client_address[1],
+                        )
                     )
                 payload = b'{"ok": true}' if status < 300 else b'{"error": "scripted failure"}'
                 self.send_response(status)

@@ -97,7 +97,8 @@ def _channels(
     channels: dict[str, Channel] = {"email": EmailChannel(settings.smtp_sender, smtp)}
     if settings.sms_gateway_url:
         token = settings.sms_gateway_token.get_secret_value() if settings.sms_gateway_token else None
-        channels["sms"] = SmsChannel(settings.sms_gateway_url, token, settings.sms_timeout_s)
+        channels["sms"] = sms = SmsChannel(settings.sms_gateway_url, token, settings.sms_timeout_s)
+        service.on_shutdown(sms.close)
     if settings.webhook_secrets_token:
         secrets = WebhookSecrets(
             settings.registry_url,
@@ -105,7 +106,8 @@ def _channels(
             cache_s=settings.webhook_secret_cache_s,
             timeout_s=settings.webhook_timeout_s,
         )
-        channels["webhook"] = WebhookChannel(directory, secrets, settings.webhook_timeout_s)
+        channels["webhook"] = webhook = WebhookChannel(directory, secrets, settings.webhook_timeout_s)
+        service.on_shutdown(webhook.close)
         service.background(directory.keep_fresh)
     else:
         log.info("webhooks off: set WEBHOOK_SECRETS_TOKEN (and REGISTRY_URL) to send them")

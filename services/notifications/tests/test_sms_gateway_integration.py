@@ -19,7 +19,9 @@ def outgoing() -> Outgoing:
 async def test_sends_the_documented_json_with_the_bearer_token() -> None:
     message = outgoing()
     with RecordingEndpoint() as gateway:
-        await SmsChannel(f"{gateway.url}/send", "gateway-token", timeout_s=5).send(message)
+        channel = SmsChannel(f"{gateway.url}/send", "gateway-token", timeout_s=5)
+        await channel.send(message)
+        await channel.close()
 
     [request] = gateway.requests
     assert request.path == "/send"
@@ -38,6 +40,17 @@ async def test_a_gateway_error_is_a_failed_attempt_naming_the_status() -> None:
         with pytest.raises(RuntimeError, match="HTTP 503"):
             await channel.send(outgoing())
         await channel.send(outgoing())  # the next answer is 200
+        await channel.close()
 
     assert [request.answered for request in gateway.requests] == [503, 200]
     assert "Authorization" not in gateway.requests[0].headers
+
+
+async def test_messages_share_a_kept_alive_connection() -> None:
+    with RecordingEndpoint() as gateway:
+        channel = SmsChannel(gateway.url, None, timeout_s=5)
+        for _ in range(3):
+            await channel.send(outgoing())
+        await channel.close()
+
+    assert len({request.connection for request in gateway.requests}) == 1, "one connection for all three"

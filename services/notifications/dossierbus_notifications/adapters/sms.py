@@ -25,11 +25,13 @@ class SmsChannel:
     def __init__(self, url: str, token: str | None, timeout_s: float) -> None:
         self.url = url
         self.headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.timeout_s = timeout_s
+        self._http = httpx.AsyncClient(timeout=timeout_s)  # its connections kept from message to message
 
     async def send(self, outgoing: Outgoing) -> None:
         message = {"to": outgoing.recipient, "text": outgoing.body, "reference": f"{outgoing.message_id}.sms"}
-        async with httpx.AsyncClient(timeout=self.timeout_s) as http:
-            response = await http.post(self.url, json=message, headers=self.headers)
+        response = await self._http.post(self.url, json=message, headers=self.headers)
         if not response.is_success:
             raise RuntimeError(f"SMS gateway answered HTTP {response.status_code}: {response.text[:200]}")
+
+    async def close(self) -> None:
+        await self._http.aclose()

@@ -21,17 +21,16 @@ class WebhookSecrets:
         self.registry_url = registry_url.rstrip("/")
         self.headers = {"Authorization": f"Bearer {token}"}
         self.cache_s = cache_s
-        self.timeout_s = timeout_s
+        self._http = httpx.AsyncClient(timeout=timeout_s)
         self._kept: dict[str, tuple[str, float]] = {}
 
     async def get(self, agency_code: str) -> str:
         kept = self._kept.get(agency_code)
         if kept and time.monotonic() - kept[1] < self.cache_s:
             return kept[0]
-        async with httpx.AsyncClient(timeout=self.timeout_s) as http:
-            response = await http.get(
-                f"{self.registry_url}/agencies/{agency_code}/webhook-secret", headers=self.headers
-            )
+        response = await self._http.get(
+            f"{self.registry_url}/agencies/{agency_code}/webhook-secret", headers=self.headers
+        )
         if not response.is_success:
             raise RuntimeError(
                 f"registry answered HTTP {response.status_code} for the webhook secret of {agency_code}"
@@ -43,6 +42,9 @@ class WebhookSecrets:
     def forget(self, agency_code: str) -> None:
         self._kept.pop(agency_code, None)
 
+    async def close(self) -> None:
+        await self._http.aclose()
+
 
 class WebhookChannel:
     name = "webhook"
@@ -50,7 +52,7 @@ class WebhookChannel:
     def __init__(self, directory: AgencyDirectory, secrets: WebhookSecrets, timeout_s: float) -> None:
         self.directory = directory
         self.secrets = secrets
-        self.timeout_s = timeout_s
+        self._http = httpx.AsyncClient(timeout=timeout_s)  # connections to each agency kept between messages
 
     def subscribed(self, agency_code: str) -> bool:
         """Whether the agency is active in the directory with a webhook."""
@@ -71,9 +73,12 @@ class WebhookChannel:
             # signed just before sending: every attempt carries a fresh timestamp
             SIGNATURE_HEADER: signature_header(await self.secrets.get(agency), body, int(time.time())),
         }
-        async with httpx.AsyncClient(timeout=self.timeout_s) as http:
-            response = await http.post(entry.webhook_url, content=body, headers=headers)
+        response = await self._http.post(entry.webhook_url, content=body, headers=headers)
         if response.status_code in (401, 403):
             self.secrets.forget(agency)
         if not response.is_success:
             raise RuntimeError(f"{entry.webhook_url} answered HTTP {response.status_code}")
+
+    async def close(self) -> None:
+        await self._http.aclose()
+        await self.secrets.close()
