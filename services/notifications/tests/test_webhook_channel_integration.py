@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from uuid import uuid4
 
+import httpx
+
 from dossierbus_devstack.endpoint import RecordingEndpoint
-from dossierbus_notifications.adapters.webhook import WebhookChannel, WebhookSecrets
+from dossierbus_notifications.adapters.webhook import WebhookChannel, WebhookSecrets, cookieless_client
 from dossierbus_notifications.channels import Outgoing
 from dossierbus_notifications.signature import SIGNATURE_HEADER
 from dossierbus_shared.directory import AgencyDirectory, DirectoryEntry
@@ -44,3 +46,19 @@ async def test_webhooks_to_an_agency_are_signed_and_share_a_kept_alive_connectio
     assert [request.path for request in agency.requests] == ["/hooks"] * 3
     assert all(SIGNATURE_HEADER in request.headers for request in agency.requests)
     assert len({request.connection for request in agency.requests}) == 1, "one connection for all three"
+
+
+async def test_a_cookie_one_agencys_server_sets_goes_nowhere() -> None:
+    seen: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("Cookie"))
+        return httpx.Response(200, headers={"Set-Cookie": "session=planted; Domain=gov.vn; Path=/"})
+
+    async with cookieless_client(5, transport=httpx.MockTransport(answer)) as http:
+        await http.post("https://a.gov.vn/hooks")
+        await http.post("https://b.gov.vn/hooks")
+        await http.post("https://a.gov.vn/hooks")
+        assert not http.cookies
+
+    assert seen == [None, None, None]

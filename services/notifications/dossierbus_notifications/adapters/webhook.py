@@ -4,6 +4,7 @@ the agency directory and signed with its webhook secret (see `signature.py`)."""
 from __future__ import annotations
 
 import time
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 
@@ -52,7 +53,7 @@ class WebhookChannel:
     def __init__(self, directory: AgencyDirectory, secrets: WebhookSecrets, timeout_s: float) -> None:
         self.directory = directory
         self.secrets = secrets
-        self._http = httpx.AsyncClient(timeout=timeout_s)  # connections to each agency kept between messages
+        self._http = cookieless_client(timeout_s)  # connections to each agency kept between messages
 
     def subscribed(self, agency_code: str) -> bool:
         """Whether the agency is active in the directory with a webhook."""
@@ -82,3 +83,12 @@ class WebhookChannel:
     async def close(self) -> None:
         await self._http.aclose()
         await self.secrets.close()
+
+
+def cookieless_client(
+    timeout_s: float, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
+    """A client that keeps no cookie: no agency's server can set one (for a parent domain, say) that
+    would go with the webhooks to another agency."""
+    jar = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+    return httpx.AsyncClient(timeout=timeout_s, cookies=jar, transport=transport)
