@@ -1,6 +1,7 @@
 """Routing's repositories on a real PostgreSQL: a dossier comes back as it was saved (as the in-memory fake
 keeps it), a batch is loaded in one query and written with one statement per table whatever its size,
-and the overdue scan claims each dossier once, skipping those another transaction holds."""
+the overdue scan claims each dossier once, skipping those another transaction holds, and a dossier is
+read over a pooled connection the server dropped as over any other."""
 
 from __future__ import annotations
 
@@ -9,14 +10,17 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import event, select, text
 
 from dossierbus_devstack.statements import statements
 from dossierbus_routing.adapters.tables import dossiers, timeline
+from dossierbus_routing.domain import Context
+from dossierbus_routing.entrypoints import http
 from dossierbus_routing.entrypoints.events import EventHandlers
 from dossierbus_routing.entrypoints.overdue import OverdueWatch
 from dossierbus_routing.testing import SettableClock, deliver
 from dossierbus_routing.unit_of_work import MemoryStore, RoutingUnitOfWork
+from dossierbus_shared.auth import Caller, Role
 from dossierbus_shared.db import Database
 from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.events import (
@@ -177,3 +181,32 @@ async def test_the_overdue_scan_reports_each_late_dossier_once_and_skips_those_h
 
     clock.now = datetime(2026, 3, 9, 8, tzinfo=HANOI)  # Monday: the one due on Friday is late as well
     assert await watch.scan() == [due_today.data.dossier_code]
+
+
+async def test_a_dossier_is_read_over_a_pooled_connection_the_server_dropped(
+    db: Database, context: Context
+) -> None:
+    dossier = verified()
+    one_connection = Database(
+        str(db.engine.url.render_as_string(hide_password=False)), db.schema, pool_size=1
+    )
+    dropped: list[BaseException | None] = []
+    event.listen(
+        one_connection.engine.sync_engine.pool, "invalidate", lambda _c, _r, error: dropped.append(error)
+    )
+    units = EventHandlers(context, lambda: one_connection.unit_of_work(RoutingUnitOfWork))
+    try:
+        await deliver(units, dossier)
+        async with one_connection.transaction() as session:
+            pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        async with db.transaction() as session:  # as a restarted server would have
+            assert (await session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})).scalar()
+
+        shown = await http._view(
+            dossier.data.dossier_code, Caller(Role.PORTAL, "portal"), context, units.unit_of_work
+        )
+    finally:
+        await one_connection.dispose()
+
+    assert len(dropped) == 1, "the first try met the dead connection; the second had a fresh one"
+    assert shown["dossier_code"] == dossier.data.dossier_code

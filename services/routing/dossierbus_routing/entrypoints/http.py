@@ -15,6 +15,7 @@ from dossierbus_routing.entrypoints.dependencies import RoutingContext, UnitsOfW
 from dossierbus_routing.unit_of_work import RoutingUnitOfWork
 from dossierbus_routing.views import dossier_by_code, dossier_document, holds_a_step
 from dossierbus_shared.auth import Caller, Role, authenticated
+from dossierbus_shared.db import retry_dropped_connection
 from dossierbus_shared.events import PERSONAL_ID_PATTERN, ResultDocument
 from dossierbus_shared.http_errors import ProblemError, problem_responses
 from dossierbus_shared.telemetry import continued_trace, mark_dossier
@@ -122,14 +123,20 @@ async def supplement(
 async def _view(
     code: str, caller: Caller, context: RoutingContext, units_of_work: UnitsOfWork
 ) -> dict[str, Any]:
-    async with units_of_work() as uow:
-        dossier = await dossier_by_code(uow.session, code)
-        if dossier is None or not await _may_read(uow, dossier.id, dossier.applicant_personal_id, caller):
-            raise ProblemError(404, "Not found", f"no dossier {code!r} has reached routing")
-        shown = await dossier_document(uow.session, dossier, context.catalogue, context.calendar)
-    if caller.is_citizen(dossier.applicant_personal_id) and dossier.rejection_reasons:
-        shown["rejection_reasons"] = list(dossier.rejection_reasons)
-    return shown
+    """The dossier as `caller` may see it; a read, so run again if the pooled connection turned out dead
+    (the database restarted since it was last used)."""
+
+    async def read() -> dict[str, Any]:
+        async with units_of_work() as uow:
+            dossier = await dossier_by_code(uow.session, code)
+            if dossier is None or not await _may_read(uow, dossier.id, dossier.applicant_personal_id, caller):
+                raise ProblemError(404, "Not found", f"no dossier {code!r} has reached routing")
+            shown = await dossier_document(uow.session, dossier, context.catalogue, context.calendar)
+        if caller.is_citizen(dossier.applicant_personal_id) and dossier.rejection_reasons:
+            shown["rejection_reasons"] = list(dossier.rejection_reasons)
+        return shown
+
+    return await retry_dropped_connection(read)
 
 
 async def _may_read(uow: RoutingUnitOfWork, dossier_id: UUID, applicant: str, caller: Caller) -> bool:
