@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import event, select, text, update
+from sqlalchemy import select, text, update
 
+from dossierbus_devstack.dropped import one_pooled_connection
 from dossierbus_devstack.statements import counting
 from dossierbus_intake.adapters.tables import daily_sequences, dossiers
 from dossierbus_intake.bootstrap import MIGRATIONS
@@ -125,25 +126,15 @@ async def test_identical_submissions_from_two_replicas_make_one_dossier_and_skip
 async def test_a_pooled_connection_the_server_dropped_costs_the_caller_nothing(database_url: str) -> None:
     schema = f"i{uuid.uuid4().hex[:10]}"
     await upgrade_async(database_url, schema, MIGRATIONS)
-    db = Database(database_url, schema, pool_size=1)  # one connection, reused by every call below
-    admin = Database(database_url, "public", pool_size=1)
-    dropped: list[BaseException | None] = []
-    event.listen(db.engine.sync_engine.pool, "invalidate", lambda _c, _r, error: dropped.append(error))
-    try:
-        submissions = intake(db)
+    async with one_pooled_connection(database_url, schema) as pooled:
+        submissions = intake(pooled.db)
         receipt, _ = await submissions.submit(request(), f"key-{uuid.uuid4()}")
-        async with db.transaction() as session:
-            pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-        async with admin.transaction() as session:
-            assert (await session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})).scalar()
+        await pooled.drop()
 
         found = await submissions.find(receipt.dossier_code)
         later, created = await submissions.submit(request(), f"key-{uuid.uuid4()}")
-    finally:
-        await admin.dispose()
-        await db.dispose()
 
-    assert len(dropped) == 1  # the first try met the dead connection; the second had a fresh one
+    assert len(pooled.invalidations) == 1  # the first try met the dead connection; the second had a fresh one
     assert found is not None and found.code == receipt.dossier_code
     assert created and later.dossier_code.endswith("-0002")
 

@@ -10,8 +10,9 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import event, select, text
+from sqlalchemy import select
 
+from dossierbus_devstack.dropped import one_pooled_connection
 from dossierbus_devstack.statements import statements
 from dossierbus_routing.adapters.tables import dossiers, timeline
 from dossierbus_routing.domain import Context
@@ -184,29 +185,16 @@ async def test_the_overdue_scan_reports_each_late_dossier_once_and_skips_those_h
 
 
 async def test_a_dossier_is_read_over_a_pooled_connection_the_server_dropped(
-    db: Database, context: Context
+    db: Database, context: Context, database_url: str
 ) -> None:
     dossier = verified()
-    one_connection = Database(
-        str(db.engine.url.render_as_string(hide_password=False)), db.schema, pool_size=1
-    )
-    dropped: list[BaseException | None] = []
-    event.listen(
-        one_connection.engine.sync_engine.pool, "invalidate", lambda _c, _r, error: dropped.append(error)
-    )
-    units = EventHandlers(context, lambda: one_connection.unit_of_work(RoutingUnitOfWork))
-    try:
+    async with one_pooled_connection(database_url, db.schema) as pooled:
+        units = EventHandlers(context, lambda: pooled.db.unit_of_work(RoutingUnitOfWork))
         await deliver(units, dossier)
-        async with one_connection.transaction() as session:
-            pid = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
-        async with db.transaction() as session:  # as a restarted server would have
-            assert (await session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})).scalar()
-
+        await pooled.drop()
         shown = await http._view(
             dossier.data.dossier_code, Caller(Role.PORTAL, "portal"), context, units.unit_of_work
         )
-    finally:
-        await one_connection.dispose()
 
-    assert len(dropped) == 1, "the first try met the dead connection; the second had a fresh one"
+    assert len(pooled.invalidations) == 1, "the first try met the dead connection; the second had a fresh one"
     assert shown["dossier_code"] == dossier.data.dossier_code
