@@ -3,22 +3,12 @@ from typing import Self
 from pydantic import Field, model_validator
 
 from dossierbus_intake.domain.submission import UNIT_IDENTIFIER_PATTERN
-from dossierbus_shared.settings import (
-    OptionalSecret,
-    OptionalText,
-    ServiceSettings,
-    consumer_linger,
-    fetch_max_wait,
-)
+from dossierbus_shared.settings import OffPathSettings, OptionalSecret, OptionalText
 
 
-class IntakeSettings(ServiceSettings):
+class IntakeSettings(OffPathSettings):
     service_name: str = "intake"
     http_port: int = 8001
-    # Off the dossier's way to its agency: a quarter second more gathers a trickle into one transaction,
-    # and an idle consumer asks the broker twice a second instead of ten times.
-    consumer_linger_ms: int = consumer_linger(250)
-    kafka_fetch_max_wait_ms: int = fetch_max_wait(500)
     receiving_unit: str = Field(
         default="000.00.01.H26",
         pattern=UNIT_IDENTIFIER_PATTERN,

@@ -3,16 +3,12 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from dossierbus_notifications.messages import DEFAULT_CITIZEN_PAGE_URL
-from dossierbus_shared.settings import OptionalSecret, ServiceSettings, consumer_linger, fetch_max_wait
+from dossierbus_shared.settings import OffPathSettings, OptionalSecret
 
 
-class NotificationsSettings(ServiceSettings):
+class NotificationsSettings(OffPathSettings):
     service_name: str = "notifications"
     http_port: int = 8004
-    # Off the dossier's way to its agency: a quarter second more gathers a trickle into one transaction,
-    # and an idle consumer asks the broker twice a second instead of ten times.
-    consumer_linger_ms: int = consumer_linger(250)
-    kafka_fetch_max_wait_ms: int = fetch_max_wait(500)
     # email
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(default=1025, ge=1, le=65535)
