@@ -27,7 +27,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningUpdate
 
-from dossierbus_shared.db import Database, after_commit, before_commit, metadata, session_schema
+from dossierbus_shared.db import Database, after_commit, metadata, session_schema
+from dossierbus_shared.db.writes import pending_writes
 from dossierbus_shared.envelope import Envelope
 from dossierbus_shared.kafka import Producer
 from dossierbus_shared.metrics import EVENTS_PRODUCED, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE
@@ -60,17 +61,17 @@ async def stage(session: AsyncSession, *envelopes: Envelope[Any]) -> None:
 
 
 def stage_now(session: AsyncSession, *envelopes: Envelope[Any]) -> None:
-    """`stage` for code that does not await: the rows are written once, at the end of the transaction,
-    so a batch of consumed records that stages events record after record costs one INSERT. Each row
-    keeps the trace context current when it is staged."""
+    """`stage` for code that does not await: the rows are written with the transaction's other pending
+    writes (`dossierbus_shared.db.writes`), in one statement at its commit, so a batch of consumed records
+    that stages events record after record costs no statement of its own. Each row keeps the trace
+    context current when it is staged."""
+    if not envelopes:
+        return
     trace_context = current_trace_headers()
-    staged = session.info.get(_STAGED)
-    if staged is None:
-        staged = session.info[_STAGED] = []
-        before_commit(session, _write_staged)
+    rows = []
     for envelope in envelopes:
         record = envelope.to_kafka()
-        staged.append(
+        rows.append(
             {
                 "event_id": envelope.id,
                 "event_type": envelope.type,
@@ -82,18 +83,14 @@ def stage_now(session: AsyncSession, *envelopes: Envelope[Any]) -> None:
                 "trace_context": trace_context,
             }
         )
+    pending_writes(session).insert(outbox, rows)  # in staging order: the relay publishes by id
+    if not session.info.get(_STAGED):
+        session.info[_STAGED] = True
+        schema = session_schema(session)
+        after_commit(session, lambda: _wake_relays(schema))
 
 
 _STAGED = "outbox_staged"
-
-
-async def _write_staged(session: AsyncSession) -> None:
-    rows = session.info.pop(_STAGED)
-    if not rows:
-        return
-    await session.execute(outbox.insert(), rows)  # in staging order: the relay publishes by id
-    schema = session_schema(session)
-    after_commit(session, lambda: _wake_relays(schema))
 
 
 _RELAYS: dict[str, set[OutboxRelay]] = {}

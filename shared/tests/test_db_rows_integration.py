@@ -14,7 +14,7 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, event
 from sqlalchemy.dialects.postgresql import JSONB
 
 from dossierbus_shared.db import Database
-from dossierbus_shared.db.rows import insert_new, update_rows, upsert
+from dossierbus_shared.db.rows import update_rows
 
 metadata = MetaData()
 things = Table(
@@ -78,45 +78,10 @@ async def test_a_plain_insert_of_many_rows_is_one_statement(db: Database) -> Non
     assert len(await stored(db)) == 5
 
 
-async def test_upsert_adds_new_rows_and_replaces_stored_ones_in_one_statement(db: Database) -> None:
-    async with db.transaction() as session:
-        await upsert(session, things, rows(range(1, 4), "old", "kept?"), ["id"])
-    executions = Executions(db)
-    async with db.transaction() as session:
-        await upsert(session, things, rows(range(2, 6), "new"), ["id"])
-    assert executions.seen == [("INSERT INTO things", 4 * 4)] and executions.executemany == 0
-    assert await stored(db) == {
-        1: ("old1", "kept?", None),
-        2: ("new2", None, None),
-        3: ("new3", None, None),
-        4: ("new4", None, None),
-        5: ("new5", None, None),
-    }
-
-
-async def test_insert_new_skips_rows_whose_key_is_stored(db: Database) -> None:
-    async with db.transaction() as session:
-        await insert_new(session, things, rows(range(1, 3), "first"))
-        await insert_new(session, things, rows(range(2, 4), "second"))
-    assert {i: name for i, (name, _, _) in (await stored(db)).items()} == {
-        1: "first1",
-        2: "first2",
-        3: "second3",
-    }
-
-
-async def test_thousands_of_rows_go_in_a_few_statements(db: Database) -> None:
-    executions = Executions(db)
-    async with db.transaction() as session:
-        await upsert(session, things, rows(range(1, 2501), "x"), ["id"])
-    assert len(executions.seen) == 3 and executions.executemany == 0  # 1,000 rows a statement
-    assert len(await stored(db)) == 2500
-
-
 async def test_update_rows_gives_each_row_its_own_values_in_one_statement(db: Database) -> None:
     closed = datetime(2026, 12, 2, 9, 30, tzinfo=UTC)
     async with db.transaction() as session:
-        await insert_new(session, things, rows(range(1, 5), "t", "before"))
+        await session.execute(things.insert(), rows(range(1, 5), "t", "before"))
         await session.execute(things.update().where(things.c.id == 4).values(closed_at=closed))
     executions = Executions(db)
     async with db.transaction() as session:
@@ -145,7 +110,7 @@ async def test_update_rows_gives_each_row_its_own_values_in_one_statement(db: Da
 
 async def test_an_update_of_one_row_or_of_many_is_the_same_statement(db: Database) -> None:
     async with db.transaction() as session:
-        await insert_new(session, things, rows(range(1, 5), "t"))
+        await session.execute(things.insert(), rows(range(1, 5), "t"))
     executions = Executions(db)
     for ids in (range(1, 2), range(2, 5)):
         async with db.transaction() as session:
@@ -157,7 +122,7 @@ async def test_an_update_of_one_row_or_of_many_is_the_same_statement(db: Databas
 
 async def test_json_values_even_lists_are_written_as_given(db: Database) -> None:
     async with db.transaction() as session:
-        await insert_new(session, things, rows(range(1, 4), "t"))
+        await session.execute(things.insert(), rows(range(1, 4), "t"))
         await update_rows(
             session,
             things,

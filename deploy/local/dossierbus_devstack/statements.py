@@ -37,15 +37,22 @@ def counting(db: Database) -> Iterator[Counter[str]]:
 @contextmanager
 def statements(db: Database) -> Iterator[list[str]]:
     """The statements sent while the block runs, each as "<verb> <first table>" ("INSERT outbox"; "SELECT -"
-    when it names no table)."""
+    when it names no table); a transaction's pending writes (`dossierbus_shared.db.writes`) as "WRITE" and
+    the tables written, in order ("WRITE dossiers steps outbox")."""
     seen: list[str] = []
 
     def sent(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        table = re.search(r"\b(?:INTO|FROM)\s+(\w+)", statement)
+        if statement.startswith(_PENDING_WRITES):
+            seen.append(" ".join(["WRITE", *re.findall(r'AS \(INSERT INTO "?(\w+)', statement)]))
+            return
+        table = re.search(r'\b(?:INTO|FROM)\s+"?(\w+)', statement)
         seen.append(" ".join([statement.split(None, 1)[0], table.group(1) if table else "-"]))
 
     with _listening(db, before_cursor_execute=sent):
         yield seen
+
+
+_PENDING_WRITES = "WITH w0 AS (INSERT INTO"
 
 
 @contextmanager

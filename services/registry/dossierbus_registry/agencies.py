@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dossierbus_registry.adapters.tables import agencies, agency_result_domains
 from dossierbus_shared.catalogue import Catalogue
 from dossierbus_shared.db import Database
-from dossierbus_shared.db.rows import insert_new
+from dossierbus_shared.db.writes import pending_writes
 from dossierbus_shared.events import agency_topics
 from dossierbus_shared.kafka import PLAINTEXT, KafkaSecurity, ensure_topics, with_dlq
 
@@ -140,7 +140,7 @@ class AgencyCatalogue:
         ]
         if rows:
             async with self.db.transaction() as session:
-                await insert_new(session, agencies, rows)
+                pending_writes(session).insert_new(agencies, rows)
 
     async def all(self) -> list[AgencyRecord]:
         async with self.db.transaction() as session:

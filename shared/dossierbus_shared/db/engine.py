@@ -129,8 +129,10 @@ class Database:
             async with session.begin():
                 session.info["schema"] = self.schema
                 yield session
-                for hook in session.info.pop(_BEFORE_COMMIT, []):
-                    await hook(session)
+                # A hook may add another (writes it leaves pending): run until none is left.
+                while hooks := session.info.pop(_BEFORE_COMMIT, []):
+                    for hook in hooks:
+                        await hook(session)
             for after in session.info.pop(_AFTER_COMMIT, []):
                 after()
 

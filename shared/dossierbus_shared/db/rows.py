@@ -6,9 +6,9 @@ literal multi-row VALUES) is compiled again on every call, which costs more CPU 
 saves. So:
 
 - INSERTs go as an executemany that SQLAlchemy sends as one multi-row INSERT per 1,000 rows
-  ("insertmanyvalues": compiled once, the VALUES list repeated in the SQL text). `Database` turns it on
-  for plain INSERTs; with ON CONFLICT SQLAlchemy uses it only with RETURNING, which `upsert` and
-  `insert_new` add.
+  ("insertmanyvalues": compiled once, the VALUES list repeated in the SQL text); `Database` turns it on
+  for plain INSERTs. Most inserts and upserts do not execute at all where they are decided: they wait
+  for the commit with the transaction's other writes (`dossierbus_shared.db.writes`).
 - UPDATEs of many rows each with its own values read them from `unnest()` of one array per column
   (`given_rows`): one statement, the same text for any number of rows, built once per shape.
 """
@@ -22,26 +22,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import JSON, ColumnElement, Table, Text, Update, bindparam, cast, column, func
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import TableValuedAlias
-from sqlalchemy.sql.dml import ReturningInsert
 from sqlalchemy.types import TypeEngine
 
 Row = Mapping[str, Any]
-
-
-async def upsert(session: AsyncSession, table: Table, rows: Sequence[Row], key: Sequence[str]) -> None:
-    """Insert `rows` (all with the same columns); a row whose `key` exists already replaces the stored
-    one's other columns. The rows must not repeat a key: PostgreSQL updates a row once per statement."""
-    if rows:
-        await session.execute(_upsert(table, tuple(key), tuple(rows[0])), rows)
-
-
-async def insert_new(session: AsyncSession, table: Table, rows: Sequence[Row]) -> None:
-    """Insert `rows` (all with the same columns), skipping each that a unique key already holds."""
-    if rows:
-        await session.execute(_insert_new(table), rows)
 
 
 async def update_rows(
@@ -109,16 +95,3 @@ def given_rows(
 
 def _as_given(type_: TypeEngine[Any], value: Any) -> Any:
     return json.dumps(value) if isinstance(type_, JSON) and value is not None else value
-
-
-@functools.lru_cache(maxsize=256)
-def _upsert(table: Table, key: tuple[str, ...], names: tuple[str, ...]) -> ReturningInsert[Any]:
-    statement = insert(table)
-    others = {name: statement.excluded[name] for name in names if name not in key}
-    upserting = statement.on_conflict_do_update(index_elements=list(key), set_=others)
-    return upserting.returning(*(table.c[name] for name in key))
-
-
-@functools.lru_cache(maxsize=256)
-def _insert_new(table: Table) -> ReturningInsert[Any]:
-    return insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)

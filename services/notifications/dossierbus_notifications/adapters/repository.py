@@ -26,7 +26,8 @@ from dossierbus_notifications.domain.notification import (
 )
 from dossierbus_notifications.domain.recipient import Recipient
 from dossierbus_shared.db import after_commit
-from dossierbus_shared.db.rows import given_rows, insert_new, upsert
+from dossierbus_shared.db.rows import given_rows
+from dossierbus_shared.db.writes import pending_writes
 
 
 class CorrespondenceRepository(Protocol):
@@ -89,8 +90,7 @@ class SqlCorrespondenceRepository:
     async def save(self) -> None:
         learned = [c.learned for c in self._loaded.values() if c.learned is not None]
         if learned:
-            await insert_new(
-                self.session,
+            pending_writes(self.session).insert_new(
                 recipients,
                 [
                     {
@@ -109,8 +109,7 @@ class SqlCorrespondenceRepository:
         queued = [n for c in self._loaded.values() for n in c.queued]
         if queued:
             # The unique key (event, channel, recipient) makes an event redelivered past the inbox a no-op.
-            await insert_new(
-                self.session,
+            pending_writes(self.session).insert_new(
                 notifications,
                 [
                     {
@@ -202,8 +201,7 @@ class SqlNotificationRepository:
         logged = [n for n in changed if n.id in saved and n.attempt is not None]
         if logged:
             # An attempt is written (`sending`) before its message leaves: its outcome replaces that row.
-            await upsert(
-                self.session,
+            pending_writes(self.session).upsert(
                 delivery_attempts,
                 [
                     {

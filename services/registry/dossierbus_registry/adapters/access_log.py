@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import select, text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_registry.adapters.tables import access_log, access_log_heads
@@ -22,6 +21,7 @@ from dossierbus_registry.domain.access_log import (
     verify_chain,
 )
 from dossierbus_shared.db import Database
+from dossierbus_shared.db.writes import pending_writes
 
 ChainEnds = dict[str, tuple[int, str]]
 """Subject -> (sequence number, hash) of its chain's last entry."""
@@ -29,12 +29,15 @@ ChainEnds = dict[str, tuple[int, str]]
 
 class AccessLogRepository(ABC):
     """The accesses recorded during a unit of work, appended when it is flushed: the chains they extend
-    are locked and read at once, then their entries and new heads are written with one statement each."""
+    are locked and read at once; their entries and new heads go with the transaction's other writes."""
 
     def __init__(self, key: ChainKey, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.key = key
         self.clock = clock
         self._recorded: list[Access] = []
+        self._written: ChainEnds = {}
+        """Where this unit of work left each chain it appended to: its entries are written at the commit,
+        so a second flush would not read them back."""
 
     def record(self, access: Access) -> None:
         self._recorded.append(access)
@@ -45,12 +48,15 @@ class AccessLogRepository(ABC):
             return
         # One order for every writer, so two transactions never each hold a chain the other waits for.
         subjects = sorted({access.subject for access in self._recorded})
-        ends = await self._lock_and_read(subjects)
+        ends = await self._lock_and_read(subjects) | {
+            subject: self._written[subject] for subject in subjects if subject in self._written
+        }
         at = self.clock()  # after the locks: entries of a chain are in time order
         chains = {subject: Chain(subject, *ends.get(subject, (0, GENESIS))) for subject in subjects}
         for access in self._recorded:
             chains[access.subject].append(access, at, self.key)
         self._recorded.clear()
+        self._written |= {chain.subject: (chain.seq, chain.last_hash) for chain in chains.values()}
         await self._write(list(chains.values()))
 
     @abstractmethod
@@ -104,22 +110,16 @@ class SqlAccessLogRepository(AccessLogRepository):
             for chain in chains
             for entry in chain.appended
         ]
-        await self.session.execute(access_log.insert(), entries)
-        await _set_heads(self.session, self.key, chains)
+        pending_writes(self.session).insert(access_log, entries)  # with the heads, at the commit
+        _set_heads(self.session, self.key, chains)
 
 
-async def _set_heads(session: AsyncSession, key: ChainKey, chains: Sequence[Chain]) -> None:
-    heads = [
+def _set_heads(session: AsyncSession, key: ChainKey, chains: Sequence[Chain]) -> None:
+    heads = (
         {"subject": c.subject, "seq": c.seq, "hash": c.last_hash, "key_id": key.id, "mac": c.head_mac(key)}
         for c in chains
-    ]
-    upsert = insert(access_log_heads).values(heads)
-    await session.execute(
-        upsert.on_conflict_do_update(
-            index_elements=[access_log_heads.c.subject],
-            set_={name: upsert.excluded[name] for name in ("seq", "hash", "key_id", "mac")},
-        )
     )
+    pending_writes(session).upsert(access_log_heads, heads, ["subject"])
 
 
 async def seal_unkeyed_chains(db: Database, key: ChainKey, batch: int = 100) -> int:
@@ -149,7 +149,7 @@ async def seal_unkeyed_chains(db: Database, key: ChainKey, batch: int = 100) -> 
             ends = await session.execute(text(_ENDS), {"subjects": sorted(set(unsealed) - set(headed))})
             chains = [Chain(row.subject, row.seq, row.hash) for row in ends]
             if chains:
-                await _set_heads(session, key, chains)
+                _set_heads(session, key, chains)
             sealed += len(chains)
 
 

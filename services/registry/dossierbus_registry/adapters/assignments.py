@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_registry.adapters.tables import assignments
 from dossierbus_registry.domain.assignments import Assignment, AssignmentChanges, Step
-from dossierbus_shared.db.rows import insert_new
+from dossierbus_shared.db.writes import pending_writes
 
 
 class AssignmentRepository(ABC):
@@ -71,4 +71,4 @@ class SqlAssignmentRepository(AssignmentRepository):
                 }
                 for assignment in changes.assigned.values()
             ]
-            await insert_new(self.session, assignments, rows)
+            pending_writes(self.session).insert_new(assignments, rows)  # after the deletes, at the commit

@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_registry.adapters.tables import dossiers
 from dossierbus_registry.domain.dossiers import Dossier
-from dossierbus_shared.db.rows import insert_new, update_rows
+from dossierbus_shared.db.rows import update_rows
+from dossierbus_shared.db.writes import pending_writes
 
 
 class DossierRepository(ABC):
@@ -76,7 +77,8 @@ class SqlDossierRepository(DossierRepository):
         return {row.code: Dossier(**row._mapping) for row in rows}
 
     async def _insert(self, new: Sequence[Dossier]) -> None:
-        await insert_new(self.session, dossiers, [dataclasses.asdict(dossier) for dossier in new])
+        # With the transaction's other writes, at its commit.
+        pending_writes(self.session).insert_new(dossiers, (dataclasses.asdict(dossier) for dossier in new))
 
     async def _close(self, closed: Sequence[Dossier]) -> None:
         rows = [{"code": dossier.code, "closed_at": dossier.closed_at} for dossier in closed]

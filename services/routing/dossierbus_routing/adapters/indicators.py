@@ -18,7 +18,7 @@ from dossierbus_routing.adapters.tables import indicator_dossiers, indicator_rat
 from dossierbus_routing.domain.indicator_record import IndicatorRecord
 from dossierbus_routing.domain.indicators import DISLIKE_AT_MOST, Counts, judged_as_of
 from dossierbus_shared.calendar import WorkingCalendar
-from dossierbus_shared.db.rows import insert_new, upsert
+from dossierbus_shared.db.writes import pending_writes
 from dossierbus_shared.events import Channel, DossierRated
 
 
@@ -80,14 +80,16 @@ class PostgresIndicatorRepository(IndicatorRepository):
             if record != self._stored.get(record.dossier_id)
         ]
         self._stored |= {id: dataclasses.replace(record) for id, record in self.seen.items()}
-        await upsert(self.session, indicator_dossiers, changed, ["dossier_id"])
-        if self.ratings:
-            rows = [
+        writes = pending_writes(self.session)  # sent with the transaction's other writes, at its commit
+        writes.upsert(indicator_dossiers, changed, ["dossier_id"])
+        writes.insert_new(
+            indicator_ratings,
+            (
                 {"dossier_id": rated.dossier_id, "score": rated.score, "rated_at": rated.rated_at}
                 for rated in self.ratings.values()
-            ]
-            await insert_new(self.session, indicator_ratings, rows)
-            self.ratings = {}
+            ),
+        )
+        self.ratings = {}
 
 
 class InMemoryIndicatorRepository(IndicatorRepository):

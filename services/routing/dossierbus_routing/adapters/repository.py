@@ -1,5 +1,5 @@
 """Where dossiers are kept: a batch's dossiers are loaded (and locked) in one query, and the changed ones
-saved in one statement per table.
+saved with the transaction's other writes, in one statement at its commit.
 
 `DossierRepository` keeps the dossiers a unit of work has seen, so each is loaded once whatever the number
 of events about it; `PostgresDossierRepository` is the real one, `InMemoryDossierRepository` the fake for
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dossierbus_routing.adapters.tables import dossiers, steps, timeline
 from dossierbus_routing.domain import TRANSITIONS, Dossier, Step, StepStatus, TimelineEntry
 from dossierbus_routing.domain.payment import Payment
-from dossierbus_shared.db.rows import upsert
+from dossierbus_shared.db.writes import pending_writes
 from dossierbus_shared.events import DossierStatus
 
 Row = dict[str, Any]
@@ -179,10 +179,10 @@ class PostgresDossierRepository(DossierRepository):
             changed_steps += [row for row in step_rows if row not in stored_steps]
             # Saved once per unit of work: no copy kept (one more save would write every row again).
             self._stored.pop(dossier.id, None)
-        await upsert(self.session, dossiers, changed_dossiers, ["id"])
-        await upsert(self.session, steps, changed_steps, ["dossier_id", "step"])
-        if entries:
-            await self.session.execute(timeline.insert(), [_timeline_row(*entry) for entry in entries])
+        writes = pending_writes(self.session)  # sent with the transaction's other writes, at its commit
+        writes.upsert(dossiers, changed_dossiers, ["id"])
+        writes.upsert(steps, changed_steps, ["dossier_id", "step"])
+        writes.insert(timeline, [_timeline_row(*entry) for entry in entries])
 
 
 class InMemoryDossierRepository(DossierRepository):

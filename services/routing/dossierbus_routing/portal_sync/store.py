@@ -41,6 +41,7 @@ from dossierbus_routing.portal_sync.changes import PortalChange
 from dossierbus_routing.portal_sync.decisions import Decision, Refused, Retry, Sent
 from dossierbus_shared.db import Database, after_commit
 from dossierbus_shared.db.rows import update_rows
+from dossierbus_shared.db.writes import pending_writes
 
 PENDING, SENT, FAILED, NOT_SENT = "pending", "sent", "failed", "not_sent"
 """A change's state: waiting to be sent (or resent), taken by the portal, refused by it for good, or never
@@ -118,7 +119,8 @@ class PostgresStaging(SyncStaging):
         self.committed = committed
 
     async def _write(self, rows: list[dict[str, Any]]) -> None:
-        await self.session.execute(portal_sync.insert(), rows)  # in order: ids follow the changes
+        # With the transaction's other writes, at its commit; in order: ids follow the changes.
+        pending_writes(self.session).insert(portal_sync, rows)
         after_commit(self.session, self.committed)
 
 
