@@ -1,8 +1,8 @@
 """The national portal sync on a real PostgreSQL, against the portal's simulator served in process: changes
-staged with the dossier change (in the batch's one write statement, nothing when it rolls back), two relays sharing the
-work with SKIP LOCKED, each round's changes in one request, each dossier's changes taken in order, a
-failed change or request retried with its keys, a refusal kept as failed, a send whose outcome was lost
-taken as a repeat, and what operators see of it."""
+staged with the dossier change (in the batch's one write statement, nothing when it rolls back), two
+relays sharing the work with SKIP LOCKED, each round's changes in one request, each dossier's changes
+taken in order, a failed change or request retried with its keys, a refusal kept as failed, a send whose
+outcome was lost taken as a repeat, and what operators see of it."""
 
 from __future__ import annotations
 
