@@ -6,6 +6,7 @@ their /metrics, where a checkout has it).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections import Counter
@@ -28,6 +29,8 @@ _KIND_OF_KEYWORD = {
     "end": "commit",
     "abort": "rollback",
 }
+
+_WRITING_CTE = re.compile(r'\s*WITH\s+(?:RECURSIVE\s+)?"?\w+"?\s+AS\s+\(\s*(INSERT|UPDATE|DELETE)\b', re.I)
 
 Counts = Counter[tuple[str, str]]
 """Statements (or rows) per (service, kind)."""
@@ -81,7 +84,11 @@ async def counted_by_postgres(connection: asyncpg.Connection) -> tuple[Counts, C
 
 
 def kind_of(statement: str) -> str:
-    """A statement's kind by its first keyword, as the services count it."""
+    """A statement's kind by its first keyword, or a WITH statement's by its first CTE that writes, as the
+    services count it (here, not imported: the baseline of `compare.py` counts as this checkout does)."""
+    writing = _WRITING_CTE.match(statement)
+    if writing:
+        return writing.group(1).lower()
     words = statement.lstrip(" \t\r\n(").split(None, 1)
     return _KIND_OF_KEYWORD.get(words[0].lower().rstrip(";") if words else "", "other")
 

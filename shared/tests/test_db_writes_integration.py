@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 
 from dossierbus_shared.db import Database
-from dossierbus_shared.db.writes import pending_writes
+from dossierbus_shared.db.writes import PendingWrites, pending_writes
 
 metadata = MetaData()
 parents = Table(
@@ -161,9 +161,10 @@ async def test_insert_new_skips_rows_a_unique_key_holds_already(db: Database) ->
         writes.insert(parents, [{"id": 1, "name": "one"}])
         writes.insert_new(children, [child("a", tags=["first"])])
     async with db.transaction() as session:
-        writes = pending_writes(session)
+        writes = PendingWrites()
         writes.insert_new(children, [child("a", tags=["stored"]), child("b", tags=["first"])])
         writes.insert_new(children, [child("b", tags=["repeated"])])
+        assert await writes.send(session) == 1  # the rows written, not those skipped
     assert [(row.name, row.tags) for row in await all_children(db)] == [("a", ["first"]), ("b", ["first"])]
 
 

@@ -6,6 +6,7 @@ whichever code sends it; work done on the raw driver connection (LISTEN, COPY) i
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 STATEMENTS = Counter(
     "dossierbus_db_statements",
     "Statements sent to PostgreSQL, by service (its database schema) and kind: select, insert, update, "
-    "delete, other (by the statement's first keyword), begin, commit, rollback",
+    "delete, other (by the statement's first keyword, or a WITH statement's first CTE that writes), begin, "
+    "commit, rollback",
     ["service", "kind"],
 )
 
@@ -25,11 +27,18 @@ _TRANSACTION_EVENTS = ("begin", "commit", "rollback")
 
 
 def statement_kind(statement: str) -> str:
-    """`select`, `insert`, `update` or `delete` by the statement's first keyword; `other` for the rest
-    (WITH, DDL, SET, ...)."""
+    """`select`, `insert`, `update` or `delete` by the statement's first keyword, or for a WITH statement
+    whose first CTE writes, by that CTE's (a transaction's pending writes are one such INSERT); `other`
+    for the rest (other WITH statements, DDL, SET, ...)."""
+    writing = _WRITING_CTE.match(statement)
+    if writing:
+        return writing.group(1).lower()
     words = statement.lstrip(" \t\r\n(").split(None, 1)
     first = words[0].lower() if words else ""
     return first if first in _DML else "other"
+
+
+_WRITING_CTE = re.compile(r'\s*WITH\s+(?:RECURSIVE\s+)?"?\w+"?\s+AS\s+\(\s*(INSERT|UPDATE|DELETE)\b', re.I)
 
 
 def count_statements(engine: AsyncEngine, service: str) -> None:
