@@ -1,6 +1,6 @@
 """The registry's unit of work: one transaction with its repositories. The records a run of consumed events
 needs are read before its handlers run, one query per table (and one call per national database); what
-the handlers decided is written once at the end, one statement per table."""
+the handlers decided is written once at the end, its inserts in one statement with the outbox rows."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Where intake's dossiers are kept: PostgreSQL, one statement per table for whatever a unit of work
-changed, and one query for everything a batch of events needs."""
+changed (a submission's outbox row goes with the transaction's pending writes at the commit), and one
+query for everything a batch of events needs."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Where notifications are kept: PostgreSQL. A batch of events needs one query (each dossier's recipient,
-and whether notifications await it) and one statement per table to keep what it caused; a delivery
-attempt, one statement per table too."""
+and whether notifications await it) and one statement, at the commit, to keep what it caused (the
+transaction's pending writes); a delivery attempt, an UPDATE and that one statement."""
 
 from __future__ import annotations
 
