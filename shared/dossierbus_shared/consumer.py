@@ -3,7 +3,9 @@ same transaction, retry a bounded number of times, then dead-letter. The Kafka o
 after the database commit (or the dead letter) is done.
 
 The records of one fetch share one transaction, so a busy consumer pays for a commit per fetch, not per
-record; a record that fails sends its batch back to be applied one record at a time. Records are finished
+record; a record that fails sends its batch back to be applied one record at a time. A batch takes its
+records for first deliveries and writes their inbox rows at the commit; a redelivered one fails that
+commit, and the records applied one at a time then find it in the inbox. Records are finished
 strictly in order (a dead letter is sent only once the records before it are applied), so when a dead
 letter cannot be sent, everything before that record is done: DeadLetterFailed says which record it is.
 
@@ -34,7 +36,7 @@ from dossierbus_shared.db import Database
 from dossierbus_shared.dlq import DeadLetterPublisher
 from dossierbus_shared.envelope import Envelope, MalformedEvent, describe, header_map
 from dossierbus_shared.events import Event
-from dossierbus_shared.inbox import first_deliveries
+from dossierbus_shared.inbox import first_deliveries, is_redelivery, record_as_first_deliveries
 from dossierbus_shared.metrics import EVENTS_CONSUMED, HANDLER_DURATION, event_type_label
 from dossierbus_shared.outages import is_outage
 from dossierbus_shared.parking import (
@@ -305,22 +307,30 @@ class EventConsumer(Generic[U]):
         return dataclasses.replace(ready, authenticate=None)
 
     async def _apply_run(self, run: list[tuple[_Pending, _Ready]]) -> None:
-        """Apply parsed, authenticated records in one transaction; their spans end once it commits."""
-        if len(run) <= 1:
-            for pending, ready in run:
-                await self._process_alone(pending, ready)
+        """Apply parsed, authenticated records in one transaction; their spans end once it commits. Each
+        is taken for its first delivery (`record_as_first_deliveries`): a redelivered one fails the commit,
+        and the records are then applied one by one, where the inbox tells it apart."""
+        if not run:
             return
+        ids: set[UUID] = set()
         firsts: list[bool] = []
+        for _, ready in run:
+            firsts.append(ready.envelope.id not in ids)  # the same event twice in one fetch: a duplicate
+            ids.add(ready.envelope.id)
         culprit: _Pending | None = None  # the record whose handler is running
         try:
             async with self.db.transaction() as session:
                 keys = [key for _, ready in run if (key := dossier_key(ready.record)) is not None]
                 if not self.parked.none_waiting and await heads(session, self.consumer_group, keys):
                     raise _ParkedDossierInRun
-                new = await first_deliveries(session, [(ready.envelope, ready.record) for _, ready in run])
-                for _, ready in run:
-                    firsts.append(ready.envelope.id in new)
-                    new.discard(ready.envelope.id)  # the same event twice in one fetch: then a duplicate
+                record_as_first_deliveries(
+                    session,
+                    [
+                        (ready.envelope, ready.record)
+                        for (_, ready), first in zip(run, firsts, strict=True)
+                        if first
+                    ],
+                )
                 work = self.unit_of_work(session)
                 await work.load(
                     [ready.envelope for (_, ready), first in zip(run, firsts, strict=True) if first]
@@ -337,14 +347,17 @@ class EventConsumer(Generic[U]):
                 await self._process_alone(pending, ready)
             return
         except Exception as error:
-            # A record whose handler failed has had its first try; the others (or all, when the inbox
-            # or the commit failed) start afresh.
-            log.warning(
-                "batch of %s records rolled back (%s: %s); processing them one by one",
-                len(run),
-                type(error).__name__,
-                error,
-            )
+            # A record whose handler failed has had its first try; the others (or all, when the commit
+            # failed: a redelivered event among them, or the database away) start afresh.
+            if is_redelivery(error):
+                log.info("a batch of %s records held a redelivered event; applying them one by one", len(run))
+            else:
+                log.warning(
+                    "batch of %s records rolled back (%s: %s); processing them one by one",
+                    len(run),
+                    type(error).__name__,
+                    error,
+                )
             for pending, _ in run:
                 pending.end(ROLLED_BACK, error if pending is culprit else None)
             for pending, ready in run:

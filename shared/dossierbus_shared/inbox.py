@@ -11,9 +11,11 @@ from uuid import UUID
 from aiokafka.structs import ConsumerRecord
 from sqlalchemy import BigInteger, Column, DateTime, Integer, Table, Text, Uuid, func
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_shared.db import metadata
+from dossierbus_shared.db.writes import pending_writes
 from dossierbus_shared.envelope import Envelope
 
 inbox = Table(
@@ -30,14 +32,38 @@ inbox = Table(
 )
 
 
-async def first_deliveries(
-    session: AsyncSession, received: Sequence[tuple[Envelope[Any], ConsumerRecord[bytes, bytes]]]
-) -> set[UUID]:
+Received = Sequence[tuple[Envelope[Any], ConsumerRecord[bytes, bytes]]]
+
+
+async def first_deliveries(session: AsyncSession, received: Received) -> set[UUID]:
     """Record events as processed, in one statement; the ids of those not processed before (the others
     are redeliveries). An id received twice in `received` is new at most once."""
     if not received:
         return set()
-    rows = [
+    inserted = await session.execute(
+        insert(inbox).on_conflict_do_nothing(index_elements=[inbox.c.event_id]).returning(inbox.c.event_id),
+        _rows(received),
+    )
+    return set(inserted.scalars())
+
+
+def record_as_first_deliveries(session: AsyncSession, received: Received) -> None:
+    """Record events as processed, taking each for its first delivery: no statement of its own, the rows
+    go with the transaction's other writes at its commit (`dossierbus_shared.db.writes`). A redelivered
+    one breaks the inbox's key and fails the commit, and with it the transaction; the caller then applies
+    the records again through `first_deliveries`. Redeliveries are rare (after a crash, a rebalance or a
+    lost offset commit), so a batch saves a round trip and pays, when one comes, a second try."""
+    pending_writes(session).insert(inbox, _rows(received))
+
+
+def is_redelivery(error: BaseException) -> bool:
+    """Whether `error` is the failed commit of `record_as_first_deliveries` for an event already there."""
+    cause = error.orig.__cause__ if isinstance(error, IntegrityError) and error.orig is not None else None
+    return getattr(cause, "constraint_name", None) == inbox.primary_key.name
+
+
+def _rows(received: Received) -> list[dict[str, Any]]:
+    return [
         {
             "event_id": envelope.id,
             "event_type": envelope.type,
@@ -49,8 +75,3 @@ async def first_deliveries(
         }
         for envelope, record in received
     ]
-    inserted = await session.execute(
-        insert(inbox).on_conflict_do_nothing(index_elements=[inbox.c.event_id]).returning(inbox.c.event_id),
-        rows,
-    )
-    return set(inserted.scalars())

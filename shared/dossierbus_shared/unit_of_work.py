@@ -4,7 +4,8 @@ A service subclasses `UnitOfWork` to add its repositories. The consumer opens on
 run of records it applies in one transaction: `load()` fetches every aggregate those events need before any
 handler runs (one query per repository, not one per event), the handlers decide in memory, and `flush()`
 hands what changed to the transaction's pending writes (`dossierbus_shared.db.writes`), which send it
-with the staged events' outbox rows in one statement at the commit. HTTP use cases open one with `Database.unit_of_work`.
+with the staged events' outbox rows in one statement at the commit. HTTP use cases open one with
+`Database.unit_of_work`.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
@@ -19,6 +20,7 @@ from sqlalchemy import func, select, text
 
 from dossierbus_devstack.broker import produce
 from dossierbus_devstack.eventually import eventually
+from dossierbus_devstack.records import consumer_record
 from dossierbus_shared import events
 from dossierbus_shared.db import after_commit
 from dossierbus_shared.db.migrate import upgrade_async
@@ -227,7 +229,9 @@ async def test_a_redelivered_event_has_one_effect(service: Service) -> None:
     @service.consumer.on(Ping)
     async def count(work: UnitOfWork, received: Envelope[Ping]) -> None:
         if received.data.dossier_id == envelope.data.dossier_id:  # the topic also holds earlier tests' pings
-            effects.append(received.data.step)
+            # An effect is what commits: a batch that holds a redelivery runs its handlers, then fails to
+            # commit (the inbox's key) and goes again record by record, the redelivery skipped.
+            work.after_commit(lambda: effects.append(received.data.step))
 
     def duplicates() -> float:
         labels = {"topic": Ping.topic, "event_type": Ping.type, "outcome": "duplicate"}
@@ -245,6 +249,32 @@ async def test_a_redelivered_event_has_one_effect(service: Service) -> None:
             select(func.count()).select_from(inbox).where(inbox.c.event_id == envelope.id)
         )
     assert recorded == 1
+
+
+async def test_a_redelivery_in_a_batch_costs_a_second_try_and_the_fresh_records_are_applied_once(
+    service: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    effects: list[int] = []
+    dossier = uuid.uuid4()
+    seen, fresh = ping(dossier, 1), ping(dossier, 2)
+
+    @service.consumer.on(Ping)
+    async def count(work: UnitOfWork, received: Envelope[Ping]) -> None:
+        if received.data.dossier_id == dossier:
+            work.after_commit(lambda: effects.append(received.data.step))
+
+    def fetched(envelope: Envelope[Ping], offset: int) -> ConsumerRecord[bytes, bytes]:
+        kafka = envelope.to_kafka()
+        return consumer_record(kafka.topic, kafka.value, key=kafka.key, offset=offset, headers=kafka.headers)
+
+    await service.start()  # its schema; the records below are handed to its consumer, not produced
+    await service.consumer.process_batch([fetched(seen, 1)])
+    with caplog.at_level(logging.INFO, logger="dossierbus_shared.consumer"):
+        await service.consumer.process_batch([fetched(seen, 1), fetched(fresh, 2)])  # its offset was lost
+    assert "a batch of 2 records held a redelivered event; applying them one by one" in caplog.messages
+    assert f"duplicate {Ping.type} {seen.id} ignored" in caplog.messages
+    assert effects == [1, 2]  # committed once each
+    assert (await inbox_transactions(service, dossier))[0] == 2
 
 
 async def test_failing_handler_is_retried_then_dead_lettered_and_replay_brings_it_back(

@@ -1,6 +1,6 @@
 """Where the changes for the portal are kept: the `portal_sync` table, written in the transaction of the
-dossier change that causes them (in the statement that writes the unit of work's other changes), claimed by the relay with
-FOR UPDATE SKIP LOCKED and marked with the outcome of each attempt.
+dossier change that causes them (in the statement that writes the unit of work's other changes),
+claimed by the relay with FOR UPDATE SKIP LOCKED and marked with the outcome of each attempt.
 
 `PostgresSyncStore` is the real one; `InMemorySyncStore` the fake, with the same claiming rule, for unit
 tests.
