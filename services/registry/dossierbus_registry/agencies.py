@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dossierbus_registry.adapters.tables import agencies, agency_result_domains
 from dossierbus_shared.catalogue import Catalogue
-from dossierbus_shared.db import Database
+from dossierbus_shared.db import Database, retry_dropped_connection
 from dossierbus_shared.db.writes import pending_writes
 from dossierbus_shared.events import agency_topics
 from dossierbus_shared.kafka import PLAINTEXT, KafkaSecurity, ensure_topics, with_dlq
@@ -142,17 +142,26 @@ class AgencyCatalogue:
             async with self.db.transaction() as session:
                 pending_writes(session).insert_new(agencies, rows)
 
+    # The reads below are run once more on a connection a database restart left dead: every service
+    # reads the directory every few seconds, and agencies and notifications authenticate through it.
+
     async def all(self) -> list[AgencyRecord]:
-        async with self.db.transaction() as session:
-            rows = await session.execute(select(agencies).order_by(agencies.c.code))
-            domains = await _result_domains(session)
-        return [AgencyRecord.from_row(row._mapping, domains.get(row.code)) for row in rows]
+        async def read() -> list[AgencyRecord]:
+            async with self.db.transaction() as session:
+                rows = await session.execute(select(agencies).order_by(agencies.c.code))
+                domains = await _result_domains(session)
+            return [AgencyRecord.from_row(row._mapping, domains.get(row.code)) for row in rows]
+
+        return await retry_dropped_connection(read)
 
     async def get(self, code: str) -> AgencyRecord | None:
-        async with self.db.transaction() as session:
-            row = (await session.execute(select(agencies).where(agencies.c.code == code))).first()
-            domains = await _result_domains(session, code)
-        return AgencyRecord.from_row(row._mapping, domains.get(code)) if row else None
+        async def read() -> AgencyRecord | None:
+            async with self.db.transaction() as session:
+                row = (await session.execute(select(agencies).where(agencies.c.code == code))).first()
+                domains = await _result_domains(session, code)
+            return AgencyRecord.from_row(row._mapping, domains.get(code)) if row else None
+
+        return await retry_dropped_connection(read)
 
     async def set_result_domains(self, code: str, domains: Collection[str]) -> AgencyRecord:
         """Replace the host names the agency publishes result documents on (checked host names)."""
@@ -167,20 +176,27 @@ class AgencyCatalogue:
 
     async def webhook_secret(self, code: str) -> str | None:
         """The secret the bus signs this agency's webhooks with; None for no agency or none issued."""
-        async with self.db.transaction() as session:
-            secret = await session.scalar(select(agencies.c.webhook_secret).where(agencies.c.code == code))
-        return str(secret) if secret else None
+
+        issued = select(agencies.c.webhook_secret).where(agencies.c.code == code)
+
+        async def read() -> str | None:
+            async with self.db.transaction() as session:
+                secret = await session.scalar(issued)
+            return str(secret) if secret else None
+
+        return await retry_dropped_connection(read)
 
     async def by_token(self, token: str) -> AgencyRecord | None:
-        async with self.db.transaction() as session:
-            row = (
-                await session.execute(
-                    select(agencies).where(
-                        agencies.c.api_token_sha256 == token_digest(token), agencies.c.status == "active"
-                    )
-                )
-            ).first()
-        return AgencyRecord.from_row(row._mapping) if row else None
+        active = select(agencies).where(
+            agencies.c.api_token_sha256 == token_digest(token), agencies.c.status == "active"
+        )
+
+        async def read() -> AgencyRecord | None:
+            async with self.db.transaction() as session:
+                row = (await session.execute(active)).first()
+            return AgencyRecord.from_row(row._mapping) if row else None
+
+        return await retry_dropped_connection(read)
 
     async def onboard(
         self,

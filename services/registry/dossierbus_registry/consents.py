@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from dossierbus_registry.domain.access_log import ChainKey
 from dossierbus_registry.domain.consents import CitizenAct, ConsentRecord
 from dossierbus_registry.unit_of_work import UnitsOfWork
+from dossierbus_shared.db import retry_dropped_connection
 
 
 class UnknownConsent(Exception):
@@ -60,5 +61,8 @@ class Consents:
         return consent
 
     async def of(self, personal_id: str) -> list[ConsentRecord]:
-        async with self.unit_of_work() as uow:
-            return await uow.consents.of(personal_id)
+        async def read() -> list[ConsentRecord]:
+            async with self.unit_of_work() as uow:
+                return await uow.consents.of(personal_id)
+
+        return await retry_dropped_connection(read)  # a read: once more on a connection left dead

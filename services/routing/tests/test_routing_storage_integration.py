@@ -10,15 +10,17 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from fastapi import FastAPI, Request
 from sqlalchemy import select
 
 from dossierbus_devstack.dropped import one_pooled_connection
 from dossierbus_devstack.statements import statements
 from dossierbus_routing.adapters.tables import dossiers, timeline
 from dossierbus_routing.domain import Context
-from dossierbus_routing.entrypoints import http
+from dossierbus_routing.entrypoints import http, indicators
 from dossierbus_routing.entrypoints.events import EventHandlers
 from dossierbus_routing.entrypoints.overdue import OverdueWatch
+from dossierbus_routing.portal_sync import http as portal_http
 from dossierbus_routing.testing import SettableClock, deliver
 from dossierbus_routing.unit_of_work import MemoryStore, RoutingUnitOfWork
 from dossierbus_shared.auth import Caller, Role
@@ -190,3 +192,29 @@ async def test_a_dossier_is_read_over_a_pooled_connection_the_server_dropped(
 
     assert len(pooled.invalidations) == 1, "the first try met the dead connection; the second had a fresh one"
     assert shown["dossier_code"] == dossier.data.dossier_code
+
+
+async def test_the_indicators_and_the_portal_sync_are_read_over_a_pooled_connection_the_server_dropped(
+    db: Database, context: Context, database_url: str
+) -> None:
+    dossier = verified()
+    operator = Caller(Role.OPERATOR, "operator")
+    async with one_pooled_connection(database_url, db.schema) as pooled:
+        units = EventHandlers(context, lambda: pooled.db.unit_of_work(RoutingUnitOfWork))
+        await deliver(units, dossier)
+        request = Request({"type": "http", "app": FastAPI()})
+        code, opened = dossier.data.dossier_code, units.unit_of_work
+        reads = (
+            lambda: indicators.indicators(context, opened, _caller=operator),
+            lambda: portal_http.dossier_sync(code, request, opened, operator),
+            lambda: portal_http.failures(request, opened, operator),
+        )
+        answers = []
+        for read in reads:
+            await pooled.drop()
+            answers.append(await read())
+
+    assert len(pooled.invalidations) == 3, "each first try met the dead connection; each second a fresh one"
+    shown, synced, failed = answers
+    assert sum(row["received"] for row in shown["indicators"]) >= 1
+    assert synced["dossier_code"] == dossier.data.dossier_code and failed["failed_total"] == 0

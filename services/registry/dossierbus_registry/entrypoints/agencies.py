@@ -17,7 +17,6 @@ from dossierbus_registry.agencies import (
 from dossierbus_registry.entrypoints.auth import Operator, WebhookSecretsReader
 from dossierbus_registry.entrypoints.dependencies import AgenciesDep
 from dossierbus_shared.catalogue import default_catalogue
-from dossierbus_shared.db import retry_dropped_connection
 from dossierbus_shared.events import AGENCY_CODE_PATTERN
 from dossierbus_shared.http_errors import ProblemError, problem_responses
 from dossierbus_shared.result_urls import checked_domain
@@ -113,13 +112,13 @@ def _credentials(credentials: Credentials) -> dict[str, Any]:
 
 @router.get("/agencies", summary="The agency directory: codes, topics, public keys, webhooks")
 async def directory(catalogue: AgenciesDep) -> dict[str, Any]:
-    """Read by every service every few seconds: a connection a database restart left dead is retried."""
-    return {"agencies": [agency.public_view() for agency in await retry_dropped_connection(catalogue.all)]}
+    """Read by every service every few seconds."""
+    return {"agencies": [agency.public_view() for agency in await catalogue.all()]}
 
 
 @router.get("/agencies/{code}", summary="One agency's directory entry", responses=problem_responses(404))
 async def directory_entry(code: AgencyCode, catalogue: AgenciesDep) -> dict[str, Any]:
-    agency = await retry_dropped_connection(lambda: catalogue.get(code))
+    agency = await catalogue.get(code)
     if agency is None:
         raise ProblemError(404, "Not found", f"no agency {code!r}")
     return agency.public_view()

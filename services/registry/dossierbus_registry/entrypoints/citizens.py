@@ -12,6 +12,7 @@ from dossierbus_registry.entrypoints.auth import Auditor, CitizenOrAuditor
 from dossierbus_registry.entrypoints.dependencies import KeyDep, UnitOfWorkDep
 from dossierbus_registry.entrypoints.roles import Role
 from dossierbus_registry.lookups import reader_chain
+from dossierbus_shared.db import retry_dropped_connection
 from dossierbus_shared.events import AGENCY_CODE_PATTERN
 from dossierbus_shared.http_errors import ProblemError
 
@@ -29,8 +30,12 @@ async def who_read_my_data(
 ) -> dict[str, Any]:
     if caller.role == Role.CITIZEN and caller.subject != subject:
         raise ProblemError(403, "Forbidden", "a citizen reads only the log of their own personal ID")
-    async with unit_of_work() as uow:
-        return await views.access_log_of(uow, subject, key)
+
+    async def read() -> dict[str, Any]:
+        async with unit_of_work() as uow:
+            return await views.access_log_of(uow, subject, key)
+
+    return await retry_dropped_connection(read)  # a read: once more on a connection a restart left dead
 
 
 @router.get(
@@ -44,13 +49,19 @@ async def refused_to_reader(
     unit_of_work: UnitOfWorkDep,
     key: KeyDep,
 ) -> dict[str, Any]:
-    async with unit_of_work() as uow:
-        return await views.access_log_of(uow, reader_chain(reader), key)
+    async def read() -> dict[str, Any]:
+        async with unit_of_work() as uow:
+            return await views.access_log_of(uow, reader_chain(reader), key)
+
+    return await retry_dropped_connection(read)
 
 
 @router.get("/once-only", summary="Fields filled from national data versus typed, per procedure")
 async def once_only(
     unit_of_work: UnitOfWorkDep, procedure_code: Annotated[str | None, Query(max_length=32)] = None
 ) -> dict[str, Any]:
-    async with unit_of_work() as uow:
-        return await views.once_only(uow, procedure_code)
+    async def read() -> dict[str, Any]:
+        async with unit_of_work() as uow:
+            return await views.once_only(uow, procedure_code)
+
+    return await retry_dropped_connection(read)

@@ -5,10 +5,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from dossierbus_routing.adapters.indicators import counts
-from dossierbus_routing.domain.indicators import judged_as_of, report
+from dossierbus_routing.domain.indicators import Counts, judged_as_of, report
 from dossierbus_routing.entrypoints.dependencies import RoutingContext, UnitsOfWork
 from dossierbus_shared.auth import Caller, Role, authenticated
 from dossierbus_shared.bounds import BoundedDate
+from dossierbus_shared.db import retry_dropped_connection
 from dossierbus_shared.http_errors import ProblemError
 
 router = APIRouter(tags=["indicators"])
@@ -46,16 +47,20 @@ async def indicators(
         fields = ", ".join(error["field"] for error in errors)
         raise ProblemError(422, "Invalid request", f"invalid: {fields}", errors=errors)
     today = context.today()
-    async with units_of_work() as uow:
-        found = await counts(
-            uow.session,
-            context.calendar,
-            today=today,
-            agency=agency,
-            procedure=procedure,
-            received_from=received_from,
-            received_to=received_to,
-        )
+
+    async def read() -> list[Counts]:
+        async with units_of_work() as uow:
+            return await counts(
+                uow.session,
+                context.calendar,
+                today=today,
+                agency=agency,
+                procedure=procedure,
+                received_from=received_from,
+                received_to=received_to,
+            )
+
+    found = await retry_dropped_connection(read)  # a read: run again on a connection a restart left dead
     return {
         "as_of": judged_as_of(today, received_to).isoformat(),
         "from": received_from.isoformat() if received_from else None,

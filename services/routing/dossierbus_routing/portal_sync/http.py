@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -12,6 +13,7 @@ from dossierbus_routing.entrypoints.dependencies import UnitsOfWork
 from dossierbus_routing.portal_sync.store import FAILED, PENDING, portal_sync
 from dossierbus_routing.views import dossier_by_code
 from dossierbus_shared.auth import Caller, Role, authenticated
+from dossierbus_shared.db import retry_dropped_connection
 from dossierbus_shared.http_errors import ProblemError, problem_responses
 
 router = APIRouter(tags=["portal sync"])
@@ -30,15 +32,16 @@ def sync_enabled(request: Request) -> bool:
 async def dossier_sync(
     code: str, request: Request, units_of_work: UnitsOfWork, _caller: Operator
 ) -> dict[str, Any]:
-    async with units_of_work() as uow:
-        dossier = await dossier_by_code(uow.session, code)
-        if dossier is None:
-            raise ProblemError(404, "Not found", f"no dossier {code!r} has reached routing")
-        rows = (
-            await uow.session.execute(
-                select(portal_sync).where(portal_sync.c.dossier_id == dossier.id).order_by(portal_sync.c.id)
-            )
-        ).all()
+
+    async def read() -> Sequence[Row[Any]]:
+        async with units_of_work() as uow:
+            dossier = await dossier_by_code(uow.session, code)
+            if dossier is None:
+                raise ProblemError(404, "Not found", f"no dossier {code!r} has reached routing")
+            changes = select(portal_sync).where(portal_sync.c.dossier_id == dossier.id)
+            return (await uow.session.execute(changes.order_by(portal_sync.c.id))).all()
+
+    rows = await retry_dropped_connection(read)  # a read: run again on a connection a restart left dead
     return {
         "dossier_code": code,
         "enabled": sync_enabled(request),
@@ -56,27 +59,32 @@ async def failures(
     _caller: Operator,
     limit: Annotated[int, Query(ge=1, le=1000, description="Most changes listed of each kind")] = 100,
 ) -> dict[str, Any]:
-    async with units_of_work() as uow:
-        session = uow.session
-        failed = (
-            await session.execute(
-                select(portal_sync)
-                .where(portal_sync.c.state == FAILED)
-                .order_by(portal_sync.c.id.desc())
-                .limit(limit)
-            )
-        ).all()
-        failed_total = (
-            await session.execute(select(func.count()).where(portal_sync.c.state == FAILED))
-        ).scalar_one()
-        retrying = (
-            await session.execute(
-                select(portal_sync)
-                .where(portal_sync.c.state == PENDING, portal_sync.c.attempts > 0)
-                .order_by(portal_sync.c.id)
-                .limit(limit)
-            )
-        ).all()
+
+    async def read() -> tuple[Sequence[Row[Any]], int, Sequence[Row[Any]]]:
+        async with units_of_work() as uow:
+            session = uow.session
+            failed = (
+                await session.execute(
+                    select(portal_sync)
+                    .where(portal_sync.c.state == FAILED)
+                    .order_by(portal_sync.c.id.desc())
+                    .limit(limit)
+                )
+            ).all()
+            failed_total = (
+                await session.execute(select(func.count()).where(portal_sync.c.state == FAILED))
+            ).scalar_one()
+            retrying = (
+                await session.execute(
+                    select(portal_sync)
+                    .where(portal_sync.c.state == PENDING, portal_sync.c.attempts > 0)
+                    .order_by(portal_sync.c.id)
+                    .limit(limit)
+                )
+            ).all()
+        return failed, failed_total, retrying
+
+    failed, failed_total, retrying = await retry_dropped_connection(read)  # a read: run again if needed
     return {
         "enabled": sync_enabled(request),
         "failed_total": failed_total,
