@@ -4,6 +4,7 @@ concurrency, inbox de-duplication, bounded retries then the DLQ, and DLQ replay.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import uuid
@@ -505,3 +506,17 @@ async def test_shutdown_hooks_run_when_the_service_stops_even_if_one_fails(
 async def test_replaying_a_topic_that_is_not_a_dlq_is_refused(kafka_bootstrap: str) -> None:
     with pytest.raises(ValueError, match="not a dead-letter topic"):
         await replay(kafka_bootstrap, Ping.topic)
+
+
+async def test_a_started_service_freezes_what_starting_made_unless_told_not_to(service: Service) -> None:
+    await service.start()  # the test suite's setting: GC_FREEZE_AT_START=false
+    assert gc.get_freeze_count() == 0
+    settings = service.settings.model_copy(update={"gc_freeze_at_start": True})
+    frozen = Service(settings, migrations=MIGRATIONS, consumes=[Ping.topic], produces=[Ping.topic])
+    try:
+        await frozen.start()
+        # Out of the collector's sight: the modules, the app and what starting made.
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()  # this test process starts many services: nothing of it stays frozen
+        await frozen.stop()

@@ -22,7 +22,7 @@ import pytest
 from dossierbus_devstack.cli import replicas_option
 from dossierbus_devstack.lifetime import STOP_SIGNALS
 from dossierbus_devstack.parts import StackError, claim_port, free_block
-from dossierbus_devstack.services import SERVICES
+from dossierbus_devstack.services import SERVICES, service_environment
 from dossierbus_devstack.stack import DevStack, Ports, replica_counts
 
 DOSSIERBUS = Path(sys.executable).parent / "dossierbus"
@@ -318,3 +318,12 @@ def test_each_stop_signal_cancels_the_program_and_runs_its_clean_up(
         if program.poll() is None:
             program.kill()
             program.wait()
+
+
+def test_a_service_process_freezes_its_start_whatever_the_tests_say(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GC_FREEZE_AT_START", "false")  # as the test suite sets it for its own process
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    monkeypatch.setenv("KEPT", "yes")
+    environment = service_environment({"SERVICE_NAME": "routing"})
+    assert "GC_FREEZE_AT_START" not in environment and "PYTHONDONTWRITEBYTECODE" not in environment
+    assert environment["KEPT"] == "yes" and environment["SERVICE_NAME"] == "routing"
