@@ -4,15 +4,15 @@ batch is one statement, not one execution per row."""
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, event, select, text
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, event, select
 from sqlalchemy.dialects.postgresql import JSONB
 
+from dossierbus_devstack.scratch import scratch_schema
 from dossierbus_shared.db import Database
 from dossierbus_shared.db.rows import update_rows
 
@@ -30,18 +30,8 @@ things = Table(
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
-    schema = f"rows_{uuid.uuid4().hex[:10]}"
-    database = Database(database_url, schema)
-    async with database.engine.begin() as connection:
-        await connection.execute(text(f"CREATE SCHEMA {schema}"))
-        await connection.execute(text(f"SET search_path TO {schema}"))
-        await connection.run_sync(metadata.create_all)
-    try:
+    async with scratch_schema(database_url, metadata, "rows") as database:
         yield database
-    finally:
-        async with database.engine.begin() as connection:
-            await connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        await database.dispose()
 
 
 class Executions:

@@ -26,11 +26,11 @@ from sqlalchemy import (
     Uuid,
     event,
     select,
-    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
 
+from dossierbus_devstack.scratch import scratch_schema
 from dossierbus_shared.db import Database
 from dossierbus_shared.db.writes import PendingWrites, pending_writes
 
@@ -60,18 +60,8 @@ children = Table(
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
-    schema = f"writes_{uuid.uuid4().hex[:10]}"
-    database = Database(database_url, schema)
-    async with database.engine.begin() as connection:
-        await connection.execute(text(f"CREATE SCHEMA {schema}"))
-        await connection.execute(text(f"SET search_path TO {schema}"))
-        await connection.run_sync(metadata.create_all)
-    try:
+    async with scratch_schema(database_url, metadata, "writes") as database:
         yield database
-    finally:
-        async with database.engine.begin() as connection:
-            await connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        await database.dispose()
 
 
 def statements(db: Database) -> list[str]:

@@ -3,13 +3,16 @@ does when it meets one."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy import event, text
 
 from dossierbus_shared.db import Database
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -29,6 +32,14 @@ class OnePooledConnection:
             ended = await session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
         if not ended.scalar():
             raise RuntimeError(f"the server did not end backend {backend}")
+
+    async def each_after_a_drop(self, reads: Sequence[Callable[[], Awaitable[T]]]) -> list[T]:
+        """What each read returns when the connection was dropped just before it."""
+        answers = []
+        for read in reads:
+            await self.drop()
+            answers.append(await read())
+        return answers
 
 
 @asynccontextmanager

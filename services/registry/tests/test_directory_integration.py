@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from typing import Any
 
 import dossierbus_registry
 from dossierbus_devstack.dropped import one_pooled_connection
@@ -38,10 +39,7 @@ async def test_the_directory_is_read_over_a_pooled_connection_the_server_dropped
             lambda: catalogue.webhook_secret("justice-hanoi"),  # notifications, signing a webhook
             lambda: catalogue.by_token("not-a-token"),  # an agency calling with its token
         )
-        answers = []
-        for read in reads:
-            await pooled.drop()
-            answers.append(await read())
+        answers: list[Any] = await pooled.each_after_a_drop(reads)
 
     assert len(pooled.invalidations) == 4, "each first try met the dead connection; each second a fresh one"
     listed, entry, secret, agency = answers
@@ -70,10 +68,7 @@ async def test_the_access_log_consents_and_once_only_rate_are_read_over_a_droppe
             lambda: once_only(unit_of_work),
             lambda: Consents(unit_of_work, key).of("001085123456"),
         )
-        answers = []
-        for read in reads:
-            await pooled.drop()
-            answers.append(await read())
+        answers: list[Any] = await pooled.each_after_a_drop(reads)
 
     assert len(pooled.invalidations) == 3, "each first try met the dead connection; each second a fresh one"
     log, rate, consents = answers

@@ -209,10 +209,7 @@ async def test_the_indicators_and_the_portal_sync_are_read_over_a_pooled_connect
             lambda: portal_http.dossier_sync(code, request, opened, operator),
             lambda: portal_http.failures(request, opened, operator),
         )
-        answers = []
-        for read in reads:
-            await pooled.drop()
-            answers.append(await read())
+        answers: list[Any] = await pooled.each_after_a_drop(reads)
 
     assert len(pooled.invalidations) == 3, "each first try met the dead connection; each second a fresh one"
     shown, synced, failed = answers
