@@ -36,7 +36,12 @@ from dossierbus_shared.db import Database
 from dossierbus_shared.dlq import DeadLetterPublisher
 from dossierbus_shared.envelope import Envelope, MalformedEvent, describe, header_map
 from dossierbus_shared.events import Event
-from dossierbus_shared.inbox import first_deliveries, is_redelivery, record_as_first_deliveries
+from dossierbus_shared.inbox import (
+    delivered_before,
+    first_deliveries,
+    is_redelivery,
+    record_as_first_deliveries,
+)
 from dossierbus_shared.metrics import EVENTS_CONSUMED, HANDLER_DURATION, event_type_label
 from dossierbus_shared.outages import is_outage
 from dossierbus_shared.parking import (
@@ -362,7 +367,7 @@ class EventConsumer(Generic[U]):
                 pending.end(ROLLED_BACK, error if pending is culprit else None)
             for pending, ready in run:
                 span = process_span(pending.record, self.dead_letters.consumer_group)
-                failed = error if pending is culprit else None
+                failed = error if pending is culprit and await self._first_delivery(ready) else None
                 await self._process_alone(_Pending(pending.record, span), ready, failed=failed)
             return
         for (pending, _), first in zip(run, firsts, strict=True):
@@ -378,6 +383,17 @@ class EventConsumer(Generic[U]):
         await self._handle(work, ready, first)
         await work.flush()
         return first
+
+    async def _first_delivery(self, ready: _Ready) -> bool:
+        """Whether the inbox is known not to hold the event. A batch runs the handlers of redelivered
+        events too (it finds them at the commit): one that failed there is a duplicate, not a failed first
+        try, which could otherwise be dead-lettered at once (a permanent error). Unknown (the database
+        away): not known, so the record is tried again alone, where the inbox is asked first."""
+        try:
+            async with self.db.transaction() as session:
+                return not await delivered_before(session, ready.envelope.id)
+        except Exception:
+            return False
 
     async def _handle(self, work: U, ready: _Ready, first: bool) -> None:
         if first:

@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from aiokafka.structs import ConsumerRecord
-from sqlalchemy import BigInteger, Column, DateTime, Integer, Table, Text, Uuid, func
+from sqlalchemy import BigInteger, Column, DateTime, Integer, Table, Text, Uuid, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -54,6 +54,12 @@ def record_as_first_deliveries(session: AsyncSession, received: Received) -> Non
     the records again through `first_deliveries`. Redeliveries are rare (after a crash, a rebalance or a
     lost offset commit), so a batch saves a round trip and pays, when one comes, a second try."""
     pending_writes(session).insert(inbox, _rows(received))
+
+
+async def delivered_before(session: AsyncSession, event_id: UUID) -> bool:
+    """Whether the inbox holds this event: it was processed before."""
+    found = await session.scalar(select(inbox.c.event_id).where(inbox.c.event_id == event_id))
+    return found is not None
 
 
 def is_redelivery(error: BaseException) -> bool:

@@ -23,6 +23,7 @@ from dossierbus_devstack.broker import produce
 from dossierbus_devstack.eventually import eventually
 from dossierbus_devstack.records import consumer_record
 from dossierbus_shared import events
+from dossierbus_shared.consumer import PermanentError
 from dossierbus_shared.db import after_commit
 from dossierbus_shared.db.migrate import upgrade_async
 from dossierbus_shared.dlq.replay import read_dead_letters, replay
@@ -276,6 +277,39 @@ async def test_a_redelivery_in_a_batch_costs_a_second_try_and_the_fresh_records_
     assert f"duplicate {Ping.type} {seen.id} ignored" in caplog.messages
     assert effects == [1, 2]  # committed once each
     assert (await inbox_transactions(service, dossier))[0] == 2
+
+
+async def test_a_redelivery_whose_handler_fails_in_a_batch_is_a_duplicate_not_a_dead_letter(
+    service: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    effects: list[int] = []
+    dead_letters: list[str] = []
+    dossier = uuid.uuid4()
+    seen, fresh = ping(dossier, 1), ping(dossier, 2)
+
+    @service.consumer.on(Ping)
+    async def count(work: UnitOfWork, received: Envelope[Ping]) -> None:
+        if received.data.dossier_id != dossier:
+            return
+        if received.data.step in effects:  # what a real handler may say of a command applied already
+            raise PermanentError(f"step {received.data.step} was applied already")
+        work.after_commit(lambda: effects.append(received.data.step))
+
+    async def publish(record: ConsumerRecord[bytes, bytes], **why: Any) -> None:
+        dead_letters.append(why["reason"])
+
+    def fetched(envelope: Envelope[Ping], offset: int) -> ConsumerRecord[bytes, bytes]:
+        kafka = envelope.to_kafka()
+        return consumer_record(kafka.topic, kafka.value, key=kafka.key, offset=offset, headers=kafka.headers)
+
+    await service.start()
+    service.consumer.dead_letters.publish = publish  # type: ignore[method-assign]
+    await service.consumer.process_batch([fetched(seen, 1)])
+    with caplog.at_level(logging.INFO, logger="dossierbus_shared.consumer"):
+        await service.consumer.process_batch([fetched(seen, 1), fetched(fresh, 2)])
+    assert dead_letters == []
+    assert f"duplicate {Ping.type} {seen.id} ignored" in caplog.messages
+    assert effects == [1, 2]
 
 
 async def test_failing_handler_is_retried_then_dead_lettered_and_replay_brings_it_back(
