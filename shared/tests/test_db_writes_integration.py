@@ -183,6 +183,12 @@ async def test_a_column_the_table_lacks_is_refused_when_added(db: Database) -> N
             pending_writes(session).insert(parents, [{"id": 1, "name": "one", "colour": "red"}])
 
 
+async def test_rows_with_different_columns_are_refused_when_added(db: Database) -> None:
+    async with db.transaction() as session:
+        with pytest.raises(ValueError, match="the rows for parents do not all have the same columns"):
+            pending_writes(session).insert(parents, [{"id": 1, "name": "one"}, {"id": 2}])
+
+
 async def test_a_transaction_that_adds_nothing_sends_nothing(db: Database) -> None:
     sent = statements(db)
     async with db.transaction() as session:

@@ -19,7 +19,7 @@ when the statement ends, so a row and the rows referring to it may go in one sta
 twice in different ways (an insert, then an upsert) goes into a second statement, after the first, so
 the writes of each table keep their order. Errors (a constraint violated) surface at the commit.
 
-Code that reads, in the same transaction, rows it has just added must write them itself (`rows.py`).
+Code that reads, in the same transaction, rows it has just added must execute its INSERT itself.
 """
 
 from __future__ import annotations
@@ -82,6 +82,9 @@ class PendingWrites:
         unknown = set(write.columns) - set(table.c.keys())
         if unknown:
             raise ValueError(f"{table.name} has no column {', '.join(sorted(unknown))}")
+        columns = rows[0].keys()
+        if any(row.keys() != columns for row in rows):  # a column left out would be written NULL
+            raise ValueError(f"the rows for {table.name} do not all have the same columns")
         last = next((w for w in reversed(self._writes) if w.table is table), None)
         if last is not None and last.shape == write.shape:
             last.rows += rows
