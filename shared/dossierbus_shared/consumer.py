@@ -328,18 +328,10 @@ class EventConsumer(Generic[U]):
                 keys = [key for _, ready in run if (key := dossier_key(ready.record)) is not None]
                 if not self.parked.none_waiting and await heads(session, self.consumer_group, keys):
                     raise _ParkedDossierInRun
-                record_as_first_deliveries(
-                    session,
-                    [
-                        (ready.envelope, ready.record)
-                        for (_, ready), first in zip(run, firsts, strict=True)
-                        if first
-                    ],
-                )
+                fresh = [ready for (_, ready), first in zip(run, firsts, strict=True) if first]
+                record_as_first_deliveries(session, [(ready.envelope, ready.record) for ready in fresh])
                 work = self.unit_of_work(session)
-                await work.load(
-                    [ready.envelope for (_, ready), first in zip(run, firsts, strict=True) if first]
-                )
+                await work.load([ready.envelope for ready in fresh])
                 for (pending, ready), first in zip(run, firsts, strict=True):
                     culprit = pending
                     with dossier_scope(), trace.use_span(pending.span, end_on_exit=False):
