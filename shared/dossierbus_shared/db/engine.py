@@ -129,7 +129,8 @@ class Database:
             async with session.begin():
                 session.info["schema"] = self.schema
                 yield session
-                # A hook may add another (writes it leaves pending): run until none is left.
+                # A hook may register another (pending writes added after theirs were sent): run until
+                # none is left.
                 while hooks := session.info.pop(_BEFORE_COMMIT, []):
                     for hook in hooks:
                         await hook(session)
