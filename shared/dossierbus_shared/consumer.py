@@ -206,9 +206,18 @@ class EventConsumer(Generic[U]):
         cannot be sent."""
         run: list[tuple[_Pending, _Ready]] = []
         for record in records:
-            pending = _Pending(record, process_span(record, self.dead_letters.consumer_group))
-            with dossier_scope(), trace.use_span(pending.span, end_on_exit=False):
+            started = time.perf_counter()
+            with dossier_scope():
                 ready = await self._prepare(record)
+            if isinstance(ready, _Ready) and ready.authenticate is None and not ready.concerned():
+                # Counted, not traced: a span per status change a service does not act on was most of
+                # the registry's spans, and the work of making and exporting them.
+                _count(record, IGNORED, time.perf_counter() - started)
+                continue
+            pending = _Pending(record, process_span(record, self.dead_letters.consumer_group), started)
+            with dossier_scope(), trace.use_span(pending.span, end_on_exit=False):
+                if ready.envelope is not None:
+                    mark_dossier(ready.envelope.subject, ready.envelope.key)
                 if isinstance(ready, _Ready) and ready.authenticate is not None:
                     ready = await self._authenticate_early(ready)
             if isinstance(ready, _Refusal):  # the records before it first, so they finish in order

@@ -16,6 +16,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import MessageSizeTooLargeError
 from aiokafka.structs import ConsumerRecord
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select, text
 
@@ -461,12 +463,18 @@ async def test_events_that_concern_no_handler_are_acknowledged_without_a_transac
         labels = {"topic": Ping.topic, "event_type": Ping.type, "outcome": "ignored"}
         return REGISTRY.get_sample_value("dossierbus_events_consumed_total", labels) or 0
 
+    spans = InMemorySpanExporter()
+    service.tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
     before = ignored()
     await produce(service.settings.kafka_bootstrap_servers, (ping(dossier, step) for step in range(6)))
     await service.start()
     await wait_for_inbox(service, dossier, 3)  # only the even steps leave an inbox row
     assert applied == [0, 2, 4]
     assert ignored() - before >= 3  # earlier tests' odd pings on the topic count too
+    # Counted, not traced: only the records applied have a span.
+    code = ping(dossier, 0).data.dossier_code
+    traced = [span for span in spans.get_finished_spans() if span.attributes.get("dossier.code") == code]
+    assert [span.name for span in traced] == [f"process {Ping.topic}"] * 3
 
 
 def test_an_event_type_takes_one_handler_only(service: Service) -> None:
