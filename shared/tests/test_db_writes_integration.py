@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from asyncpg.pgproto import pgproto
 from sqlalchemy import (
     ARRAY,
     BigInteger,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     Uuid,
     event,
     select,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
@@ -53,6 +55,7 @@ children = Table(
     Column("at", DateTime(timezone=True)),
     Column("day", Date),
     Column("ref", Uuid),
+    Column("read_ref", Uuid),
     Column("amount", Numeric),
     Column("blob", LargeBinary),
 )
@@ -121,10 +124,11 @@ async def test_every_type_is_written_as_given(db: Database) -> None:
         "at": datetime(2026, 12, 3, 4, 5, 6, 789012, tzinfo=UTC),
         "day": date(2026, 2, 28),
         "ref": uuid.UUID("12345678-1234-5678-1234-567812345678"),
+        "read_ref": pgproto.UUID("87654321-4321-8765-4321-876543218765"),  # as read from PostgreSQL
         "amount": Decimal("12345.6789"),
         "blob": b"\x00\xffbytes",
     }
-    nothing = dict.fromkeys(["lines", "at", "day", "ref", "amount", "blob"])
+    nothing: dict[str, Any] = dict.fromkeys(["lines", "at", "day", "ref", "read_ref", "amount", "blob"])
     async with db.transaction() as session:
         writes = pending_writes(session)
         writes.insert(parents, [{"id": 1, "name": "one"}])
@@ -132,6 +136,16 @@ async def test_every_type_is_written_as_given(db: Database) -> None:
     full, empty = await all_children(db)
     assert {name: getattr(full, name) for name in values} == values
     assert {name: getattr(empty, name) for name in nothing} == nothing
+
+
+async def test_a_naive_datetime_is_written_as_utc(db: Database) -> None:
+    async with db.transaction() as session:
+        await session.execute(text("SET LOCAL TIME ZONE 'Asia/Ho_Chi_Minh'"))  # not the session's zone
+        writes = pending_writes(session)
+        writes.insert(parents, [{"id": 1, "name": "one"}])
+        writes.insert(children, [child("naive", at=datetime(2026, 12, 3, 4, 5, 6, 7))])
+    (naive,) = await all_children(db)
+    assert naive.at == datetime(2026, 12, 3, 4, 5, 6, 7, tzinfo=UTC)
 
 
 async def test_an_upsert_replaces_the_given_columns_and_the_last_of_a_key_wins(db: Database) -> None:

@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
+import orjson
 from sqlalchemy import Table, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -174,15 +173,13 @@ def _quote(identifier: str) -> str:
 
 
 def _json(rows: list[Row]) -> str:
-    return json.dumps(rows, default=_encode, separators=(",", ":"), ensure_ascii=False)
+    # orjson writes UUIDs, dates and datetimes itself (a naive datetime as UTC), as PostgreSQL reads them;
+    # subclasses, such as the UUIDs asyncpg reads, go through `_encode`.
+    return orjson.dumps(rows, default=_encode, option=orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _encode(value: Any) -> Any:
     """Values JSON has no type for, as PostgreSQL reads them from text."""
-    if isinstance(value, datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
     if isinstance(value, UUID | Decimal):
         return str(value)
     if isinstance(value, bytes):
