@@ -10,11 +10,13 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from fastapi import FastAPI, Request
 from sqlalchemy import select
 
 from dossierbus_devstack.dropped import one_pooled_connection
 from dossierbus_devstack.statements import statements
+from dossierbus_routing import views
 from dossierbus_routing.adapters.tables import dossiers, timeline
 from dossierbus_routing.domain import Context
 from dossierbus_routing.entrypoints import http, indicators
@@ -192,6 +194,31 @@ async def test_a_dossier_is_read_over_a_pooled_connection_the_server_dropped(
 
     assert len(pooled.invalidations) == 1, "the first try met the dead connection; the second had a fresh one"
     assert shown["dossier_code"] == dossier.data.dossier_code
+
+
+async def test_a_dossier_is_shown_as_one_snapshot_whatever_commits_while_it_is_read(
+    db: Database, db_handlers: EventHandlers, context: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dossier = verified()
+    await deliver(db_handlers, dossier)
+    document = views.dossier_document
+
+    async def report_while_reading(*args: Any) -> dict[str, Any]:
+        # The dossier's row is read; its steps and timeline not yet: an agency's report commits now.
+        await deliver(db_handlers, reported(dossier, "birth-registration", "processing", "justice-hanoi"))
+        return await document(*args)
+
+    monkeypatch.setattr(http, "dossier_document", report_while_reading)
+    shown = await http._view(
+        dossier.data.dossier_code, Caller(Role.PORTAL, "portal"), context, db_handlers.unit_of_work
+    )
+    statuses = [entry["status"] for entry in shown["timeline"] if entry["event"] == "status-changed"]
+    assert shown["status"] == statuses[-1] == "accepted", "the timeline goes no further than the status"
+    monkeypatch.undo()
+    again = await http._view(
+        dossier.data.dossier_code, Caller(Role.PORTAL, "portal"), context, db_handlers.unit_of_work
+    )
+    assert again["status"] == "processing"
 
 
 async def test_the_indicators_and_the_portal_sync_are_read_over_a_pooled_connection_the_server_dropped(

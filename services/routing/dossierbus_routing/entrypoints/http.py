@@ -128,6 +128,9 @@ async def _view(
 
     async def read() -> dict[str, Any]:
         async with units_of_work() as uow:
+            # One snapshot for the dossier, its steps and its timeline: read statement by statement, a
+            # commit between them showed a status its timeline had already passed.
+            await uow.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             dossier = await dossier_by_code(uow.session, code)
             if dossier is None or not await _may_read(uow, dossier.id, dossier.applicant_personal_id, caller):
                 raise ProblemError(404, "Not found", f"no dossier {code!r} has reached routing")
