@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from itertools import groupby
 from typing import Any
 
 from sqlalchemy import Select, select
@@ -21,10 +21,8 @@ async def applicant_of(session: AsyncSession, dossier_code: str) -> str | None:
 
 async def notifications_of(session: AsyncSession, dossier_code: str) -> list[dict[str, Any]]:
     """Every notification of a dossier, oldest first, each with its delivery log."""
-    query = (
-        select(notifications).where(notifications.c.dossier_code == dossier_code).order_by(notifications.c.id)
-    )
-    return await _with_log(session, query)
+    query = select(notifications).where(notifications.c.dossier_code == dossier_code)
+    return await _with_log(session, query, newest_first=False)
 
 
 async def deliveries(
@@ -36,7 +34,7 @@ async def deliveries(
         query = query.where(notifications.c.status == status)
     if channel is not None:
         query = query.where(notifications.c.channel == channel)
-    return await _with_log(session, query)
+    return await _with_log(session, query, newest_first=True)
 
 
 def view(notification: Any, log: list[dict[str, Any]]) -> dict[str, Any]:
@@ -71,23 +69,29 @@ def masked(channel: str, recipient: str) -> str:
     return f"***{recipient[-3:]}"
 
 
-async def _with_log(session: AsyncSession, query: Select[Any]) -> list[dict[str, Any]]:
-    rows = (await session.execute(query)).all()
-    logs: dict[int, list[dict[str, Any]]] = defaultdict(list)
-    if rows:
-        attempts = await session.execute(
-            select(delivery_attempts)
-            .where(delivery_attempts.c.notification_id.in_([row.id for row in rows]))
-            .order_by(delivery_attempts.c.notification_id, delivery_attempts.c.attempt)
-        )
-        for attempt in attempts:
-            logs[attempt.notification_id].append(
-                {
-                    "attempt": attempt.attempt,
-                    "at": attempt.started_at.isoformat(),
-                    "duration_ms": attempt.duration_ms,
-                    "outcome": attempt.outcome,
-                    "error": attempt.error,
-                }
-            )
-    return [view(row, logs[row.id]) for row in rows]
+async def _with_log(session: AsyncSession, query: Select[Any], *, newest_first: bool) -> list[dict[str, Any]]:
+    """The notifications `query` selects, each with its attempts, in one statement: one snapshot, so a
+    notification's status and its log always agree, whatever the dispatcher commits meanwhile."""
+    listed = query.subquery()
+    attempt_columns = [column.label(f"log_{column.name}") for column in delivery_attempts.c]
+    joined = (
+        select(listed, *attempt_columns)
+        .outerjoin(delivery_attempts, delivery_attempts.c.notification_id == listed.c.id)
+        .order_by(listed.c.id.desc() if newest_first else listed.c.id, delivery_attempts.c.attempt)
+    )
+    shown = []
+    for _, group in groupby((await session.execute(joined)).all(), key=lambda row: row.id):
+        rows = list(group)
+        log = [
+            {
+                "attempt": row.log_attempt,
+                "at": row.log_started_at.isoformat(),
+                "duration_ms": row.log_duration_ms,
+                "outcome": row.log_outcome,
+                "error": row.log_error,
+            }
+            for row in rows
+            if row.log_attempt is not None
+        ]
+        shown.append(view(rows[0], log))
+    return shown
