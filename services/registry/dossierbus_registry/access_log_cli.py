@@ -89,12 +89,13 @@ async def _verify(
     """(broken chains, chains, sound entries, anchor check) after printing each broken chain."""
     from dossierbus_registry.adapters import access_log
     from dossierbus_registry.domain.access_log import verify_chain
-    from dossierbus_shared.db import Database
+    from dossierbus_shared.db import Database, one_snapshot
 
     db = Database(url, schema)
     broken = chains = entries = 0
     try:
         async with db.transaction() as session:
+            await one_snapshot(session)  # heads and entries as of one moment, whatever is appended meanwhile
             if subject is not None:
                 last = await access_log.head(session, subject)
                 rows = await access_log.entries(session, subject)

@@ -13,9 +13,13 @@ from dossierbus_registry.adapters.tables import dossiers
 from dossierbus_registry.domain.access_log import ChainKey, verify_chain
 from dossierbus_registry.domain.once_only import rate
 from dossierbus_registry.unit_of_work import RegistryUnitOfWork
+from dossierbus_shared.db import one_snapshot
 
 
 async def access_log_of(uow: RegistryUnitOfWork, subject: str, key: ChainKey) -> dict[str, Any]:
+    """First in its transaction: the entries and the head are read as of one moment, or an entry
+    appended between the two reads would look like a chain cut short."""
+    await one_snapshot(uow.session)
     rows = await entries(uow.session, subject)
     check = verify_chain(rows, await head(uow.session, subject), key)
     return {

@@ -70,6 +70,13 @@ def _hooks(session: AsyncSession, when: str) -> list[Any]:
 T = TypeVar("T")
 
 
+async def one_snapshot(session: AsyncSession) -> None:
+    """Make the transaction read one snapshot (REPEATABLE READ), for a view read in several statements:
+    under READ COMMITTED a commit between them shows in the later reads only (a dossier's status behind
+    its timeline, an access log's head past its entries). Call it before the transaction's first statement."""
+    await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
 async def retry_dropped_connection(work: Callable[[], Awaitable[T]]) -> T:
     """`work()`, run once more if it failed on a connection that turned out to be dead (the database
     restarted since the pool last used it): the second run gets a fresh connection. A database that is

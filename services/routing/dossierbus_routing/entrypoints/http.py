@@ -15,7 +15,7 @@ from dossierbus_routing.entrypoints.dependencies import RoutingContext, UnitsOfW
 from dossierbus_routing.unit_of_work import RoutingUnitOfWork
 from dossierbus_routing.views import dossier_by_code, dossier_document, holds_a_step
 from dossierbus_shared.auth import Caller, Role, authenticated
-from dossierbus_shared.db import retry_dropped_connection
+from dossierbus_shared.db import one_snapshot, retry_dropped_connection
 from dossierbus_shared.events import PERSONAL_ID_PATTERN, ResultDocument
 from dossierbus_shared.http_errors import ProblemError, problem_responses
 from dossierbus_shared.telemetry import continued_trace, mark_dossier
@@ -128,9 +128,7 @@ async def _view(
 
     async def read() -> dict[str, Any]:
         async with units_of_work() as uow:
-            # One snapshot for the dossier, its steps and its timeline: read statement by statement, a
-            # commit between them showed a status its timeline had already passed.
-            await uow.session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            await one_snapshot(uow.session)  # the dossier, its steps and its timeline as of one moment
             dossier = await dossier_by_code(uow.session, code)
             if dossier is None or not await _may_read(uow, dossier.id, dossier.applicant_personal_id, caller):
                 raise ProblemError(404, "Not found", f"no dossier {code!r} has reached routing")
