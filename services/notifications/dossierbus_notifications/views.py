@@ -29,12 +29,12 @@ async def deliveries(
     session: AsyncSession, *, status: str | None, channel: str | None, limit: int
 ) -> list[dict[str, Any]]:
     """The latest notifications, of one status and channel if given."""
-    query = select(notifications).order_by(notifications.c.id.desc()).limit(limit)
+    query = select(notifications)
     if status is not None:
         query = query.where(notifications.c.status == status)
     if channel is not None:
         query = query.where(notifications.c.channel == channel)
-    return await _with_log(session, query, newest_first=True)
+    return await _with_log(session, query, newest_first=True, limit=limit)
 
 
 def view(notification: Any, log: list[dict[str, Any]]) -> dict[str, Any]:
@@ -69,15 +69,22 @@ def masked(channel: str, recipient: str) -> str:
     return f"***{recipient[-3:]}"
 
 
-async def _with_log(session: AsyncSession, query: Select[Any], *, newest_first: bool) -> list[dict[str, Any]]:
-    """The notifications `query` selects, each with its attempts, in one statement: one snapshot, so a
-    notification's status and its log always agree, whatever the dispatcher commits meanwhile."""
-    listed = query.subquery()
+async def _with_log(
+    session: AsyncSession, query: Select[Any], *, newest_first: bool, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """The notifications `query` selects (the first `limit` in id order), each with its attempts, in one
+    statement: one snapshot, so a notification's status and its log always agree, whatever the dispatcher
+    commits meanwhile."""
+
+    def by_id(table: Any) -> Any:
+        return table.c.id.desc() if newest_first else table.c.id
+
+    listed = query.order_by(by_id(notifications)).limit(limit).subquery()
     attempt_columns = [column.label(f"log_{column.name}") for column in delivery_attempts.c]
     joined = (
         select(listed, *attempt_columns)
         .outerjoin(delivery_attempts, delivery_attempts.c.notification_id == listed.c.id)
-        .order_by(listed.c.id.desc() if newest_first else listed.c.id, delivery_attempts.c.attempt)
+        .order_by(by_id(listed), delivery_attempts.c.attempt)
     )
     shown = []
     for _, group in groupby((await session.execute(joined)).all(), key=lambda row: row.id):
