@@ -13,6 +13,7 @@ registry that cannot be reached is a transient error, so the report is retried r
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,9 @@ AgencyReport = Envelope[DossierStatusReported] | Envelope[DossierExtensionReques
 """What an agency sends on its reports topic: each signed, each authenticated the same way."""
 
 Refused = Callable[[AgencyReport, str], Awaitable[None]]
+
+_public_key = functools.lru_cache(maxsize=1024)(load_public_key)
+"""An agency's key parsed once per PEM text (a rotated key is another text), not once per report."""
 
 
 class ReportAuthenticator:
@@ -78,7 +82,7 @@ class ReportAuthenticator:
         if not agency.public_key:
             raise BadSignature(f"agency {agency_code!r} has no registered public key")
         verify(
-            load_public_key(agency.public_key),
+            _public_key(agency.public_key),
             received.attributes,
             received.value,
             now=datetime.now(UTC),
