@@ -7,15 +7,22 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from dossierbus_shared import privacy
 from dossierbus_shared.logs import configure_logging
 from dossierbus_shared.privacy import pseudonym, redact_text
-from dossierbus_shared.telemetry import RedactingSpanExporter, redacted_status, span_record
+from dossierbus_shared.telemetry import (
+    JsonLinesSpanExporter,
+    RedactingSpanExporter,
+    redacted_status,
+    span_record,
+)
 
 UNRECOGNISED = ["84912345678", "091 234 5678", "CCCD001090000001"]
 
@@ -99,3 +106,38 @@ def test_log_extras_not_on_the_allowlist_are_dropped() -> None:
     assert line["attempt"] == 1
     assert "contact" not in line
     assert line["personal_id"] == pseudonym("001090000001")
+
+
+def test_a_span_name_is_pseudonymised_with_the_pepper_of_the_moment(
+    spans: tuple[TracerProvider, InMemorySpanExporter], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether a name holds personal data is remembered per name; its pseudonym is made anew each time."""
+    provider, exporter = spans
+    tracer = provider.get_tracer("unit")
+    for pepper in (b"a" * 32, b"b" * 32):
+        monkeypatch.setattr(privacy, "_pepper", pepper)
+        for name in ("GET /consents/{subject}", "GET /consents/001090000001"):
+            with tracer.start_as_current_span(name):
+                pass
+    names = [span.name for span in exporter.get_finished_spans()]
+    assert names[0] == names[2] == "GET /consents/{subject}"
+    assert "001090000001" not in names[1] + names[3]
+    assert names[1] != names[3]  # each under its own pepper
+
+
+def test_the_spans_file_holds_one_json_line_per_span_as_it_was_exported(tmp_path: Path) -> None:
+    spans_file = tmp_path / "spans" / "spans.jsonl"
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(RedactingSpanExporter(JsonLinesSpanExporter(spans_file))))
+    tracer = provider.get_tracer("unit")
+    with tracer.start_as_current_span("gửi hồ sơ") as span:
+        span.set_attribute("messaging.kafka.offset", 2**70)  # beyond what orjson writes
+    with tracer.start_as_current_span("POST /dossiers") as span:
+        span.set_attribute("http.status_code", 202)
+    provider.shutdown()
+
+    lines = spans_file.read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]
+    assert [record["name"] for record in records] == ["gửi hồ sơ", "POST /dossiers"]
+    assert records[0]["attributes"] == {"messaging.kafka.offset": 2**70}
+    assert records[1]["attributes"] == {"http.status_code": 202}

@@ -4,10 +4,12 @@ back."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+import orjson
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
@@ -21,10 +23,26 @@ class JsonLinesSpanExporter(SpanExporter):
         self._lock = threading.Lock()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        lines = "".join(json.dumps(span_record(span), ensure_ascii=False) + "\n" for span in spans)
-        with self._lock, self.path.open("a", encoding="utf-8") as file:
-            file.write(lines)
+        lines = b"".join(_line(span_record(span)) for span in spans)
+        with self._lock:
+            # Opened per batch (not kept open): a file moved or deleted meanwhile is written anew.
+            file = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                written = memoryview(lines)
+                while written:  # a regular file takes it all at once but for a full disk or a signal
+                    written = written[os.write(file, written) :]
+            finally:
+                os.close(file)
         return SpanExportResult.SUCCESS
+
+
+def _line(record: dict[str, object]) -> bytes:
+    """One JSON line; orjson (a tenth of json's time per span), json for what it cannot write (an integer
+    beyond 64 bits)."""
+    try:
+        return orjson.dumps(record, option=orjson.OPT_APPEND_NEWLINE)
+    except orjson.JSONEncodeError:
+        return (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode()
 
 
 def span_record(span: ReadableSpan) -> dict[str, object]:
