@@ -29,7 +29,7 @@ class JsonLinesSpanExporter(SpanExporter):
             file = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             try:
                 written = memoryview(lines)
-                while written:  # a regular file takes it all at once but for a full disk or a signal
+                while written:  # a regular file takes all of it at once, save on a full disk or a signal
                     written = written[os.write(file, written) :]
             finally:
                 os.close(file)
