@@ -157,6 +157,8 @@ def _why_missing(name: str, headers: Headers) -> str:
 
 
 def _is_utf8(name: str) -> bool:
+    if name.isascii():  # every name the bus writes: no encoding needed to know
+        return True
     try:
         name.encode("utf-8")
     except UnicodeEncodeError:  # escaped bytes (surrogates) of a name that was not UTF-8
