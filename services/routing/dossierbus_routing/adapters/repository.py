@@ -179,9 +179,8 @@ class PostgresDossierRepository(DossierRepository):
 
 def _with_steps(claimed: CTE) -> Select[Any]:
     """The claimed dossiers with their steps, in one query: a row per step, its columns `step_<name>`."""
-    step_columns = [column.label(label) for column, (_, label) in zip(steps.c, _STEP_COLUMNS, strict=True)]
     return (
-        select(claimed, *step_columns)
+        select(claimed, *(steps.c[name].label(label) for name, label in _STEP_COLUMNS))
         .join(steps, steps.c.dossier_id == claimed.c.id)
         .order_by(claimed.c.id, steps.c.step)
     )
