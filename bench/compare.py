@@ -177,12 +177,15 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, help="closed loop: submitters at once")
     parser.add_argument("--rate", type=float, help="open loop: dossiers offered per second")
     parser.add_argument("--warmup", type=int, help="dossiers through before measuring")
+    parser.add_argument(
+        "--raw-records", type=int, help="for the broker's raw rate (more: a steadier denominator)"
+    )
     args = parser.parse_args()
     if args.runs < 1:
         parser.error("--runs must be at least 1")
     options = [
-        f"--{name}={value}"
-        for name in ("dossiers", "concurrency", "rate", "warmup")
+        f"--{name.replace('_', '-')}={value}"
+        for name in ("dossiers", "concurrency", "rate", "warmup", "raw_records")
         if (value := getattr(args, name)) is not None
     ]
     try:
