@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from dossierbus_devstack.broker import TansuBroker
 from dossierbus_devstack.scenarios import birth_registration
 
 RAW_TOPIC_PREFIX = "bench.raw."
@@ -44,6 +48,23 @@ async def raw_broker_rate(bootstrap: str, messages: int) -> tuple[float, float]:
     consume_rate = messages / (time.perf_counter() - started)
     await consumer.stop()
     return produce_rate, consume_rate
+
+
+async def lone_broker_rate(messages: int) -> tuple[float, float]:
+    """`raw_broker_rate` on a broker of its own with nothing else of the stack running: a ceiling that
+    is the machine's and the broker's alone. Beside a running stack the raw rate also measures that
+    stack's idle work (its consumers' fetches and heartbeats), which differs between the two sides of
+    a comparison."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with tempfile.TemporaryDirectory() as scratch:
+        broker = TansuBroker(port, Path(scratch) / "tansu.log")
+        await broker.start()
+        try:
+            return await raw_broker_rate(broker.bootstrap, messages)
+        finally:
+            broker.stop()
 
 
 async def records_on_broker(bootstrap: str) -> int:

@@ -178,7 +178,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, help="open loop: dossiers offered per second")
     parser.add_argument("--warmup", type=int, help="dossiers through before measuring")
     parser.add_argument(
-        "--raw-records", type=int, help="for the broker's raw rate (more: a steadier denominator)"
+        "--raw-records", type=int, help="for the broker's raw rates (throughput.py's default: 100000)"
     )
     args = parser.parse_args()
     if args.runs < 1:

@@ -1,6 +1,7 @@
 """Pushes N dossiers through the whole bus and prints end-to-end throughput and latencies, next to the raw
-produce/consume rate of the same broker measured in the same run, and what each dossier cost: CPU time
-per part of the stack, database statements, commits and rows, Kafka records. PostgreSQL is durable, as in
+produce/consume rate of the same broker measured in the same run (on a broker of its own before the
+stack starts, and beside the idle stack), and what each dossier cost: CPU time per part of the stack,
+database statements, commits and rows, Kafka records. PostgreSQL is durable, as in
 production (each commit synced to disk before it is answered); the output says so.
 
     .venv/bin/python bench/throughput.py --dossiers 2000 --concurrency 64
@@ -29,7 +30,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from broker import raw_broker_rate
+from broker import lone_broker_rate, raw_broker_rate
 from dossierbus_devstack.database import DURABILITY_QUERY, describe_durability
 from dossierbus_devstack.lifetime import run_until_signalled
 from dossierbus_devstack.scenarios import birth_registration
@@ -133,6 +134,7 @@ async def run(args: argparse.Namespace) -> None:
     stack_options: dict[str, Any] = {"replicas": args.replicas} if args.replicas else {}
     if args.spans:
         stack_options["spans_file"] = Path(args.spans)
+    lone = await lone_broker_rate(args.raw_records)
     async with (
         observed_postgres() as database_url,
         DevStack(database_url=database_url, **stack_options) as stack,
@@ -140,7 +142,7 @@ async def run(args: argparse.Namespace) -> None:
         stack.database() as database,
     ):
         durability = describe_durability(await database.fetchrow(DURABILITY_QUERY))
-        figures = await measure(args, stack, http, database)
+        figures = await measure(args, stack, http, database, lone)
     load = f"offered at {args.rate:g}/s" if args.rate else f"concurrency {args.concurrency}"
     print(f"dossiers                         {args.dossiers} ({load}; {args.warmup} before, not counted)")
     counts = getattr(stack, "replica_counts", {})  # none before replicas: one process each
@@ -154,9 +156,15 @@ async def run(args: argparse.Namespace) -> None:
 
 
 async def measure(
-    args: argparse.Namespace, stack: DevStack, http: httpx.AsyncClient, database: asyncpg.Connection
+    args: argparse.Namespace,
+    stack: DevStack,
+    http: httpx.AsyncClient,
+    database: asyncpg.Connection,
+    lone: tuple[float, float],
 ) -> dict[str, float]:
-    produce_rate, consume_rate = await raw_broker_rate(stack.kafka_bootstrap, args.raw_records)
+    """`lone`: the broker's raw produce and consume rates measured on a broker of its own."""
+    _, consume_beside = await raw_broker_rate(stack.kafka_bootstrap, args.raw_records)
+    produce_rate, consume_rate = lone
     # A few dossiers first, so that what happens once (agencies joining their consumer groups, caches,
     # prepared statements) is not counted.
     warmup = Portal(http, stack.url("intake", "/dossiers"))
@@ -189,6 +197,7 @@ async def measure(
         "submissions answered 503 and sent again": portal.busy,
         "raw broker produce (batched), records/s": produce_rate,
         "raw broker consume (JSON decode), records/s": consume_rate,
+        "raw consume beside the idle stack, records/s": consume_beside,
         "end to end / raw consume": end_to_end / consume_rate,
         **per_dossier(used, args.dossiers),
     }
@@ -260,7 +269,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64, help="closed loop: submitters at once")
     parser.add_argument("--rate", type=float, help="open loop: dossiers offered per second")
     parser.add_argument("--warmup", type=int, default=10, help="dossiers through before measuring")
-    parser.add_argument("--raw-records", type=int, default=20_000, help="for the broker's raw rate")
+    parser.add_argument(
+        "--raw-records", type=int, default=100_000, help="for the broker's raw rate (default 100000)"
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the figures to PATH as JSON")
     parser.add_argument(
         "--spans", metavar="PATH", help="keep the services' spans in PATH (JSON lines), for bench/hops.py"
