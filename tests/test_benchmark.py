@@ -43,6 +43,9 @@ def test_the_benchmark_reports_what_each_dossier_cost(tmp_path: Path) -> None:
     assert figures["Kafka records per dossier"] > 0
     assert figures["submit -> assigned, ms: p99"] <= figures["submit -> returned, ms: p99"]
     assert figures["end to end / raw consume"] > 0
+    # The ceiling from a broker of its own, and the same read beside the running stack.
+    assert figures["raw broker consume (JSON decode), records/s"] > 0
+    assert figures["raw consume beside the idle stack, records/s"] > 0
 
     # Where each dossier's time went, hop by hop, from the spans the run kept.
     hops = subprocess.run(
