@@ -17,6 +17,9 @@ from dossierbus_devstack.broker import TansuBroker
 from dossierbus_devstack.scenarios import birth_registration
 
 RAW_TOPIC_PREFIX = "bench.raw."
+CONSUME_PASSES = 3
+"""Reads of the raw topic, the best of which is the consume rate: one read of a second or so varies by
+15 % between runs on a 2-core machine, and this rate is the denominator of a ratio compared between runs."""
 
 
 async def raw_broker_rate(bootstrap: str, messages: int) -> tuple[float, float]:
@@ -35,13 +38,8 @@ async def raw_broker_rate(bootstrap: str, messages: int) -> tuple[float, float]:
     produce_rate = messages / (time.perf_counter() - started)
     await producer.stop()
 
-    # The best of three reads of the topic: one read of a second or so varies by 15 % between runs on a
-    # 2-core machine, and this rate is the denominator of a ratio compared between runs.
     consume_rate = max([await _consume_rate(bootstrap, topic, messages) for _ in range(CONSUME_PASSES)])
     return produce_rate, consume_rate
-
-
-CONSUME_PASSES = 3
 
 
 async def _consume_rate(bootstrap: str, topic: str, messages: int) -> float:

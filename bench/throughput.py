@@ -1,7 +1,7 @@
 """Pushes N dossiers through the whole bus and prints end-to-end throughput and latencies, next to the raw
 produce/consume rate of the same broker measured in the same run (on a broker of its own before the
-stack starts, and beside the idle stack), and what each dossier cost: CPU time per part of the stack,
-database statements, commits and rows, Kafka records. PostgreSQL is durable, as in
+stack starts; the consume rate also beside the idle stack), and what each dossier cost: CPU time per
+part of the stack, database statements, commits and rows, Kafka records. PostgreSQL is durable, as in
 production (each commit synced to disk before it is answered); the output says so.
 
     .venv/bin/python bench/throughput.py --dossiers 2000 --concurrency 64
