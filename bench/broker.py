@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import tempfile
 import time
 import uuid
@@ -14,6 +13,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from dossierbus_devstack.broker import TansuBroker
+from dossierbus_devstack.parts import free_port
 from dossierbus_devstack.scenarios import birth_registration
 
 RAW_TOPIC_PREFIX = "bench.raw."
@@ -65,11 +65,8 @@ async def lone_broker_rate(messages: int) -> tuple[float, float]:
     is the machine's and the broker's alone. Beside a running stack the raw rate also measures that
     stack's idle work (its consumers' fetches and heartbeats), which differs between the two sides of
     a comparison."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     with tempfile.TemporaryDirectory() as scratch:
-        broker = TansuBroker(port, Path(scratch) / "tansu.log")
+        broker = TansuBroker(free_port(), Path(scratch) / "tansu.log")
         await broker.start()
         try:
             return await raw_broker_rate(broker.bootstrap, messages)
