@@ -5,6 +5,7 @@ prints each figure's median on both sides and their ratio.
     .venv/bin/python bench/compare.py --baseline ../other-checkout --runs 5 --dossiers 1000
     .venv/bin/python bench/compare.py --baseline c8c4761 --candidate c8c4761  # the noise: one against itself
     .venv/bin/python bench/compare.py --baseline c8c4761 --rate 3             # open loop, 3 dossiers/s
+    .venv/bin/python bench/compare.py --baseline c8c4761 --half-capacity      # each side at half its own
 
 A side is the path of a checkout with its .venv (as `python3 dev.py bench` makes it), or a git revision
 of this repository: exported once into .dossierbus/bench/<commit> with a .venv of its own, and kept for
@@ -176,6 +177,9 @@ def main() -> None:
     parser.add_argument("--dossiers", type=int, default=300, help="dossiers per run (default 300)")
     parser.add_argument("--concurrency", type=int, help="closed loop: submitters at once")
     parser.add_argument("--rate", type=float, help="open loop: dossiers offered per second")
+    parser.add_argument(
+        "--half-capacity", action="store_true", help="each run offers half of the capacity it measured first"
+    )
     parser.add_argument("--warmup", type=int, help="dossiers through before measuring")
     parser.add_argument(
         "--raw-records", type=int, help="for the broker's raw rates (throughput.py's default: 100000)"
@@ -187,7 +191,7 @@ def main() -> None:
         f"--{name.replace('_', '-')}={value}"
         for name in ("dossiers", "concurrency", "rate", "warmup", "raw_records")
         if (value := getattr(args, name)) is not None
-    ]
+    ] + (["--half-capacity"] if args.half_capacity else [])
     try:
         baseline = prepare("baseline", args.baseline)
         candidate = prepare("candidate", args.candidate)

@@ -33,6 +33,32 @@ def available() -> bool:
     return (PROC / "self" / "stat").exists()
 
 
+@dataclass(frozen=True)
+class MachineTicks:
+    """The whole machine's CPU time so far, all cores, in clock ticks (/proc/stat)."""
+
+    busy: int
+    """User, system and interrupt time of every process, the stack's and any other."""
+    stolen: int
+    """Time a virtual CPU wanted to run but the host ran something else: another guest's work, which a
+    shared machine shows as a slower stack without a cause of its own."""
+
+    def __sub__(self, before: MachineTicks) -> MachineTicks:
+        return MachineTicks(self.busy - before.busy, self.stolen - before.stolen)
+
+    def cores(self, seconds: float) -> dict[str, float]:
+        """Over `seconds` of wall time: how many cores were busy, and how many the host took away."""
+        per_second = os.sysconf("SC_CLK_TCK") * seconds
+        return {"busy": self.busy / per_second, "stolen by the host": self.stolen / per_second}
+
+
+def machine_ticks() -> MachineTicks:
+    # cpu  user nice system idle iowait irq softirq steal guest guest_nice (guest time is in user's)
+    fields = [int(field) for field in (PROC / "stat").read_text().split("\n", 1)[0].split()[1:9]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields
+    return MachineTicks(busy=user + nice + system + irq + softirq, stolen=steal)
+
+
 def cpu_seconds_by_part(root: int | None = None) -> dict[str, float]:
     """CPU seconds used so far by each part started by the process `root` (this one by default)."""
     root = os.getpid() if root is None else root

@@ -6,12 +6,17 @@ production (each commit synced to disk before it is answered); the output says s
 
     .venv/bin/python bench/throughput.py --dossiers 2000 --concurrency 64
     .venv/bin/python bench/throughput.py --dossiers 600 --rate 3    # open loop: 3 dossiers/s offered
+    .venv/bin/python bench/throughput.py --dossiers 1000 --half-capacity    # capacity, then half of it
     .venv/bin/python bench/throughput.py --replicas routing=2,notifications=2   # processes per service
     .venv/bin/python bench/throughput.py --rate 20 --spans /tmp/spans.jsonl     # then: bench/hops.py it
 
 Closed loop (the default): `--concurrency` submitters, each submitting as soon as its last was accepted.
 Open loop (`--rate R`): a submission every 1/R s whatever the bus answers, so latencies are those of a
-bus running at that rate, not those of a queue.
+bus running at that rate, not those of a queue. `--half-capacity`: a closed loop of as many dossiers
+first, then the open loop at half the end-to-end rate it reached, on the same stack; the figures after
+the capacity are those of the open loop. Every run also prints how many of the machine's cores were busy
+and how many the host took away (steal time: on a shared virtual machine, the stack runs slower for
+reasons of no part of its own).
 """
 
 from __future__ import annotations
@@ -48,6 +53,9 @@ except ImportError:  # a checkout from before replicas (bench/compare.py runs th
 
 STALLED_S = 60.0
 """No dossier returned for this long: the run fails rather than waits for ever."""
+SETTLE_S = 2.0
+"""Between the closed loop that measures the capacity and the load at half of it: the last letters and
+relay rounds of the one are not counted in the other."""
 
 Submit = Callable[[int], Awaitable[tuple[str, float]]]
 """Submits the index-th dossier: its code and when it was sent (time.time())."""
@@ -143,7 +151,12 @@ async def run(args: argparse.Namespace) -> None:
     ):
         durability = describe_durability(await database.fetchrow(DURABILITY_QUERY))
         figures = await measure(args, stack, http, database, lone)
-    load = f"offered at {args.rate:g}/s" if args.rate else f"concurrency {args.concurrency}"
+    if args.half_capacity:
+        load = f"offered at {figures['offered, dossiers/s']:.1f}/s, half of the capacity measured just before"
+    elif args.rate:
+        load = f"offered at {args.rate:g}/s"
+    else:
+        load = f"concurrency {args.concurrency}"
     print(f"dossiers                         {args.dossiers} ({load}; {args.warmup} before, not counted)")
     counts = getattr(stack, "replica_counts", {})  # none before replicas: one process each
     replicas = ", ".join(f"{name} {count}" for name, count in counts.items()) or "one process per service"
@@ -172,11 +185,27 @@ async def measure(
     await wait_returned(database, [code for code, _ in warmed])
 
     portal = Portal(http, stack.url("intake", "/dossiers"))
-    measured = range(args.warmup, args.warmup + args.dossiers)
+    first = args.warmup
+    figures: dict[str, float] = {}
+    rate = args.rate
+    if args.half_capacity:
+        # The capacity of this stack on this machine now, in the same run: a shared machine's speed
+        # moves from one minute to the next, so half of an earlier run's capacity may be all of this one's.
+        capacity_range = range(first, first + args.dossiers)
+        started = time.perf_counter()
+        sent = await closed_loop(portal.submit, capacity_range, args.concurrency)
+        await wait_returned(database, [code for code, _ in sent])
+        capacity = args.dossiers / (time.perf_counter() - started)
+        await asyncio.sleep(SETTLE_S)
+        first, rate = capacity_range.stop, capacity / 2
+        figures["capacity (closed loop, just before), dossiers/s"] = capacity
+    if rate:
+        figures["offered, dossiers/s"] = rate
+    measured = range(first, first + args.dossiers)
     before = await usage(stack, http, database)
     started = time.perf_counter()
-    if args.rate:
-        sent = await open_loop(portal.submit, measured, args.rate)
+    if rate:
+        sent = await open_loop(portal.submit, measured, rate)
     else:
         sent = await closed_loop(portal.submit, measured, args.concurrency)
     submitted_in = time.perf_counter() - started
@@ -189,7 +218,7 @@ async def measure(
     assigned = [reached[code][0] - at for code, at in sent]
     returned = [reached[code][1] - at for code, at in sent]
     end_to_end = args.dossiers / finished_in
-    return {
+    figures |= {
         "submitted (HTTP 202), dossiers/s": args.dossiers / submitted_in,
         "end to end (submit -> returned), dossiers/s": end_to_end,
         **breakdown("submit -> assigned, ms", percentiles(assigned), total=False),
@@ -199,8 +228,10 @@ async def measure(
         "raw broker consume (JSON decode), records/s": consume_rate,
         "raw consume beside the idle stack, records/s": consume_beside,
         "end to end / raw consume": end_to_end / consume_rate,
-        **per_dossier(used, args.dossiers),
     }
+    if used.machine is not None:
+        figures |= breakdown("cores of the machine", used.machine.cores(finished_in), total=False)
+    return figures | per_dossier(used, args.dossiers)
 
 
 def per_dossier(used: Usage, dossiers: int) -> dict[str, float]:
@@ -268,13 +299,20 @@ def main() -> None:
     parser.add_argument("--dossiers", type=int, default=1000, help="dossiers measured (default 1000)")
     parser.add_argument("--concurrency", type=int, default=64, help="closed loop: submitters at once")
     parser.add_argument("--rate", type=float, help="open loop: dossiers offered per second")
+    parser.add_argument(
+        "--half-capacity",
+        action="store_true",
+        help="measure the capacity first (closed loop, as many dossiers), then offer half of it (open loop)",
+    )
     parser.add_argument("--warmup", type=int, default=10, help="dossiers through before measuring")
     parser.add_argument(
         "--raw-records", type=int, default=100_000, help="for the broker's raw rate (default 100000)"
     )
     parser.add_argument("--json", metavar="PATH", help="also write the figures to PATH as JSON")
     parser.add_argument(
-        "--spans", metavar="PATH", help="keep the services' spans in PATH (JSON lines), for bench/hops.py"
+        "--spans",
+        metavar="PATH",
+        help="keep the services' spans in PATH (JSON lines), for bench/hops.py: those of the whole run",
     )
     parser.add_argument(
         "--replicas", type=replicas_option, default={}, metavar="SERVICE=N,...", help="processes per service"
@@ -284,6 +322,8 @@ def main() -> None:
         parser.error("--dossiers, --concurrency and --raw-records must be positive, --warmup not negative")
     if args.rate is not None and args.rate <= 0:
         parser.error("--rate must be positive")
+    if args.rate is not None and args.half_capacity:
+        parser.error("--rate and --half-capacity exclude each other: one sets the rate, one measures it")
     if (stopped_by := run_until_signalled(run(args))) is not None:
         sys.exit(128 + stopped_by)
 

@@ -28,6 +28,8 @@ class Usage:
     """Per (service, kind), counted by the services; None where they have no such counter."""
     records: int
     """On the broker, written by the bus."""
+    machine: processes.MachineTicks | None
+    """The whole machine's CPU time; None without /proc."""
 
     def __sub__(self, before: Usage) -> Usage:
         return Usage(
@@ -36,6 +38,7 @@ class Usage:
             rows=_minus_counts(self.rows, before.rows),
             statements_by_services=_minus_counts(self.statements_by_services, before.statements_by_services),
             records=self.records - before.records,
+            machine=self.machine - before.machine if self.machine and before.machine else None,
         )
 
 
@@ -48,6 +51,7 @@ async def usage(stack: DevStack, http: httpx.AsyncClient, database: asyncpg.Conn
         rows=by_postgres[1] if by_postgres else None,
         statements_by_services=await counted_by_services(http, metrics),
         records=await records_on_broker(stack.kafka_bootstrap),
+        machine=processes.machine_ticks() if processes.available() else None,
     )
 
 
