@@ -59,12 +59,9 @@ DLQ_SIZE = Gauge(
     "Records held in a dead-letter topic (end offset minus beginning offset over its partitions)",
     ["topic"],
 )
-OUTBOX_BACKLOG = Gauge(
-    "dossierbus_outbox_backlog",
-    "Outbox rows staged but not yet marked sent (a relay marks what it published with its next round)",
-)
+OUTBOX_BACKLOG = Gauge("dossierbus_outbox_backlog", "Outbox rows staged but not yet published")
 OUTBOX_OLDEST_AGE = Gauge(
-    "dossierbus_outbox_oldest_age_seconds", "Age of the oldest outbox row not yet marked sent (0 when none)"
+    "dossierbus_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row (0 when none)"
 )
 SAMPLE_FAILURES = Counter(
     "dossierbus_metrics_sample_failures", "Samplers that raised, by sampler name", ["sampler"]

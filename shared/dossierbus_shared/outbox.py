@@ -1,11 +1,6 @@
 """Transactional outbox: an event is staged in the same transaction as the state change that causes it,
 and a relay publishes staged rows to Kafka afterwards. No accepted change is lost, none is published
 without its change having committed.
-
-A relay's round is one statement, in no transaction of its own (no BEGIN or COMMIT round trips): it marks
-sent the rows its last round published, and leases the next rows to it for `LEASE_S`. It then publishes
-them. A relay that dies before its next round leaves its rows leased, published or not: once the lease
-has run out, any relay publishes them (again: consumers drop a repeated event by its id).
 """
 
 from __future__ import annotations
@@ -13,11 +8,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
     BigInteger,
     Column,
     DateTime,
@@ -25,11 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
-    all_,
-    any_,
-    bindparam,
     func,
-    or_,
     select,
     text,
     update,
@@ -37,8 +26,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningUpdate
-from sqlalchemy.sql.elements import BindParameter
-from sqlalchemy.sql.selectable import CTE
 
 from dossierbus_shared.db import Database, after_commit, metadata, session_schema
 from dossierbus_shared.db.writes import pending_writes
@@ -63,8 +50,6 @@ outbox = Table(
     Column("trace_context", JSONB, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("sent_at", DateTime(timezone=True)),
-    # Until when a relay has the row to publish; NULL: not yet claimed (dossierbus_shared.db.messaging).
-    Column("leased_until", DateTime(timezone=True)),
     Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")),
     Index("ix_outbox_unsent_key", "key", "id", postgresql_where=text("sent_at IS NULL")),
 )
@@ -117,18 +102,12 @@ def _wake_relays(schema: str) -> None:
         relay.wake()
 
 
-LEASE_S = 15.0
-"""How long a relay has the rows it claimed: to publish them and to mark them sent in its next round (the
-next commit that stages rows, or `poll_interval_s` later). A relay slower than that is overtaken, and its
-rows go twice."""
-
-
 class OutboxRelay:
     """Publishes staged rows in order, in batches, then marks them sent.
 
-    Each round leases the next unsent rows to this relay, but those of a key whose earlier row is still
-    another relay's, which keeps the per-dossier order that consumers rely on; several relays (one per
-    service replica) share the work.
+    Rows are claimed with FOR UPDATE SKIP LOCKED, so several relays (one per service replica) share the
+    work; a relay leaves alone the rows of a key whose earlier row another relay holds, which keeps the
+    per-dossier order that consumers rely on.
     """
 
     def __init__(
@@ -138,18 +117,13 @@ class OutboxRelay:
         *,
         batch_size: int = 500,
         poll_interval_s: float = 1.0,
-        lease_s: float = LEASE_S,
     ) -> None:
         self.db = db
         self.producer = producer
         self.batch_size = batch_size
         self.poll_interval_s = poll_interval_s
         self._wake = asyncio.Event()
-        self._round = _round(batch_size, lease_s)
-        self._published: list[int] = []
-        """Rows this relay published and has yet to mark sent: with its next round."""
-        self._unpublished: list[int] = []
-        """Rows leased to this relay whose publishing failed: its next round may take them at once."""
+        self._claim = _claim(batch_size)
 
     async def run(self) -> None:
         """Publish until cancelled: woken by each commit of this process that staged rows, and every
@@ -170,49 +144,23 @@ class OutboxRelay:
                 self._wake.clear()
         finally:
             relays.discard(self)
-            await self.settle()
 
     def wake(self) -> None:
         """Rows were committed: publish them now rather than at the next poll."""
         self._wake.set()
 
     async def publish_batch(self) -> int:
-        """One round: mark sent what the last round published, lease the next rows and publish them; how
-        many rows were published. Rows whose publishing fails stay unsent, to go again."""
-        published, unpublished = self._published, self._unpublished
-        async with self.db.autocommit() as connection:
-            claimed = await connection.execute(
-                self._round, {"published": published, "unpublished": unpublished}
-            )
-            rows = sorted(claimed.all(), key=lambda row: row.id)
-        self._published, self._unpublished = [], []  # marked sent; released or leased again
-        if not rows:
-            return 0
-        try:
+        """Publish one batch; returns how many rows were published. The rows are claimed and marked sent
+        in one statement, then published, then committed: a publish that fails rolls the mark back."""
+        async with self.db.transaction() as session:
+            rows = sorted((await session.execute(self._claim)).all(), key=lambda row: row.id)
+            if not rows:
+                return 0
             deliveries = [await self._send(row) for row in rows]
             await asyncio.gather(*deliveries)
-        except BaseException:
-            self._unpublished = [row.id for row in rows]
-            raise
-        self._published = [row.id for row in rows]
-        for row in rows:
-            EVENTS_PRODUCED.labels(row.topic, row.event_type).inc()
-        return len(rows)
-
-    async def settle(self) -> None:
-        """Mark sent what this relay published and give back what it could not publish, without waiting
-        for its next round: when it stops, so that a restart neither repeats the one nor waits out the
-        lease of the other."""
-        if not self._published and not self._unpublished:
-            return
-        try:
-            async with self.db.autocommit() as connection:
-                await connection.execute(
-                    _SETTLE, {"published": self._published, "unpublished": self._unpublished}
-                )
-            self._published, self._unpublished = [], []
-        except Exception as error:  # they go again once their lease has run out
-            log.warning("outbox relay: could not settle its last round: %s", error)
+            for row in rows:
+                EVENTS_PRODUCED.labels(row.topic, row.event_type).inc()
+            return len(rows)
 
     async def _send(self, row: Any) -> asyncio.Future[Any]:
         with send_span(
@@ -230,7 +178,7 @@ class OutboxRelay:
             return delivery
 
     async def sample_backlog(self) -> None:
-        """Set the backlog gauges: rows not yet marked sent and the age of the oldest."""
+        """Set the backlog gauges: unpublished rows and the age of the oldest."""
         async with self.db.transaction() as session:
             backlog, age = (
                 await session.execute(
@@ -244,27 +192,12 @@ class OutboxRelay:
         OUTBOX_OLDEST_AGE.set(float(age))
 
 
-def _marked(published: BindParameter[Any]) -> CTE:
-    return update(outbox).where(outbox.c.id == any_(published)).values(sent_at=func.now()).cte("marked")
-
-
-def _round(batch_size: int, lease_s: float) -> ReturningUpdate[Any]:
-    """One statement: mark the rows `:published` sent; lease the next unsent rows this relay can take
-    (free, their lease run out, or `:unpublished`, its own that failed) but those of a key whose earlier
-    unsent row is another relay's, and return them."""
-    published = bindparam("published", type_=ARRAY(BigInteger))
-    unpublished = bindparam("unpublished", type_=ARRAY(BigInteger))
+def _claim(batch_size: int) -> ReturningUpdate[Any]:
+    """Lock the next unsent rows this relay can take and mark them sent, but those of a key whose earlier
+    row another relay holds (they wait for it): one statement, its rows returned."""
     claimed = (
         select(outbox.c.id, outbox.c.key)
-        .where(
-            outbox.c.sent_at.is_(None),
-            outbox.c.id != all_(published),
-            or_(
-                outbox.c.leased_until.is_(None),
-                outbox.c.leased_until < func.now(),
-                outbox.c.id == any_(unpublished),
-            ),
-        )
+        .where(outbox.c.sent_at.is_(None))
         .order_by(outbox.c.id)
         .limit(batch_size)
         .with_for_update(skip_locked=True)
@@ -273,7 +206,7 @@ def _round(batch_size: int, lease_s: float) -> ReturningUpdate[Any]:
     unsent = outbox.alias("unsent")
     earliest = (
         select(func.min(unsent.c.id))
-        .where(unsent.c.key == claimed.c.key, unsent.c.sent_at.is_(None), unsent.c.id != all_(published))
+        .where(unsent.c.key == claimed.c.key, unsent.c.sent_at.is_(None))
         .scalar_subquery()
     )
     ranked = select(
@@ -282,19 +215,4 @@ def _round(batch_size: int, lease_s: float) -> ReturningUpdate[Any]:
         func.min(claimed.c.id).over(partition_by=claimed.c.key).label("first_claimed"),
     ).cte("ranked")
     in_key_order = select(ranked.c.id).where(ranked.c.earliest_unsent >= ranked.c.first_claimed)
-    return (
-        update(outbox)
-        .where(outbox.c.id.in_(in_key_order))
-        .values(leased_until=func.now() + timedelta(seconds=lease_s))
-        .returning(*outbox.c)
-        .add_cte(_marked(published))
-    )
-
-
-_SETTLE = (
-    update(outbox)
-    .where(outbox.c.id == any_(bindparam("unpublished", type_=ARRAY(BigInteger))))
-    .values(leased_until=None)
-    .add_cte(_marked(bindparam("published", type_=ARRAY(BigInteger))))
-)
-"""Mark the rows `:published` sent, and give back the lease of the rows `:unpublished`."""
+    return update(outbox).where(outbox.c.id.in_(in_key_order)).values(sent_at=func.now()).returning(*outbox.c)

@@ -18,7 +18,6 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
@@ -28,7 +27,6 @@ from dossierbus_devstack.stack import DevStack
 from dossierbus_notifications.settings import NotificationsSettings
 from dossierbus_shared.db.roles import SERVICES_WITH_DATABASE
 from dossierbus_shared.kafka import DLQ_SUFFIX
-from dossierbus_shared.outbox import LEASE_S
 
 EMAILS_PER_DOSSIER = 4
 """A returned birth registration: receipt, processing, result ready, returned."""
@@ -261,19 +259,6 @@ async def wait_drained(stack: DevStack, codes: Sequence[str], timeout_s: float, 
     return False
 
 
-async def unsent_events(db: asyncpg.Connection) -> int:
-    """Outbox rows not marked sent once the relays have had time to: a relay marks what it published with
-    its next round, and the rows leased to a relay killed before that go again once the lease has run out."""
-    deadline = time.monotonic() + LEASE_S + 5
-    while True:
-        unsent = 0
-        for schema in SERVICES_WITH_DATABASE:
-            unsent += await db.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE sent_at IS NULL")
-        if unsent == 0 or time.monotonic() > deadline:
-            return unsent
-        await asyncio.sleep(0.5)
-
-
 async def measure(
     stack: DevStack, load: Load, faults: Sequence[Fault], dead_letters_before: int, drained_s: float | None
 ) -> Figures:
@@ -318,7 +303,10 @@ async def measure(
                WHERE dossier_code = ANY($1) AND channel = 'email' AND status = 'delivered'""",
             codes,
         )
-        unsent = await unsent_events(db)
+        unsent = [
+            await db.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE sent_at IS NULL")
+            for schema in SERVICES_WITH_DATABASE
+        ]
     ours = set(codes)
     message_ids = Counter(
         str(message["Message-ID"])
@@ -341,7 +329,7 @@ async def measure(
         verification_repeats=verification_repeats,
         access_log_repeats=access_log_repeats,
         dead_letters=await dead_letter_count(stack.kafka_bootstrap) - dead_letters_before,
-        unsent_events=unsent,
+        unsent_events=sum(unsent),
         emails_expected=EMAILS_PER_DOSSIER * len(codes),
         emails_delivered=delivered,
         emails_repeated=sum(times - 1 for times in message_ids.values()),

@@ -7,13 +7,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import MetaData
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from dossierbus_shared.db.statements import count_statements
 
@@ -149,14 +143,6 @@ class Database:
                         await hook(session)
             for after in session.info.pop(_AFTER_COMMIT, []):
                 after()
-
-    @asynccontextmanager
-    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
-        """A connection on which each statement is a transaction of its own: no BEGIN and COMMIT round
-        trips, for work that is one statement (the outbox relay's rounds)."""
-        async with self.engine.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            yield connection
 
     @asynccontextmanager
     async def unit_of_work(self, factory: Callable[[AsyncSession], W]) -> AsyncIterator[W]:

@@ -41,17 +41,3 @@ def parked_schema() -> tuple[Callable[[], None], Callable[[], None]]:
         parked.drop(op.get_bind())
 
     return upgrade, downgrade
-
-
-def outbox_lease_schema() -> tuple[Callable[[], None], Callable[[], None]]:
-    """`upgrade, downgrade = outbox_lease_schema()` for the revision that adds `outbox.leased_until`: until
-    when a relay has a row to publish (dossierbus_shared.outbox). A schema created since by
-    `initial_schema` has it already."""
-
-    def upgrade() -> None:
-        op.execute("ALTER TABLE outbox ADD COLUMN IF NOT EXISTS leased_until timestamptz")
-
-    def downgrade() -> None:
-        op.drop_column("outbox", "leased_until")
-
-    return upgrade, downgrade

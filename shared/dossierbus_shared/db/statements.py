@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import Counter
-from sqlalchemy import Connection, event
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 STATEMENTS = Counter(
@@ -54,9 +54,7 @@ def count_statements(engine: AsyncEngine, service: str) -> None:
 
 
 def _counting(counter: Counter) -> Callable[..., None]:
-    def count(connection: Connection, *_: Any) -> None:
-        # SQLAlchemy begins and ends a transaction on an autocommit connection too, but sends nothing.
-        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-            counter.inc()
+    def count(*_: Any) -> None:
+        counter.inc()
 
     return count
