@@ -5,7 +5,7 @@ prints each figure's median on both sides and their ratio.
     .venv/bin/python bench/compare.py --baseline ../other-checkout --runs 5 --dossiers 1000
     .venv/bin/python bench/compare.py --baseline c8c4761 --candidate c8c4761  # the noise: one against itself
     .venv/bin/python bench/compare.py --baseline c8c4761 --rate 3             # open loop, 3 dossiers/s
-    .venv/bin/python bench/compare.py --baseline c8c4761 --half-capacity      # each side at half its own
+    .venv/bin/python bench/compare.py --baseline 882e45c --half-capacity      # each side at half its own
 
 A side is the path of a checkout with its .venv (as `python3 dev.py bench` makes it), or a git revision
 of this repository: exported once into .dossierbus/bench/<commit> with a .venv of its own, and kept for

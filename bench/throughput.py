@@ -13,10 +13,10 @@ production (each commit synced to disk before it is answered); the output says s
 Closed loop (the default): `--concurrency` submitters, each submitting as soon as its last was accepted.
 Open loop (`--rate R`): a submission every 1/R s whatever the bus answers, so latencies are those of a
 bus running at that rate, not those of a queue. `--half-capacity`: a closed loop of as many dossiers
-first, then the open loop at half the end-to-end rate it reached, on the same stack; the figures after
-the capacity are those of the open loop. Every run also prints how many of the machine's cores were busy
-and how many the host took away (steal time: on a shared virtual machine, the stack runs slower for
-reasons of no part of its own).
+first, then the open loop at half the rate at which the stack finished them (every one returned and every
+letter sent), on the same stack; the figures after the capacity are those of the open loop. Every run
+also prints how many of the machine's cores were busy and how many the host took away (steal time: on a
+shared virtual machine, the stack runs slower for reasons of no part of its own).
 """
 
 from __future__ import annotations
@@ -44,6 +44,11 @@ from statements import KINDS, Counts, observed_postgres
 from usage import Usage, usage
 
 try:
+    from dossierbus_devstack.chaos import wait_drained
+except ImportError:  # a checkout from before the chaos run: --half-capacity refuses to run on it
+    wait_drained = None  # type: ignore[assignment]
+
+try:
     from dossierbus_devstack.cli import replicas_option
 except ImportError:  # a checkout from before replicas (bench/compare.py runs this file on older ones)
 
@@ -53,9 +58,11 @@ except ImportError:  # a checkout from before replicas (bench/compare.py runs th
 
 STALLED_S = 60.0
 """No dossier returned for this long: the run fails rather than waits for ever."""
+DRAINED_S = 600.0
+"""`--half-capacity`: the longest wait, after the last dossier returned, for the last letter."""
 SETTLE_S = 2.0
-"""Between the closed loop that measures the capacity and the load at half of it: the last letters and
-relay rounds of the one are not counted in the other."""
+"""Between the closed loop that measures the capacity and the load at half of it: the last relay rounds
+and portal syncs of the one are not counted in the other."""
 
 Submit = Callable[[int], Awaitable[tuple[str, float]]]
 """Submits the index-th dossier: its code and when it was sent (time.time())."""
@@ -191,14 +198,26 @@ async def measure(
     if args.half_capacity:
         # The capacity of this stack on this machine now, in the same run: a shared machine's speed
         # moves from one minute to the next, so half of an earlier run's capacity may be all of this one's.
+        # The capacity is the rate at which the stack finishes all of a dossier's work: the closed loop
+        # returns dossiers faster than the notifications send their letters (off the dossier's path, they
+        # lag behind a burst), and a rate whose letters pile up is not one the stack can keep up.
         capacity_range = range(first, first + args.dossiers)
         started = time.perf_counter()
         sent = await closed_loop(portal.submit, capacity_range, args.concurrency)
-        await wait_returned(database, [code for code, _ in sent])
+        codes = [code for code, _ in sent]
+        await wait_returned(database, codes)
+        returned_in = time.perf_counter() - started
+        if not await wait_drained(stack, codes, DRAINED_S, report=False):
+            raise RuntimeError(
+                f"the capacity's letters not all delivered {DRAINED_S:.0f} s after the closed loop"
+            )
         capacity = args.dossiers / (time.perf_counter() - started)
         await asyncio.sleep(SETTLE_S)
         first, rate = capacity_range.stop, capacity / 2
-        figures["capacity (closed loop, just before), dossiers/s"] = capacity
+        figures |= {
+            "returned by the closed loop just before, dossiers/s": args.dossiers / returned_in,
+            "capacity (returned, letters sent), dossiers/s": capacity,
+        }
     if rate:
         figures["offered, dossiers/s"] = rate
     measured = range(first, first + args.dossiers)
@@ -213,6 +232,13 @@ async def measure(
     await wait_returned(database, codes)
     finished_in = time.perf_counter() - started
     used = await usage(stack, http, database) - before
+    letters_after: float | None = None
+    if args.half_capacity:
+        # At a rate the stack keeps up with, the last letter follows the last return within a poll or two
+        # (wait_drained looks every half second); a long wait here means the letters were piling up.
+        if not await wait_drained(stack, codes, DRAINED_S, report=False):
+            raise RuntimeError(f"the letters not all delivered {DRAINED_S:.0f} s after the last return")
+        letters_after = time.perf_counter() - started - finished_in
 
     reached = await milestones(database, codes)
     assigned = [reached[code][0] - at for code, at in sent]
@@ -223,6 +249,7 @@ async def measure(
         "end to end (submit -> returned), dossiers/s": end_to_end,
         **breakdown("submit -> assigned, ms", percentiles(assigned), total=False),
         **breakdown("submit -> returned, ms", percentiles(returned), total=False),
+        **({"last letter sent after the last return, s": letters_after} if letters_after is not None else {}),
         "submissions answered 503 and sent again": portal.busy,
         "raw broker produce (batched), records/s": produce_rate,
         "raw broker consume (JSON decode), records/s": consume_rate,
@@ -324,6 +351,10 @@ def main() -> None:
         parser.error("--rate must be positive")
     if args.rate is not None and args.half_capacity:
         parser.error("--rate and --half-capacity exclude each other: one sets the rate, one measures it")
+    if args.half_capacity and wait_drained is None:
+        parser.error(
+            "--half-capacity needs a stack that tells when its letters are out (this checkout's is older)"
+        )
     if (stopped_by := run_until_signalled(run(args))) is not None:
         sys.exit(128 + stopped_by)
 
