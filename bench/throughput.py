@@ -353,7 +353,7 @@ def main() -> None:
         parser.error("--rate and --half-capacity exclude each other: one sets the rate, one measures it")
     if args.half_capacity and wait_drained is None:
         parser.error(
-            "--half-capacity needs a stack that tells when its letters are out (this checkout's is older)"
+            "--half-capacity waits for the letters with dossierbus_devstack.chaos.wait_drained, which this stack lacks"
         )
     if (stopped_by := run_until_signalled(run(args))) is not None:
         sys.exit(128 + stopped_by)
