@@ -353,7 +353,8 @@ def main() -> None:
         parser.error("--rate and --half-capacity exclude each other: one sets the rate, one measures it")
     if args.half_capacity and wait_drained is None:
         parser.error(
-            "--half-capacity waits for the letters with dossierbus_devstack.chaos.wait_drained, which this stack lacks"
+            "--half-capacity waits for the letters with dossierbus_devstack.chaos.wait_drained:"
+            " this stack has none"
         )
     if (stopped_by := run_until_signalled(run(args))) is not None:
         sys.exit(128 + stopped_by)
