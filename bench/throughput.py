@@ -329,7 +329,8 @@ def main() -> None:
     parser.add_argument(
         "--half-capacity",
         action="store_true",
-        help="measure the capacity first (closed loop, as many dossiers), then offer half of it (open loop)",
+        help="measure the capacity first (closed loop, as many dossiers, until all are returned and their"
+        " letters sent), then offer half of it (open loop)",
     )
     parser.add_argument("--warmup", type=int, default=10, help="dossiers through before measuring")
     parser.add_argument(
