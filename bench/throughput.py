@@ -103,6 +103,12 @@ async def wait_returned(database: asyncpg.Connection, codes: list[str]) -> None:
             )
 
 
+async def wait_letters(stack: DevStack, codes: list[str]) -> None:
+    """Until every dossier of `codes` is final and every one of its letters delivered."""
+    if not await wait_drained(stack, codes, DRAINED_S, report=False):
+        raise RuntimeError(f"letters of {len(codes)} dossiers not all delivered within {DRAINED_S:.0f} s")
+
+
 async def milestones(database: asyncpg.Connection, codes: list[str]) -> dict[str, tuple[float, float]]:
     """Per dossier code, when routing assigned it and when it was returned (epoch seconds)."""
     rows = await database.fetch(
@@ -207,10 +213,7 @@ async def measure(
         codes = [code for code, _ in sent]
         await wait_returned(database, codes)
         returned_in = time.perf_counter() - started
-        if not await wait_drained(stack, codes, DRAINED_S, report=False):
-            raise RuntimeError(
-                f"the capacity's letters not all delivered {DRAINED_S:.0f} s after the closed loop"
-            )
+        await wait_letters(stack, codes)
         capacity = args.dossiers / (time.perf_counter() - started)
         await asyncio.sleep(SETTLE_S)
         first, rate = capacity_range.stop, capacity / 2
@@ -236,8 +239,7 @@ async def measure(
     if args.half_capacity:
         # At a rate the stack keeps up with, the last letter follows the last return within a poll or two
         # (wait_drained looks every half second); a long wait here means the letters were piling up.
-        if not await wait_drained(stack, codes, DRAINED_S, report=False):
-            raise RuntimeError(f"the letters not all delivered {DRAINED_S:.0f} s after the last return")
+        await wait_letters(stack, codes)
         letters_after = time.perf_counter() - started - finished_in
 
     reached = await milestones(database, codes)
