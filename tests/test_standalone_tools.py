@@ -70,7 +70,11 @@ def test_the_integrator_tools_install_into_a_fresh_venv(tmp_path: Path) -> None:
         )
         for command in COMMANDS
     }
-    for command, process in running.items():
-        stdout, stderr = process.communicate(timeout=120)
-        assert process.returncode == 0, (command, stderr)
+    # Every one waited for before any is judged: a failed assertion leaves no command running.
+    finished = {
+        command: (*process.communicate(timeout=120), process.returncode)
+        for command, process in running.items()
+    }
+    for command, (stdout, stderr, returncode) in finished.items():
+        assert returncode == 0, (command, stderr)
         assert COMMANDS[command] in stdout, (command, stdout)
