@@ -2,7 +2,10 @@
 the services wrote during a benchmark run (`bench/throughput.py --spans PATH`):
 
     .venv/bin/python bench/throughput.py --dossiers 600 --rate 20 --spans /tmp/spans.jsonl
-    .venv/bin/python bench/hops.py /tmp/spans.jsonl
+    .venv/bin/python bench/hops.py /tmp/spans.jsonl --last 600
+
+`--last N` keeps the N dossiers submitted last: the run's measured dossiers, without its warm-up or, after
+`--half-capacity`, the closed loop that measured the capacity.
 
 Each dossier is one trace. A hop between two services runs from the outbox relay's send to the next
 service's process span: the broker's delivery plus the time the record waited for the consumer's loop.
@@ -31,16 +34,18 @@ PATH = (
 Span = dict[str, Any]
 
 
-def hops(spans: list[Span]) -> dict[str, list[float]]:
-    """Seconds per hop, over the traces that hold the whole path."""
+def hops(spans: list[Span], last: int | None = None) -> dict[str, list[float]]:
+    """Seconds per hop, over the traces that hold the whole path (the `last` submitted, if given)."""
     traces: dict[str, dict[tuple[str, str], Span]] = defaultdict(dict)
     for span in spans:
         service = span["service"].removeprefix("dossierbus-")
         traces[span["trace_id"]].setdefault((service, span["name"]), span)
+    whole = sorted(
+        (trace for trace in traces.values() if all(step in trace for step in PATH)),
+        key=lambda trace: trace[PATH[0]]["start_ns"],
+    )
     found: dict[str, list[float]] = defaultdict(list)
-    for trace in traces.values():
-        if not all(step in trace for step in PATH):
-            continue
+    for trace in whole[-last:] if last else whole:
         request, submitted, verifying, verified, routing = (trace[step] for step in PATH)
         for name, start, end in (
             ("intake: the submission's request", request["start_ns"], request["end_ns"]),
@@ -61,9 +66,12 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("spans", type=Path, help="a spans file (JSON lines), as SPANS_FILE writes it")
+    parser.add_argument("--last", type=int, metavar="N", help="only the N dossiers submitted last")
     args = parser.parse_args()
+    if args.last is not None and args.last < 1:
+        parser.error("--last must be at least 1")
     lines = args.spans.read_text(encoding="utf-8").splitlines()
-    found = hops([json.loads(line) for line in lines if line.strip()])
+    found = hops([json.loads(line) for line in lines if line.strip()], args.last)
     if not found:
         raise SystemExit(f"{args.spans}: no trace holds the whole way from submission to assignment")
     count = len(next(iter(found.values())))

@@ -55,15 +55,19 @@ def test_the_benchmark_reports_what_each_dossier_cost(tmp_path: Path) -> None:
     assert figures["raw consume beside the idle stack, records/s"] > 0
 
     # Where each dossier's time went, hop by hop, from the spans the run kept.
-    hops = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "hops.py"), str(spans)],
-        cwd=ROOT / "bench",
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert hops.returncode == 0, hops.stdout + hops.stderr
+    def hops(*options: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, str(ROOT / "bench" / "hops.py"), str(spans), *options]
+        return subprocess.run(command, cwd=ROOT / "bench", capture_output=True, text=True, timeout=60)
+
+    whole = hops()
+    assert whole.returncode == 0, whole.stdout + whole.stderr
     # The spans of the whole run: the warm-up's dossier, the capacity's three and the three measured.
-    assert hops.stdout.startswith("7 dossiers; milliseconds per hop"), hops.stdout
+    assert whole.stdout.startswith("7 dossiers; milliseconds per hop"), whole.stdout
     for hop in ("broker and registry's queue", "routing: its batch, to commit", "request start -> routing"):
-        assert hop in hops.stdout, hop
+        assert hop in whole.stdout, hop
+    # The measured three alone, submitted last.
+    measured = hops("--last", "3")
+    assert measured.returncode == 0, measured.stdout + measured.stderr
+    assert measured.stdout.startswith("3 dossiers; milliseconds per hop"), measured.stdout
+    refused = hops("--last", "0")
+    assert refused.returncode == 2 and "--last must be at least 1" in refused.stderr, refused.stderr
