@@ -41,6 +41,14 @@ async def test_an_agency_onboarded_by_the_registry_passes_the_contract_kit(
         f"agency.{code}.reports",
     )
     (tmp_path / "agency.pem").write_text(entry["public_key"])
+    # The registry made the agency's topics as the services make theirs: KAFKA_TOPIC_PARTITIONS each.
+    offsets = AIOKafkaConsumer(bootstrap_servers=stack.kafka_bootstrap)
+    await offsets.start()
+    try:
+        for topic in (entry["inbox_topic"], entry["reports_topic"], f"{entry['reports_topic']}.dlq"):
+            assert len(await partitions_of(offsets, topic)) == stack.topic_partitions, topic
+    finally:
+        await offsets.stop()
 
     stop = asyncio.Event()
     agency = asyncio.create_task(

@@ -14,7 +14,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import for_code
 from aiokafka.helpers import create_ssl_context
 
-from dossierbus_shared.settings import ServiceSettings
+from dossierbus_shared.settings import TOPIC_PARTITIONS, ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ async def ensure_topics(
     bootstrap_servers: str,
     topics: Iterable[str],
     *,
-    partitions: int = 6,
+    partitions: int = TOPIC_PARTITIONS,
     replication: int = 1,
     security: KafkaSecurity = PLAINTEXT,
 ) -> None:

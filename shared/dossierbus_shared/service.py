@@ -164,6 +164,7 @@ class Service:
             await ensure_topics(
                 settings.kafka_bootstrap_servers,
                 with_dlq(self.consumes) + self.produces,
+                partitions=settings.kafka_topic_partitions,
                 security=self.kafka_security,
             )
             await self.producer.start()

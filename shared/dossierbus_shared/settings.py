@@ -30,6 +30,10 @@ def consumer_linger(default_ms: int) -> Any:
     )
 
 
+TOPIC_PARTITIONS = 6
+"""Partitions of a topic created where it is missing, unless KAFKA_TOPIC_PARTITIONS says otherwise."""
+
+
 def fetch_max_wait(default_ms: int) -> Any:
     """KAFKA_FETCH_MAX_WAIT_MS with a default: 100 on a dossier's way to its agency, 500 off it
     (OffPathSettings)."""
@@ -78,6 +82,14 @@ class ServiceSettings(BaseSettings):
     )
     kafka_fetch_max_wait_ms: int = fetch_max_wait(100)
     kafka_request_timeout_ms: int = Field(default=30_000, ge=1000)
+    kafka_topic_partitions: int = Field(
+        default=TOPIC_PARTITIONS,
+        ge=1,
+        le=1000,
+        description="Partitions of a topic the service creates because it is missing (none is where topics"
+        " are declared up front, as in the Kubernetes deployment): a consumer group spreads over at most this"
+        " many replicas, and a broker that reads every partition a fetch names (Tansu) pays for each",
+    )
     kafka_metadata_max_age_ms: int = Field(
         default=10_000,
         ge=500,

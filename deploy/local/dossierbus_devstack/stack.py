@@ -119,6 +119,9 @@ class DevStack:
         self.ports = ports or Ports.free()
         self.replica_counts = replica_counts(replicas or {})
         """How many processes of each service run (1 unless given), each a member of its consumer group."""
+        self.topic_partitions = max(2, *self.replica_counts.values())
+        """Partitions of each topic the stack and its services create (KAFKA_TOPIC_PARTITIONS): one for each
+        replica of the largest group, and no more, since Tansu reads every partition a fetch names."""
         self.kafka_bootstrap = kafka_bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or ""
         self.database_url = database_url or os.environ.get("DATABASE_URL") or ""
         self.seed_citizens = seed_citizens
@@ -193,7 +196,11 @@ class DevStack:
         await self.national_portal.start()
         await self.payment_gateway.start()
         self.mail.start()
-        await ensure_topics(self.kafka_bootstrap, with_dlq([*FIXED_TOPICS, *self.agency_topics()]))
+        await ensure_topics(
+            self.kafka_bootstrap,
+            with_dlq([*FIXED_TOPICS, *self.agency_topics()]),
+            partitions=self.topic_partitions,
+        )
         # No DATABASE_URL here: each service with a database gets its own role's (below), never a superuser's.
         env = {
             "KAFKA_BOOTSTRAP_SERVERS": self.kafka_bootstrap,
@@ -204,6 +211,7 @@ class DevStack:
             # An agency onboarded while the stack runs gets dossiers within seconds.
             "DIRECTORY_REFRESH_S": "2",
             "KAFKA_METADATA_MAX_AGE_MS": "2000",
+            "KAFKA_TOPIC_PARTITIONS": str(self.topic_partitions),
             # Kafka's shortest (group.min.session.timeout.ms): a killed replica's partitions move to the
             # others within seconds, and Tansu makes a joining member wait half of it, at every start.
             "KAFKA_SESSION_TIMEOUT_MS": "6000",
@@ -231,9 +239,13 @@ class DevStack:
         }
         # Each service connects with its own least-privileged role; migrations run as its schema's owner.
         self.database_roles = await provision_service_roles(self.database_url)
+        # Tansu looks for records at points of a held fetch's wait, not when they arrive: a record waits up
+        # to half the wait at each hop. On a dossier's way to its agency the fetch is held 40 ms, not 100.
+        on_path = {"KAFKA_FETCH_MAX_WAIT_MS": "40"}
         # Each credential goes only to the services that use it.
         own_env = {
-            "registry": {
+            "registry": on_path
+            | {
                 "REGISTRY_ADMIN_TOKEN": self.admin_token,
                 "ACCESS_LOG_KEY": self.access_log_key,
                 "WEBHOOK_SECRETS_TOKEN": self.webhook_secrets_token,
@@ -244,7 +256,8 @@ class DevStack:
                 "CITIZEN_PAGE_URL": f"http://127.0.0.1:{self.ports.services['intake']}/citizen",
             },
             # Every status change goes to the portal's simulator, retried within seconds.
-            "routing": {
+            "routing": on_path
+            | {
                 "PORTAL_SYNC_URL": self.national_portal.sync_url,
                 "PORTAL_SYNC_API_KEY": self.national_portal.api_key,
                 "PORTAL_SYNC_BACKOFF_S": "0.5",

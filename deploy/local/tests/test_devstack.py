@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -111,6 +112,20 @@ def test_replicas_are_asked_for_per_service() -> None:
         replica_counts({"billing": 2})
     with pytest.raises(StackError, match="at least one replica: routing"):
         replica_counts({"routing": 0})
+
+
+def test_topics_have_a_partition_for_each_replica_of_the_largest_group() -> None:
+    alone = DevStack(kafka_bootstrap="127.0.0.1:9", database_url="postgresql://127.0.0.1:9/none")
+    replicated = DevStack(
+        kafka_bootstrap="127.0.0.1:9",
+        database_url="postgresql://127.0.0.1:9/none",
+        replicas={"routing": 3, "registry": 2},
+    )
+    try:
+        assert (alone.topic_partitions, replicated.topic_partitions) == (2, 3)
+    finally:
+        for stack in (alone, replicated):
+            shutil.rmtree(stack.workdir)
 
 
 def test_up_names_the_taken_broker_port_and_exits_1(occupied: int) -> None:

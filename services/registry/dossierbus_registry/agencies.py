@@ -27,6 +27,7 @@ from dossierbus_shared.db import Database, retry_dropped_connection
 from dossierbus_shared.db.writes import pending_writes
 from dossierbus_shared.events import agency_topics
 from dossierbus_shared.kafka import PLAINTEXT, KafkaSecurity, ensure_topics, with_dlq
+from dossierbus_shared.settings import TOPIC_PARTITIONS
 
 
 class AgencyExists(Exception):
@@ -127,10 +128,18 @@ def new_key_pair() -> tuple[str, str]:
 
 
 class AgencyCatalogue:
-    def __init__(self, db: Database, kafka_bootstrap: str, kafka_security: KafkaSecurity = PLAINTEXT) -> None:
+    def __init__(
+        self,
+        db: Database,
+        kafka_bootstrap: str,
+        kafka_security: KafkaSecurity = PLAINTEXT,
+        *,
+        topic_partitions: int = TOPIC_PARTITIONS,
+    ) -> None:
         self.db = db
         self.kafka_bootstrap = kafka_bootstrap
         self.kafka_security = kafka_security
+        self.topic_partitions = topic_partitions
 
     async def load_catalogue_file(self, catalogue: Catalogue) -> None:
         """Add the catalogue file's agencies that are not there yet; onboarded details are kept."""
@@ -212,7 +221,12 @@ class AgencyCatalogue:
     ) -> tuple[AgencyRecord, Credentials]:
         checked_key = checked_public_key(public_key) if public_key else None
         # Topics first: an agency that exists must be able to use its topics at once.
-        await ensure_topics(self.kafka_bootstrap, with_dlq(agency_topics(code)), security=self.kafka_security)
+        await ensure_topics(
+            self.kafka_bootstrap,
+            with_dlq(agency_topics(code)),
+            partitions=self.topic_partitions,
+            security=self.kafka_security,
+        )
         async with self.db.transaction() as session:
             created = await session.execute(
                 insert(agencies)

@@ -53,7 +53,12 @@ def bootstrap(settings: RegistrySettings | None = None, catalogue: Catalogue | N
     if national.gateway is not None:
         service.on_shutdown(national.gateway.aclose)
     EventHandlers(catalogue).register(service.consumer)
-    agency_catalogue = AgencyCatalogue(service.db, settings.kafka_bootstrap_servers, service.kafka_security)
+    agency_catalogue = AgencyCatalogue(
+        service.db,
+        settings.kafka_bootstrap_servers,
+        service.kafka_security,
+        topic_partitions=settings.kafka_topic_partitions,
+    )
 
     @service.on_startup
     async def load_reference_data() -> None:
