@@ -67,8 +67,11 @@ def test_the_benchmark_reports_what_each_dossier_cost(tmp_path: Path) -> None:
     for hop in ("broker and registry's queue", "routing: its batch, to commit", "request start -> routing"):
         assert hop in whole.stdout, hop
     # The measured three alone, submitted last.
-    measured = hops("--last", "3")
+    measured = hops("--last", "3", "--every", "600")
     assert measured.returncode == 0, measured.stdout + measured.stderr
     assert measured.stdout.startswith("3 dossiers; milliseconds per hop"), measured.stdout
+    # And how they moved during the run: the three were submitted within one window of ten minutes.
+    rows = measured.stdout.split("600 s at a time\n", 1)[1].splitlines()[1:]
+    assert [row.split()[:2] for row in rows] == [["0.0", "3"]], measured.stdout
     refused = hops("--last", "0")
     assert refused.returncode == 2 and "--last must be at least 1" in refused.stderr, refused.stderr
