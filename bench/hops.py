@@ -86,16 +86,12 @@ def hop_seconds(trace: Trace) -> list[float]:
 
 
 def collect(traces: list[Trace]) -> dict[str, list[float]]:
+    """Seconds per hop, over `traces`."""
     found: dict[str, list[float]] = defaultdict(list)
     for trace in traces:
         for (name, _), seconds in zip(HOPS, hop_seconds(trace), strict=True):
             found[name].append(seconds)
     return found
-
-
-def hops(spans: list[Span], last: int | None = None) -> dict[str, list[float]]:
-    """Seconds per hop, over the traces that hold the whole path (the `last` submitted, if given)."""
-    return collect(whole_traces(spans, last))
 
 
 def windows(traces: list[Trace], seconds: float) -> list[tuple[float, dict[str, list[float]]]]:
@@ -147,8 +143,14 @@ def main() -> None:
         parser.error("--last must be at least 1")
     if args.every is not None and not 0 < args.every < math.inf:
         parser.error("--every must be a finite number of seconds above 0")
-    lines = args.spans.read_text(encoding="utf-8").splitlines()
-    traces = whole_traces([json.loads(line) for line in lines if line.strip()], args.last)
+    try:
+        lines = args.spans.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise SystemExit(f"{args.spans}: cannot be read: {error}") from None
+    try:
+        traces = whole_traces([json.loads(line) for line in lines if line.strip()], args.last)
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise SystemExit(f"{args.spans}: not a spans file as SPANS_FILE writes it: {error!r}") from None
     if not traces:
         raise SystemExit(f"{args.spans}: no trace holds the whole way from submission to assignment")
     found = collect(traces)

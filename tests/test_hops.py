@@ -84,3 +84,11 @@ def test_bad_options_are_refused_with_the_reason(tmp_path: Path) -> None:
     empty.write_text(json.dumps(trace(1, 0.0)[0]) + "\n")
     nothing = run_hops(empty)
     assert nothing.returncode == 1 and "no trace holds the whole way" in nothing.stderr
+    for text in ("not json\n", '{"trace_id": "t"}\n', "[1, 2]\n"):
+        empty.write_text(text)
+        broken = run_hops(empty)
+        assert broken.returncode == 1, text
+        assert "not a spans file as SPANS_FILE writes it" in broken.stderr, broken.stderr
+        assert "Traceback" not in broken.stderr
+    missing = run_hops(tmp_path / "absent.jsonl")
+    assert missing.returncode == 1 and "cannot be read" in missing.stderr
