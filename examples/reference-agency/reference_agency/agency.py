@@ -19,6 +19,7 @@ import os
 import re
 import secrets
 import signal
+import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.errors import CommitFailedError
+from aiokafka.errors import CommitFailedError, KafkaError
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
@@ -266,10 +267,11 @@ async def run_agency(
     private_key_pem: str | None = None,
     stop: asyncio.Event | None = None,
 ) -> None:
-    """Handle the agency's inbox until `stop` is set, reporting each status of `steps` per dossier,
-    each report signed with the agency's private key (unsigned without one: the bus refuses those)."""
+    """Handle the agency's inbox until `stop` is set, through broker outages, reporting each status of
+    `steps` per dossier, each report signed with the agency's private key (unsigned without one: the bus
+    refuses those)."""
     key = load_signing_key(private_key_pem) if private_key_pem else None
-    serving = asyncio.create_task(_serve_inbox(bootstrap, agency_code, tuple(steps), delay_s, key))
+    serving = asyncio.create_task(_serve_through_outages(bootstrap, agency_code, tuple(steps), delay_s, key))
     stopping = asyncio.create_task((stop or asyncio.Event()).wait())
     try:
         await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -281,6 +283,35 @@ async def run_agency(
         with contextlib.suppress(asyncio.CancelledError):
             await serving  # re-raises what the agency failed with, if it did
     log.info("agency %s: stopped", agency_code)
+
+
+RETRY_FIRST_S = 1.0
+RETRY_MAX_S = 30.0
+"""After a broker error the agency starts its clients again, waiting twice as long after each failure in a
+row, up to the maximum."""
+
+
+async def _serve_through_outages(
+    bootstrap: str,
+    agency_code: str,
+    steps: tuple[str, ...],
+    delay_s: float,
+    key: Ed25519PrivateKey | None,
+) -> None:
+    """Serve the inbox, and after a broker error (unreachable, a request timed out, the group's
+    coordinator gone) start again with new clients rather than stop: the records whose offsets were not
+    committed are read again, and their repeated reports carry the same ce_ids, which the bus drops."""
+    wait_s = RETRY_FIRST_S
+    while True:
+        started = time.monotonic()
+        try:
+            await _serve_inbox(bootstrap, agency_code, steps, delay_s, key)
+        except (KafkaError, OSError) as error:
+            if time.monotonic() - started > 2 * RETRY_MAX_S:
+                wait_s = RETRY_FIRST_S  # it had been serving a while: this is a new outage
+            log.warning("agency %s: %r; starting again in %.0f s", agency_code, error, wait_s)
+            await asyncio.sleep(wait_s)
+            wait_s = min(wait_s * 2, RETRY_MAX_S)
 
 
 async def _serve_inbox(

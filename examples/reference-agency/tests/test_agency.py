@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import re
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -240,6 +243,55 @@ async def test_an_agency_stopped_mid_dossier_redoes_it_with_the_same_report_ids(
     assert statuses == ["processing", "processing", "result_ready", "returned"]
     ids = [dict(r.headers)["ce_id"] for r in reports]
     assert ids[0] == ids[1] and len(set(ids)) == 3
+
+
+async def forward(port: int, to: str) -> asyncio.Server:
+    """A TCP relay on `port` to the broker at `to` (host:port): a bootstrap address that answers only once
+    the relay runs."""
+    host, broker_port = to.rsplit(":", 1)
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def relay(client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        broker_reader, broker_writer = await asyncio.open_connection(host, int(broker_port))
+        await asyncio.gather(pipe(client_reader, broker_writer), pipe(broker_reader, client_writer))
+
+    return await asyncio.start_server(relay, "127.0.0.1", port)
+
+
+async def test_an_agency_whose_broker_is_away_starts_again_and_serves_when_it_is_back(
+    kafka_bootstrap: str, agency_code: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A broker error does not end the agency: it starts its clients again, later each time, until the
+    broker answers."""
+    with socket.socket() as probe:  # a port nothing listens on, for now
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    await produce(kafka_bootstrap, f"agency.{agency_code}.inbox", assigned_record(agency_code))
+    stop = asyncio.Event()
+    caplog.set_level(logging.WARNING, logger="reference_agency")
+    agency = asyncio.create_task(run_agency(f"127.0.0.1:{port}", agency_code, stop=stop))
+    try:
+        async with asyncio.timeout(10):
+            while not any("starting again in 1 s" in record.getMessage() for record in caplog.records):
+                assert not agency.done(), agency
+                await asyncio.sleep(0.05)
+        relay = await forward(port, kafka_bootstrap)  # the broker is back at that address
+        async with relay:
+            reports = await read_reports(kafka_bootstrap, agency_code, 3)
+            statuses = [json.loads(report.value)["status"] for report in reports]
+            assert statuses == ["processing", "result_ready", "returned"]
+            assert await committed_offset(kafka_bootstrap, agency_code, 1) == 1
+    finally:
+        stop.set()
+        await asyncio.wait_for(agency, timeout=15)
+    retries = [r.getMessage() for r in caplog.records if "starting again" in r.getMessage()]
+    assert retries and all(agency_code in message for message in retries), retries
 
 
 def test_a_redelivered_assignment_yields_the_same_report_ids() -> None:
