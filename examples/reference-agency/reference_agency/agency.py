@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -21,7 +22,7 @@ import secrets
 import signal
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -271,7 +272,8 @@ async def run_agency(
     `steps` per dossier, each report signed with the agency's private key (unsigned without one: the bus
     refuses those)."""
     key = load_signing_key(private_key_pem) if private_key_pem else None
-    serving = asyncio.create_task(_serve_through_outages(bootstrap, agency_code, tuple(steps), delay_s, key))
+    serve = functools.partial(_serve_inbox, bootstrap, agency_code, tuple(steps), delay_s, key)
+    serving = asyncio.create_task(_serve_through_outages(serve, agency_code))
     stopping = asyncio.create_task((stop or asyncio.Event()).wait())
     try:
         await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -291,13 +293,7 @@ RETRY_MAX_S = 30.0
 row, up to the maximum."""
 
 
-async def _serve_through_outages(
-    bootstrap: str,
-    agency_code: str,
-    steps: tuple[str, ...],
-    delay_s: float,
-    key: Ed25519PrivateKey | None,
-) -> None:
+async def _serve_through_outages(serve: Callable[[], Awaitable[None]], agency_code: str) -> None:
     """Serve the inbox, and after a broker error (unreachable, a request timed out, the group's
     coordinator gone) start again with new clients rather than stop: the records whose offsets were not
     committed are read again, and their repeated reports carry the same ce_ids, which the bus drops."""
@@ -305,7 +301,7 @@ async def _serve_through_outages(
     while True:
         started = time.monotonic()
         try:
-            await _serve_inbox(bootstrap, agency_code, steps, delay_s, key)
+            await serve()
         except (KafkaError, OSError) as error:
             if time.monotonic() - started > 2 * RETRY_MAX_S:
                 wait_s = RETRY_FIRST_S  # it had been serving a while: this is a new outage
