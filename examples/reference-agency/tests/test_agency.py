@@ -7,7 +7,6 @@ import contextlib
 import json
 import logging
 import re
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -265,13 +264,11 @@ async def forward(port: int, to: str) -> asyncio.Server:
 
 
 async def test_an_agency_whose_broker_is_away_starts_again_and_serves_when_it_is_back(
-    kafka_bootstrap: str, agency_code: str, caplog: pytest.LogCaptureFixture
+    kafka_bootstrap: str, agency_code: str, unused_port: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A broker error does not end the agency: it starts its clients again, later each time, until the
     broker answers."""
-    with socket.socket() as probe:  # a port nothing listens on, for now
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = unused_port
     await produce(kafka_bootstrap, f"agency.{agency_code}.inbox", assigned_record(agency_code))
     stop = asyncio.Event()
     caplog.set_level(logging.WARNING, logger="reference_agency")
